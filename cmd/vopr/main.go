@@ -1,0 +1,191 @@
+// Command vopr is the Viewstamped Operation Replicator: it runs a whole
+// simulated cluster for one seed and reports a verdict that the same seed
+// reproduces exactly.
+package main
+
+import (
+	"crypto/rand"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"viewstamp/faults"
+	"viewstamp/reports"
+	"viewstamp/sim"
+)
+
+// errUsage marks errors that exit 1.
+var errUsage = errors.New("usage")
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	code := 0
+	root := newRoot(stdout, stderr, &code)
+	root.SetArgs(args)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	if err := root.Execute(); err != nil {
+		fmt.Fprintln(stderr, "vopr:", err)
+		return 1
+	}
+	return code
+}
+
+type flags struct {
+	seed             string
+	lite             bool
+	ticksMax         uint64
+	ticksMaxRequests uint64
+	ticksMaxConv     uint64
+	requestsMax      int
+	log              string
+	json             bool
+}
+
+func newRoot(stdout, stderr io.Writer, code *int) *cobra.Command {
+	var f flags
+	cmd := &cobra.Command{
+		Use:   "vopr [--seed N]",
+		Short: "Simulate a Viewstamp cluster under faults chosen by a seed and check every invariant",
+		Long: `vopr runs six-replica-or-fewer clusters, clients, network and disks in one
+goroutine on simulated time. Everything it does is drawn from the seed, so
+'vopr --seed N' reproduces a run exactly.
+
+Exit codes: 0 pass, 1 usage error, 127 crash, 128 liveness failure,
+129 correctness failure.`,
+		Args:          cobra.MaximumNArgs(1),
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 1 {
+				if f.seed != "" {
+					return fmt.Errorf("%w: seed given twice", errUsage)
+				}
+				f.seed = args[0]
+			}
+			c, err := runSeed(f, stdout, stderr)
+			*code = c
+			return err
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.seed, "seed", "", "seed: decimal u64, or a 40-hex git commit hash (its low 64 bits); random if absent")
+	fl.BoolVar(&f.lite, "lite", false, "safety phase only: no liveness phase")
+	fl.Uint64Var(&f.ticksMax, "ticks-max", 0, "safety phase limit in ticks of 10 ms (default 400000)")
+	fl.Uint64Var(&f.ticksMaxRequests, "ticks-max-requests", 0, "end the safety phase after this many ticks without a reply (default 40000)")
+	fl.Uint64Var(&f.ticksMaxConv, "ticks-max-convergence", 0, "liveness phase budget in ticks (default 30000)")
+	fl.IntVar(&f.requestsMax, "requests-max", 0, "client requests in the safety phase (default: drawn from the seed)")
+	fl.StringVar(&f.log, "log", "info", "log level: error, info or debug")
+	fl.BoolVar(&f.json, "json", false, "print only the run record as one JSON object")
+	return cmd
+}
+
+// ParseSeed accepts a decimal u64 or a 40-hex commit hash.
+func ParseSeed(s string) (uint64, error) {
+	if len(s) == 40 && strings.Trim(strings.ToLower(s), "0123456789abcdef") == "" {
+		return strconv.ParseUint(s[24:], 16, 64)
+	}
+	v, err := strconv.ParseUint(s, 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("%w: seed %q is neither a decimal u64 nor a 40-hex commit hash", errUsage, s)
+	}
+	return v, nil
+}
+
+func runSeed(f flags, stdout, stderr io.Writer) (int, error) {
+	var seed uint64
+	if f.seed == "" {
+		var b [8]byte
+		if _, err := rand.Read(b[:]); err != nil {
+			return 1, err
+		}
+		seed = binary.LittleEndian.Uint64(b[:])
+	} else {
+		s, err := ParseSeed(f.seed)
+		if err != nil {
+			return 1, err
+		}
+		seed = s
+	}
+	levels := []string{"error", "info", "debug"}
+	if !slices.Contains(levels, f.log) {
+		return 1, fmt.Errorf("%w: --log %q: want one of %s", errUsage, f.log, strings.Join(levels, ", "))
+	}
+	if f.requestsMax < 0 {
+		return 1, fmt.Errorf("%w: --requests-max must not be negative", errUsage)
+	}
+	opts := faults.Draw(seed, faults.Limits{RequestsMax: f.requestsMax})
+	cfg := sim.Config{Lite: f.lite, TicksMax: f.ticksMax, TicksMaxRequests: f.ticksMaxRequests, TicksMaxConvergence: f.ticksMaxConv}
+	if _, err := sim.New(opts, cfg); err != nil {
+		return 1, fmt.Errorf("%w: %v", errUsage, err)
+	}
+	info := !f.json && f.log != "error"
+	if info {
+		fmt.Fprintf(stdout, "seed %d\n", seed)
+		printOptions(stdout, faults.Describe(opts))
+		cfg.ProgressTicks = 10_000
+		cfg.Progress = func(tick uint64, done, max int) {
+			fmt.Fprintf(stderr, "tick %d: %d/%d requests completed\n", tick, done, max)
+		}
+	}
+	if f.log == "debug" && !f.json {
+		cfg.Log = func(tick uint64, format string, args ...any) {
+			fmt.Fprintf(stdout, "%8d "+format+"\n", append([]any{tick}, args...)...)
+		}
+	}
+	start := time.Now()
+	rec := sim.Run(opts, cfg)
+	elapsed := time.Since(start)
+	if f.json {
+		b, _ := json.Marshal(rec)
+		fmt.Fprintln(stdout, string(b))
+		return rec.ExitCode, nil
+	}
+	verdict(stdout, rec, f, elapsed)
+	return rec.ExitCode, nil
+}
+
+func printOptions(w io.Writer, opts map[string]any) {
+	keys := make([]string, 0, len(opts))
+	for k := range opts {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		fmt.Fprintf(w, "  %-30s %v\n", k, opts[k])
+	}
+}
+
+func verdict(w io.Writer, rec reports.Record, f flags, elapsed time.Duration) {
+	simSeconds := float64(rec.Ticks) / 100
+	fmt.Fprintf(w, "%d ticks (%.0f s simulated in %.2f s, %.0fx), %d requests, commit %d, view %d, %d view changes, %d crashes, %d restarts, %d partitions\n",
+		rec.Ticks, simSeconds, elapsed.Seconds(), simSeconds/max(elapsed.Seconds(), 1e-9), rec.RequestsCompleted, rec.CommitMax,
+		rec.ViewMax, rec.ViewChanges, rec.Crashes, rec.Restarts, rec.Partitions)
+	fmt.Fprintf(w, "messages: %d sent, %d delivered, %d dropped, %d duplicated; trace %s\n",
+		rec.Messages.Sent, rec.Messages.Delivered, rec.Messages.Dropped, rec.Messages.Duplicated, rec.TraceHash)
+	if rec.Result == reports.Pass {
+		fmt.Fprintf(w, "PASSED (%d ticks)\n", rec.Ticks)
+		return
+	}
+	fmt.Fprintf(w, "FAILED: %s: %s\n", rec.Result, rec.Failure)
+	repro := "vopr --seed " + rec.Seed
+	if f.lite {
+		repro += " --lite"
+	}
+	if f.requestsMax > 0 {
+		repro += fmt.Sprintf(" --requests-max %d", f.requestsMax)
+	}
+	fmt.Fprintf(w, "reproduce: %s --log debug\n", repro)
+}

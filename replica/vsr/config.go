@@ -1,0 +1,120 @@
+package vsr
+
+import "fmt"
+
+// Config holds the sizes that production and the simulator choose differently.
+// Every replica of a cluster must run with the same Config.
+type Config struct {
+	ReplicaCount     uint8
+	JournalSlotCount uint64 // WAL ring slots; op o lives in slot o % JournalSlotCount
+	MessageSizeMax   uint64 // header + body; a WAL prepare slot is this large
+	SectorSize       uint64
+	PipelineMax      uint64 // prepares in flight at the primary
+	RequestQueueMax  int    // requests waiting for a pipeline slot
+	ClientsMax       int    // client sessions before the oldest is evicted
+	HeadersPerReply  int    // headers in one `headers` message (bounded by MessageSizeMax too)
+
+	// Timeouts, in ticks of 10 ms.
+	PingTicks            uint64
+	PrepareTicks         uint64
+	CommitTicks          uint64 // primary heartbeat
+	NormalHeartbeatTicks uint64 // backup: primary presumed dead after this long without a word
+	ViewChangeTicks      uint64 // a view change that has not finished by then moves on
+	ViewChangeSendTicks  uint64 // resend exit_view / join_view
+	RepairTicks          uint64
+	AbdicateTicks        uint64 // primary steps aside after this long without committing
+}
+
+// ProductionConfig mirrors TigerBeetle's production constants where they exist.
+func ProductionConfig(replicaCount uint8) Config {
+	return Config{
+		ReplicaCount:         replicaCount,
+		JournalSlotCount:     1024,
+		MessageSizeMax:       1 << 20,
+		SectorSize:           4096,
+		PipelineMax:          8,
+		RequestQueueMax:      64,
+		ClientsMax:           64,
+		HeadersPerReply:      64,
+		PingTicks:            100,
+		PrepareTicks:         25,
+		CommitTicks:          50,
+		NormalHeartbeatTicks: 500,
+		ViewChangeTicks:      500,
+		ViewChangeSendTicks:  50,
+		RepairTicks:          10,
+		AbdicateTicks:        1000,
+	}
+}
+
+// SimConfig is small on purpose, like TigerBeetle's test configuration: a small
+// pipeline and small messages make the interesting edges (full pipeline, full
+// request queue, multi-message repair) common.
+func SimConfig(replicaCount uint8) Config {
+	c := ProductionConfig(replicaCount)
+	c.JournalSlotCount = 512
+	c.MessageSizeMax = 4096
+	c.PipelineMax = 4
+	c.RequestQueueMax = 8
+	c.ClientsMax = 7
+	c.HeadersPerReply = 8
+	return c
+}
+
+// Validate reports a configuration the replica cannot run with.
+func (c Config) Validate() error {
+	switch {
+	case c.ReplicaCount < 1 || c.ReplicaCount > ReplicasMax:
+		return fmt.Errorf("replica count %d outside [1, %d]", c.ReplicaCount, ReplicasMax)
+	case c.SectorSize < HeaderSize || c.SectorSize%HeaderSize != 0:
+		return fmt.Errorf("sector size %d must be a multiple of %d", c.SectorSize, HeaderSize)
+	case c.MessageSizeMax < HeaderSize || c.MessageSizeMax%c.SectorSize != 0:
+		return fmt.Errorf("message size max %d must be a multiple of the sector size", c.MessageSizeMax)
+	case c.PipelineMax < 1 || c.PipelineMax+1 > 64:
+		return fmt.Errorf("pipeline max %d outside [1, 63]", c.PipelineMax)
+	case c.JournalSlotCount < 2*c.PipelineMax || c.JournalSlotCount%(c.SectorSize/HeaderSize) != 0:
+		return fmt.Errorf("journal slot count %d too small or not a whole number of header sectors", c.JournalSlotCount)
+	case c.ClientsMax < 1:
+		return fmt.Errorf("clients max must be positive")
+	case uint64(c.HeadersPerReply)*HeaderSize+HeaderSize > c.MessageSizeMax:
+		return fmt.Errorf("headers per reply %d do not fit a message", c.HeadersPerReply)
+	}
+	return nil
+}
+
+// ReplicasMax bounds the cluster size, as in TigerBeetle.
+const ReplicasMax = 6
+
+// Quorums are TigerBeetle's flexible quorums: a smaller replication quorum buys
+// latency, paid for by a larger view-change quorum, so that any replication
+// quorum intersects any view-change quorum.
+type Quorums struct {
+	Replication uint8
+	ViewChange  uint8
+	Nack        uint8
+}
+
+// QuorumsFor returns the quorums for a cluster of r replicas.
+func QuorumsFor(r uint8) Quorums {
+	var q Quorums
+	switch {
+	case r == 2:
+		q.Replication = 2
+	default:
+		q.Replication = min(3, (r+1)/2)
+	}
+	if r == 2 {
+		q.ViewChange = 2
+	} else {
+		q.ViewChange = r - q.Replication + 1
+	}
+	q.Nack = r - q.Replication + 1
+	return q
+}
+
+// Zone sizes of the data file for this configuration.
+func (c Config) SuperblockZoneSize() uint64 { return SuperblockCopies * c.SectorSize }
+func (c Config) WALHeadersZoneSize() uint64 { return c.JournalSlotCount * HeaderSize }
+func (c Config) WALPreparesZoneSize() uint64 {
+	return c.JournalSlotCount * c.MessageSizeMax
+}

@@ -1,0 +1,385 @@
+package vsr
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+
+	"viewstamp/replica/checksum"
+	"viewstamp/replica/u128"
+)
+
+// HeaderSize is the fixed size of every message header, as in TigerBeetle.
+const HeaderSize = 256
+
+// Command is the message kind. Codes are TigerBeetle's (after its 2026 renames).
+type Command uint8
+
+const (
+	CommandReserved   Command = 0
+	CommandPing       Command = 1
+	CommandPong       Command = 2
+	CommandPingClient Command = 3
+	CommandPongClient Command = 4
+	CommandRequest    Command = 5
+	CommandPrepare    Command = 6
+	CommandPrepareOK  Command = 7
+	CommandReply      Command = 8
+	CommandCommit     Command = 9
+	CommandExitView   Command = 10
+	CommandJoinView   Command = 11
+	CommandGetView    Command = 13
+	CommandGetHeaders Command = 14
+	CommandGetPrepare Command = 15
+	CommandHeaders    Command = 17
+	CommandEviction   Command = 18
+	CommandView       Command = 24
+	commandUpperBound         = 25
+)
+
+var commandNames = [commandUpperBound]string{
+	CommandReserved: "reserved", CommandPing: "ping", CommandPong: "pong",
+	CommandPingClient: "ping_client", CommandPongClient: "pong_client", CommandRequest: "request",
+	CommandPrepare: "prepare", CommandPrepareOK: "prepare_ok", CommandReply: "reply",
+	CommandCommit: "commit", CommandExitView: "exit_view", CommandJoinView: "join_view",
+	CommandGetView: "get_view", CommandGetHeaders: "get_headers", CommandGetPrepare: "get_prepare",
+	CommandHeaders: "headers", CommandEviction: "eviction", CommandView: "view",
+}
+
+func (c Command) String() string {
+	if c < commandUpperBound && commandNames[c] != "" {
+		return commandNames[c]
+	}
+	return fmt.Sprintf("command(%d)", uint8(c))
+}
+
+// Valid reports whether c is a command this replica understands.
+func (c Command) Valid() bool {
+	return c != CommandReserved && c < commandUpperBound && commandNames[c] != ""
+}
+
+// Operation is what a prepare asks the state machine to do. Values below
+// OperationStateMachineMin belong to VSR itself.
+type Operation uint8
+
+const (
+	OperationReserved        Operation = 0
+	OperationRoot            Operation = 1
+	OperationRegister        Operation = 2
+	OperationNoop            Operation = 6
+	OperationStateMachineMin Operation = 128
+)
+
+// EvictionReason tells a client why its session ended.
+type EvictionReason uint8
+
+const (
+	EvictionNoSession               EvictionReason = 1
+	EvictionReleaseTooLow           EvictionReason = 2
+	EvictionReleaseTooHigh          EvictionReason = 3
+	EvictionInvalidRequestOperation EvictionReason = 4
+	EvictionInvalidRequestBody      EvictionReason = 5
+	EvictionInvalidRequestBodySize  EvictionReason = 6
+	EvictionSessionTooLow           EvictionReason = 7
+	EvictionSessionReleaseMismatch  EvictionReason = 8
+)
+
+// Header is the decoded form of the 256-byte wire header. The frame fields
+// (bytes 0..127) are common to every command; the command-specific fields
+// share the 128-byte area at offset 128 according to layouts below, so a field
+// is only meaningful for the commands whose layout names it.
+type Header struct {
+	Checksum     u128.U128
+	ChecksumBody u128.U128
+	Cluster      u128.U128
+	Size         uint32
+	Epoch        uint32
+	View         uint32
+	Release      uint32
+	Protocol     uint16
+	Command      Command
+	Replica      uint8
+
+	Parent       u128.U128 // prepare, prepare_ok, request: hash chain link
+	Ref          u128.U128 // prepare: request checksum; prepare_ok / get_prepare: prepare checksum; commit: commit checksum; reply: request checksum
+	Context      u128.U128 // reply: the client's next parent; view, get_view: nonce
+	CheckpointID u128.U128
+	Client       u128.U128
+	Op           uint64 // prepare op; join_view / view: op head; get_headers: op_max
+	Commit       uint64 // commit number (commit_max, or commit_min in prepare_ok)
+	CommitMin    uint64 // join_view; get_headers: op_min
+	Timestamp    uint64 // prepare: the batch's timestamp; ping/pong: monotonic time
+	Timestamp2   uint64 // pong: wall time
+	Session      uint64 // request
+	Request      uint32
+	LogView      uint32 // join_view
+	Present      uint64 // join_view: bitset over the headers in the body
+	Nack         uint64 // join_view
+	Operation    Operation
+	Reason       EvictionReason
+}
+
+type field uint8
+
+const (
+	fParent field = iota
+	fRef
+	fContext
+	fCheckpointID
+	fClient
+	fOp
+	fCommit
+	fCommitMin
+	fTimestamp
+	fTimestamp2
+	fSession
+	fRequest
+	fLogView
+	fPresent
+	fNack
+	fOperation
+	fReason
+)
+
+type placement struct {
+	f   field
+	off uint16
+}
+
+// layouts place each command's fields in the command area. The prepare layout
+// is TigerBeetle's; u128 fields keep a 16-byte padding after them where
+// TigerBeetle has one, so wire compatibility can be reached by adjusting only
+// this table.
+var layouts = [commandUpperBound][]placement{
+	CommandPrepare: {{fParent, 128}, {fRef, 160}, {fCheckpointID, 192}, {fClient, 208},
+		{fOp, 224}, {fCommit, 232}, {fTimestamp, 240}, {fRequest, 248}, {fOperation, 252}},
+	CommandPrepareOK: {{fParent, 128}, {fRef, 160}, {fCheckpointID, 192}, {fClient, 208},
+		{fOp, 224}, {fCommit, 232}, {fTimestamp, 240}, {fRequest, 248}, {fOperation, 252}},
+	CommandRequest: {{fParent, 128}, {fClient, 160}, {fSession, 176}, {fTimestamp, 184},
+		{fRequest, 192}, {fOperation, 196}},
+	CommandReply: {{fRef, 128}, {fContext, 160}, {fClient, 192}, {fOp, 208}, {fCommit, 216},
+		{fTimestamp, 224}, {fRequest, 232}, {fOperation, 236}},
+	CommandCommit: {{fRef, 128}, {fCheckpointID, 160}, {fCommit, 184}, {fTimestamp, 192}},
+	CommandJoinView: {{fPresent, 128}, {fNack, 144}, {fOp, 160}, {fCommitMin, 168},
+		{fCommit, 176}, {fLogView, 184}},
+	CommandView:       {{fContext, 128}, {fOp, 144}, {fCommit, 152}},
+	CommandGetView:    {{fContext, 128}},
+	CommandGetHeaders: {{fCommitMin, 128}, {fOp, 136}},
+	CommandGetPrepare: {{fRef, 128}, {fOp, 144}},
+	CommandPing:       {{fCheckpointID, 128}, {fTimestamp, 152}},
+	CommandPong:       {{fTimestamp, 128}, {fTimestamp2, 136}},
+	CommandPingClient: {{fClient, 128}, {fTimestamp, 144}},
+	CommandPongClient: {{fTimestamp, 128}},
+	CommandEviction:   {{fClient, 128}, {fReason, 144}},
+}
+
+func (h *Header) put(b []byte, f field) {
+	le := binary.LittleEndian
+	switch f {
+	case fParent:
+		h.Parent.Put(b)
+	case fRef:
+		h.Ref.Put(b)
+	case fContext:
+		h.Context.Put(b)
+	case fCheckpointID:
+		h.CheckpointID.Put(b)
+	case fClient:
+		h.Client.Put(b)
+	case fOp:
+		le.PutUint64(b, h.Op)
+	case fCommit:
+		le.PutUint64(b, h.Commit)
+	case fCommitMin:
+		le.PutUint64(b, h.CommitMin)
+	case fTimestamp:
+		le.PutUint64(b, h.Timestamp)
+	case fTimestamp2:
+		le.PutUint64(b, h.Timestamp2)
+	case fSession:
+		le.PutUint64(b, h.Session)
+	case fRequest:
+		le.PutUint32(b, h.Request)
+	case fLogView:
+		le.PutUint32(b, h.LogView)
+	case fPresent:
+		le.PutUint64(b, h.Present)
+	case fNack:
+		le.PutUint64(b, h.Nack)
+	case fOperation:
+		b[0] = byte(h.Operation)
+	case fReason:
+		b[0] = byte(h.Reason)
+	}
+}
+
+func (h *Header) get(b []byte, f field) {
+	le := binary.LittleEndian
+	switch f {
+	case fParent:
+		h.Parent = u128.Get(b)
+	case fRef:
+		h.Ref = u128.Get(b)
+	case fContext:
+		h.Context = u128.Get(b)
+	case fCheckpointID:
+		h.CheckpointID = u128.Get(b)
+	case fClient:
+		h.Client = u128.Get(b)
+	case fOp:
+		h.Op = le.Uint64(b)
+	case fCommit:
+		h.Commit = le.Uint64(b)
+	case fCommitMin:
+		h.CommitMin = le.Uint64(b)
+	case fTimestamp:
+		h.Timestamp = le.Uint64(b)
+	case fTimestamp2:
+		h.Timestamp2 = le.Uint64(b)
+	case fSession:
+		h.Session = le.Uint64(b)
+	case fRequest:
+		h.Request = le.Uint32(b)
+	case fLogView:
+		h.LogView = le.Uint32(b)
+	case fPresent:
+		h.Present = le.Uint64(b)
+	case fNack:
+		h.Nack = le.Uint64(b)
+	case fOperation:
+		h.Operation = Operation(b[0])
+	case fReason:
+		h.Reason = EvictionReason(b[0])
+	}
+}
+
+// encodeFields writes everything but the two checksums into b[0:256].
+func (h *Header) encodeFields(b []byte) {
+	clear(b[:HeaderSize])
+	le := binary.LittleEndian
+	h.Cluster.Put(b[80:])
+	le.PutUint32(b[96:], h.Size)
+	le.PutUint32(b[100:], h.Epoch)
+	le.PutUint32(b[104:], h.View)
+	le.PutUint32(b[108:], h.Release)
+	le.PutUint16(b[112:], h.Protocol)
+	b[114] = byte(h.Command)
+	b[115] = h.Replica
+	if h.Command < commandUpperBound {
+		for _, p := range layouts[h.Command] {
+			h.put(b[p.off:], p.f)
+		}
+	}
+}
+
+// EncodeHeader writes h into b[0:256] as is, checksums included.
+func EncodeHeader(h *Header, b []byte) {
+	h.encodeFields(b)
+	h.Checksum.Put(b[0:])
+	h.ChecksumBody.Put(b[32:])
+}
+
+// Seal sets the size and both checksums of h for the given body. The body
+// checksum comes first because the header checksum covers it.
+func (h *Header) Seal(body []byte) {
+	h.Size = uint32(HeaderSize + len(body))
+	h.ChecksumBody = checksum.Sum(body)
+	var b [HeaderSize]byte
+	h.encodeFields(b[:])
+	h.ChecksumBody.Put(b[32:])
+	h.Checksum = checksum.Sum(b[16:])
+}
+
+// Decode errors. Each is counted by the receiver and the message dropped.
+var (
+	ErrSize         = errors.New("bad size")
+	ErrChecksum     = errors.New("bad header checksum")
+	ErrChecksumBody = errors.New("bad body checksum")
+	ErrCommand      = errors.New("unknown command")
+	ErrCluster      = errors.New("wrong cluster")
+)
+
+// DecodeHeader parses and verifies a header (but not the body) from b.
+func DecodeHeader(b []byte, h *Header) error {
+	if len(b) < HeaderSize {
+		return ErrSize
+	}
+	if checksum.Sum(b[16:HeaderSize]) != u128.Get(b[0:]) {
+		return ErrChecksum
+	}
+	le := binary.LittleEndian
+	*h = Header{
+		Checksum:     u128.Get(b[0:]),
+		ChecksumBody: u128.Get(b[32:]),
+		Cluster:      u128.Get(b[80:]),
+		Size:         le.Uint32(b[96:]),
+		Epoch:        le.Uint32(b[100:]),
+		View:         le.Uint32(b[104:]),
+		Release:      le.Uint32(b[108:]),
+		Protocol:     le.Uint16(b[112:]),
+		Command:      Command(b[114]),
+		Replica:      b[115],
+	}
+	if !h.Command.Valid() {
+		return ErrCommand
+	}
+	for _, p := range layouts[h.Command] {
+		h.get(b[p.off:], p.f)
+	}
+	return nil
+}
+
+// Message is a decoded message. Body aliases the received buffer and must be
+// treated as read-only.
+type Message struct {
+	Header Header
+	Body   []byte
+}
+
+// Encode seals the header for the body and returns the wire bytes.
+func (m *Message) Encode() []byte {
+	m.Header.Seal(m.Body)
+	out := make([]byte, HeaderSize+len(m.Body))
+	EncodeHeader(&m.Header, out)
+	copy(out[HeaderSize:], m.Body)
+	return out
+}
+
+// Bytes returns the wire form of an already sealed message.
+func (m *Message) Bytes() []byte {
+	out := make([]byte, HeaderSize+len(m.Body))
+	EncodeHeader(&m.Header, out)
+	copy(out[HeaderSize:], m.Body)
+	return out
+}
+
+// Decode verifies and parses a whole message for the given cluster. It never
+// panics on hostile input: every failure is an error for the caller to count.
+func Decode(b []byte, cluster u128.U128, sizeMax uint64) (*Message, error) {
+	if len(b) < HeaderSize || uint64(len(b)) > sizeMax {
+		return nil, ErrSize
+	}
+	m := &Message{}
+	if err := DecodeHeader(b, &m.Header); err != nil {
+		return nil, err
+	}
+	if int(m.Header.Size) != len(b) {
+		return nil, ErrSize
+	}
+	if m.Header.Cluster != cluster {
+		return nil, ErrCluster
+	}
+	m.Body = b[HeaderSize:]
+	if checksum.Sum(m.Body) != m.Header.ChecksumBody {
+		return nil, ErrChecksumBody
+	}
+	return m, nil
+}
+
+// RootHeader is op 0 of every log: identical on all replicas of a cluster, so
+// op 1 of every view chains to the same parent.
+func RootHeader(cluster u128.U128) Header {
+	h := Header{Cluster: cluster, Command: CommandPrepare, Operation: OperationRoot}
+	h.Seal(nil)
+	return h
+}

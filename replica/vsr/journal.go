@@ -1,0 +1,220 @@
+package vsr
+
+import (
+	rio "viewstamp/replica/io"
+	"viewstamp/replica/u128"
+)
+
+// journal is the replica's view of its write-ahead log: one slot per op
+// (op % JournalSlotCount), each holding a header the replica believes is part
+// of its log, the prepare for it if the replica has one, and what is known to
+// be durable on disk.
+//
+// A prepare is written to the prepares ring first and its header to the
+// redundant header ring second; only then is it durable and acknowledged. So
+// at recovery a slot whose header ring entry is valid but whose prepare is not
+// once held an acknowledged prepare (faulty: never nack it), while a torn
+// prepare with no header was never acknowledged (safe to nack).
+type journal struct {
+	cfg     Config
+	storage rio.Storage
+	slots   []slot
+
+	headerRing []byte // what the header ring should hold
+	sectors    []sectorWrite
+
+	onDurable func(op uint64, sum u128.U128)
+	version   uint64 // bumped whenever the set of headers changes
+}
+
+type slot struct {
+	has      bool // header is part of this replica's log
+	header   Header
+	prepare  *Message  // prepare matching header, if held in memory
+	durable  u128.U128 // checksum of the prepare known durable in this slot
+	faulty   bool      // the slot held an acknowledged prepare that can no longer be read
+	writing  u128.U128 // checksum of the prepare being written
+	queued   *Message  // written once the in-flight write completes
+	ringDone bool      // the header ring write for `writing` is under way
+}
+
+type sectorWrite struct {
+	writing bool
+	flight  []ringWaiter
+	waiting []ringWaiter
+}
+
+type ringWaiter struct {
+	slot uint64
+	sum  u128.U128
+}
+
+func newJournal(cfg Config, storage rio.Storage, onDurable func(uint64, u128.U128)) *journal {
+	perSector := cfg.SectorSize / HeaderSize
+	return &journal{
+		cfg:        cfg,
+		storage:    storage,
+		slots:      make([]slot, cfg.JournalSlotCount),
+		headerRing: make([]byte, cfg.JournalSlotCount*HeaderSize),
+		sectors:    make([]sectorWrite, cfg.JournalSlotCount/perSector),
+		onDurable:  onDurable,
+	}
+}
+
+func (j *journal) slotFor(op uint64) *slot { return &j.slots[op%j.cfg.JournalSlotCount] }
+
+// header returns the header at op, if the log has one for exactly that op.
+func (j *journal) header(op uint64) (*Header, bool) {
+	s := j.slotFor(op)
+	if !s.has || s.header.Op != op {
+		return nil, false
+	}
+	return &s.header, true
+}
+
+func (j *journal) checksum(op uint64) (u128.U128, bool) {
+	h, ok := j.header(op)
+	if !ok {
+		return u128.Zero, false
+	}
+	return h.Checksum, true
+}
+
+// setHeader puts h into the log. A prepare held for another header is dropped.
+func (j *journal) setHeader(h *Header) {
+	s := j.slotFor(h.Op)
+	if s.has && s.header.Checksum == h.Checksum {
+		return
+	}
+	j.version++
+	s.has = true
+	s.header = *h
+	if s.prepare != nil && s.prepare.Header.Checksum != h.Checksum {
+		s.prepare = nil
+	}
+}
+
+func (j *journal) removeHeader(op uint64) {
+	s := j.slotFor(op)
+	if s.has && s.header.Op == op {
+		j.version++
+		s.has = false
+		s.header = Header{}
+		s.prepare = nil
+	}
+}
+
+// prepare returns the prepare for the header at op, if held.
+func (j *journal) prepare(op uint64) *Message {
+	s := j.slotFor(op)
+	if !s.has || s.header.Op != op || s.prepare == nil {
+		return nil
+	}
+	return s.prepare
+}
+
+// present reports whether the prepare for the header at op is durable.
+func (j *journal) present(op uint64) bool {
+	s := j.slotFor(op)
+	return s.has && s.header.Op == op && s.durable == s.header.Checksum
+}
+
+// nackable reports whether this replica can promise it never acknowledged
+// a prepare at op other than what it now holds durably.
+func (j *journal) faulty(op uint64) bool { return j.slotFor(op).faulty }
+
+// findPrepare returns a held prepare with the given op and checksum, if any.
+func (j *journal) findPrepare(op uint64, sum u128.U128) *Message {
+	s := j.slotFor(op)
+	if s.prepare != nil && s.prepare.Header.Op == op && s.prepare.Header.Checksum == sum {
+		return s.prepare
+	}
+	return nil
+}
+
+// write makes m durable in its slot. The header must already be in the log.
+// onDurable fires once the prepare and its header-ring copy are both on disk.
+func (j *journal) write(m *Message) {
+	s := j.slotFor(m.Header.Op)
+	if s.has && s.header.Checksum == m.Header.Checksum {
+		s.prepare = m
+	}
+	sum := m.Header.Checksum
+	if s.durable == sum && !s.faulty {
+		j.onDurable(m.Header.Op, sum)
+		return
+	}
+	if !s.writing.IsZero() {
+		// One write per slot at a time: two in flight could land out of order.
+		if s.writing != sum {
+			s.queued = m
+		}
+		return
+	}
+	j.startWrite(m)
+}
+
+func (j *journal) startWrite(m *Message) {
+	s := j.slotFor(m.Header.Op)
+	s.writing = m.Header.Checksum
+	s.ringDone = false
+	size := (uint64(m.Header.Size) + j.cfg.SectorSize - 1) / j.cfg.SectorSize * j.cfg.SectorSize
+	buf := make([]byte, size)
+	EncodeHeader(&m.Header, buf)
+	copy(buf[HeaderSize:], m.Body)
+	slotIndex := m.Header.Op % j.cfg.JournalSlotCount
+	hdr := m.Header
+	j.storage.Write(rio.ZoneWALPrepares, slotIndex*j.cfg.MessageSizeMax, buf, func() {
+		EncodeHeader(&hdr, j.headerRing[slotIndex*HeaderSize:])
+		j.writeRingSector(slotIndex, hdr.Checksum)
+	})
+}
+
+// writeRingSector writes the header-ring sector holding slot. Writes to one
+// sector are serialized and coalesced; each waiter is told once a write that
+// includes its header completes.
+func (j *journal) writeRingSector(slotIndex uint64, sum u128.U128) {
+	perSector := j.cfg.SectorSize / HeaderSize
+	k := slotIndex / perSector
+	sw := &j.sectors[k]
+	sw.waiting = append(sw.waiting, ringWaiter{slotIndex, sum})
+	if !sw.writing {
+		j.flushSector(k)
+	}
+}
+
+func (j *journal) flushSector(k uint64) {
+	sw := &j.sectors[k]
+	sw.writing = true
+	sw.flight, sw.waiting = sw.waiting, sw.flight[:0]
+	off := k * j.cfg.SectorSize
+	buf := append([]byte(nil), j.headerRing[off:off+j.cfg.SectorSize]...)
+	j.storage.Write(rio.ZoneWALHeaders, off, buf, func() { j.sectorWritten(k) })
+}
+
+func (j *journal) sectorWritten(k uint64) {
+	sw := &j.sectors[k]
+	sw.writing = false
+	done := sw.flight
+	sw.flight = nil
+	if len(sw.waiting) > 0 {
+		j.flushSector(k)
+	}
+	for _, w := range done {
+		s := &j.slots[w.slot]
+		if s.writing != w.sum {
+			continue
+		}
+		s.writing = u128.Zero
+		s.durable = w.sum
+		s.faulty = false
+		op := s.header.Op
+		if q := s.queued; q != nil {
+			s.queued = nil
+			j.startWrite(q)
+		}
+		if s.has && s.header.Checksum == w.sum {
+			j.onDurable(op, w.sum)
+		}
+	}
+}

@@ -1,0 +1,185 @@
+package vsr
+
+import (
+	rio "viewstamp/replica/io"
+	"viewstamp/replica/u128"
+)
+
+// Format writes a fresh data file: view 0 superblock copies and the root
+// prepare at op 0. done runs once everything is durable.
+func Format(cfg Config, cluster u128.U128, replica uint8, storage rio.Storage, done func()) {
+	root := RootHeader(cluster)
+	state := VSRState{Sequence: 1, Replica: replica, ViewHeaders: []Header{root}}
+	pending := SuperblockCopies + 2
+	complete := func() {
+		pending--
+		if pending == 0 {
+			done()
+		}
+	}
+	for c := uint8(0); c < SuperblockCopies; c++ {
+		storage.Write(rio.ZoneSuperblock, uint64(c)*cfg.SectorSize, state.encode(cfg, cluster, c), complete)
+	}
+	prep := make([]byte, cfg.SectorSize)
+	EncodeHeader(&root, prep)
+	storage.Write(rio.ZoneWALPrepares, 0, prep, complete)
+	ring := make([]byte, cfg.SectorSize)
+	EncodeHeader(&root, ring)
+	storage.Write(rio.ZoneWALHeaders, 0, ring, complete)
+}
+
+// Open starts recovery from the data file: superblock, then the whole WAL.
+// The replica ignores messages until recovery completes.
+func (r *Replica) Open() {
+	r.status = StatusRecovering
+	copies := make([][]byte, SuperblockCopies)
+	left := SuperblockCopies
+	for c := range copies {
+		copies[c] = make([]byte, r.cfg.SectorSize)
+		r.storage.Read(rio.ZoneSuperblock, uint64(c)*r.cfg.SectorSize, copies[c], func() {
+			left--
+			if left == 0 {
+				r.openSuperblock(copies)
+			}
+		})
+	}
+}
+
+func (r *Replica) openSuperblock(copies [][]byte) {
+	var best VSRState
+	found := false
+	for _, b := range copies {
+		s, ok := decodeSuperblock(b, r.cfg, r.cluster)
+		if ok && s.Replica == r.index && (!found || s.Sequence > best.Sequence) {
+			best, found = s, true
+		}
+	}
+	if !found {
+		panic("superblock: no valid copy (data file not formatted for this replica?)")
+	}
+	r.sb.durable = best
+	ring := make([]byte, r.cfg.WALHeadersZoneSize())
+	slots := r.cfg.JournalSlotCount
+	prepares := make([][]byte, slots)
+	left := slots + 1
+	next := func() {
+		left--
+		if left == 0 {
+			r.openJournal(ring, prepares)
+		}
+	}
+	r.storage.Read(rio.ZoneWALHeaders, 0, ring, next)
+	for s := uint64(0); s < slots; s++ {
+		prepares[s] = make([]byte, r.cfg.SectorSize)
+		r.storage.Read(rio.ZoneWALPrepares, s*r.cfg.MessageSizeMax, prepares[s], r.readPrepareRest(s, prepares, next))
+	}
+}
+
+// readPrepareRest reads the remainder of a prepare larger than one sector.
+func (r *Replica) readPrepareRest(s uint64, prepares [][]byte, next func()) func() {
+	return func() {
+		size := uint64(0)
+		var h Header
+		if DecodeHeader(prepares[s], &h) == nil {
+			size = uint64(h.Size)
+		}
+		if size <= r.cfg.SectorSize || size > r.cfg.MessageSizeMax {
+			next()
+			return
+		}
+		full := make([]byte, (size+r.cfg.SectorSize-1)/r.cfg.SectorSize*r.cfg.SectorSize)
+		copy(full, prepares[s])
+		rest := full[r.cfg.SectorSize:]
+		r.storage.Read(rio.ZoneWALPrepares, s*r.cfg.MessageSizeMax+r.cfg.SectorSize, rest, func() {
+			prepares[s] = full
+			next()
+		})
+	}
+}
+
+// openJournal classifies every slot, overlays the superblock's view headers
+// and drops any tail left over from a log view we have since left.
+func (r *Replica) openJournal(ring []byte, prepares [][]byte) {
+	d := r.sb.durable
+	slots := r.cfg.JournalSlotCount
+	copy(r.journal.headerRing, ring)
+	for s := uint64(0); s < slots; s++ {
+		var rh Header
+		ringOK := DecodeHeader(ring[s*HeaderSize:], &rh) == nil && rh.Command == CommandPrepare && rh.Op%slots == s
+		var p *Message
+		if b := prepares[s]; len(b) >= HeaderSize {
+			var h Header
+			if DecodeHeader(b, &h) == nil && h.Command == CommandPrepare && h.Op%slots == s && uint64(h.Size) <= uint64(len(b)) {
+				if m, err := Decode(b[:h.Size], r.cluster, r.cfg.MessageSizeMax); err == nil {
+					p = m
+				}
+			}
+		}
+		sl := &r.journal.slots[s]
+		switch {
+		case p != nil:
+			sl.has, sl.header, sl.prepare, sl.durable = true, p.Header, p, p.Header.Checksum
+		case ringOK:
+			// The header ring is written only after its prepare: the prepare
+			// was once durable and may have been acknowledged.
+			sl.faulty = true
+			sl.has, sl.header = true, rh
+		}
+	}
+	var viewHead uint64
+	for i := range d.ViewHeaders {
+		r.journal.setHeader(&d.ViewHeaders[i])
+		viewHead = max(viewHead, d.ViewHeaders[i].Op)
+	}
+	var head uint64
+	for s := uint64(0); s < slots; s++ {
+		sl := &r.journal.slots[s]
+		if !sl.has {
+			continue
+		}
+		if sl.header.Op > viewHead && sl.header.View != d.LogView {
+			r.journal.removeHeader(sl.header.Op)
+			continue
+		}
+		head = max(head, sl.header.Op)
+	}
+	r.journal.version++
+	r.view, r.logView, r.commitMax = d.View, d.LogView, d.CommitMax
+	r.viewHeaders = append([]Header(nil), d.ViewHeaders...)
+	r.op = head
+	r.commitMax = min(r.commitMax, r.op)
+	for s := uint64(0); s < slots; s++ {
+		if sl := &r.journal.slots[s]; sl.has && sl.header.Timestamp > r.lastTimestamp {
+			r.lastTimestamp = sl.header.Timestamp
+		}
+	}
+	r.logf("recovered: view %d log_view %d op %d commit_max %d", r.view, r.logView, r.op, r.commitMax)
+	r.tPing.start(r.rng)
+	r.tRepair.start(r.rng)
+	switch {
+	case r.solo():
+		// Alone, every durable prepare is committed.
+		r.commitMax = r.op
+		r.enterNormal()
+		r.tCommit.start(r.rng)
+	case r.logView == r.view && !r.isPrimary():
+		r.enterNormal()
+		r.tNormal.start(r.rng)
+		r.sendGetView()
+	case r.logView == r.view:
+		// A primary's pipeline died with it, and backups may hold prepares it
+		// never wrote: it cannot carry on in the same view.
+		r.status = StatusViewChange
+		r.transitionToViewChange(r.view + 1)
+	default:
+		r.status = StatusNormal
+		r.transitionToViewChange(r.view)
+		r.sendJoinView()
+		r.sendGetView()
+	}
+}
+
+func (r *Replica) enterNormal() {
+	r.setStatus(StatusNormal)
+	r.commitJournal()
+}

@@ -1,0 +1,747 @@
+package vsr
+
+import (
+	"fmt"
+	"math/bits"
+	"math/rand/v2"
+
+	rio "viewstamp/replica/io"
+	"viewstamp/replica/u128"
+)
+
+// Status is where a replica is in the protocol.
+type Status uint8
+
+const (
+	StatusRecovering Status = iota // reading its data file after a start
+	StatusNormal
+	StatusViewChange
+)
+
+func (s Status) String() string {
+	switch s {
+	case StatusRecovering:
+		return "recovering"
+	case StatusNormal:
+		return "normal"
+	case StatusViewChange:
+		return "view_change"
+	}
+	return "status(?)"
+}
+
+// Options wires a replica to the world.
+type Options struct {
+	Config   Config
+	Cluster  u128.U128
+	Replica  uint8
+	Time     rio.Time
+	Network  rio.Network
+	Storage  rio.Storage
+	SM       StateMachine
+	Seed     uint64 // the replica's own PRNG stream, for timeout jitter and peer choice
+	Observer Observer
+}
+
+// Drops counts messages a replica refused, by reason, so that a run can show
+// that hostile input was seen and survived.
+type Drops struct {
+	Decode uint64 // bad size, checksum, command or cluster
+	Stale  uint64 // from an older view, or otherwise no longer useful
+}
+
+type pipelineEntry struct {
+	prepare *Message
+	oks     uint64 // replicas whose prepare_ok (or own durable write) arrived
+}
+
+// Replica is one member of a VSR cluster: a deterministic state machine
+// driven by Tick, OnMessage and storage completions. It does no IO itself.
+type Replica struct {
+	cfg     Config
+	q       Quorums
+	cluster u128.U128
+	index   uint8
+	time    rio.Time
+	net     rio.Network
+	storage rio.Storage
+	sm      StateMachine
+	obs     Observer
+	rng     *rand.Rand
+
+	status    Status
+	view      uint32
+	logView   uint32
+	op        uint64 // highest op in the log
+	commitMin uint64 // highest op executed here
+	commitMax uint64 // highest op known committed
+
+	journal  *journal
+	sb       superblock
+	sessions sessions
+
+	// Primary.
+	pipeline      []pipelineEntry
+	requestQueue  []*Message
+	lastTimestamp uint64
+	abdicating    bool
+	lastProgress  uint64 // tick of the last commit or empty pipeline
+
+	// View change.
+	exitView   uint32
+	exitFrom   uint64 // replicas known to have left exitView
+	dvcs       [ReplicasMax]*Message
+	dvcSent    bool
+	logInstall bool // primary: canonical log chosen, repairing before `view`
+
+	// Backup heartbeat bookkeeping.
+	suspect bool
+
+	ticks uint64
+
+	viewHeaders []Header // the suffix installed at logView, op descending
+
+	verified, verifiedOp, verifiedVersion uint64
+	// Timeouts, in ticks.
+	tPing, tPrepare, tCommit, tNormal, tViewChange, tViewChangeSend, tRepair timeout
+	repairCursor                                                             uint8
+
+	Drops Drops
+}
+
+// New creates a replica. It is in StatusRecovering until Open's reads complete.
+func New(o Options) (*Replica, error) {
+	if err := o.Config.Validate(); err != nil {
+		return nil, err
+	}
+	if o.Replica >= o.Config.ReplicaCount {
+		return nil, fmt.Errorf("replica index %d outside a cluster of %d", o.Replica, o.Config.ReplicaCount)
+	}
+	obs := o.Observer
+	if obs == nil {
+		obs = nopObserver{}
+	}
+	r := &Replica{
+		cfg: o.Config, q: QuorumsFor(o.Config.ReplicaCount), cluster: o.Cluster, index: o.Replica,
+		time: o.Time, net: o.Network, storage: o.Storage, sm: o.SM, obs: obs,
+		rng: rand.New(rand.NewPCG(o.Seed, uint64(o.Replica)+0x9e3779b97f4a7c15)),
+	}
+	r.journal = newJournal(r.cfg, r.storage, r.onPrepareDurable)
+	r.sb = superblock{cfg: r.cfg, cluster: r.cluster, storage: r.storage, done: r.onSuperblockDurable}
+	r.sessions.max = r.cfg.ClientsMax
+	c := r.cfg
+	r.tPing.base, r.tPrepare.base, r.tCommit.base = c.PingTicks, c.PrepareTicks, c.CommitTicks
+	r.tNormal.base, r.tViewChange.base = c.NormalHeartbeatTicks, c.ViewChangeTicks
+	r.tViewChangeSend.base, r.tRepair.base = c.ViewChangeSendTicks, c.RepairTicks
+	return r, nil
+}
+
+// Accessors for checkers and reports.
+func (r *Replica) Index() uint8             { return r.index }
+func (r *Replica) Status() Status           { return r.status }
+func (r *Replica) View() uint32             { return r.view }
+func (r *Replica) LogView() uint32          { return r.logView }
+func (r *Replica) Op() uint64               { return r.op }
+func (r *Replica) CommitMin() uint64        { return r.commitMin }
+func (r *Replica) CommitMax() uint64        { return r.commitMax }
+func (r *Replica) Primary() bool            { return r.primaryIndex(r.view) == r.index }
+func (r *Replica) StateChecksum() u128.U128 { return r.sm.Checksum() }
+
+// PendingRepair reports whether the replica still lacks headers or prepares
+// for ops it must execute.
+func (r *Replica) PendingRepair() bool {
+	return r.commitMin < r.commitMax || r.status != StatusNormal
+}
+
+func (r *Replica) primaryIndex(view uint32) uint8 { return uint8(view % uint32(r.cfg.ReplicaCount)) }
+func (r *Replica) solo() bool                     { return r.cfg.ReplicaCount == 1 }
+func (r *Replica) isPrimary() bool                { return r.primaryIndex(r.view) == r.index }
+
+func (r *Replica) logf(format string, args ...any) { r.obs.Logf(r.index, format, args...) }
+
+func (r *Replica) setStatus(s Status) {
+	r.status = s
+	r.obs.StatusChanged(r.index, s, r.view)
+}
+
+// Tick advances the replica's timeouts by one tick.
+func (r *Replica) Tick() {
+	r.ticks++
+	if r.status == StatusRecovering {
+		return
+	}
+	if r.tPing.tick(r.rng) {
+		r.sendPings()
+	}
+	if r.tRepair.tick(r.rng) {
+		r.repair()
+	}
+	switch r.status {
+	case StatusNormal:
+		if r.isPrimary() {
+			r.tickPrimary()
+		} else if r.tNormal.tick(r.rng) {
+			// Silence from the primary: say so, and keep saying so until it
+			// speaks or a view-change quorum agrees.
+			r.suspect = true
+			r.sendExitView(r.view)
+		}
+	case StatusViewChange:
+		if r.tViewChange.tick(r.rng) {
+			r.sendExitView(r.view)
+		}
+		if r.tViewChangeSend.tick(r.rng) {
+			r.resendViewChange()
+		}
+	}
+}
+
+func (r *Replica) tickPrimary() {
+	if len(r.pipeline) == 0 {
+		r.lastProgress = r.ticks
+	} else if !r.abdicating && r.ticks-r.lastProgress > r.cfg.AbdicateTicks && !r.solo() {
+		// Backups can hear us but we cannot commit: go quiet so that they
+		// time out and elect a primary that can.
+		r.abdicating = true
+		r.logf("abdicating in view %d: no commit for %d ticks", r.view, r.ticks-r.lastProgress)
+	}
+	if r.abdicating {
+		return
+	}
+	if r.tPrepare.tick(r.rng) {
+		r.resendPrepares()
+	}
+	if r.tCommit.tick(r.rng) {
+		r.sendCommit()
+	}
+}
+
+// OnMessage handles one received message. Bytes are read-only and may be
+// shared with other receivers.
+func (r *Replica) OnMessage(b []byte) {
+	m, err := Decode(b, r.cluster, r.cfg.MessageSizeMax)
+	if err != nil {
+		r.Drops.Decode++
+		return
+	}
+	if r.status == StatusRecovering {
+		r.Drops.Stale++
+		return
+	}
+	h := &m.Header
+	if h.Command != CommandRequest && h.Command != CommandPingClient && h.Replica >= r.cfg.ReplicaCount {
+		r.Drops.Decode++
+		return
+	}
+	switch h.Command {
+	case CommandPing:
+		r.send(h.Replica, &Message{Header: Header{Command: CommandPong, Timestamp: h.Timestamp, Timestamp2: uint64(r.time.Realtime())}})
+	case CommandPong:
+	case CommandPingClient:
+		r.net.SendToClient(h.Client, r.seal(&Message{Header: Header{Command: CommandPongClient, Timestamp: h.Timestamp}}))
+	case CommandRequest:
+		r.onRequest(m)
+	case CommandPrepare:
+		r.onPrepare(m)
+	case CommandPrepareOK:
+		r.onPrepareOK(m)
+	case CommandCommit:
+		r.onCommit(m)
+	case CommandExitView:
+		r.onExitView(m)
+	case CommandJoinView:
+		r.onJoinView(m)
+	case CommandView:
+		r.onView(m)
+	case CommandGetView:
+		r.onGetView(m)
+	case CommandGetHeaders:
+		r.onGetHeaders(m)
+	case CommandHeaders:
+		r.onHeaders(m)
+	case CommandGetPrepare:
+		r.onGetPrepare(m)
+	default:
+		r.Drops.Stale++
+	}
+}
+
+// seal fills in the frame fields every outgoing message shares.
+func (r *Replica) seal(m *Message) []byte {
+	m.Header.Cluster = r.cluster
+	m.Header.Replica = r.index
+	if m.Header.Command != CommandExitView {
+		m.Header.View = r.view
+	}
+	return m.Encode()
+}
+
+func (r *Replica) send(to uint8, m *Message) {
+	if to == r.index {
+		return
+	}
+	r.net.SendToReplica(to, r.seal(m))
+}
+
+func (r *Replica) broadcast(m *Message) {
+	b := r.seal(m)
+	for i := uint8(0); i < r.cfg.ReplicaCount; i++ {
+		if i != r.index {
+			r.net.SendToReplica(i, b)
+		}
+	}
+}
+
+func (r *Replica) sendRaw(to uint8, b []byte) {
+	if to != r.index {
+		r.net.SendToReplica(to, b)
+	}
+}
+
+func (r *Replica) sendPings() {
+	r.broadcast(&Message{Header: Header{Command: CommandPing, Timestamp: r.time.Monotonic()}})
+}
+
+// fromCurrentPrimary reports whether m is from the primary of our view and
+// our view, after jumping forward if the sender is ahead.
+func (r *Replica) fromCurrentPrimary(m *Message) bool {
+	h := &m.Header
+	if h.View < r.view {
+		r.Drops.Stale++
+		return false
+	}
+	if h.View > r.view {
+		r.jumpView(h.View)
+		return false
+	}
+	return h.Replica == r.primaryIndex(h.View) && h.Replica != r.index
+}
+
+// jumpView moves to a newer view that others have already reached, then asks
+// its primary for the log. The view must be durable before we say anything
+// that depends on it, which transitionToViewChange arranges.
+func (r *Replica) jumpView(view uint32) {
+	if view <= r.view {
+		return
+	}
+	r.transitionToViewChange(view)
+	r.sendGetView()
+}
+
+func (r *Replica) sendGetView() {
+	if !r.isPrimary() {
+		r.send(r.primaryIndex(r.view), &Message{Header: Header{Command: CommandGetView}})
+	}
+}
+
+// ---- Normal operation: primary ----
+
+func (r *Replica) onRequest(m *Message) {
+	h := &m.Header
+	if r.status != StatusNormal {
+		r.Drops.Stale++
+		return
+	}
+	if !r.isPrimary() {
+		// Clients guess the primary; help the guess along.
+		r.sendRaw(r.primaryIndex(r.view), append([]byte(nil), m.Bytes()...))
+		return
+	}
+	if r.abdicating || r.commitMin < r.commitMax || r.logView != r.view || r.sb.durable.LogView != r.view {
+		// The client table is only authoritative once everything committed
+		// has been executed here.
+		r.Drops.Stale++
+		return
+	}
+	switch {
+	case h.Operation == OperationRegister:
+		if h.Request != 0 || h.Session != 0 || len(m.Body) != 0 {
+			r.evict(h.Client, EvictionInvalidRequestBody)
+			return
+		}
+	case h.Operation >= OperationStateMachineMin:
+		if !r.sm.Valid(h.Operation, m.Body) {
+			r.evict(h.Client, EvictionInvalidRequestBody)
+			return
+		}
+	default:
+		r.evict(h.Client, EvictionInvalidRequestOperation)
+		return
+	}
+	if uint64(h.Size) > r.cfg.MessageSizeMax {
+		r.evict(h.Client, EvictionInvalidRequestBodySize)
+		return
+	}
+	s := r.sessions.get(h.Client)
+	if h.Operation == OperationRegister {
+		if s != nil {
+			if s.request == 0 {
+				r.net.SendToClient(h.Client, s.reply.Bytes())
+			}
+			return
+		}
+	} else {
+		switch {
+		case s == nil:
+			r.evict(h.Client, EvictionNoSession)
+			return
+		case s.session > h.Session:
+			r.evict(h.Client, EvictionSessionTooLow)
+			return
+		case s.session < h.Session:
+			r.Drops.Stale++
+			return
+		case h.Request < s.request:
+			r.Drops.Stale++
+			return
+		case h.Request == s.request:
+			if h.Checksum == s.requestCS {
+				r.net.SendToClient(h.Client, s.reply.Bytes())
+			} else {
+				r.Drops.Stale++
+			}
+			return
+		case h.Request != s.request+1 || h.Parent != s.reply.Header.Context:
+			r.Drops.Stale++
+			return
+		}
+	}
+	if r.inFlight(h.Client) {
+		r.Drops.Stale++
+		return
+	}
+	if uint64(len(r.pipeline)) >= r.cfg.PipelineMax {
+		if len(r.requestQueue) >= r.cfg.RequestQueueMax {
+			r.Drops.Stale++
+			return
+		}
+		r.requestQueue = append(r.requestQueue, m)
+		return
+	}
+	r.prepareRequest(m)
+}
+
+func (r *Replica) inFlight(client u128.U128) bool {
+	for _, e := range r.pipeline {
+		if e.prepare.Header.Client == client {
+			return true
+		}
+	}
+	for _, q := range r.requestQueue {
+		if q.Header.Client == client {
+			return true
+		}
+	}
+	return false
+}
+
+func (r *Replica) evict(client u128.U128, reason EvictionReason) {
+	r.net.SendToClient(client, r.seal(&Message{Header: Header{Command: CommandEviction, Client: client, Reason: reason}}))
+}
+
+func (r *Replica) prepareRequest(req *Message) {
+	rh := &req.Header
+	parent, ok := r.journal.checksum(r.op)
+	if !ok {
+		panic(fmt.Sprintf("replica %d: primary has no header at its head op %d", r.index, r.op))
+	}
+	events := uint64(1)
+	if rh.Operation >= OperationStateMachineMin {
+		events = max(1, r.sm.EventCount(rh.Operation, req.Body))
+	}
+	ts := max(r.lastTimestamp+events, uint64(r.time.Realtime()))
+	r.lastTimestamp = ts
+	p := &Message{Header: Header{
+		Command: CommandPrepare, Cluster: r.cluster, Replica: r.index, View: r.view,
+		Parent: parent, Ref: rh.Checksum, Client: rh.Client, Op: r.op + 1, Commit: r.commitMax,
+		Timestamp: ts, Request: rh.Request, Operation: rh.Operation,
+	}, Body: req.Body}
+	p.Header.Seal(p.Body)
+	r.op++
+	r.journal.setHeader(&p.Header)
+	r.pipeline = append(r.pipeline, pipelineEntry{prepare: p})
+	if len(r.pipeline) == 1 {
+		r.lastProgress = r.ticks
+	}
+	r.broadcast(p)
+	r.tPrepare.start(r.rng)
+	r.journal.write(p)
+}
+
+func (r *Replica) resendPrepares() {
+	if len(r.pipeline) == 0 {
+		r.tPrepare.stop()
+		return
+	}
+	for _, e := range r.pipeline {
+		b := e.prepare.Bytes()
+		for i := uint8(0); i < r.cfg.ReplicaCount; i++ {
+			if e.oks&(1<<i) == 0 {
+				r.sendRaw(i, b)
+			}
+		}
+	}
+}
+
+func (r *Replica) sendCommit() {
+	sum, _ := r.journal.checksum(r.commitMax)
+	r.broadcast(&Message{Header: Header{Command: CommandCommit, Commit: r.commitMax, Ref: sum, Timestamp: r.time.Monotonic()}})
+}
+
+func (r *Replica) onPrepareOK(m *Message) {
+	h := &m.Header
+	if r.status != StatusNormal || h.View != r.view || !r.isPrimary() {
+		r.Drops.Stale++
+		return
+	}
+	r.ackPipeline(h.Op, h.Ref, h.Replica)
+}
+
+func (r *Replica) ackPipeline(op uint64, sum u128.U128, from uint8) {
+	if len(r.pipeline) == 0 {
+		return
+	}
+	first := r.pipeline[0].prepare.Header.Op
+	if op < first || op >= first+uint64(len(r.pipeline)) {
+		return
+	}
+	e := &r.pipeline[op-first]
+	if e.prepare.Header.Checksum != sum {
+		return
+	}
+	e.oks |= 1 << from
+	r.commitPipeline()
+}
+
+// commitPipeline commits, in op order, every pipeline prepare that a
+// replication quorum holds durably.
+func (r *Replica) commitPipeline() {
+	for len(r.pipeline) > 0 && uint8(bits.OnesCount64(r.pipeline[0].oks)) >= r.q.Replication {
+		op := r.pipeline[0].prepare.Header.Op
+		if op != r.commitMax+1 {
+			panic(fmt.Sprintf("replica %d: pipeline head op %d does not follow commit_max %d", r.index, op, r.commitMax))
+		}
+		r.commitMax = op
+		r.pipeline = r.pipeline[1:]
+		r.lastProgress = r.ticks
+	}
+	r.commitJournal()
+	for len(r.requestQueue) > 0 && uint64(len(r.pipeline)) < r.cfg.PipelineMax && r.status == StatusNormal && r.isPrimary() {
+		q := r.requestQueue[0]
+		r.requestQueue = r.requestQueue[1:]
+		r.prepareRequest(q)
+	}
+	if len(r.pipeline) == 0 {
+		r.tPrepare.stop()
+	}
+}
+
+// ---- Normal operation: backup ----
+
+func (r *Replica) onPrepare(m *Message) {
+	h := &m.Header
+	if h.View > r.view && h.Replica == r.primaryIndex(h.View) && r.status != StatusRecovering {
+		r.jumpView(h.View)
+		return
+	}
+	fromPrimary := r.status == StatusNormal && h.View == r.view && h.Replica == r.primaryIndex(r.view) && !r.isPrimary()
+	if fromPrimary {
+		r.heardFromPrimary()
+	}
+	if cur, ok := r.journal.header(h.Op); ok && cur.Checksum == h.Checksum {
+		// A retransmission or a repair: a prepare keeps the view it was first
+		// prepared in, so it is matched by checksum against our log.
+		if fromPrimary {
+			r.advanceCommit(min(h.Commit, h.Op-1), u128.Zero)
+		}
+		if r.journal.findPrepare(h.Op, h.Checksum) == nil || !r.journal.present(h.Op) {
+			r.journal.write(m)
+		} else {
+			r.sendPrepareOK(h.Op)
+		}
+		r.commitJournal()
+		return
+	}
+	if !fromPrimary || h.Op <= r.commitMin {
+		r.Drops.Stale++
+		return
+	}
+	if h.Op > r.op {
+		// A newer prepare of this view extends the log; ops between become
+		// gaps, filled by repair along the hash chain.
+		for op := r.op + 1; op < h.Op; op++ {
+			r.journal.removeHeader(op)
+		}
+		r.journal.setHeader(h)
+		r.op = h.Op
+	} else {
+		// Prepared in our view by its primary, so canonical: whatever we held
+		// at this op is a leftover of an older view.
+		r.journal.setHeader(h)
+	}
+	r.advanceCommit(min(h.Commit, h.Op-1), u128.Zero)
+	r.journal.write(m)
+}
+
+func (r *Replica) heardFromPrimary() {
+	r.suspect = false
+	r.tNormal.reset(r.rng)
+}
+
+func (r *Replica) onCommit(m *Message) {
+	h := &m.Header
+	if r.status == StatusViewChange && h.View > r.view {
+		r.jumpView(h.View)
+		return
+	}
+	if r.status != StatusNormal || !r.fromCurrentPrimary(m) {
+		return
+	}
+	r.heardFromPrimary()
+	r.advanceCommit(h.Commit, h.Ref)
+}
+
+// advanceCommit records that op commit (with checksum sum, when known) is
+// committed, fetching headers if our log does not reach it yet.
+func (r *Replica) advanceCommit(commit uint64, sum u128.U128) {
+	if commit > r.commitMax {
+		r.commitMax = commit
+	}
+	if commit > r.op && !r.isPrimary() {
+		r.send(r.primaryIndex(r.view), &Message{Header: Header{Command: CommandGetHeaders, CommitMin: r.op + 1, Op: commit}})
+	}
+	r.commitJournal()
+}
+
+func (r *Replica) onPrepareDurable(op uint64, sum u128.U128) {
+	if r.status != StatusNormal && !(r.status == StatusViewChange && r.logInstall) {
+		return
+	}
+	if r.status == StatusViewChange {
+		r.tryStartView()
+		return
+	}
+	if r.isPrimary() {
+		r.ackPipeline(op, sum, r.index)
+		return
+	}
+	r.sendPrepareOK(op)
+	r.commitJournal()
+}
+
+func (r *Replica) sendPrepareOK(op uint64) {
+	if r.status != StatusNormal || r.isPrimary() || r.sb.durable.LogView != r.view || r.sb.durable.View != r.view {
+		return
+	}
+	h, ok := r.journal.header(op)
+	if !ok || !r.journal.present(op) {
+		return
+	}
+	r.send(r.primaryIndex(r.view), &Message{Header: Header{
+		Command: CommandPrepareOK, Parent: h.Parent, Ref: h.Checksum, Client: h.Client, Op: op,
+		Commit: r.commitMin, Timestamp: h.Timestamp, Request: h.Request, Operation: h.Operation,
+	}})
+}
+
+// ---- Executing committed ops ----
+
+// verifiedFrom returns the lowest op v such that every header in [v, op] is
+// present and hash-chained to the head. The head itself is trusted: it was
+// prepared in our log view or installed by a `view` message.
+func (r *Replica) verifiedFrom() uint64 {
+	if r.verifiedVersion == r.journal.version && r.verifiedOp == r.op {
+		return r.verified
+	}
+	r.verifiedVersion, r.verifiedOp = r.journal.version, r.op
+	r.verified = r.walkVerified()
+	return r.verified
+}
+
+func (r *Replica) walkVerified() uint64 {
+	v := r.op
+	cur, ok := r.journal.header(r.op)
+	if !ok {
+		return r.op + 1
+	}
+	for v > 0 {
+		prev, ok := r.journal.header(v - 1)
+		if !ok || prev.Checksum != cur.Parent {
+			break
+		}
+		cur = prev
+		v--
+	}
+	return v
+}
+
+// commitJournal executes committed ops in order for as long as their headers
+// are verified and their prepares are at hand.
+func (r *Replica) commitJournal() {
+	if r.status != StatusNormal {
+		return
+	}
+	if r.commitMin >= r.commitMax || r.commitMin >= r.op {
+		return
+	}
+	if r.sb.durable.LogView != r.view && !r.solo() {
+		return
+	}
+	verified := r.verifiedFrom()
+	for r.commitMin < r.commitMax && r.commitMin < r.op {
+		op := r.commitMin + 1
+		if op < verified {
+			return
+		}
+		p := r.journal.prepare(op)
+		if p == nil {
+			return
+		}
+		if r.isPrimary() && !r.journal.present(op) {
+			// Our own reply must not run ahead of our own durability.
+			return
+		}
+		r.execute(p)
+	}
+	if r.isPrimary() && r.commitMin == r.commitMax && len(r.requestQueue) > 0 {
+		r.commitPipeline()
+	}
+}
+
+func (r *Replica) execute(p *Message) {
+	h := &p.Header
+	var reply []byte
+	switch {
+	case h.Operation == OperationRegister:
+		if evicted, did := r.sessions.open(h.Client, h.Op); did {
+			r.logf("op %d: session of client %v evicted by %v", h.Op, evicted, h.Client)
+		}
+	case h.Operation >= OperationStateMachineMin:
+		reply = r.sm.Commit(h.Client, h.Op, h.Timestamp, h.Operation, p.Body)
+	}
+	r.commitMin = h.Op
+	if h.Timestamp > r.lastTimestamp {
+		r.lastTimestamp = h.Timestamp
+	}
+	r.obs.Committed(r.index, h, reply, r.sm.Checksum())
+	if h.Client.IsZero() {
+		return
+	}
+	s := r.sessions.get(h.Client)
+	if s == nil {
+		// Evicted between prepare and commit; the client will learn on retry.
+		return
+	}
+	rep := Message{Header: Header{
+		Command: CommandReply, Cluster: r.cluster, Replica: r.index, View: r.view,
+		Ref: h.Ref, Context: h.Checksum, Client: h.Client, Op: h.Op, Commit: h.Op,
+		Timestamp: h.Timestamp, Request: h.Request, Operation: h.Operation,
+	}, Body: reply}
+	rep.Header.Seal(rep.Body)
+	s.request = h.Request
+	s.requestCS = h.Ref
+	s.reply = rep
+	s.lastOp = h.Op
+	if r.isPrimary() && r.status == StatusNormal {
+		r.net.SendToClient(h.Client, rep.Bytes())
+	}
+}

@@ -1,0 +1,433 @@
+package vsr
+
+import (
+	"math/bits"
+
+	"viewstamp/replica/u128"
+)
+
+// A view change in three messages:
+//   exit_view(v): "I have given up on view v". A view-change quorum of these
+//     moves a replica to view v+1 — never one replica alone, so a replica cut
+//     off from a healthy primary cannot drag the cluster along.
+//   join_view(v): sent to the primary of v once v is durable: the suffix of
+//     the sender's log with, per op, whether its prepare is durable (present)
+//     and whether the sender can promise it never acknowledged it (nack).
+//   view(v): the new primary's canonical suffix; backups install it.
+
+func (r *Replica) sendExitView(view uint32) {
+	if r.solo() {
+		return
+	}
+	r.broadcast(&Message{Header: Header{Command: CommandExitView, View: view}})
+	r.recordExit(view, r.index)
+}
+
+func (r *Replica) onExitView(m *Message) {
+	if m.Header.View < r.view {
+		r.Drops.Stale++
+		return
+	}
+	r.recordExit(m.Header.View, m.Header.Replica)
+}
+
+func (r *Replica) recordExit(view uint32, from uint8) {
+	if view < r.exitView {
+		return
+	}
+	if view > r.exitView {
+		r.exitView, r.exitFrom = view, 0
+	}
+	r.exitFrom |= 1 << from
+	if uint8(bits.OnesCount64(r.exitFrom)) >= r.q.ViewChange && r.exitView >= r.view {
+		r.transitionToViewChange(r.exitView + 1)
+	}
+}
+
+func (r *Replica) transitionToViewChange(view uint32) {
+	if view <= r.view && r.status == StatusViewChange {
+		return
+	}
+	r.logf("view change to %d (from view %d, %v)", view, r.view, r.status)
+	r.view = view
+	r.setStatus(StatusViewChange)
+	r.pipeline = nil
+	r.requestQueue = nil
+	r.abdicating, r.suspect = false, false
+	r.dvcs = [ReplicasMax]*Message{}
+	r.dvcSent, r.logInstall = false, false
+	if r.exitView < view {
+		r.exitView, r.exitFrom = view, 0
+	}
+	r.tNormal.stop()
+	r.tPrepare.stop()
+	r.tCommit.stop()
+	r.tViewChange.start(r.rng)
+	r.tViewChangeSend.start(r.rng)
+	r.stageSuperblock()
+}
+
+func (r *Replica) stageSuperblock() {
+	r.sb.stage(VSRState{Replica: r.index, View: r.view, LogView: r.logView, CommitMax: r.commitMax, ViewHeaders: r.viewHeaders})
+}
+
+func (r *Replica) onSuperblockDurable() {
+	d := &r.sb.durable
+	if d.View != r.view || r.status == StatusRecovering {
+		return
+	}
+	switch r.status {
+	case StatusViewChange:
+		if r.logInstall {
+			r.tryStartView()
+		} else if !r.dvcSent {
+			r.sendJoinView()
+		}
+	case StatusNormal:
+		if !r.isPrimary() && d.LogView == r.view {
+			for op := r.commitMax + 1; op <= r.op; op++ {
+				r.sendPrepareOK(op)
+			}
+			r.commitJournal()
+		}
+	}
+}
+
+func (r *Replica) resendViewChange() {
+	if r.view > 0 {
+		r.broadcast(&Message{Header: Header{Command: CommandExitView, View: r.view - 1}})
+	}
+	if r.sb.durable.View == r.view && !r.isPrimary() {
+		r.dvcSent = false
+		r.sendJoinView()
+		r.sendGetView()
+	}
+	if r.isPrimary() && r.logInstall {
+		r.repair()
+	}
+}
+
+// sendJoinView describes our log suffix to the new primary. Only what is
+// durable counts: the view is durable before we get here, and present bits
+// name prepares on disk, never ones merely in memory.
+func (r *Replica) sendJoinView() {
+	if r.sb.durable.View != r.view {
+		return
+	}
+	n := min(r.op, r.cfg.PipelineMax) + 1
+	body := make([]byte, n*HeaderSize)
+	var present, nack uint64
+	for i := uint64(0); i < n; i++ {
+		op := r.op - i
+		if h, ok := r.journal.header(op); ok {
+			EncodeHeader(h, body[i*HeaderSize:])
+			if r.journal.present(op) {
+				present |= 1 << i
+				continue
+			}
+		}
+		if !r.journal.faulty(op) {
+			nack |= 1 << i
+		}
+	}
+	m := &Message{Header: Header{
+		Command: CommandJoinView, LogView: r.sb.durable.LogView, Op: r.op, CommitMin: r.commitMin,
+		Commit: r.commitMax, Present: present, Nack: nack,
+	}, Body: body}
+	r.dvcSent = true
+	if r.isPrimary() {
+		b := r.seal(m)
+		dm, err := Decode(b, r.cluster, r.cfg.MessageSizeMax)
+		if err != nil {
+			panic(err)
+		}
+		r.dvcs[r.index] = dm
+		r.checkJoinQuorum()
+		return
+	}
+	r.send(r.primaryIndex(r.view), m)
+}
+
+func (r *Replica) onJoinView(m *Message) {
+	h := &m.Header
+	if h.View < r.view {
+		r.Drops.Stale++
+		return
+	}
+	if r.primaryIndex(h.View) != r.index {
+		r.Drops.Stale++
+		return
+	}
+	if _, ok := parseJoinView(m, r.cfg.PipelineMax); !ok {
+		r.Drops.Decode++
+		return
+	}
+	if h.View > r.view {
+		r.transitionToViewChange(h.View)
+	}
+	if r.status != StatusViewChange || r.logInstall {
+		return
+	}
+	r.dvcs[h.Replica] = m
+	r.checkJoinQuorum()
+}
+
+// joinView is a parsed join_view: headers[i] is op Op-i, or blank.
+type joinView struct {
+	logView          uint32
+	op, commit       uint64
+	headers          []Header
+	blank            []bool
+	present, nackSet uint64
+}
+
+func parseJoinView(m *Message, pipelineMax uint64) (joinView, bool) {
+	h := &m.Header
+	n := uint64(len(m.Body) / HeaderSize)
+	if uint64(len(m.Body))%HeaderSize != 0 || n == 0 || n > pipelineMax+1 || n > h.Op+1 {
+		return joinView{}, false
+	}
+	j := joinView{logView: h.LogView, op: h.Op, commit: h.Commit, present: h.Present, nackSet: h.Nack,
+		headers: make([]Header, n), blank: make([]bool, n)}
+	for i := uint64(0); i < n; i++ {
+		b := m.Body[i*HeaderSize : (i+1)*HeaderSize]
+		if b[114] == byte(CommandReserved) {
+			j.blank[i] = true
+			continue
+		}
+		if DecodeHeader(b, &j.headers[i]) != nil || j.headers[i].Command != CommandPrepare || j.headers[i].Op != h.Op-i {
+			return joinView{}, false
+		}
+	}
+	return j, true
+}
+
+// nacks reports whether this join_view promises its sender never acknowledged
+// the canonical header want (nil: unknown) at op.
+func (j *joinView) nacks(op uint64, want *Header) bool {
+	if op > j.op {
+		// Beyond its head: it never held a prepare there that it acknowledged,
+		// since acknowledged prepares are durable and recovered into the log.
+		return true
+	}
+	i := j.op - op
+	if i >= uint64(len(j.headers)) {
+		return false
+	}
+	bit := uint64(1) << i
+	switch {
+	case j.blank[i]:
+		return j.nackSet&bit != 0
+	case want != nil && j.headers[i].Checksum == want.Checksum:
+		return j.nackSet&bit != 0
+	case want != nil:
+		// It holds something else there, durably or not, and the slot is
+		// readable: it cannot hold `want`.
+		return (j.present|j.nackSet)&bit != 0
+	}
+	return false
+}
+
+func (r *Replica) checkJoinQuorum() {
+	if r.dvcs[r.index] == nil || r.logInstall {
+		return
+	}
+	var js []joinView
+	for i := range r.dvcs {
+		if r.dvcs[i] == nil {
+			continue
+		}
+		j, _ := parseJoinView(r.dvcs[i], r.cfg.PipelineMax)
+		js = append(js, j)
+	}
+	if uint8(len(js)) < r.q.ViewChange {
+		return
+	}
+	var logView uint32
+	commitMax := r.commitMax
+	for _, j := range js {
+		logView = max(logView, j.logView)
+		commitMax = max(commitMax, j.commit)
+	}
+	var opHead uint64
+	for _, j := range js {
+		if j.logView == logView {
+			opHead = max(opHead, j.op)
+		}
+	}
+	// When opHead was prepared the pipeline was not full, so everything at
+	// least PipelineMax below it had committed.
+	if opHead > r.cfg.PipelineMax {
+		commitMax = max(commitMax, opHead-r.cfg.PipelineMax)
+	}
+	commitMax = min(commitMax, opHead)
+	canonical := func(op uint64) *Header {
+		for k := range js {
+			j := &js[k]
+			if j.logView != logView || op > j.op || j.op-op >= uint64(len(j.headers)) || j.blank[j.op-op] {
+				continue
+			}
+			return &j.headers[j.op-op]
+		}
+		return nil
+	}
+	head := opHead
+	for op := opHead; op > commitMax; op-- {
+		want := canonical(op)
+		nacks := uint8(0)
+		for k := range js {
+			if js[k].nacks(op, want) {
+				nacks++
+			}
+		}
+		if nacks >= r.q.Nack {
+			head = op - 1
+			continue
+		}
+		if want == nil {
+			// Someone may hold an op whose header nobody here knows: wait for
+			// more join_views, or for the view change to time out.
+			r.logf("view %d: op %d has no known header and only %d nacks", r.view, op, nacks)
+			return
+		}
+		break
+	}
+	r.logf("view %d: canonical log view %d head %d (of %d) commit_max %d from %d join_views", r.view, logView, head, opHead, commitMax, len(js))
+	for op := max(r.op, opHead); op > head; op-- {
+		r.journal.removeHeader(op)
+	}
+	low := uint64(0)
+	if head > r.cfg.PipelineMax {
+		low = head - r.cfg.PipelineMax
+	}
+	for op := head; op >= low && op > 0; op-- {
+		if h := canonical(op); h != nil {
+			r.journal.setHeader(h)
+		}
+	}
+	r.op = head
+	r.commitMax = max(r.commitMax, commitMax)
+	r.logInstall = true
+	r.repair()
+	r.tryStartView()
+}
+
+// tryStartView starts the view once the primary holds the whole canonical
+// suffix durably: every header of the last PipelineMax+1 ops, hash-chained,
+// and the prepares of every op that may be uncommitted.
+func (r *Replica) tryStartView() {
+	if r.status != StatusViewChange || !r.logInstall {
+		return
+	}
+	low := uint64(0)
+	if r.op > r.cfg.PipelineMax {
+		low = r.op - r.cfg.PipelineMax
+	}
+	if r.verifiedFrom() > low {
+		return
+	}
+	for op := r.commitMax + 1; op <= r.op; op++ {
+		if !r.journal.present(op) {
+			return
+		}
+	}
+	if r.logView != r.view {
+		r.logView = r.view
+		r.viewHeaders = r.viewHeaders[:0]
+		for op := r.op; ; op-- {
+			h, _ := r.journal.header(op)
+			r.viewHeaders = append(r.viewHeaders, *h)
+			if op == low {
+				break
+			}
+		}
+		r.stageSuperblock()
+		return
+	}
+	if r.sb.durable.LogView != r.view || r.sb.durable.View != r.view {
+		return
+	}
+	r.startView()
+}
+
+func (r *Replica) startView() {
+	r.logInstall = false
+	r.setStatus(StatusNormal)
+	r.tViewChange.stop()
+	r.tViewChangeSend.stop()
+	r.tCommit.start(r.rng)
+	r.lastProgress = r.ticks
+	r.pipeline = r.pipeline[:0]
+	for op := r.commitMax + 1; op <= r.op; op++ {
+		r.pipeline = append(r.pipeline, pipelineEntry{prepare: r.journal.prepare(op), oks: 1 << r.index})
+	}
+	if len(r.pipeline) > 0 {
+		r.tPrepare.start(r.rng)
+	}
+	r.logf("started view %d as primary: op %d commit_max %d", r.view, r.op, r.commitMax)
+	r.broadcast(r.viewMessage(u128.Zero))
+	r.commitPipeline()
+}
+
+func (r *Replica) viewMessage(nonce u128.U128) *Message {
+	body := make([]byte, 0, len(r.viewHeaders)*HeaderSize)
+	var b [HeaderSize]byte
+	for i := range r.viewHeaders {
+		EncodeHeader(&r.viewHeaders[i], b[:])
+		body = append(body, b[:]...)
+	}
+	return &Message{Header: Header{Command: CommandView, Op: r.viewHeaders[0].Op, Commit: r.commitMax, Context: nonce}, Body: body}
+}
+
+func (r *Replica) onGetView(m *Message) {
+	if r.status != StatusNormal || !r.isPrimary() || m.Header.View > r.view {
+		r.Drops.Stale++
+		return
+	}
+	r.send(m.Header.Replica, r.viewMessage(m.Header.Context))
+}
+
+func (r *Replica) onView(m *Message) {
+	h := &m.Header
+	if h.View < r.view || h.Replica != r.primaryIndex(h.View) || h.Replica == r.index {
+		r.Drops.Stale++
+		return
+	}
+	if h.View == r.view && r.status == StatusNormal && r.logView == r.view {
+		return
+	}
+	n := len(m.Body) / HeaderSize
+	if len(m.Body)%HeaderSize != 0 || n == 0 {
+		r.Drops.Decode++
+		return
+	}
+	headers := make([]Header, n)
+	for i := 0; i < n; i++ {
+		if DecodeHeader(m.Body[i*HeaderSize:], &headers[i]) != nil || headers[i].Command != CommandPrepare ||
+			headers[i].Op != h.Op-uint64(i) || (i > 0 && headers[i-1].Parent != headers[i].Checksum) {
+			r.Drops.Decode++
+			return
+		}
+	}
+	r.logf("install view %d: op %d commit_max %d (had op %d, log view %d)", h.View, h.Op, h.Commit, r.op, r.logView)
+	for op := r.op; op > h.Op; op-- {
+		r.journal.removeHeader(op)
+	}
+	for i := range headers {
+		r.journal.setHeader(&headers[i])
+	}
+	r.op = h.Op
+	r.view = h.View
+	r.logView = h.View
+	r.viewHeaders = headers
+	r.commitMax = max(r.commitMax, h.Commit)
+	r.setStatus(StatusNormal)
+	r.pipeline, r.requestQueue = nil, nil
+	r.dvcs = [ReplicasMax]*Message{}
+	r.logInstall, r.dvcSent, r.suspect, r.abdicating = false, false, false, false
+	r.tViewChange.stop()
+	r.tViewChangeSend.stop()
+	r.tNormal.start(r.rng)
+	r.stageSuperblock()
+	r.repair()
+}

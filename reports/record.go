@@ -1,0 +1,59 @@
+// Package reports holds the run record: the one JSON object a simulator run
+// leaves behind, which swarm tooling and graphs read.
+package reports
+
+// Result names how a run ended.
+type Result string
+
+const (
+	Pass        Result = "pass"
+	Correctness Result = "correctness"
+	Liveness    Result = "liveness"
+	Crash       Result = "crash"
+)
+
+// ExitCode is the process exit code for a result, as TigerBeetle's VOPR uses.
+func (r Result) ExitCode() int {
+	switch r {
+	case Pass:
+		return 0
+	case Liveness:
+		return 128
+	case Correctness:
+		return 129
+	}
+	return 127
+}
+
+// Messages counts network traffic across the run.
+type Messages struct {
+	Sent       uint64 `json:"sent"`
+	Delivered  uint64 `json:"delivered"`
+	Dropped    uint64 `json:"dropped"`
+	Duplicated uint64 `json:"duplicated"`
+}
+
+// Record is one run. Seed is a decimal string because JSON numbers lose
+// precision past 2^53.
+type Record struct {
+	Seed              string         `json:"seed"`
+	Result            Result         `json:"result"`
+	ExitCode          int            `json:"exit_code"`
+	Ticks             uint64         `json:"ticks"`
+	ReplicaCount      int            `json:"replica_count"`
+	ClientCount       int            `json:"client_count"`
+	RequestsCompleted uint64         `json:"requests_completed"`
+	CommitMax         uint64         `json:"commit_max"`
+	ViewMax           uint32         `json:"view_max"`
+	ViewChanges       uint64         `json:"view_changes"`
+	Crashes           uint64         `json:"crashes"`
+	Restarts          uint64         `json:"restarts"`
+	Pauses            uint64         `json:"pauses"`
+	Partitions        uint64         `json:"partitions"`
+	Evictions         uint64         `json:"evictions"`
+	Messages          Messages       `json:"messages"`
+	LivenessTicks     uint64         `json:"liveness_ticks"`
+	Options           map[string]any `json:"options"`
+	TraceHash         string         `json:"trace_hash"`
+	Failure           string         `json:"failure,omitempty"`
+}

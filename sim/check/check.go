@@ -1,0 +1,119 @@
+// Package check holds the simulator's invariant checkers. They see every
+// commit and every client reply as it happens and fail the run at the first
+// violation, naming what diverged.
+package check
+
+import (
+	"fmt"
+
+	"viewstamp/replica/u128"
+	"viewstamp/replica/vsr"
+)
+
+// Committed is one entry of the cluster's single commit history.
+type Committed struct {
+	Checksum  u128.U128 // of the prepare header
+	Parent    u128.U128
+	State     u128.U128 // state machine checksum after executing it
+	Client    u128.U128
+	Request   uint32
+	Operation vsr.Operation
+	Reply     []byte
+}
+
+// State is the state checker: one global, hash-chained commit history. Every
+// replica must commit exactly this history, op by op, and reach the same state
+// checksum after each op; a replica that restarts replays it from op 1 and must
+// commit the same prepares again, so a committed op lost or rolled back shows
+// up as a divergence.
+type State struct {
+	history []Committed
+	next    []uint64 // per replica: the op it must commit next
+}
+
+// NewState starts a history holding only the root prepare at op 0.
+func NewState(replicas int, root u128.U128) *State {
+	s := &State{history: []Committed{{Checksum: root}}, next: make([]uint64, replicas)}
+	for i := range s.next {
+		s.next[i] = 1
+	}
+	return s
+}
+
+// CommitMax is the highest op committed by any replica.
+func (s *State) CommitMax() uint64 { return uint64(len(s.history) - 1) }
+
+// At returns the committed entry at op.
+func (s *State) At(op uint64) (Committed, bool) {
+	if op >= uint64(len(s.history)) {
+		return Committed{}, false
+	}
+	return s.history[op], true
+}
+
+// Restarted tells the checker a replica lost its memory and will replay.
+func (s *State) Restarted(replica int) { s.next[replica] = 1 }
+
+// Commit checks one replica executing one op.
+func (s *State) Commit(replica int, h *vsr.Header, reply []byte, state u128.U128) error {
+	op := h.Op
+	if op != s.next[replica] {
+		return fmt.Errorf("replica %d committed op %d out of order (expected op %d)", replica, op, s.next[replica])
+	}
+	s.next[replica]++
+	if op < uint64(len(s.history)) {
+		c := &s.history[op]
+		if c.Checksum != h.Checksum {
+			return fmt.Errorf("replica %d committed op %d as prepare %v, but op %d was committed as %v", replica, op, h.Checksum, op, c.Checksum)
+		}
+		if c.State != state {
+			return fmt.Errorf("replica %d: state after op %d is %v, others reached %v", replica, op, state, c.State)
+		}
+		return nil
+	}
+	if h.Parent != s.history[op-1].Checksum {
+		return fmt.Errorf("replica %d committed op %d whose parent %v is not the committed op %d %v", replica, op, h.Parent, op-1, s.history[op-1].Checksum)
+	}
+	s.history = append(s.history, Committed{
+		Checksum: h.Checksum, Parent: h.Parent, State: state, Client: h.Client,
+		Request: h.Request, Operation: h.Operation, Reply: append([]byte(nil), reply...),
+	})
+	return nil
+}
+
+// Replies is the client reply checker: each client gets exactly one reply per
+// request number, in order, and each reply is for an op that was committed
+// for that very request, carrying the body that op produced.
+type Replies struct {
+	state *State
+	last  map[u128.U128]int64 // client → last request number replied (-1: none)
+}
+
+func NewReplies(s *State) *Replies { return &Replies{state: s, last: map[u128.U128]int64{}} }
+
+// Reply checks one reply a client accepted.
+func (r *Replies) Reply(client u128.U128, request uint32, op uint64, operation vsr.Operation, body []byte) error {
+	last, ok := r.last[client]
+	if !ok {
+		last = -1
+	}
+	want := last + 1
+	if operation == vsr.OperationRegister {
+		want = 0
+	}
+	if int64(request) != want {
+		return fmt.Errorf("client %v got a reply for request %d, expected request %d", client, request, want)
+	}
+	r.last[client] = int64(request)
+	c, ok := r.state.At(op)
+	if !ok {
+		return fmt.Errorf("client %v request %d: reply for op %d, which no replica has committed", client, request, op)
+	}
+	if c.Client != client || c.Request != request || c.Operation != operation {
+		return fmt.Errorf("client %v request %d: reply names op %d, committed for client %v request %d", client, request, op, c.Client, c.Request)
+	}
+	if string(c.Reply) != string(body) {
+		return fmt.Errorf("client %v request %d: reply body for op %d differs from what the op produced", client, request, op)
+	}
+	return nil
+}

@@ -1,0 +1,290 @@
+// Package sim runs a whole cluster — replicas, clients, network and disks —
+// in one goroutine on simulated time, injects the faults a seed draws, and
+// checks every invariant as it goes. Run(seed) is a pure function of the seed
+// and the options: same seed, same trace hash.
+package sim
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math/rand/v2"
+
+	"github.com/zeebo/xxh3"
+
+	"viewstamp/faults"
+	"viewstamp/replica/client"
+	"viewstamp/replica/echo"
+	rio "viewstamp/replica/io"
+	"viewstamp/replica/u128"
+	"viewstamp/replica/vsr"
+	"viewstamp/reports"
+	"viewstamp/sim/check"
+	"viewstamp/sim/disk"
+	"viewstamp/sim/packet"
+	"viewstamp/sim/sched"
+)
+
+// Config bounds a run. Zero values take defaults.
+type Config struct {
+	Lite                bool   // no liveness phase
+	TicksMax            uint64 // safety phase, at most
+	TicksMaxRequests    uint64 // safety phase ends after this long without a reply
+	TicksMaxConvergence uint64 // liveness phase budget
+	Log                 func(tick uint64, format string, args ...any)
+	// Progress, if set, is called every ProgressTicks ticks.
+	Progress      func(tick uint64, completed, requestsMax int)
+	ProgressTicks uint64
+	// Mutate, if set, may alter the vsr.Config before replicas are built: a
+	// hook for tests that plant protocol bugs.
+	Mutate func(*vsr.Config)
+}
+
+const (
+	defaultTicksMax            = 400_000
+	defaultTicksMaxRequests    = 40_000
+	defaultTicksMaxConvergence = 30_000
+	realtimeEpoch              = 1_700_000_000 * 1_000_000_000
+)
+
+type simClient struct {
+	c         *client.Client
+	index     int
+	completed int
+	evicted   bool
+}
+
+// Cluster is one simulated run.
+type Cluster struct {
+	opts  faults.Options
+	cfg   Config
+	vcfg  vsr.Config
+	rng   *rand.Rand
+	sched sched.Scheduler
+	net   *packet.Network
+
+	cluster  u128.U128
+	disks    []*disk.Disk
+	replicas []*vsr.Replica
+	down     []bool
+	paused   []bool
+	changed  []uint64 // tick of a replica's last process change
+	restarts []uint64
+
+	clients  []*simClient
+	clientBy map[u128.U128]int
+
+	state   *check.State
+	replies *check.Replies
+
+	trace       uint64
+	traceBuf    [64]byte
+	failure     error
+	result      reports.Result
+	liveness    bool
+	livenessAt  uint64
+	lastReplyAt uint64
+
+	requestsSent int
+	completed    uint64
+	crashes      uint64
+	pauses       uint64
+	evictions    uint64
+	viewChanges  uint64
+	viewMax      uint32
+}
+
+// New builds the cluster for opts: formats every data file and opens every
+// replica.
+func New(opts faults.Options, cfg Config) (*Cluster, error) {
+	if cfg.TicksMax == 0 {
+		cfg.TicksMax = defaultTicksMax
+	}
+	if cfg.TicksMaxRequests == 0 {
+		cfg.TicksMaxRequests = defaultTicksMaxRequests
+	}
+	if cfg.TicksMaxConvergence == 0 {
+		cfg.TicksMaxConvergence = defaultTicksMaxConvergence
+	}
+	c := &Cluster{opts: opts, cfg: cfg, clientBy: map[u128.U128]int{}}
+	c.rng = rand.New(rand.NewPCG(opts.Seed, 0xC1A55))
+	c.cluster = u128.U128{Lo: c.rng.Uint64(), Hi: c.rng.Uint64()}
+	r := opts.ReplicaCount
+	c.vcfg = vsr.SimConfig(uint8(r))
+	if cfg.Mutate != nil {
+		cfg.Mutate(&c.vcfg)
+	}
+	if err := c.vcfg.Validate(); err != nil {
+		return nil, err
+	}
+	// Without checkpoints the WAL must hold the whole run.
+	if uint64(opts.RequestsMax+4*opts.ClientCount+16) >= c.vcfg.JournalSlotCount {
+		return nil, fmt.Errorf("requests max %d does not fit a journal of %d slots", opts.RequestsMax, c.vcfg.JournalSlotCount)
+	}
+	nodes := r + opts.ClientCount
+	c.net = packet.New(opts.Network, rand.New(rand.NewPCG(c.rng.Uint64(), 1)), &c.sched, nodes, r, c.deliver)
+	c.disks = make([]*disk.Disk, r)
+	c.replicas = make([]*vsr.Replica, r)
+	c.down = make([]bool, r)
+	c.paused = make([]bool, r)
+	c.changed = make([]uint64, r)
+	c.restarts = make([]uint64, r)
+	var zones [rio.ZoneCount]uint64
+	zones[rio.ZoneSuperblock] = c.vcfg.SuperblockZoneSize()
+	zones[rio.ZoneWALHeaders] = c.vcfg.WALHeadersZoneSize()
+	zones[rio.ZoneWALPrepares] = c.vcfg.WALPreparesZoneSize()
+	root := vsr.RootHeader(c.cluster)
+	c.state = check.NewState(r, root.Checksum)
+	c.replies = check.NewReplies(c.state)
+	for i := 0; i < r; i++ {
+		c.disks[i] = disk.New(opts.Storage, rand.New(rand.NewPCG(c.rng.Uint64(), 2)), &c.sched, c.vcfg.SectorSize, zones)
+		formatted := false
+		vsr.Format(c.vcfg, c.cluster, uint8(i), c.disks[i], func() { formatted = true })
+		for !formatted && c.sched.Pending() > 0 {
+			c.sched.RunUntil(c.sched.Now() + sched.TickNs)
+		}
+	}
+	for i := 0; i < r; i++ {
+		if err := c.startReplica(i); err != nil {
+			return nil, err
+		}
+	}
+	for i := 0; i < opts.ClientCount; i++ {
+		id := u128.U128{Lo: uint64(i + 1), Hi: c.rng.Uint64()}
+		sc := &simClient{index: i}
+		sc.c = client.New(client.Options{
+			ID: id, Cluster: c.cluster, ReplicaCount: uint8(r), Network: clientNet{c, r + i},
+			Seed: c.rng.Uint64(), SizeMax: c.vcfg.MessageSizeMax, RequestTicks: 200,
+			OnReply:   func(rep client.Reply) { c.onReply(sc, rep) },
+			OnEvicted: func(vsr.EvictionReason) { sc.evicted = true; c.evictions++; c.record(evEvicted, uint64(i), 0, 0) },
+		})
+		c.clientBy[id] = r + i
+		c.clients = append(c.clients, sc)
+	}
+	return c, nil
+}
+
+func (c *Cluster) startReplica(i int) error {
+	rep, err := vsr.New(vsr.Options{
+		Config: c.vcfg, Cluster: c.cluster, Replica: uint8(i), Time: simTime{&c.sched},
+		Network: replicaNet{c, i}, Storage: c.disks[i], SM: &echo.Machine{},
+		Seed: c.rng.Uint64(), Observer: observer{c},
+	})
+	if err != nil {
+		return err
+	}
+	c.replicas[i] = rep
+	c.state.Restarted(i)
+	rep.Open()
+	return nil
+}
+
+// Network, time and observer adapters.
+
+type simTime struct{ s *sched.Scheduler }
+
+func (t simTime) Monotonic() uint64 { return t.s.Now() }
+func (t simTime) Realtime() int64   { return int64(t.s.Now()) + realtimeEpoch }
+
+type replicaNet struct {
+	c    *Cluster
+	from int
+}
+
+func (n replicaNet) SendToReplica(to uint8, b []byte) { n.c.net.Submit(n.from, int(to), b) }
+func (n replicaNet) SendToClient(id u128.U128, b []byte) {
+	if to, ok := n.c.clientBy[id]; ok {
+		n.c.net.Submit(n.from, to, b)
+	}
+}
+
+type clientNet struct {
+	c    *Cluster
+	from int
+}
+
+func (n clientNet) SendToReplica(to uint8, b []byte) { n.c.net.Submit(n.from, int(to), b) }
+func (n clientNet) SendToClient(u128.U128, []byte)   {}
+
+type observer struct{ c *Cluster }
+
+func (o observer) Committed(replica uint8, h *vsr.Header, reply []byte, state u128.U128) {
+	c := o.c
+	c.record(evCommit, uint64(replica), h.Op, h.Checksum.Lo)
+	if err := c.state.Commit(int(replica), h, reply, state); err != nil {
+		c.fail(reports.Correctness, err)
+	}
+}
+
+func (o observer) StatusChanged(replica uint8, status vsr.Status, view uint32) {
+	c := o.c
+	c.record(evStatus, uint64(replica), uint64(status), uint64(view))
+	if status == vsr.StatusViewChange {
+		c.viewChanges++
+	}
+	c.viewMax = max(c.viewMax, view)
+}
+
+func (o observer) Logf(replica uint8, format string, args ...any) {
+	if o.c.cfg.Log != nil {
+		o.c.cfg.Log(o.c.sched.Tick(), fmt.Sprintf("replica %d: ", replica)+format, args...)
+	}
+}
+
+// Trace events feed the running hash; a replay that diverges anywhere
+// changes it.
+const (
+	evDeliver uint8 = iota + 1
+	evCommit
+	evStatus
+	evCrash
+	evRestart
+	evPause
+	evUnpause
+	evReply
+	evEvicted
+	evRequest
+)
+
+func (c *Cluster) record(kind uint8, a, b, d uint64) {
+	buf := c.traceBuf[:33]
+	buf[0] = kind
+	binary.LittleEndian.PutUint64(buf[1:], c.sched.Now())
+	binary.LittleEndian.PutUint64(buf[9:], a)
+	binary.LittleEndian.PutUint64(buf[17:], b)
+	binary.LittleEndian.PutUint64(buf[25:], d)
+	c.trace = xxh3.HashSeed(buf, c.trace)
+}
+
+func (c *Cluster) fail(result reports.Result, err error) {
+	if c.failure == nil {
+		c.failure, c.result = err, result
+	}
+}
+
+func (c *Cluster) deliver(from, to int, data []byte) {
+	var sum uint64
+	if len(data) >= 8 {
+		sum = binary.LittleEndian.Uint64(data)
+	}
+	c.record(evDeliver, uint64(from), uint64(to), sum)
+	if to < len(c.replicas) {
+		if !c.down[to] && !c.paused[to] {
+			c.replicas[to].OnMessage(data)
+		}
+		return
+	}
+	c.clients[to-len(c.replicas)].c.OnMessage(data)
+}
+
+func (c *Cluster) onReply(sc *simClient, rep client.Reply) {
+	c.record(evReply, uint64(sc.index), rep.Op, uint64(rep.Request))
+	c.lastReplyAt = c.sched.Tick()
+	if err := c.replies.Reply(sc.c.ID(), rep.Request, rep.Op, rep.Operation, rep.Body); err != nil {
+		c.fail(reports.Correctness, err)
+		return
+	}
+	if rep.Operation != vsr.OperationRegister {
+		sc.completed++
+		c.completed++
+	}
+}

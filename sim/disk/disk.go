@@ -1,0 +1,359 @@
+// Package disk simulates one replica's data file: an asynchronous,
+// sector-aligned io.Storage whose IOs complete on the simulator's scheduler
+// after a sampled latency, and whose in-flight writes are lost or torn when
+// the process crashes.
+//
+// Determinism: everything runs on the caller's goroutine; every random choice
+// comes from the *rand.Rand handed to New, drawn in a documented order:
+//
+//   - Read / Write: one rng.ExpFloat64() for the latency, only if the
+//     corresponding mean latency is non-zero (drawn at issue time);
+//   - Crash: for each pending write in issue order, one rng.Float64() (torn if
+//     < CrashFaultProbability); if torn, then one rng.IntN(sectors) choosing
+//     the garbage sector and ceil(sectorSize/8) rng.Uint64() filling it.
+//
+// Durable contents: a write's data becomes visible only when it completes,
+// just before its callback runs. A read copies the durable contents at its
+// completion time (not at issue time). Sectors never written read back as
+// zeros (checksums reject them like any other garbage).
+//
+// Memory: zone contents are kept in lazily allocated 64 KiB chunks, and each
+// zone's chunk table only grows up to the highest chunk written, so a large,
+// mostly empty zone costs almost nothing.
+//
+// Performance: pending-IO records are recycled through a free list, each with
+// a completion method value bound once, and a write's private copy of its data
+// reuses the record's buffer; in steady state an IO allocates nothing.
+package disk
+
+import (
+	"cmp"
+	"encoding/binary"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"slices"
+
+	"viewstamp/replica/io"
+	"viewstamp/sim/sched"
+)
+
+// Options tune latency and crash faults. Latency of each IO is
+// min + exponential(mean) nanoseconds (mean 0: exactly min, no rng draw).
+type Options struct {
+	ReadLatencyMinNs, ReadLatencyMeanNs   uint64
+	WriteLatencyMinNs, WriteLatencyMeanNs uint64
+	// CrashFaultProbability is the probability, per pending write at a crash,
+	// that the write is torn rather than lost entirely. Must be in [0, 1].
+	CrashFaultProbability float64
+}
+
+// Stats counts IOs. Reads and Writes count IOs issued (including those later
+// forgotten or lost at a crash); WritesLost and WritesTorn count pending writes
+// at crashes.
+type Stats struct{ Reads, Writes, WritesLost, WritesTorn uint64 }
+
+const (
+	chunkShift = 16
+	chunkSize  = 1 << chunkShift // bytes per lazily allocated chunk
+)
+
+type zone struct {
+	size   uint64
+	chunks [][]byte // nil entry or beyond len: never written, reads as zeros
+}
+
+type opKind uint8
+
+const (
+	opRead opKind = iota
+	opWrite
+)
+
+// op is one pending IO. It stays owned by the scheduler event until that event
+// fires, even if a crash made it stale, so a recycled op can never be
+// completed by an older event.
+type op struct {
+	d        *Disk
+	complete sched.Event // d.complete bound to this op, created once
+	gen      uint64      // d.gen at issue; a mismatch at completion means stale
+	seq      uint64      // issue order, for crash processing
+	kind     opKind
+	zone     io.Zone
+	offset   uint64
+	buf      []byte // read: the caller's buffer
+	data     []byte // write: private copy of the caller's data (capacity reused)
+	done     func()
+	index    int // position in d.pendingWrites, writes only
+	next     *op // free list
+}
+
+// Disk is a simulated data file. It implements io.Storage.
+type Disk struct {
+	opts       Options
+	rng        *rand.Rand
+	sched      *sched.Scheduler
+	sectorSize uint64
+	zones      [io.ZoneCount]zone
+
+	gen           uint64 // incremented at each crash
+	seq           uint64
+	pendingReads  int
+	pendingWrites []*op // current generation's writes in flight (unordered)
+	free          *op
+	stats         Stats
+}
+
+var _ io.Storage = (*Disk)(nil)
+
+// New returns an empty (all zeros) disk. Every zone size must be a multiple of
+// sectorSize, which must be non-zero.
+func New(opts Options, rng *rand.Rand, s *sched.Scheduler, sectorSize uint64, zoneSizes [io.ZoneCount]uint64) *Disk {
+	if rng == nil || s == nil {
+		panic("disk: New needs an rng and a scheduler")
+	}
+	if sectorSize == 0 {
+		panic("disk: sector size must be non-zero")
+	}
+	d := &Disk{rng: rng, sched: s, sectorSize: sectorSize}
+	for z := range io.ZoneCount {
+		if zoneSizes[z]%sectorSize != 0 {
+			panic(fmt.Sprintf("disk: zone %v size %d is not a multiple of sector size %d", z, zoneSizes[z], sectorSize))
+		}
+		d.zones[z].size = zoneSizes[z]
+	}
+	d.SetOptions(opts)
+	return d
+}
+
+// SetOptions replaces the options. IOs already pending keep their completion
+// times; the new latencies apply to IOs issued afterwards, the new crash fault
+// probability to the next crash.
+func (d *Disk) SetOptions(opts Options) {
+	p := opts.CrashFaultProbability
+	if !(p >= 0 && p <= 1) {
+		panic(fmt.Sprintf("disk: CrashFaultProbability %v not in [0, 1]", p))
+	}
+	d.opts = opts
+}
+
+// Options returns the current options.
+func (d *Disk) Options() Options { return d.opts }
+
+// Stats returns the IO counters.
+func (d *Disk) Stats() Stats { return d.stats }
+
+// SectorSize returns the sector size given to New.
+func (d *Disk) SectorSize() uint64 { return d.sectorSize }
+
+// ZoneSize returns the size of zone z in bytes.
+func (d *Disk) ZoneSize(z io.Zone) uint64 {
+	d.checkZone("ZoneSize", z)
+	return d.zones[z].size
+}
+
+// PendingWrites returns how many writes issued since the last crash have not
+// completed yet.
+func (d *Disk) PendingWrites() int { return len(d.pendingWrites) }
+
+// PendingReads returns how many reads issued since the last crash have not
+// completed yet.
+func (d *Disk) PendingReads() int { return d.pendingReads }
+
+// Read schedules a read of len(buf) bytes at offset in zone. At completion the
+// durable contents at that moment are copied into buf and done runs. offset
+// and len(buf) must be non-zero multiples of the sector size (offset may be
+// zero) within the zone; otherwise Read panics. buf must stay untouched by the
+// caller until done runs. If the disk crashes first, buf is never written and
+// done never runs.
+func (d *Disk) Read(zone io.Zone, offset uint64, buf []byte, done func()) {
+	d.checkIO("Read", zone, offset, uint64(len(buf)))
+	o := d.alloc(opRead, zone, offset, done)
+	o.buf = buf
+	d.pendingReads++
+	d.stats.Reads++
+	d.sched.After(d.latency(d.opts.ReadLatencyMinNs, d.opts.ReadLatencyMeanNs), o.complete)
+}
+
+// Write copies buf and schedules writing it at offset in zone; the caller may
+// reuse buf at once. The data becomes durable (visible to reads and Peek) at
+// completion, just before done runs. Alignment rules are those of Read. If the
+// disk crashes first, the write is lost or torn (see Crash) and done never
+// runs.
+func (d *Disk) Write(zone io.Zone, offset uint64, buf []byte, done func()) {
+	d.checkIO("Write", zone, offset, uint64(len(buf)))
+	o := d.alloc(opWrite, zone, offset, done)
+	o.data = append(o.data[:0], buf...)
+	o.index = len(d.pendingWrites)
+	d.pendingWrites = append(d.pendingWrites, o)
+	d.stats.Writes++
+	d.sched.After(d.latency(d.opts.WriteLatencyMinNs, d.opts.WriteLatencyMeanNs), o.complete)
+}
+
+// Crash models the death of the process using this disk. Every pending read
+// is forgotten (its buffer is never written, its callback never runs). Every
+// pending write, in issue order, is either torn, with probability
+// CrashFaultProbability, or else lost entirely (the target keeps its old
+// contents); its callback never runs. A torn write lands in full except for
+// exactly one sector of its range, chosen uniformly, which receives random
+// bytes instead. Overlapping torn writes land in issue order.
+//
+// The disk keeps working afterwards: IOs issued after Crash complete normally,
+// and completion events of IOs issued before it do nothing.
+func (d *Disk) Crash() {
+	slices.SortFunc(d.pendingWrites, func(a, b *op) int { return cmp.Compare(a.seq, b.seq) })
+	p := d.opts.CrashFaultProbability
+	for i, o := range d.pendingWrites {
+		if d.rng.Float64() < p {
+			d.tear(o)
+			d.stats.WritesTorn++
+		} else {
+			d.stats.WritesLost++
+		}
+		d.pendingWrites[i] = nil
+	}
+	d.pendingWrites = d.pendingWrites[:0]
+	d.pendingReads = 0
+	d.gen++
+}
+
+// tear applies write o except for one random sector, which gets random bytes.
+func (d *Disk) tear(o *op) {
+	n := uint64(len(o.data))
+	sectors := n / d.sectorSize
+	bad := uint64(d.rng.IntN(int(sectors))) * d.sectorSize
+	garbage := o.data[bad : bad+d.sectorSize]
+	for i := uint64(0); i < d.sectorSize; i += 8 {
+		var w [8]byte
+		binary.LittleEndian.PutUint64(w[:], d.rng.Uint64())
+		copy(garbage[i:], w[:])
+	}
+	d.store(o.zone, o.offset, o.data)
+}
+
+// Peek copies the current durable contents at offset in zone into buf,
+// synchronously, without latency, faults or rng draws. For checkers and
+// tests; need not be sector aligned but must lie within the zone.
+func (d *Disk) Peek(zone io.Zone, offset uint64, buf []byte) {
+	d.checkZone("Peek", zone)
+	if size := d.zones[zone].size; offset > size || uint64(len(buf)) > size-offset {
+		panic(fmt.Sprintf("disk: Peek zone %v [%d, %d+%d) out of zone size %d", zone, offset, offset, len(buf), size))
+	}
+	d.load(zone, offset, buf)
+}
+
+func (d *Disk) complete(o *op) {
+	if o.gen != d.gen {
+		// Issued before a crash: forgotten (read), or already lost or torn (write).
+		d.release(o)
+		return
+	}
+	done := o.done
+	switch o.kind {
+	case opRead:
+		d.pendingReads--
+		d.load(o.zone, o.offset, o.buf)
+	case opWrite:
+		d.store(o.zone, o.offset, o.data)
+		last := len(d.pendingWrites) - 1
+		moved := d.pendingWrites[last]
+		d.pendingWrites[o.index] = moved
+		moved.index = o.index
+		d.pendingWrites[last] = nil
+		d.pendingWrites = d.pendingWrites[:last]
+	}
+	d.release(o)
+	if done != nil {
+		done()
+	}
+}
+
+func (d *Disk) alloc(kind opKind, zone io.Zone, offset uint64, done func()) *op {
+	o := d.free
+	if o != nil {
+		d.free = o.next
+		o.next = nil
+	} else {
+		o = &op{d: d}
+		o.complete = func() { o.d.complete(o) }
+	}
+	d.seq++
+	o.gen, o.seq = d.gen, d.seq
+	o.kind, o.zone, o.offset, o.done = kind, zone, offset, done
+	return o
+}
+
+func (d *Disk) release(o *op) {
+	o.buf = nil
+	o.done = nil
+	o.index = -1
+	o.next = d.free
+	d.free = o
+}
+
+func (d *Disk) latency(minNs, meanNs uint64) uint64 {
+	if meanNs == 0 {
+		return minNs
+	}
+	x := d.rng.ExpFloat64() * float64(meanNs)
+	const limit = float64(math.MaxUint64 / 4)
+	if x > limit {
+		x = limit
+	}
+	return minNs + uint64(x)
+}
+
+func (d *Disk) checkZone(what string, z io.Zone) {
+	if z >= io.ZoneCount {
+		panic(fmt.Sprintf("disk: %s of invalid zone %d", what, z))
+	}
+}
+
+func (d *Disk) checkIO(what string, z io.Zone, offset, length uint64) {
+	d.checkZone(what, z)
+	size := d.zones[z].size
+	switch {
+	case length == 0:
+		panic(fmt.Sprintf("disk: %s zone %v offset %d: empty buffer", what, z, offset))
+	case offset%d.sectorSize != 0:
+		panic(fmt.Sprintf("disk: %s zone %v offset %d not a multiple of sector size %d", what, z, offset, d.sectorSize))
+	case length%d.sectorSize != 0:
+		panic(fmt.Sprintf("disk: %s zone %v offset %d length %d not a multiple of sector size %d", what, z, offset, length, d.sectorSize))
+	case offset > size || length > size-offset:
+		panic(fmt.Sprintf("disk: %s zone %v [%d, %d+%d) out of zone size %d", what, z, offset, offset, length, size))
+	}
+}
+
+// load copies durable contents into buf; unwritten bytes read as zeros.
+func (d *Disk) load(z io.Zone, offset uint64, buf []byte) {
+	zn := &d.zones[z]
+	for len(buf) > 0 {
+		i, within := offset>>chunkShift, offset&(chunkSize-1)
+		n := min(uint64(len(buf)), chunkSize-within)
+		if i < uint64(len(zn.chunks)) && zn.chunks[i] != nil {
+			copy(buf[:n], zn.chunks[i][within:])
+		} else {
+			clear(buf[:n])
+		}
+		buf, offset = buf[n:], offset+n
+	}
+}
+
+// store makes data durable at offset, allocating chunks as needed.
+func (d *Disk) store(z io.Zone, offset uint64, data []byte) {
+	zn := &d.zones[z]
+	for len(data) > 0 {
+		i, within := offset>>chunkShift, offset&(chunkSize-1)
+		n := min(uint64(len(data)), chunkSize-within)
+		if i >= uint64(len(zn.chunks)) {
+			zn.chunks = append(zn.chunks, make([][]byte, i+1-uint64(len(zn.chunks)))...)
+		}
+		c := zn.chunks[i]
+		if c == nil {
+			c = make([]byte, min(chunkSize, zn.size-i*chunkSize))
+			zn.chunks[i] = c
+		}
+		copy(c[within:], data[:n])
+		data, offset = data[n:], offset+n
+	}
+}

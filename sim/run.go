@@ -1,0 +1,301 @@
+package sim
+
+import (
+	"fmt"
+	"runtime/debug"
+	"strconv"
+
+	"viewstamp/faults"
+	"viewstamp/replica/echo"
+	"viewstamp/replica/vsr"
+	"viewstamp/reports"
+	"viewstamp/sim/disk"
+	"viewstamp/sim/sched"
+)
+
+// Run simulates opts to a verdict. A panic anywhere in the cluster becomes a
+// crash result rather than taking the caller down.
+func Run(opts faults.Options, cfg Config) (rec reports.Record) {
+	c, err := New(opts, cfg)
+	if err != nil {
+		rec = reports.Record{Seed: strconv.FormatUint(opts.Seed, 10), Result: reports.Crash, Failure: err.Error()}
+		rec.ExitCode = rec.Result.ExitCode()
+		return rec
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			c.fail(reports.Crash, fmt.Errorf("panic at tick %d: %v\n%s", c.sched.Tick(), p, debug.Stack()))
+			rec = c.Record()
+		}
+	}()
+	c.Run()
+	return c.Record()
+}
+
+// Run drives the safety phase and then, unless lite, the liveness phase.
+func (c *Cluster) Run() {
+	for c.failure == nil {
+		tick := c.sched.Tick()
+		if c.safetyDone(tick) {
+			break
+		}
+		c.step(true)
+	}
+	if c.failure != nil || c.cfg.Lite {
+		return
+	}
+	c.startLiveness()
+	deadline := c.sched.Tick() + c.cfg.TicksMaxConvergence
+	for c.failure == nil {
+		if reason := c.converged(); reason == "" {
+			c.livenessAt = c.sched.Tick() - c.livenessAt
+			return
+		} else if c.sched.Tick() >= deadline {
+			c.fail(reports.Liveness, fmt.Errorf("no convergence after %d ticks: %s", c.cfg.TicksMaxConvergence, reason))
+			return
+		}
+		c.step(false)
+	}
+}
+
+func (c *Cluster) safetyDone(tick uint64) bool {
+	if tick >= c.cfg.TicksMax {
+		return true
+	}
+	if tick > c.lastReplyAt+c.cfg.TicksMaxRequests {
+		return true
+	}
+	if c.requestsSent >= c.opts.RequestsMax {
+		for _, sc := range c.clients {
+			if sc.c.Busy() {
+				return false
+			}
+		}
+		return true
+	}
+	return false
+}
+
+// step advances the world by one tick.
+func (c *Cluster) step(faultsOn bool) {
+	tick := c.sched.Tick()
+	if c.cfg.Progress != nil && c.cfg.ProgressTicks > 0 && tick%c.cfg.ProgressTicks == 0 {
+		c.cfg.Progress(tick, int(c.completed), c.opts.RequestsMax)
+	}
+	c.net.Tick()
+	if faultsOn {
+		c.processFaults()
+	}
+	for i, r := range c.replicas {
+		if !c.down[i] && !c.paused[i] {
+			r.Tick()
+		}
+	}
+	for _, sc := range c.clients {
+		if faultsOn {
+			c.workload(sc)
+		}
+		sc.c.Tick()
+	}
+	c.sched.RunUntil((tick + 1) * sched.TickNs)
+}
+
+func (c *Cluster) workload(sc *simClient) {
+	cl := sc.c
+	if cl.Evicted() || cl.Busy() {
+		return
+	}
+	if !cl.Registered() {
+		_ = cl.Register()
+		return
+	}
+	if c.requestsSent >= c.opts.RequestsMax || c.rng.Float64() >= c.opts.Workload.RequestProbability {
+		return
+	}
+	body := make([]byte, c.rng.IntN(c.opts.Workload.BodySizeMax+1))
+	for i := range body {
+		body[i] = byte(c.rng.Uint32())
+	}
+	if cl.Submit(echo.Operation, body) == nil {
+		c.requestsSent++
+		c.record(evRequest, uint64(sc.index), uint64(cl.NextRequest()), uint64(len(body)))
+	}
+}
+
+func (c *Cluster) downCount() int {
+	n := 0
+	for i := range c.replicas {
+		if c.down[i] || c.paused[i] {
+			n++
+		}
+	}
+	return n
+}
+
+func (c *Cluster) processFaults() {
+	p := &c.opts.Process
+	tick := c.sched.Tick()
+	for i := range c.replicas {
+		if tick < c.changed[i]+p.StabilityTicks {
+			continue
+		}
+		switch {
+		case c.down[i]:
+			if c.rng.Float64() < p.RestartProbability {
+				c.restart(i)
+			}
+		case c.paused[i]:
+			if c.rng.Float64() < p.UnpauseProbability {
+				c.paused[i] = false
+				c.changed[i] = tick
+				c.net.SetNodeUp(i, true)
+				c.record(evUnpause, uint64(i), 0, 0)
+			}
+		case c.downCount() < p.MaxDown:
+			crash := p.CrashProbability
+			if c.disks[i].PendingWrites() > 0 {
+				crash *= 10
+			}
+			if x := c.rng.Float64(); x < crash {
+				c.crash(i)
+			} else if x < crash+p.PauseProbability {
+				c.paused[i] = true
+				c.changed[i] = tick
+				c.pauses++
+				c.net.SetNodeUp(i, false)
+				c.record(evPause, uint64(i), 0, 0)
+			}
+		}
+	}
+}
+
+func (c *Cluster) crash(i int) {
+	c.crashes++
+	c.down[i] = true
+	c.changed[i] = c.sched.Tick()
+	c.disks[i].Crash()
+	c.replicas[i] = nil
+	c.net.SetNodeUp(i, false)
+	c.record(evCrash, uint64(i), 0, 0)
+	c.log("crash replica %d", i)
+}
+
+func (c *Cluster) restart(i int) {
+	c.down[i] = false
+	c.paused[i] = false
+	c.changed[i] = c.sched.Tick()
+	c.restarts[i]++
+	c.net.SetNodeUp(i, true)
+	c.record(evRestart, uint64(i), 0, 0)
+	c.log("restart replica %d", i)
+	if err := c.startReplica(i); err != nil {
+		c.fail(reports.Crash, err)
+	}
+}
+
+func (c *Cluster) log(format string, args ...any) {
+	if c.cfg.Log != nil {
+		c.cfg.Log(c.sched.Tick(), format, args...)
+	}
+}
+
+// startLiveness heals everything for a core of replicas: at least a
+// view-change quorum (all of them if the safety phase stalled), restarted and
+// unpaused, on a fault-free network and fast disks. Replicas outside the core
+// stay down for good, so the core must converge on its own.
+func (c *Cluster) startLiveness() {
+	c.liveness = true
+	c.livenessAt = c.sched.Tick()
+	r := len(c.replicas)
+	q := int(vsr.QuorumsFor(uint8(r)).ViewChange)
+	coreSize := q + c.rng.IntN(r-q+1)
+	if c.sched.Tick() > c.lastReplyAt+c.cfg.TicksMaxRequests {
+		coreSize = r
+	}
+	perm := c.rng.Perm(r)
+	core := make([]bool, r)
+	for _, i := range perm[:coreSize] {
+		core[i] = true
+	}
+	c.log("liveness: core %v", core)
+	c.net.Heal(1_000_000)
+	fast := disk.Options{ReadLatencyMinNs: 1_000_000, WriteLatencyMinNs: 1_000_000}
+	for i := range c.replicas {
+		c.disks[i].SetOptions(fast)
+		switch {
+		case !core[i] && !c.down[i]:
+			c.crash(i)
+		case core[i] && c.down[i]:
+			c.restart(i)
+		case core[i] && c.paused[i]:
+			c.paused[i] = false
+			c.net.SetNodeUp(i, true)
+		}
+	}
+}
+
+// converged returns "" once every client has its answer and every core
+// replica is normal in one view with everything committed executed.
+func (c *Cluster) converged() string {
+	for _, sc := range c.clients {
+		if sc.c.Busy() && !sc.evicted {
+			return fmt.Sprintf("client %d still waits for request %d", sc.index, sc.c.NextRequest())
+		}
+	}
+	var view uint32
+	var commit uint64
+	first := true
+	for i, r := range c.replicas {
+		if c.down[i] {
+			continue
+		}
+		if r.Status() != vsr.StatusNormal {
+			return fmt.Sprintf("replica %d is %v in view %d", i, r.Status(), r.View())
+		}
+		if first {
+			view, commit, first = r.View(), r.CommitMin(), false
+		}
+		if r.View() != view || r.CommitMin() != commit || r.CommitMax() != commit {
+			return fmt.Sprintf("replica %d at view %d commit %d/%d, replica 0 of the core at view %d commit %d", i, r.View(), r.CommitMin(), r.CommitMax(), view, commit)
+		}
+	}
+	if commit != c.state.CommitMax() {
+		return fmt.Sprintf("core committed %d, history reaches %d", commit, c.state.CommitMax())
+	}
+	return ""
+}
+
+// Record summarizes the run.
+func (c *Cluster) Record() reports.Record {
+	st := c.net.Stats()
+	rec := reports.Record{
+		Seed:              strconv.FormatUint(c.opts.Seed, 10),
+		Result:            reports.Pass,
+		Ticks:             c.sched.Tick(),
+		ReplicaCount:      c.opts.ReplicaCount,
+		ClientCount:       c.opts.ClientCount,
+		RequestsCompleted: c.completed,
+		CommitMax:         c.state.CommitMax(),
+		ViewMax:           c.viewMax,
+		ViewChanges:       c.viewChanges,
+		Crashes:           c.crashes,
+		Pauses:            c.pauses,
+		Partitions:        st.Partitions,
+		Evictions:         c.evictions,
+		Messages:          reports.Messages{Sent: st.Sent, Delivered: st.Delivered, Dropped: st.Dropped, Duplicated: st.Duplicated},
+		Options:           faults.Describe(c.opts),
+		TraceHash:         fmt.Sprintf("%016x", c.trace),
+	}
+	if c.liveness && c.failure == nil {
+		rec.LivenessTicks = c.livenessAt
+	}
+	for _, n := range c.restarts {
+		rec.Restarts += n
+	}
+	if c.failure != nil {
+		rec.Result = c.result
+		rec.Failure = c.failure.Error()
+	}
+	rec.ExitCode = rec.Result.ExitCode()
+	return rec
+}
