@@ -210,6 +210,9 @@ type observer struct{ c *Cluster }
 func (o observer) Committed(replica uint8, h *vsr.Header, reply []byte, state u128.U128) {
 	c := o.c
 	c.record(evCommit, uint64(replica), h.Op, h.Checksum.Lo)
+	if c.cfg.Log != nil {
+		c.log("replica %d: commit op %d %v view %d", replica, h.Op, h.Checksum, h.View)
+	}
 	if err := c.state.Commit(int(replica), h, reply, state); err != nil {
 		c.fail(reports.Correctness, err)
 	}

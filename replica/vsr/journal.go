@@ -30,7 +30,7 @@ type journal struct {
 type slot struct {
 	has      bool // header is part of this replica's log
 	header   Header
-	prepare  *Message  // prepare matching header, if held in memory
+	prepare  *Message  // the last prepare seen for this slot; it counts only if it matches header
 	durable  u128.U128 // checksum of the prepare known durable in this slot
 	faulty   bool      // the slot held an acknowledged prepare that can no longer be read
 	writing  u128.U128 // checksum of the prepare being written
@@ -89,9 +89,6 @@ func (j *journal) setHeader(h *Header) {
 	j.version++
 	s.has = true
 	s.header = *h
-	if s.prepare != nil && s.prepare.Header.Checksum != h.Checksum {
-		s.prepare = nil
-	}
 }
 
 func (j *journal) removeHeader(op uint64) {
@@ -100,14 +97,13 @@ func (j *journal) removeHeader(op uint64) {
 		j.version++
 		s.has = false
 		s.header = Header{}
-		s.prepare = nil
 	}
 }
 
 // prepare returns the prepare for the header at op, if held.
 func (j *journal) prepare(op uint64) *Message {
 	s := j.slotFor(op)
-	if !s.has || s.header.Op != op || s.prepare == nil {
+	if !s.has || s.header.Op != op || s.prepare == nil || s.prepare.Header.Checksum != s.header.Checksum {
 		return nil
 	}
 	return s.prepare
@@ -136,9 +132,7 @@ func (j *journal) findPrepare(op uint64, sum u128.U128) *Message {
 // onDurable fires once the prepare and its header-ring copy are both on disk.
 func (j *journal) write(m *Message) {
 	s := j.slotFor(m.Header.Op)
-	if s.has && s.header.Checksum == m.Header.Checksum {
-		s.prepare = m
-	}
+	s.prepare = m
 	sum := m.Header.Checksum
 	if s.durable == sum && !s.faulty {
 		j.onDurable(m.Header.Op, sum)

@@ -58,6 +58,30 @@ func (r *Replica) openSuperblock(copies [][]byte) {
 		panic("superblock: no valid copy (data file not formatted for this replica?)")
 	}
 	r.sb.durable = best
+	// The newest version may sit in fewer than all copies if a crash cut its
+	// write short. Complete it before relying on it, rewriting only copies
+	// that hold something else, so the one good copy is never torn.
+	var stale []uint8
+	for c, b := range copies {
+		if s, ok := decodeSuperblock(b, r.cfg, r.cluster); !ok || s.Sequence != best.Sequence {
+			stale = append(stale, uint8(c))
+		}
+	}
+	r.repairSuperblock(stale, r.openJournalReads)
+}
+
+func (r *Replica) repairSuperblock(stale []uint8, then func()) {
+	if len(stale) == 0 {
+		then()
+		return
+	}
+	c := stale[0]
+	r.storage.Write(rio.ZoneSuperblock, uint64(c)*r.cfg.SectorSize, r.sb.durable.encode(r.cfg, r.cluster, c), func() {
+		r.repairSuperblock(stale[1:], then)
+	})
+}
+
+func (r *Replica) openJournalReads() {
 	ring := make([]byte, r.cfg.WALHeadersZoneSize())
 	slots := r.cfg.JournalSlotCount
 	prepares := make([][]byte, slots)
@@ -158,7 +182,23 @@ func (r *Replica) openJournal(ring []byte, prepares [][]byte) {
 	r.tRepair.start(r.rng)
 	switch {
 	case r.solo():
-		// Alone, every durable prepare is committed.
+		// Alone, the durable hash-chained prefix of the log is exactly what
+		// was committed: writes can complete out of order, but an op commits
+		// only once it and all before it are durable, so anything past the
+		// first hole was never committed and has no peer to repair it from.
+		good := uint64(0)
+		for op := uint64(1); op <= r.op; op++ {
+			h, ok := r.journal.header(op)
+			prev, _ := r.journal.checksum(op - 1)
+			if !ok || h.Parent != prev || !r.journal.present(op) {
+				break
+			}
+			good = op
+		}
+		for op := r.op; op > good; op-- {
+			r.journal.removeHeader(op)
+		}
+		r.op = good
 		r.commitMax = r.op
 		r.enterNormal()
 		r.tCommit.start(r.rng)

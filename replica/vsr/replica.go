@@ -88,8 +88,7 @@ type Replica struct {
 	lastProgress  uint64 // tick of the last commit or empty pipeline
 
 	// View change.
-	exitView   uint32
-	exitFrom   uint64 // replicas known to have left exitView
+	exited     [ReplicasMax]uint32 // per replica: 1 + the highest view it is known to have left (0: none)
 	dvcs       [ReplicasMax]*Message
 	dvcSent    bool
 	logInstall bool // primary: canonical log chosen, repairing before `view`
@@ -206,6 +205,11 @@ func (r *Replica) tickPrimary() {
 		r.logf("abdicating in view %d: no commit for %d ticks", r.view, r.ticks-r.lastProgress)
 	}
 	if r.abdicating {
+		// Quiet towards backups, but vote to leave the view: with two
+		// replicas, or a bare quorum up, the others cannot leave without us.
+		if r.tCommit.tick(r.rng) {
+			r.sendExitView(r.view)
+		}
 		return
 	}
 	if r.tPrepare.tick(r.rng) {
@@ -744,4 +748,11 @@ func (r *Replica) execute(p *Message) {
 	if r.isPrimary() && r.status == StatusNormal {
 		r.net.SendToClient(h.Client, rep.Bytes())
 	}
+}
+
+// Debug describes the replica's internal state in one line, for humans.
+func (r *Replica) Debug() string {
+	return fmt.Sprintf("status=%v view=%d log_view=%d op=%d commit=%d/%d exited=%v dvcs_sent=%v log_install=%v abdicating=%v sb=%d/%d writing=%v drops=%+v",
+		r.status, r.view, r.logView, r.op, r.commitMin, r.commitMax, r.exited, r.dvcSent, r.logInstall, r.abdicating,
+		r.sb.durable.View, r.sb.durable.LogView, r.sb.writing, r.Drops)
 }

@@ -121,15 +121,20 @@ func (sb *superblock) writeStaged() {
 	sb.flight = s
 	sb.writing = true
 	sb.copies = 0
-	for c := uint8(0); c < SuperblockCopies; c++ {
-		buf := s.encode(sb.cfg, sb.cluster, c)
-		sb.storage.Write(rio.ZoneSuperblock, uint64(c)*sb.cfg.SectorSize, buf, sb.copyWritten)
-	}
+	sb.writeCopy()
+}
+
+// Copies are written one after another, never together, so that a crash
+// tears at most one of them and a whole copy of some version always survives.
+func (sb *superblock) writeCopy() {
+	c := uint8(sb.copies)
+	sb.storage.Write(rio.ZoneSuperblock, uint64(c)*sb.cfg.SectorSize, sb.flight.encode(sb.cfg, sb.cluster, c), sb.copyWritten)
 }
 
 func (sb *superblock) copyWritten() {
 	sb.copies++
 	if sb.copies < SuperblockCopies {
+		sb.writeCopy()
 		return
 	}
 	sb.writing = false

@@ -1,7 +1,7 @@
 package vsr
 
 import (
-	"math/bits"
+	"slices"
 
 	"viewstamp/replica/u128"
 )
@@ -31,16 +31,21 @@ func (r *Replica) onExitView(m *Message) {
 	r.recordExit(m.Header.View, m.Header.Replica)
 }
 
+// recordExit notes that from has left every view up to view. Leaving view v
+// implies leaving all views before it, so a replica still in view 0 counts a
+// peer that has since given up on view 3 as having left view 0 too.
 func (r *Replica) recordExit(view uint32, from uint8) {
-	if view < r.exitView {
+	if r.exited[from] > 0 && r.exited[from]-1 >= view {
 		return
 	}
-	if view > r.exitView {
-		r.exitView, r.exitFrom = view, 0
-	}
-	r.exitFrom |= 1 << from
-	if uint8(bits.OnesCount64(r.exitFrom)) >= r.q.ViewChange && r.exitView >= r.view {
-		r.transitionToViewChange(r.exitView + 1)
+	r.exited[from] = view + 1
+	// The quorum-th highest exit: a view-change quorum has left it.
+	var views [ReplicasMax]uint32
+	copy(views[:], r.exited[:r.cfg.ReplicaCount])
+	slices.Sort(views[:r.cfg.ReplicaCount])
+	e := views[r.cfg.ReplicaCount-r.q.ViewChange]
+	if e > 0 && e-1 >= r.view {
+		r.transitionToViewChange(e)
 	}
 }
 
@@ -56,9 +61,6 @@ func (r *Replica) transitionToViewChange(view uint32) {
 	r.abdicating, r.suspect = false, false
 	r.dvcs = [ReplicasMax]*Message{}
 	r.dvcSent, r.logInstall = false, false
-	if r.exitView < view {
-		r.exitView, r.exitFrom = view, 0
-	}
 	r.tNormal.stop()
 	r.tPrepare.stop()
 	r.tCommit.stop()
@@ -327,7 +329,7 @@ func (r *Replica) tryStartView() {
 		return
 	}
 	for op := r.commitMax + 1; op <= r.op; op++ {
-		if !r.journal.present(op) {
+		if !r.journal.present(op) || r.journal.prepare(op) == nil {
 			return
 		}
 	}
