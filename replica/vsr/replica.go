@@ -627,9 +627,10 @@ func (r *Replica) onPrepareDurable(op uint64, sum u128.U128) {
 	}
 	if r.isPrimary() {
 		r.ackPipeline(op, sum, r.index)
-		return
+	} else {
+		r.sendPrepareOK(op)
 	}
-	r.sendPrepareOK(op)
+	// A repaired prepare may be the one execution was waiting for.
 	r.commitJournal()
 }
 
@@ -754,5 +755,17 @@ func (r *Replica) execute(p *Message) {
 func (r *Replica) Debug() string {
 	return fmt.Sprintf("status=%v view=%d log_view=%d op=%d commit=%d/%d exited=%v dvcs_sent=%v log_install=%v abdicating=%v sb=%d/%d writing=%v drops=%+v",
 		r.status, r.view, r.logView, r.op, r.commitMin, r.commitMax, r.exited, r.dvcSent, r.logInstall, r.abdicating,
-		r.sb.durable.View, r.sb.durable.LogView, r.sb.writing, r.Drops)
+		r.sb.durable.View, r.sb.durable.LogView, r.sb.writing, r.Drops) + r.debugNext()
+}
+
+func (r *Replica) debugNext() string {
+	op := r.commitMin + 1
+	sl := r.journal.slotFor(op)
+	h, ok := r.journal.header(op)
+	var sum u128.U128
+	if ok {
+		sum = h.Checksum
+	}
+	return fmt.Sprintf(" next=%d verified_from=%d has=%v hdr=%v prepare=%v durable=%v writing=%v queued=%v faulty=%v",
+		op, r.verifiedFrom(), ok, sum, sl.prepare != nil, sl.durable, sl.writing, sl.queued != nil, sl.faulty)
 }

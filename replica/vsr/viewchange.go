@@ -28,6 +28,11 @@ func (r *Replica) onExitView(m *Message) {
 		r.Drops.Stale++
 		return
 	}
+	if m.Header.View > r.view && !r.solo() {
+		// The sender reached a view beyond ours, which took a view-change
+		// quorum leaving ours: follow it rather than strand it there.
+		r.jumpView(m.Header.View)
+	}
 	r.recordExit(m.Header.View, m.Header.Replica)
 }
 
