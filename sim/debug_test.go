@@ -12,7 +12,7 @@ import (
 func TestDebugSeed(t *testing.T) {
 	s := os.Getenv("SEED")
 	if s == "" {
-		t.Skip()
+		t.Skip("set SEED to dump a seed's final replica states")
 	}
 	seed, _ := strconv.ParseUint(s, 10, 64)
 	c, err := New(faults.Draw(seed, faults.Limits{}), Config{})
@@ -25,6 +25,9 @@ func TestDebugSeed(t *testing.T) {
 			fmt.Println(i, "down")
 			continue
 		}
-		fmt.Println(i, r.Debug())
+		fmt.Println(i, r.Debug(), r.DebugOps(r.Op()-6, r.Op()))
+	}
+	for _, sc := range c.clients {
+		fmt.Println("client", sc.index, sc.c.Busy(), sc.c.NextRequest(), sc.evicted)
 	}
 }

@@ -23,6 +23,16 @@ type Config struct {
 	ViewChangeSendTicks  uint64 // resend exit_view / join_view
 	RepairTicks          uint64
 	AbdicateTicks        uint64 // primary steps aside after this long without committing
+
+	// Bugs plants known protocol bugs, to prove the simulator's checkers
+	// catch them. Always zero outside such tests.
+	Bugs Bugs
+}
+
+// Bugs are deliberate protocol mistakes.
+type Bugs struct {
+	ReplicationQuorumTooSmall bool // commit with one prepare_ok fewer than the quorum
+	AckBeforeDurable          bool // send prepare_ok before the WAL write completes
 }
 
 // ProductionConfig mirrors TigerBeetle's production constants where they exist.

@@ -128,6 +128,9 @@ func New(o Options) (*Replica, error) {
 	r.journal = newJournal(r.cfg, r.storage, r.onPrepareDurable)
 	r.sb = superblock{cfg: r.cfg, cluster: r.cluster, storage: r.storage, done: r.onSuperblockDurable}
 	r.sessions.max = r.cfg.ClientsMax
+	if r.cfg.Bugs.ReplicationQuorumTooSmall && r.q.Replication > 1 {
+		r.q.Replication--
+	}
 	c := r.cfg
 	r.tPing.base, r.tPrepare.base, r.tCommit.base = c.PingTicks, c.PrepareTicks, c.CommitTicks
 	r.tNormal.base, r.tViewChange.base = c.NormalHeartbeatTicks, c.ViewChangeTicks
@@ -585,6 +588,10 @@ func (r *Replica) onPrepare(m *Message) {
 	}
 	r.advanceCommit(min(h.Commit, h.Op-1), u128.Zero)
 	r.journal.write(m)
+	if r.cfg.Bugs.AckBeforeDurable {
+		r.send(r.primaryIndex(r.view), &Message{Header: Header{Command: CommandPrepareOK, Parent: h.Parent,
+			Ref: h.Checksum, Client: h.Client, Op: h.Op, Timestamp: h.Timestamp, Request: h.Request, Operation: h.Operation}})
+	}
 }
 
 func (r *Replica) heardFromPrimary() {
@@ -756,6 +763,16 @@ func (r *Replica) Debug() string {
 	return fmt.Sprintf("status=%v view=%d log_view=%d op=%d commit=%d/%d exited=%v dvcs_sent=%v log_install=%v abdicating=%v sb=%d/%d writing=%v drops=%+v",
 		r.status, r.view, r.logView, r.op, r.commitMin, r.commitMax, r.exited, r.dvcSent, r.logInstall, r.abdicating,
 		r.sb.durable.View, r.sb.durable.LogView, r.sb.writing, r.Drops) + r.debugNext()
+}
+
+// DebugOps describes the log headers in [lo, hi].
+func (r *Replica) DebugOps(lo, hi uint64) string {
+	out := ""
+	for op := lo; op <= hi; op++ {
+		sl := r.journal.slotFor(op)
+		out += fmt.Sprintf("\n  op %d has=%v view=%d sum=%v parent=%v durable=%v", op, sl.has && sl.header.Op == op, sl.header.View, sl.header.Checksum, sl.header.Parent, sl.durable)
+	}
+	return out
 }
 
 func (r *Replica) debugNext() string {

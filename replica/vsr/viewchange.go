@@ -278,8 +278,10 @@ func (r *Replica) checkJoinQuorum() {
 		}
 		return nil
 	}
+	// Truncate from the lowest op that a nack quorum proves uncommitted:
+	// ops commit in order, so nothing after it committed either.
 	head := opHead
-	for op := opHead; op > commitMax; op-- {
+	for op := commitMax + 1; op <= opHead; op++ {
 		want := canonical(op)
 		nacks := uint8(0)
 		for k := range js {
@@ -289,15 +291,14 @@ func (r *Replica) checkJoinQuorum() {
 		}
 		if nacks >= r.q.Nack {
 			head = op - 1
-			continue
+			break
 		}
-		if want == nil {
-			// Someone may hold an op whose header nobody here knows: wait for
-			// more join_views, or for the view change to time out.
-			r.logf("view %d: op %d has no known header and only %d nacks", r.view, op, nacks)
-			return
-		}
-		break
+	}
+	if head > commitMax && canonical(head) == nil {
+		// The new head must be known to anchor the log: wait for more
+		// join_views, or for the view change to time out.
+		r.logf("view %d: head op %d has no known header", r.view, head)
+		return
 	}
 	r.logf("view %d: canonical log view %d head %d (of %d) commit_max %d from %d join_views", r.view, logView, head, opHead, commitMax, len(js))
 	for op := max(r.op, opHead); op > head; op-- {

@@ -1,0 +1,123 @@
+package sim
+
+import (
+	"testing"
+
+	"viewstamp/faults"
+	"viewstamp/replica/vsr"
+	"viewstamp/reports"
+)
+
+func run(seed uint64, cfg Config) reports.Record {
+	return Run(faults.Draw(seed, faults.Limits{}), cfg)
+}
+
+// The same seed must replay exactly: same trace hash, same record.
+func TestSameSeedSameTrace(t *testing.T) {
+	for seed := uint64(1000); seed < 1020; seed++ {
+		a, b := run(seed, Config{}), run(seed, Config{})
+		if a.TraceHash != b.TraceHash || a.Ticks != b.Ticks || a.Result != b.Result || a.Messages != b.Messages {
+			t.Fatalf("seed %d replayed differently: %s/%d/%s vs %s/%d/%s", seed, a.TraceHash, a.Ticks, a.Result, b.TraceHash, b.Ticks, b.Result)
+		}
+	}
+	if run(1, Config{}).TraceHash == run(2, Config{}).TraceHash {
+		t.Fatal("different seeds gave the same trace hash")
+	}
+}
+
+// sweepSeeds runs consecutive seeds until every replica count has at least
+// perCount of them, and fails on any run that does not pass.
+func TestSeedSweep(t *testing.T) {
+	perCount := 34 // 6 × 34 ≥ 200 seeds
+	if testing.Short() {
+		perCount = 5
+	}
+	var got [7]int
+	var totals reports.Record
+	seeds := 0
+	for seed := uint64(1); ; seed++ {
+		o := faults.Draw(seed, faults.Limits{})
+		if got[o.ReplicaCount] >= perCount {
+			done := true
+			for r := 1; r <= 6; r++ {
+				done = done && got[r] >= perCount
+			}
+			if done {
+				break
+			}
+			continue
+		}
+		got[o.ReplicaCount]++
+		seeds++
+		rec := Run(o, Config{})
+		if rec.Result != reports.Pass {
+			t.Errorf("seed %d (%d replicas): %s: %s\nreproduce: vopr --seed %d", seed, o.ReplicaCount, rec.Result, rec.Failure, seed)
+		}
+		totals.ViewChanges += rec.ViewChanges
+		totals.Crashes += rec.Crashes
+		totals.Restarts += rec.Restarts
+		totals.Partitions += rec.Partitions
+		totals.Pauses += rec.Pauses
+		totals.Messages.Dropped += rec.Messages.Dropped
+		totals.Messages.Duplicated += rec.Messages.Duplicated
+		totals.RequestsCompleted += rec.RequestsCompleted
+	}
+	t.Logf("%d seeds: %d requests, %d view changes, %d crashes, %d restarts, %d pauses, %d partitions, %d dropped, %d duplicated",
+		seeds, totals.RequestsCompleted, totals.ViewChanges, totals.Crashes, totals.Restarts, totals.Pauses, totals.Partitions,
+		totals.Messages.Dropped, totals.Messages.Duplicated)
+	// The sweep must actually exercise the faults it claims to.
+	for name, n := range map[string]uint64{"view changes": totals.ViewChanges, "crashes": totals.Crashes, "restarts": totals.Restarts,
+		"partitions": totals.Partitions, "drops": totals.Messages.Dropped, "duplicates": totals.Messages.Duplicated} {
+		if n == 0 {
+			t.Errorf("no %s across the sweep", name)
+		}
+	}
+}
+
+// A planted protocol bug must be caught by the checkers within a few
+// hundred seeds.
+func TestPlantedBugsAreCaught(t *testing.T) {
+	bugs := map[string]vsr.Bugs{
+		"replication quorum one too small": {ReplicationQuorumTooSmall: true},
+		"prepare_ok before the WAL write":  {AckBeforeDurable: true},
+	}
+	for name, bug := range bugs {
+		caught := uint64(0)
+		for seed := uint64(1); seed <= 300 && caught == 0; seed++ {
+			o := faults.Draw(seed, faults.Limits{})
+			if o.ReplicaCount < 2 {
+				continue
+			}
+			rec := Run(o, Config{Lite: true, Mutate: func(c *vsr.Config) { c.Bugs = bug }})
+			if rec.Result == reports.Correctness {
+				caught = seed
+				t.Logf("%s: caught by seed %d: %s", name, seed, rec.Failure)
+			}
+		}
+		if caught == 0 {
+			t.Errorf("%s: not caught in 300 seeds", name)
+		}
+	}
+}
+
+// BenchmarkSimulator measures simulated time per wall second for a
+// six-replica cluster under the faults its seeds draw.
+func BenchmarkSimulator(b *testing.B) {
+	var ticks uint64
+	seed := uint64(0)
+	for i := 0; i < b.N; i++ {
+		var o faults.Options
+		for {
+			seed++
+			o = faults.Draw(seed, faults.Limits{})
+			if o.ReplicaCount == 6 {
+				break
+			}
+		}
+		rec := Run(o, Config{})
+		ticks += rec.Ticks
+	}
+	simSeconds := float64(ticks) / 100
+	b.ReportMetric(simSeconds/b.Elapsed().Seconds(), "sim-s/wall-s")
+	b.ReportMetric(float64(ticks)/b.Elapsed().Seconds(), "ticks/s")
+}
