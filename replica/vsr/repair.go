@@ -1,7 +1,5 @@
 package vsr
 
-import "viewstamp/replica/u128"
-
 // repairPreparesMax bounds get_prepare requests per repair round, so a
 // replica far behind does not flood its peers.
 const repairPreparesMax = 8
@@ -156,5 +154,3 @@ func (r *Replica) onGetPrepare(m *Message) {
 		r.sendRaw(h.Replica, p.Bytes())
 	}
 }
-
-var _ = u128.Zero
