@@ -93,9 +93,6 @@ type Replica struct {
 	dvcSent    bool
 	logInstall bool // primary: canonical log chosen, repairing before `view`
 
-	// Backup heartbeat bookkeeping.
-	suspect bool
-
 	ticks uint64
 
 	viewHeaders []Header // the suffix installed at logView, op descending
@@ -149,12 +146,6 @@ func (r *Replica) CommitMax() uint64        { return r.commitMax }
 func (r *Replica) Primary() bool            { return r.primaryIndex(r.view) == r.index }
 func (r *Replica) StateChecksum() u128.U128 { return r.sm.Checksum() }
 
-// PendingRepair reports whether the replica still lacks headers or prepares
-// for ops it must execute.
-func (r *Replica) PendingRepair() bool {
-	return r.commitMin < r.commitMax || r.status != StatusNormal
-}
-
 func (r *Replica) primaryIndex(view uint32) uint8 { return uint8(view % uint32(r.cfg.ReplicaCount)) }
 func (r *Replica) solo() bool                     { return r.cfg.ReplicaCount == 1 }
 func (r *Replica) isPrimary() bool                { return r.primaryIndex(r.view) == r.index }
@@ -185,7 +176,6 @@ func (r *Replica) Tick() {
 		} else if r.tNormal.tick(r.rng) {
 			// Silence from the primary: say so, and keep saying so until it
 			// speaks or a view-change quorum agrees.
-			r.suspect = true
 			r.sendExitView(r.view)
 		}
 	case StatusViewChange:
@@ -351,7 +341,7 @@ func (r *Replica) onRequest(m *Message) {
 	}
 	if !r.isPrimary() {
 		// Clients guess the primary; help the guess along.
-		r.sendRaw(r.primaryIndex(r.view), append([]byte(nil), m.Bytes()...))
+		r.sendRaw(r.primaryIndex(r.view), m.Bytes())
 		return
 	}
 	if r.abdicating || r.commitMin < r.commitMax || r.logView != r.view || r.sb.durable.LogView != r.view {
@@ -595,7 +585,6 @@ func (r *Replica) onPrepare(m *Message) {
 }
 
 func (r *Replica) heardFromPrimary() {
-	r.suspect = false
 	r.tNormal.reset(r.rng)
 }
 

@@ -63,7 +63,7 @@ func (r *Replica) transitionToViewChange(view uint32) {
 	r.setStatus(StatusViewChange)
 	r.pipeline = nil
 	r.requestQueue = nil
-	r.abdicating, r.suspect = false, false
+	r.abdicating = false
 	r.dvcs = [ReplicasMax]*Message{}
 	r.dvcSent, r.logInstall = false, false
 	r.tNormal.stop()
@@ -432,7 +432,7 @@ func (r *Replica) onView(m *Message) {
 	r.setStatus(StatusNormal)
 	r.pipeline, r.requestQueue = nil, nil
 	r.dvcs = [ReplicasMax]*Message{}
-	r.logInstall, r.dvcSent, r.suspect, r.abdicating = false, false, false, false
+	r.logInstall, r.dvcSent, r.abdicating = false, false, false
 	r.tViewChange.stop()
 	r.tViewChangeSend.stop()
 	r.tNormal.start(r.rng)
