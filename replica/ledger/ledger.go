@@ -1,0 +1,246 @@
+package ledger
+
+import (
+	"encoding/binary"
+
+	"viewstamp/replica/checksum"
+	"viewstamp/replica/u128"
+)
+
+// Config bounds what a request may carry.
+type Config struct {
+	// BatchMax is the most events (or ids) one request may hold and the most
+	// objects one reply may return.
+	BatchMax int
+}
+
+// BatchMaxFor is the batch limit for a message size: one event slot is kept
+// back, as TigerBeetle keeps room for its multi-batch trailer, which gives
+// 8189 events in a 1 MiB message.
+func BatchMaxFor(messageSizeMax, headerSize int) int {
+	return (messageSizeMax-headerSize)/TransferSize - 1
+}
+
+// Ledger is the state machine: every replica runs one and applies the same
+// committed batches with the same timestamps.
+type Ledger struct {
+	cfg Config
+	s   *store
+
+	// digest chains every commit's effects: the objects it wrote and the
+	// reply it produced, so replicas whose hidden state diverges disagree on
+	// the checksum at the op that diverged, not at some later query.
+	digest u128.U128
+	stream checksum.Stream
+	buf    [AccountSize]byte
+	reply  []byte
+
+	// Counts by status, for tests and metrics; they are not replicated state.
+	AccountCounts  [accountStatusMax + 1]uint64
+	TransferCounts [transferStatusMax + 1]uint64
+}
+
+// New returns an empty ledger.
+func New(cfg Config) *Ledger {
+	if cfg.BatchMax <= 0 {
+		panic("ledger: BatchMax must be positive")
+	}
+	return &Ledger{cfg: cfg, s: newStore()}
+}
+
+// BatchMax is the configured batch limit.
+func (l *Ledger) BatchMax() int { return l.cfg.BatchMax }
+
+// Validate explains why a request body is unacceptable, or returns "". It
+// runs on the primary before prepare, so nothing invalid is ever replicated.
+func (l *Ledger) Validate(op uint8, body []byte) string {
+	size := 0
+	switch op {
+	case OpCreateAccounts, OpCreateTransfers:
+		size = AccountSize
+	case OpLookupAccounts, OpLookupTransfers:
+		size = IDSize
+	case OpGetAccountTransfers, OpGetAccountBalances:
+		if len(body) != AccountFilterSize {
+			return "body must be exactly one 128-byte account filter"
+		}
+		return ""
+	case OpQueryAccounts, OpQueryTransfers:
+		if len(body) != QueryFilterSize {
+			return "body must be exactly one 64-byte query filter"
+		}
+		return ""
+	case OpPulse:
+		return "pulse is internal to the cluster"
+	default:
+		return "unknown operation"
+	}
+	if len(body)%size != 0 {
+		return "body size is not a multiple of the event size"
+	}
+	if len(body)/size > l.cfg.BatchMax {
+		return "too many events in one batch"
+	}
+	return ""
+}
+
+// EventCount is how many timestamps op consumes beyond the op's own: one per
+// created object, so every object's timestamp is unique.
+func (l *Ledger) EventCount(op uint8, body []byte) uint64 {
+	if op == OpCreateAccounts || op == OpCreateTransfers {
+		return uint64(len(body) / TransferSize)
+	}
+	return 0
+}
+
+// PulseDue reports whether a pulse prepared at timestamp would expire
+// something. It does not change state: only the primary asks.
+func (l *Ledger) PulseDue(timestamp uint64) bool {
+	e, ok := l.s.peekExpiry()
+	return ok && e.expiresAt <= timestamp
+}
+
+// Prefetch lists the objects a batch will read, so that a storage engine can
+// load them before Execute. The in-memory store already holds everything;
+// the list is the contract the LSM will implement against.
+func (l *Ledger) Prefetch(op uint8, body []byte) (accounts, transfers []u128.U128) {
+	switch op {
+	case OpCreateAccounts:
+		for i := 0; i+AccountSize <= len(body); i += AccountSize {
+			accounts = append(accounts, getU128(body[i:]))
+		}
+	case OpCreateTransfers:
+		for i := 0; i+TransferSize <= len(body); i += TransferSize {
+			t := DecodeTransfer(body[i:])
+			transfers = append(transfers, t.ID)
+			if !t.PendingID.IsZero() {
+				transfers = append(transfers, t.PendingID)
+			}
+			accounts = append(accounts, t.DebitAccountID, t.CreditAccountID)
+		}
+	case OpLookupAccounts:
+		for i := 0; i+IDSize <= len(body); i += IDSize {
+			accounts = append(accounts, getU128(body[i:]))
+		}
+	case OpLookupTransfers:
+		for i := 0; i+IDSize <= len(body); i += IDSize {
+			transfers = append(transfers, getU128(body[i:]))
+		}
+	case OpGetAccountTransfers, OpGetAccountBalances:
+		if len(body) == AccountFilterSize {
+			accounts = append(accounts, getU128(body))
+		}
+	}
+	return accounts, transfers
+}
+
+// Execute applies one committed operation at timestamp (the op's highest;
+// create events own timestamp-n+1 .. timestamp) and returns the reply body.
+// The reply aliases a buffer that the next Execute reuses.
+func (l *Ledger) Execute(op uint8, timestamp uint64, body []byte) []byte {
+	l.stream.Reset()
+	var hdr [32]byte
+	putU128(hdr[:], l.digest)
+	binary.LittleEndian.PutUint64(hdr[16:], timestamp)
+	hdr[24] = op
+	l.stream.Write(hdr[:])
+
+	out := l.reply[:0]
+	switch op {
+	case OpCreateAccounts:
+		out = l.createAccounts(body, timestamp, out)
+	case OpCreateTransfers:
+		out = l.createTransfers(body, timestamp, out)
+	case OpLookupAccounts:
+		out = l.lookupAccounts(body, out)
+	case OpLookupTransfers:
+		out = l.lookupTransfers(body, out)
+	case OpGetAccountTransfers:
+		out = l.getAccountTransfers(DecodeAccountFilter(body), out)
+	case OpGetAccountBalances:
+		out = l.getAccountBalances(DecodeAccountFilter(body), out)
+	case OpQueryAccounts:
+		out = l.queryAccounts(DecodeQueryFilter(body), out)
+	case OpQueryTransfers:
+		out = l.queryTransfers(DecodeQueryFilter(body), out)
+	case OpPulse:
+		l.expire(timestamp)
+	default:
+		panic("ledger: execute of an operation Validate rejects")
+	}
+	l.reply = out
+	l.stream.Write(out)
+	l.digest = l.stream.Sum()
+	return out
+}
+
+// expire ends every pending transfer whose timeout has passed by timestamp:
+// the reservation goes back, and an account its closing transfer closed
+// opens again. Balances history is not touched: an expiry is not a transfer.
+func (l *Ledger) expire(timestamp uint64) {
+	for {
+		e, ok := l.s.nextExpiry()
+		if !ok || e.expiresAt > timestamp {
+			return
+		}
+		l.s.expiries.pop()
+		p := l.s.transfers.at(e.pos)
+		dr := l.s.accounts.at(l.s.accountPos[p.DebitAccountID])
+		cr := l.s.accounts.at(l.s.accountPos[p.CreditAccountID])
+		dr.DebitsPending = sub(dr.DebitsPending, p.Amount)
+		cr.CreditsPending = sub(cr.CreditsPending, p.Amount)
+		if p.Flags&TransferClosingDebit != 0 {
+			dr.Flags &^= AccountClosed
+		}
+		if p.Flags&TransferClosingCredit != 0 {
+			cr.Flags &^= AccountClosed
+		}
+		l.s.transfers.at(e.pos).state = pendingExpired
+		l.digestAccountRec(dr)
+		l.digestAccountRec(cr)
+	}
+}
+
+// Checksum summarizes the state after the latest Execute.
+func (l *Ledger) Checksum() u128.U128 { return l.digest }
+
+func (l *Ledger) digestAccount(pos int32) { l.digestAccountRec(l.s.accounts.at(pos)) }
+
+func (l *Ledger) digestAccountRec(a *accountRec) {
+	a.Encode(l.buf[:])
+	l.stream.Write(l.buf[:])
+}
+
+func (l *Ledger) digestTransfer(pos int32, d, c *accountRec) {
+	l.s.transfers.at(pos).Encode(l.buf[:])
+	l.stream.Write(l.buf[:])
+	l.digestAccountRec(d)
+	l.digestAccountRec(c)
+}
+
+func (l *Ledger) countAccount(s uint32) {
+	if s == StatusCreated {
+		s = 0
+	}
+	l.AccountCounts[s]++
+}
+
+func (l *Ledger) countTransfer(s uint32) {
+	if s == StatusCreated {
+		s = 0
+	}
+	l.TransferCounts[s]++
+}
+
+// SetBalances overwrites an account's four balances, bypassing every check.
+// It exists for conformance scenarios that start from given balances; the
+// replicated path never calls it.
+func (l *Ledger) SetBalances(id u128.U128, dp, dpo, cp, cpo u128.U128) bool {
+	pos, ok := l.s.account(id)
+	if !ok {
+		return false
+	}
+	a := l.s.accounts.at(pos)
+	a.DebitsPending, a.DebitsPosted, a.CreditsPending, a.CreditsPosted = dp, dpo, cp, cpo
+	return true
+}
