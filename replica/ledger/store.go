@@ -266,14 +266,14 @@ func (s *store) lastAccountTimestamp() uint64 {
 	if s.accounts.len() == 0 {
 		return 0
 	}
-	return s.accounts.at(int32(s.accounts.len()-1)).Timestamp
+	return s.accounts.at(int32(s.accounts.len() - 1)).Timestamp
 }
 
 func (s *store) lastTransferTimestamp() uint64 {
 	if s.transfers.len() == 0 {
 		return 0
 	}
-	return s.transfers.at(int32(s.transfers.len()-1)).Timestamp
+	return s.transfers.at(int32(s.transfers.len() - 1)).Timestamp
 }
 
 func (s *store) insertAccount(a *Account) {
