@@ -1,4 +1,3 @@
-// Package workload will hold the ledger workload generator and its auditor
-// (the reference model that checks every reply). Until the ledger lands, the
-// simulator's clients send echo requests built in sim/.
+// Package workload holds the ledger workload generator and its auditor
+// (the reference model that checks every reply).
 package workload
