@@ -12,6 +12,17 @@ type Config struct {
 	// BatchMax is the most events (or ids) one request may hold and the most
 	// objects one reply may return.
 	BatchMax int
+	// Bugs plants known defects, so tests can prove the simulator's auditor
+	// catches them. Always zero outside those tests.
+	Bugs Bugs
+}
+
+// Bugs are deliberate defects, off by default.
+type Bugs struct {
+	// SkipDebitLimit forgets the debits_must_not_exceed_credits check.
+	SkipDebitLimit bool
+	// SkipChainRollback leaves the effects of a failed linked chain in place.
+	SkipChainRollback bool
 }
 
 // BatchMaxFor is the batch limit for a message size: one event slot is kept
@@ -144,6 +155,7 @@ func (l *Ledger) Execute(op uint8, timestamp uint64, body []byte) []byte {
 	binary.LittleEndian.PutUint64(hdr[16:], timestamp)
 	hdr[24] = op
 	l.stream.Write(hdr[:])
+	l.stream.Write(body)
 
 	out := l.reply[:0]
 	switch op {
@@ -211,11 +223,20 @@ func (l *Ledger) digestAccountRec(a *accountRec) {
 	l.stream.Write(l.buf[:])
 }
 
+// digestTransfer records what a created transfer did beyond what the
+// request body (digested whole) already says: the amount it really moved,
+// its timestamp, and the balances and flags it left on both accounts.
 func (l *Ledger) digestTransfer(pos int32, d, c *accountRec) {
-	l.s.transfers.at(pos).Encode(l.buf[:])
-	l.stream.Write(l.buf[:])
-	l.digestAccountRec(d)
-	l.digestAccountRec(c)
+	t := l.s.transfers.at(pos)
+	b := l.buf[:96]
+	putU128(b[0:], t.Amount)
+	putU128(b[16:], d.DebitsPending)
+	putU128(b[32:], d.DebitsPosted)
+	putU128(b[48:], c.CreditsPending)
+	putU128(b[64:], c.CreditsPosted)
+	le.PutUint64(b[80:], t.Timestamp)
+	le.PutUint64(b[88:], uint64(d.Flags)|uint64(c.Flags)<<16)
+	l.stream.Write(b)
 }
 
 func (l *Ledger) countAccount(s uint32) {

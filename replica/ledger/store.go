@@ -235,7 +235,7 @@ type store struct {
 	accounts   chunks[accountRec]
 	accountPos map[u128.U128]int32
 	transfers  chunks[transferRec]
-	transferAt map[u128.U128]int32
+	transferAt idIndex
 	failed     map[u128.U128]struct{}
 
 	accountIdx  fieldIndex
@@ -248,7 +248,7 @@ type store struct {
 
 func newStore() *store {
 	return &store{
-		accountPos: map[u128.U128]int32{}, transferAt: map[u128.U128]int32{}, failed: map[u128.U128]struct{}{},
+		accountPos: map[u128.U128]int32{}, transferAt: newIDIndex(), failed: map[u128.U128]struct{}{},
 	}
 }
 
@@ -258,8 +258,15 @@ func (s *store) account(id u128.U128) (int32, bool) {
 }
 
 func (s *store) transfer(id u128.U128) (int32, bool) {
-	p, ok := s.transferAt[id]
-	return p, ok
+	return s.transferAt.get(id)
+}
+
+func (s *store) mustTransfer(id u128.U128) int32 {
+	p, ok := s.transferAt.get(id)
+	if !ok {
+		panic("ledger: a stored post or void names a pending transfer that does not exist")
+	}
+	return p
 }
 
 func (s *store) lastAccountTimestamp() uint64 {
@@ -288,7 +295,7 @@ func (s *store) insertAccount(a *Account) {
 // insertTransfer stores t and links it into both accounts' lists.
 func (s *store) insertTransfer(t *Transfer, state uint8) int32 {
 	pos := s.transfers.push(transferRec{Transfer: *t, state: state})
-	s.transferAt[t.ID] = pos
+	s.transferAt.put(t.ID, pos)
 	s.transferIdx.insert(pos, t.UserData128, t.UserData64, t.UserData32, t.Ledger, t.Code)
 	if s.scoped {
 		s.log = append(s.log, undo{kind: undoTransferInsert, pos: pos})
@@ -340,7 +347,7 @@ func (s *store) rollback() {
 		case undoTransferInsert:
 			t := s.transfers.at(u.pos)
 			s.transferIdx.remove(t.UserData128, t.UserData64, t.UserData32, t.Ledger, t.Code)
-			delete(s.transferAt, t.ID)
+			s.transferAt.remove(t.ID)
 			s.transfers.truncate(int(u.pos))
 		case undoAccountUpdate:
 			a := s.accounts.at(u.pos)

@@ -1,0 +1,48 @@
+package ledger
+
+import (
+	"viewstamp/replica/u128"
+	"viewstamp/replica/vsr"
+)
+
+// Machine adapts a Ledger to the replica's StateMachine interface.
+type Machine struct {
+	L *Ledger
+}
+
+// NewMachine returns a ledger state machine whose batches fit messages of
+// messageSizeMax bytes.
+func NewMachine(messageSizeMax int, bugs Bugs) *Machine {
+	return &Machine{L: New(Config{BatchMax: BatchMaxFor(messageSizeMax, vsr.HeaderSize), Bugs: bugs})}
+}
+
+func (m *Machine) Check(op vsr.Operation, body []byte) vsr.EvictionReason {
+	switch msg := m.L.Validate(uint8(op), body); {
+	case msg == "":
+		return 0
+	case msg == "unknown operation" || uint8(op) == OpPulse:
+		return vsr.EvictionInvalidRequestOperation
+	case len(body) > m.L.cfg.BatchMax*TransferSize:
+		return vsr.EvictionInvalidRequestBodySize
+	default:
+		return vsr.EvictionInvalidRequestBody
+	}
+}
+
+func (m *Machine) EventCount(op vsr.Operation, body []byte) uint64 {
+	return m.L.EventCount(uint8(op), body)
+}
+
+func (m *Machine) Pulse(timestamp uint64) (vsr.Operation, bool) {
+	return vsr.Operation(OpPulse), m.L.PulseDue(timestamp)
+}
+
+// Commit executes the op and hands the caller its own copy of the reply: the
+// replica caches replies in client sessions, while the ledger reuses its
+// reply buffer on the next op.
+func (m *Machine) Commit(_ u128.U128, _, timestamp uint64, op vsr.Operation, body []byte) []byte {
+	reply := m.L.Execute(uint8(op), timestamp, body)
+	return append([]byte(nil), reply...)
+}
+
+func (m *Machine) Checksum() u128.U128 { return m.L.Checksum() }
