@@ -26,7 +26,8 @@ type bench struct {
 	last     uint64
 	op       uint64
 	inflight []*request
-	digest   uint64 // of every request and reply, for determinism checks
+	digest   uint64     // of every request and reply, for determinism checks
+	bug      plantedBug // makes the ledger faulty
 }
 
 type request struct {
@@ -57,9 +58,16 @@ func (b *bench) commit(operation uint8, body []byte, events int) []byte {
 	ts := max(b.last, b.now) + uint64(max(events, 1))
 	b.last = ts
 	b.op++
-	reply, err := b.ledger.Apply(ts, operation, body)
-	if err != nil {
-		b.t.Fatalf("op %d: %v", b.op, err)
+	var reply []byte
+	handled := false
+	if b.bug != nil {
+		reply, handled = b.bug(b, ts, operation, body)
+	}
+	if !handled {
+		var err error
+		if reply, err = b.ledger.Apply(ts, operation, body); err != nil {
+			b.t.Fatalf("op %d: %v", b.op, err)
+		}
 	}
 	if b.checker != nil {
 		if err := b.checker.Commit(b.op, ts, operation, body, reply); err != nil {
@@ -244,4 +252,83 @@ func sortedKeys(m map[string]uint64) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// plantedBug turns the bench's ledger into a faulty one; the checker, a
+// correct auditor, must notice.
+type plantedBug func(b *bench, ts uint64, operation uint8, body []byte) (reply []byte, handled bool)
+
+// ignoreDebitLimits lets accounts with debits_must_not_exceed_credits
+// overdraw, by hiding the flag from the faulty ledger while it executes.
+func ignoreDebitLimits(b *bench, ts uint64, operation uint8, body []byte) ([]byte, bool) {
+	if operation != OpCreateTransfers {
+		return nil, false
+	}
+	var limited []*mAccount
+	for _, a := range b.ledger.m.accountList {
+		if a.Flags&AccountDebitsMustNotExceedCredits != 0 {
+			limited = append(limited, a)
+			a.Flags &^= AccountDebitsMustNotExceedCredits
+		}
+	}
+	reply, err := b.ledger.Apply(ts, operation, body)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	for _, a := range limited {
+		a.Flags |= AccountDebitsMustNotExceedCredits
+	}
+	return reply, true
+}
+
+// skipPulses never expires pending transfers.
+func skipPulses(b *bench, ts uint64, operation uint8, body []byte) ([]byte, bool) {
+	return []byte{}, operation == OpPulse
+}
+
+func TestPlantedBugsAreCaught(t *testing.T) {
+	bugs := []struct {
+		name string
+		bug  plantedBug
+	}{{"ignore debit limits", ignoreDebitLimits}, {"skip pulses", skipPulses}}
+	for _, c := range bugs {
+		caught := uint64(0)
+		var why string
+		for seed := uint64(1); seed <= 50 && caught == 0; seed++ {
+			ft := &fatalCatcher{TB: t}
+			b := newBench(ft, seed, true)
+			b.bug = c.bug
+			func() {
+				defer func() {
+					if r := recover(); r != nil && r != errCaught {
+						panic(r)
+					}
+				}()
+				b.run(1500)
+			}()
+			if ft.msg != "" {
+				caught, why = seed, ft.msg
+			}
+		}
+		if caught == 0 {
+			t.Fatalf("%s: not caught in 50 seeds", c.name)
+		}
+		t.Logf("%s: caught on seed %d: %s", c.name, caught, why)
+	}
+}
+
+var errCaught = fmt.Errorf("caught")
+
+// fatalCatcher turns the bench's Fatal into a recorded message, so a test
+// can count the seeds a bug survives.
+type fatalCatcher struct {
+	testing.TB
+	msg string
+}
+
+func (f *fatalCatcher) Fatal(args ...any) { f.msg = fmt.Sprint(args...); panic(errCaught) }
+
+func (f *fatalCatcher) Fatalf(format string, args ...any) {
+	f.msg = fmt.Sprintf(format, args...)
+	panic(errCaught)
 }
