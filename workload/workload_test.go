@@ -1,0 +1,334 @@
+package workload
+
+import (
+	"fmt"
+	"hash/fnv"
+	"math/rand/v2"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+)
+
+// bench plays a cluster around the generator with the auditor's model as the
+// ledger: clients with one request in flight each, realtime advancing 10 ms a
+// tick, commits in a random interleaving, timestamps assigned as a primary
+// does, and a pulse whenever a pending transfer is due.
+type bench struct {
+	t        testing.TB
+	gen      *Generator
+	ledger   *Auditor // computes the replies
+	checker  *Auditor // checks them through Commit, as the simulator will
+	rng      *rand.Rand
+	clients  int
+	batchMax int
+	now      uint64
+	last     uint64
+	op       uint64
+	inflight []*request
+	digest   uint64     // of every request and reply, for determinism checks
+	bug      plantedBug // makes the ledger faulty
+}
+
+type request struct {
+	operation uint8
+	body      []byte
+}
+
+func newBench(t testing.TB, seed uint64, check bool) *bench {
+	rng := rand.New(rand.NewPCG(seed, 0x5eed))
+	b := &bench{
+		t:        t,
+		gen:      New(rand.New(rand.NewPCG(seed, 1)), Options{}),
+		ledger:   NewAuditor(0),
+		rng:      rng,
+		clients:  1 + rng.IntN(8),
+		batchMax: []int{1, 8, 64, 512, DefaultBatchMax}[rng.IntN(5)],
+		now:      1_700_000_000*nsPerSecond + rng.Uint64N(nsPerSecond),
+	}
+	if check {
+		b.checker = NewAuditor(0)
+	}
+	b.inflight = make([]*request, b.clients)
+	return b
+}
+
+func (b *bench) commit(operation uint8, body []byte, events int) []byte {
+	b.t.Helper()
+	ts := max(b.last, b.now) + uint64(max(events, 1))
+	b.last = ts
+	b.op++
+	var reply []byte
+	handled := false
+	if b.bug != nil {
+		reply, handled = b.bug(b, ts, operation, body)
+	}
+	if !handled {
+		var err error
+		if reply, err = b.ledger.Apply(ts, operation, body); err != nil {
+			b.t.Fatalf("op %d: %v", b.op, err)
+		}
+	}
+	if b.checker != nil {
+		if err := b.checker.Commit(b.op, ts, operation, body, reply); err != nil {
+			b.t.Fatal(err)
+		}
+	}
+	h := fnv.New64a()
+	h.Write([]byte{operation})
+	h.Write(body)
+	h.Write(reply)
+	b.digest = b.digest*31 + h.Sum64()
+	return reply
+}
+
+// pulseDue peeks at the model only to time pulses, as the primary would.
+func (b *bench) pulseDue() bool {
+	for _, p := range b.ledger.m.live {
+		if p.state == statePending && p.expiresAt() <= max(b.last+1, b.now) {
+			return true
+		}
+	}
+	return false
+}
+
+// run drives requests until that many have committed.
+func (b *bench) run(requests int) {
+	for done := 0; done < requests; {
+		b.now += 10_000_000 // a tick
+		for c, r := range b.inflight {
+			if r == nil {
+				op, body := b.gen.Next(c, b.batchMax)
+				b.checkRequest(op, body)
+				b.inflight[c] = &request{op, body}
+			}
+		}
+		for k := b.rng.IntN(4); k > 0 && done < requests; k-- {
+			if b.pulseDue() {
+				b.commit(OpPulse, nil, 0)
+			}
+			c := b.rng.IntN(b.clients)
+			r := b.inflight[c]
+			if r == nil {
+				continue
+			}
+			events := 0
+			if r.operation == OpCreateAccounts || r.operation == OpCreateTransfers {
+				events = len(r.body) / EventSize
+			}
+			reply := b.commit(r.operation, r.body, events)
+			b.gen.OnReply(c, r.operation, r.body, reply)
+			b.inflight[c] = nil
+			done++
+		}
+	}
+}
+
+func (b *bench) checkRequest(op uint8, body []byte) {
+	b.t.Helper()
+	var n int
+	switch op {
+	case OpCreateAccounts, OpCreateTransfers:
+		n = len(body) / EventSize
+		if len(body)%EventSize != 0 {
+			b.t.Fatalf("%s body of %d bytes", OperationName(op), len(body))
+		}
+	case OpLookupAccounts, OpLookupTransfers:
+		n = len(body) / IDSize
+		if n == 0 || len(body)%IDSize != 0 {
+			b.t.Fatalf("%s body of %d bytes", OperationName(op), len(body))
+		}
+	case OpGetAccountTransfers, OpGetAccountBalances:
+		if len(body) != EventSize {
+			b.t.Fatalf("%s body of %d bytes", OperationName(op), len(body))
+		}
+	case OpQueryAccounts, OpQueryTransfers:
+		if len(body) != QueryFilterSize {
+			b.t.Fatalf("%s body of %d bytes", OperationName(op), len(body))
+		}
+	default:
+		b.t.Fatalf("unexpected operation %d", op)
+	}
+	if n > b.batchMax {
+		b.t.Fatalf("%s with %d events, batch max %d", OperationName(op), n, b.batchMax)
+	}
+}
+
+// checkBalanced asserts double entry on the model: every transfer debits
+// and credits the same amount, so the sums agree.
+func (b *bench) checkBalanced() {
+	b.t.Helper()
+	var dp, dpo, cp, cpo U128
+	for _, a := range b.ledger.m.accountList {
+		dp, _ = add128(dp, a.DebitsPending)
+		dpo, _ = add128(dpo, a.DebitsPosted)
+		cp, _ = add128(cp, a.CreditsPending)
+		cpo, _ = add128(cpo, a.CreditsPosted)
+	}
+	if dp != cp || dpo != cpo {
+		b.t.Fatalf("unbalanced: pending %s/%s posted %s/%s", dec(dp), dec(cp), dec(dpo), dec(cpo))
+	}
+}
+
+func TestGeneratorIsDeterministic(t *testing.T) {
+	for seed := uint64(1); seed <= 5; seed++ {
+		a, b := newBench(t, seed, false), newBench(t, seed, false)
+		a.run(800)
+		b.run(800)
+		if a.digest != b.digest {
+			t.Fatalf("seed %d: two runs differ", seed)
+		}
+	}
+	a, b := newBench(t, 1, false), newBench(t, 2, false)
+	a.run(200)
+	b.run(200)
+	if a.digest == b.digest {
+		t.Fatal("seeds 1 and 2 ran the same requests")
+	}
+}
+
+// The auditor's Commit path agrees with its own predictions on real traffic
+// and the model stays balanced.
+func TestGeneratorAgainstAuditor(t *testing.T) {
+	for seed := uint64(100); seed < 104; seed++ {
+		b := newBench(t, seed, true)
+		b.run(1500)
+		b.checkBalanced()
+	}
+}
+
+// unproducible lists statuses the generator is not designed to produce; see
+// the Generator doc comment for why.
+var unproducible = []string{"overflows_timeout"}
+
+// TestGeneratorCoversStatuses is the must-be-true of the workload: across
+// seeds, every create status it is designed to produce appears.
+func TestGeneratorCoversStatuses(t *testing.T) {
+	seeds, requests := 200, 1500
+	if testing.Short() {
+		seeds = 40
+	}
+	total := map[string]map[string]uint64{}
+	for seed := uint64(1); seed <= uint64(seeds); seed++ {
+		b := newBench(t, seed, false)
+		b.run(requests)
+		b.checkBalanced()
+		for _, group := range []string{"create_accounts", "create_transfers", "requests", "pulse"} {
+			if total[group] == nil {
+				total[group] = map[string]uint64{}
+			}
+			for _, status := range sortedKeys(b.ledger.Counts()[group]) {
+				total[group][status] += b.ledger.Counts()[group][status]
+			}
+		}
+	}
+	for _, group := range []string{"requests", "pulse", "create_accounts", "create_transfers"} {
+		var line []string
+		for _, k := range sortedKeys(total[group]) {
+			line = append(line, fmt.Sprintf("%s=%d", k, total[group][k]))
+		}
+		t.Logf("%s over %d seeds: %s", group, seeds, strings.Join(line, " "))
+	}
+	var missing []string
+	for _, s := range AccountStatuses() {
+		if total["create_accounts"][s] == 0 {
+			missing = append(missing, "create_accounts:"+s)
+		}
+	}
+	for _, s := range TransferStatuses() {
+		if total["create_transfers"][s] == 0 && !slices.Contains(unproducible, s) {
+			missing = append(missing, "create_transfers:"+s)
+		}
+	}
+	if len(missing) > 0 {
+		t.Fatalf("never produced over %d seeds: %v", seeds, missing)
+	}
+}
+
+func sortedKeys(m map[string]uint64) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// plantedBug turns the bench's ledger into a faulty one; the checker, a
+// correct auditor, must notice.
+type plantedBug func(b *bench, ts uint64, operation uint8, body []byte) (reply []byte, handled bool)
+
+// ignoreDebitLimits lets accounts with debits_must_not_exceed_credits
+// overdraw, by hiding the flag from the faulty ledger while it executes.
+func ignoreDebitLimits(b *bench, ts uint64, operation uint8, body []byte) ([]byte, bool) {
+	if operation != OpCreateTransfers {
+		return nil, false
+	}
+	var limited []*mAccount
+	for _, a := range b.ledger.m.accountList {
+		if a.Flags&AccountDebitsMustNotExceedCredits != 0 {
+			limited = append(limited, a)
+			a.Flags &^= AccountDebitsMustNotExceedCredits
+		}
+	}
+	reply, err := b.ledger.Apply(ts, operation, body)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	for _, a := range limited {
+		a.Flags |= AccountDebitsMustNotExceedCredits
+	}
+	return reply, true
+}
+
+// skipPulses never expires pending transfers.
+func skipPulses(b *bench, ts uint64, operation uint8, body []byte) ([]byte, bool) {
+	return []byte{}, operation == OpPulse
+}
+
+func TestPlantedBugsAreCaught(t *testing.T) {
+	bugs := []struct {
+		name string
+		bug  plantedBug
+	}{{"ignore debit limits", ignoreDebitLimits}, {"skip pulses", skipPulses}}
+	for _, c := range bugs {
+		caught := uint64(0)
+		var why string
+		for seed := uint64(1); seed <= 50 && caught == 0; seed++ {
+			ft := &fatalCatcher{TB: t}
+			b := newBench(ft, seed, true)
+			b.bug = c.bug
+			func() {
+				defer func() {
+					if r := recover(); r != nil && r != errCaught {
+						panic(r)
+					}
+				}()
+				b.run(1500)
+			}()
+			if ft.msg != "" {
+				caught, why = seed, ft.msg
+			}
+		}
+		if caught == 0 {
+			t.Fatalf("%s: not caught in 50 seeds", c.name)
+		}
+		t.Logf("%s: caught on seed %d: %s", c.name, caught, why)
+	}
+}
+
+var errCaught = fmt.Errorf("caught")
+
+// fatalCatcher turns the bench's Fatal into a recorded message, so a test
+// can count the seeds a bug survives.
+type fatalCatcher struct {
+	testing.TB
+	msg string
+}
+
+func (f *fatalCatcher) Fatal(args ...any) { f.msg = fmt.Sprint(args...); panic(errCaught) }
+
+func (f *fatalCatcher) Fatalf(format string, args ...any) {
+	f.msg = fmt.Sprintf(format, args...)
+	panic(errCaught)
+}
