@@ -28,7 +28,6 @@ type Process struct {
 // Workload is the pace of client traffic.
 type Workload struct {
 	RequestProbability float64 // per idle client per tick
-	BodySizeMax        int
 }
 
 // Options is one run's complete configuration.
@@ -105,7 +104,6 @@ func Draw(seed uint64, lim Limits) Options {
 
 	w := &o.Workload
 	w.RequestProbability = uniform(0.01, 1)
-	w.BodySizeMax = rng.IntN(513)
 	return o
 }
 
@@ -149,6 +147,5 @@ func Describe(o Options) map[string]any {
 		"process_stability_ticks":     p.StabilityTicks,
 		"replicas_down_max":           p.MaxDown,
 		"request_probability":         w.RequestProbability,
-		"request_body_size_max":       w.BodySizeMax,
 	}
 }

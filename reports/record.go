@@ -56,4 +56,8 @@ type Record struct {
 	Options           map[string]any `json:"options"`
 	TraceHash         string         `json:"trace_hash"`
 	Failure           string         `json:"failure,omitempty"`
+	// Workload counts the committed ledger operations: per operation, the
+	// number of requests and of each result status (create operations) or
+	// of objects found (lookups and queries).
+	Workload map[string]map[string]uint64 `json:"workload,omitempty"`
 }

@@ -13,8 +13,8 @@ import (
 
 	"viewstamp/faults"
 	"viewstamp/replica/client"
-	"viewstamp/replica/echo"
 	rio "viewstamp/replica/io"
+	"viewstamp/replica/ledger"
 	"viewstamp/replica/u128"
 	"viewstamp/replica/vsr"
 	"viewstamp/reports"
@@ -22,6 +22,7 @@ import (
 	"viewstamp/sim/disk"
 	"viewstamp/sim/packet"
 	"viewstamp/sim/sched"
+	"viewstamp/workload"
 )
 
 // Config bounds a run. Zero values take defaults.
@@ -37,6 +38,9 @@ type Config struct {
 	// Mutate, if set, may alter the vsr.Config before replicas are built: a
 	// hook for tests that plant protocol bugs.
 	Mutate func(*vsr.Config)
+	// LedgerBugs plants ledger defects in every replica, for tests that
+	// prove the auditor catches them.
+	LedgerBugs ledger.Bugs
 }
 
 const (
@@ -51,6 +55,9 @@ type simClient struct {
 	index     int
 	completed int
 	evicted   bool
+	// The request in flight, which the generator hears about with its reply.
+	operation uint8
+	body      []byte
 }
 
 // Cluster is one simulated run.
@@ -75,6 +82,8 @@ type Cluster struct {
 
 	state   *check.State
 	replies *check.Replies
+	gen     *workload.Generator
+	auditor *workload.Auditor
 
 	trace       uint64
 	traceBuf    [64]byte
@@ -116,8 +125,9 @@ func New(opts faults.Options, cfg Config) (*Cluster, error) {
 	if err := c.vcfg.Validate(); err != nil {
 		return nil, err
 	}
-	// Without checkpoints the WAL must hold the whole run.
-	if uint64(opts.RequestsMax+4*opts.ClientCount+16) >= c.vcfg.JournalSlotCount {
+	// Without checkpoints the WAL must hold the whole run; half of it is
+	// for requests and registrations, half for the ledger's pulses.
+	if uint64(opts.RequestsMax+4*opts.ClientCount+16) >= c.vcfg.JournalSlotCount/2 {
 		return nil, fmt.Errorf("requests max %d does not fit a journal of %d slots", opts.RequestsMax, c.vcfg.JournalSlotCount)
 	}
 	nodes := r + opts.ClientCount
@@ -135,6 +145,8 @@ func New(opts faults.Options, cfg Config) (*Cluster, error) {
 	root := vsr.RootHeader(c.cluster)
 	c.state = check.NewState(r, root.Checksum)
 	c.replies = check.NewReplies(c.state)
+	c.gen = workload.New(rand.New(rand.NewPCG(c.rng.Uint64(), 3)), workload.Options{})
+	c.auditor = workload.NewAuditor(c.batchMax())
 	for i := 0; i < r; i++ {
 		c.disks[i] = disk.New(opts.Storage, rand.New(rand.NewPCG(c.rng.Uint64(), 2)), &c.sched, c.vcfg.SectorSize, zones)
 		formatted := false
@@ -166,7 +178,7 @@ func New(opts faults.Options, cfg Config) (*Cluster, error) {
 func (c *Cluster) startReplica(i int) error {
 	rep, err := vsr.New(vsr.Options{
 		Config: c.vcfg, Cluster: c.cluster, Replica: uint8(i), Time: simTime{&c.sched},
-		Network: replicaNet{c, i}, Storage: c.disks[i], SM: &echo.Machine{},
+		Network: replicaNet{c, i}, Storage: c.disks[i], SM: ledger.NewMachine(int(c.vcfg.MessageSizeMax), c.cfg.LedgerBugs),
 		Seed: c.rng.Uint64(), Observer: observer{c},
 	})
 	if err != nil {
@@ -207,15 +219,29 @@ func (n clientNet) SendToClient(u128.U128, []byte)   {}
 
 type observer struct{ c *Cluster }
 
-func (o observer) Committed(replica uint8, h *vsr.Header, reply []byte, state u128.U128) {
+func (o observer) Committed(replica uint8, h *vsr.Header, body, reply []byte, state u128.U128) {
 	c := o.c
 	c.record(evCommit, uint64(replica), h.Op, h.Checksum.Lo)
 	if c.cfg.Log != nil {
 		c.log("replica %d: commit op %d %v view %d", replica, h.Op, h.Checksum, h.View)
 	}
+	first := h.Op > c.state.CommitMax()
 	if err := c.state.Commit(int(replica), h, reply, state); err != nil {
 		c.fail(reports.Correctness, err)
+		return
 	}
+	// The auditor sees each op once, the first time any replica commits
+	// it; the state checker holds every other replica to the same reply.
+	if first && h.Operation >= vsr.OperationStateMachineMin {
+		if err := c.auditor.Commit(h.Op, h.Timestamp, uint8(h.Operation), body, reply); err != nil {
+			c.fail(reports.Correctness, fmt.Errorf("auditor: %w", err))
+		}
+	}
+}
+
+// batchMax is the most events one request of the simulated cluster holds.
+func (c *Cluster) batchMax() int {
+	return ledger.BatchMaxFor(int(c.vcfg.MessageSizeMax), vsr.HeaderSize)
 }
 
 func (o observer) StatusChanged(replica uint8, status vsr.Status, view uint32) {
@@ -289,5 +315,6 @@ func (c *Cluster) onReply(sc *simClient, rep client.Reply) {
 	if rep.Operation != vsr.OperationRegister {
 		sc.completed++
 		c.completed++
+		c.gen.OnReply(sc.index, sc.operation, sc.body, rep.Body)
 	}
 }

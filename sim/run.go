@@ -6,7 +6,6 @@ import (
 	"strconv"
 
 	"viewstamp/faults"
-	"viewstamp/replica/echo"
 	"viewstamp/replica/vsr"
 	"viewstamp/reports"
 	"viewstamp/sim/disk"
@@ -112,11 +111,9 @@ func (c *Cluster) workload(sc *simClient) {
 	if c.requestsSent >= c.opts.RequestsMax || c.rng.Float64() >= c.opts.Workload.RequestProbability {
 		return
 	}
-	body := make([]byte, c.rng.IntN(c.opts.Workload.BodySizeMax+1))
-	for i := range body {
-		body[i] = byte(c.rng.Uint32())
-	}
-	if cl.Submit(echo.Operation, body) == nil {
+	operation, body := c.gen.Next(sc.index, c.batchMax())
+	if cl.Submit(vsr.Operation(operation), body) == nil {
+		sc.operation, sc.body = operation, body
 		c.requestsSent++
 		c.record(evRequest, uint64(sc.index), uint64(cl.NextRequest()), uint64(len(body)))
 	}
@@ -285,6 +282,7 @@ func (c *Cluster) Record() reports.Record {
 		Messages:          reports.Messages{Sent: st.Sent, Delivered: st.Delivered, Dropped: st.Dropped, Duplicated: st.Duplicated},
 		Options:           faults.Describe(c.opts),
 		TraceHash:         fmt.Sprintf("%016x", c.trace),
+		Workload:          c.auditor.Counts(),
 	}
 	if c.liveness && c.failure == nil {
 		rec.LivenessTicks = c.livenessAt

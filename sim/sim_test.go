@@ -1,9 +1,11 @@
 package sim
 
 import (
+	"strings"
 	"testing"
 
 	"viewstamp/faults"
+	"viewstamp/replica/ledger"
 	"viewstamp/replica/vsr"
 	"viewstamp/reports"
 )
@@ -90,6 +92,32 @@ func TestPlantedBugsAreCaught(t *testing.T) {
 			}
 			rec := Run(o, Config{Lite: true, Mutate: func(c *vsr.Config) { c.Bugs = bug }})
 			if rec.Result == reports.Correctness {
+				caught = seed
+				t.Logf("%s: caught by seed %d: %s", name, seed, rec.Failure)
+			}
+		}
+		if caught == 0 {
+			t.Errorf("%s: not caught in 300 seeds", name)
+		}
+	}
+}
+
+// TestPlantedLedgerBugsAreCaught plants a ledger defect in every replica, so
+// the replicas agree with each other and only the auditor, an independent
+// model of the ledger, can notice.
+func TestPlantedLedgerBugsAreCaught(t *testing.T) {
+	bugs := map[string]ledger.Bugs{
+		"debits_must_not_exceed_credits not checked": {SkipDebitLimit: true},
+		"failed linked chain not rolled back":        {SkipChainRollback: true},
+	}
+	for name, bug := range bugs {
+		caught := uint64(0)
+		for seed := uint64(1); seed <= 300 && caught == 0; seed++ {
+			rec := Run(faults.Draw(seed, faults.Limits{}), Config{Lite: true, LedgerBugs: bug})
+			if rec.Result == reports.Correctness {
+				if !strings.Contains(rec.Failure, "auditor") {
+					t.Fatalf("%s: seed %d failed, but not by the auditor: %s", name, seed, rec.Failure)
+				}
 				caught = seed
 				t.Logf("%s: caught by seed %d: %s", name, seed, rec.Failure)
 			}

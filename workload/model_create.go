@@ -16,7 +16,12 @@ func (m *model) createAccount(a *Account) (status uint32, resultTS uint64) {
 		return AccountIDMustNotBeIntMax, 0
 	}
 	if e, ok := m.accounts[a.ID]; ok {
-		return accountExists(a, &e.Account), e.Timestamp
+		// Only an exact duplicate reports the stored object's timestamp, as
+		// created does; a conflicting one reports when it was rejected.
+		if s := accountExists(a, &e.Account); s != AccountExists {
+			return s, 0
+		}
+		return AccountExists, e.Timestamp
 	}
 	if a.Flags&AccountDebitsMustNotExceedCredits != 0 && a.Flags&AccountCreditsMustNotExceedDebits != 0 {
 		return AccountFlagsAreMutuallyExclusive, 0
@@ -88,7 +93,10 @@ func (m *model) createTransfer(t *Transfer) (status uint32, resultTS uint64) {
 		return TransferIDMustNotBeIntMax, 0
 	}
 	if e, ok := m.transfers[t.ID]; ok {
-		return m.transferExists(t, e), e.Timestamp
+		if s := m.transferExists(t, e); s != TransferExists {
+			return s, 0
+		}
+		return TransferExists, e.Timestamp
 	}
 	if m.orphans[t.ID] {
 		return TransferIDAlreadyFailed, 0

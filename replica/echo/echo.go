@@ -27,13 +27,22 @@ type Machine struct {
 	buf   []byte
 }
 
-func (m *Machine) Valid(op vsr.Operation, body []byte) bool {
-	return op == Operation && len(body) <= BodyMax
+func (m *Machine) Check(op vsr.Operation, body []byte) vsr.EvictionReason {
+	if op != Operation {
+		return vsr.EvictionInvalidRequestOperation
+	}
+	if len(body) > BodyMax {
+		return vsr.EvictionInvalidRequestBodySize
+	}
+	return 0
 }
+
+// Pulse: echo has nothing to do on its own.
+func (m *Machine) Pulse(uint64) (vsr.Operation, bool) { return 0, false }
 
 // EventCount gives each 8 bytes of body its own timestamp, so batches of
 // different sizes consume timestamps as the ledger's batches will.
-func (m *Machine) EventCount(_ vsr.Operation, body []byte) uint64 { return uint64(len(body)/8) + 1 }
+func (m *Machine) EventCount(_ vsr.Operation, body []byte) uint64 { return uint64(len(body) / 8) }
 
 func (m *Machine) Commit(client u128.U128, op, timestamp uint64, _ vsr.Operation, body []byte) []byte {
 	m.buf = m.buf[:0]

@@ -200,8 +200,14 @@ func (l *Ledger) createTransfer(t *Transfer, ts, batchTS uint64, batchImported b
 		return TransferIDMustNotBeIntMax, ts
 	}
 	if pos, ok := l.s.transfer(t.ID); ok {
+		// Only an exact duplicate reports the stored transfer's timestamp,
+		// as created would have; a conflicting one reports when it was
+		// rejected.
 		e := &l.s.transfers.at(pos).Transfer
-		return l.transferExists(t, e), e.Timestamp
+		if status := l.transferExists(t, e); status != TransferExists {
+			return status, ts
+		}
+		return TransferExists, e.Timestamp
 	}
 	if _, ok := l.s.failed[t.ID]; ok {
 		return TransferIDAlreadyFailed, ts

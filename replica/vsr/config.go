@@ -62,7 +62,7 @@ func ProductionConfig(replicaCount uint8) Config {
 // request queue, multi-message repair) common.
 func SimConfig(replicaCount uint8) Config {
 	c := ProductionConfig(replicaCount)
-	c.JournalSlotCount = 512
+	c.JournalSlotCount = 1024
 	c.MessageSizeMax = 4096
 	c.PipelineMax = 4
 	c.RequestQueueMax = 8

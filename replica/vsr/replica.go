@@ -211,6 +211,32 @@ func (r *Replica) tickPrimary() {
 	if r.tCommit.tick(r.rng) {
 		r.sendCommit()
 	}
+	r.pulse()
+}
+
+// pulse prepares the state machine's own operation when it asks for one.
+// Only with everything committed executed, so the state machine answers for
+// the state the pulse will run against, and one pulse at a time.
+func (r *Replica) pulse() {
+	if r.status != StatusNormal || r.commitMin < r.commitMax || uint64(len(r.pipeline)) >= r.cfg.PipelineMax {
+		return
+	}
+	// Until checkpoints exist the WAL must hold every op since op 1. Pulses
+	// may use the first half of it; the second half is for client requests,
+	// which the harness bounds (sim.New refuses runs that would not fit).
+	if r.op >= r.cfg.JournalSlotCount/2 {
+		return
+	}
+	for _, e := range r.pipeline {
+		if e.prepare.Header.Client.IsZero() {
+			return
+		}
+	}
+	op, ok := r.sm.Pulse(max(r.lastTimestamp+1, uint64(r.time.Realtime())))
+	if !ok || op < OperationStateMachineMin {
+		return
+	}
+	r.prepareRequest(&Message{Header: Header{Operation: op}})
 }
 
 // OnMessage handles one received message. Bytes are read-only and may be
@@ -357,8 +383,8 @@ func (r *Replica) onRequest(m *Message) {
 			return
 		}
 	case h.Operation >= OperationStateMachineMin:
-		if !r.sm.Valid(h.Operation, m.Body) {
-			r.evict(h.Client, EvictionInvalidRequestBody)
+		if reason := r.sm.Check(h.Operation, m.Body); reason != 0 {
+			r.evict(h.Client, reason)
 			return
 		}
 	default:
@@ -442,11 +468,14 @@ func (r *Replica) prepareRequest(req *Message) {
 	if !ok {
 		panic(fmt.Sprintf("replica %d: primary has no header at its head op %d", r.index, r.op))
 	}
-	events := uint64(1)
+	events := uint64(0)
 	if rh.Operation >= OperationStateMachineMin {
-		events = max(1, r.sm.EventCount(rh.Operation, req.Body))
+		events = r.sm.EventCount(rh.Operation, req.Body)
 	}
-	ts := max(r.lastTimestamp+events, uint64(r.time.Realtime()))
+	// The op takes the next timestamp (never behind the clock, never
+	// repeating) and its events the ones after it, so every object the
+	// batch creates has a timestamp of its own.
+	ts := max(r.lastTimestamp+1, uint64(r.time.Realtime())) + events
 	r.lastTimestamp = ts
 	p := &Message{Header: Header{
 		Command: CommandPrepare, Cluster: r.cluster, Replica: r.index, View: r.view,
@@ -723,7 +752,7 @@ func (r *Replica) execute(p *Message) {
 	if h.Timestamp > r.lastTimestamp {
 		r.lastTimestamp = h.Timestamp
 	}
-	r.obs.Committed(r.index, h, reply, r.sm.Checksum())
+	r.obs.Committed(r.index, h, p.Body, reply, r.sm.Checksum())
 	if h.Client.IsZero() {
 		return
 	}

@@ -7,13 +7,21 @@ import "viewstamp/replica/u128"
 // be deterministic. Commit must not do IO; when the storage engine arrives it
 // will supply objects through a separate prefetch step.
 type StateMachine interface {
-	// Valid reports whether a request body for operation is acceptable;
-	// invalid requests are rejected before they are prepared.
-	Valid(operation Operation, body []byte) bool
-	// EventCount is how many timestamps the batch consumes (at least 1).
+	// Check returns zero if a request is acceptable, else the reason to
+	// evict the client that sent it: invalid requests are refused before
+	// they are prepared, so nothing a client sends can fail a commit.
+	Check(operation Operation, body []byte) EvictionReason
+	// EventCount is how many timestamps the batch consumes besides the op's
+	// own: each event of a batch gets a distinct timestamp.
 	EventCount(operation Operation, body []byte) uint64
+	// Pulse asks whether the state machine needs an operation of its own at
+	// timestamp (the ledger expires pending transfers this way), and which.
+	// The primary asks; it must not change state.
+	Pulse(timestamp uint64) (Operation, bool)
 	// Commit applies a committed operation. timestamp is the batch's highest;
-	// its events own timestamp-EventCount+1 .. timestamp. It returns the reply body.
+	// its events own timestamp-EventCount+1 .. timestamp. It returns the reply
+	// body, which the caller owns. client is zero for the state machine's own
+	// operations (pulses).
 	Commit(client u128.U128, op, timestamp uint64, operation Operation, body []byte) []byte
 	// Checksum summarizes the whole state, for checkers comparing replicas.
 	Checksum() u128.U128
@@ -22,13 +30,13 @@ type StateMachine interface {
 // Observer hears about what a replica does, for checkers and logs. The
 // replica calls it synchronously; it must not call back into the replica.
 type Observer interface {
-	Committed(replica uint8, h *Header, reply []byte, state u128.U128)
+	Committed(replica uint8, h *Header, body, reply []byte, state u128.U128)
 	StatusChanged(replica uint8, status Status, view uint32)
 	Logf(replica uint8, format string, args ...any)
 }
 
 type nopObserver struct{}
 
-func (nopObserver) Committed(uint8, *Header, []byte, u128.U128) {}
-func (nopObserver) StatusChanged(uint8, Status, uint32)         {}
-func (nopObserver) Logf(uint8, string, ...any)                  {}
+func (nopObserver) Committed(uint8, *Header, []byte, []byte, u128.U128) {}
+func (nopObserver) StatusChanged(uint8, Status, uint32)                 {}
+func (nopObserver) Logf(uint8, string, ...any)                          {}
