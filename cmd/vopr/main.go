@@ -168,6 +168,37 @@ func printOptions(w io.Writer, opts map[string]any) {
 	}
 }
 
+// printWorkload shows what the ledger did: one line per operation, its
+// statuses most frequent first.
+func printWorkload(w io.Writer, counts map[string]map[string]uint64) {
+	ops := make([]string, 0, len(counts))
+	for op := range counts {
+		ops = append(ops, op)
+	}
+	slices.Sort(ops)
+	for _, op := range ops {
+		m := counts[op]
+		keys := make([]string, 0, len(m))
+		for k := range m {
+			keys = append(keys, k)
+		}
+		slices.SortFunc(keys, func(a, b string) int {
+			if m[a] != m[b] {
+				return int(m[b]) - int(m[a])
+			}
+			return strings.Compare(a, b)
+		})
+		line := ""
+		for i, k := range keys {
+			if i > 0 {
+				line += ", "
+			}
+			line += fmt.Sprintf("%s %d", k, m[k])
+		}
+		fmt.Fprintf(w, "  %-22s %s\n", op+":", line)
+	}
+}
+
 func verdict(w io.Writer, rec reports.Record, f flags, elapsed time.Duration) {
 	simSeconds := float64(rec.Ticks) / 100
 	fmt.Fprintf(w, "%d ticks (%.0f s simulated in %.2f s, %.0fx), %d requests, commit %d, view %d, %d view changes, %d crashes, %d restarts, %d partitions\n",
@@ -175,6 +206,7 @@ func verdict(w io.Writer, rec reports.Record, f flags, elapsed time.Duration) {
 		rec.ViewMax, rec.ViewChanges, rec.Crashes, rec.Restarts, rec.Partitions)
 	fmt.Fprintf(w, "messages: %d sent, %d delivered, %d dropped, %d duplicated; trace %s\n",
 		rec.Messages.Sent, rec.Messages.Delivered, rec.Messages.Dropped, rec.Messages.Duplicated, rec.TraceHash)
+	printWorkload(w, rec.Workload)
 	if rec.Result == reports.Pass {
 		fmt.Fprintf(w, "PASSED (%d ticks)\n", rec.Ticks)
 		return
