@@ -70,11 +70,12 @@ func (l *Ledger) createAccounts(body []byte, timestamp uint64, out []byte) []byt
 		status := l.createAccount(&a, ts, timestamp, batchImported)
 		switch status {
 		case StatusCreated:
-			pos := l.s.accountPos[a.ID]
+			pos, _ := l.s.account(a.ID)
 			l.digestAccount(pos)
 			return status, l.s.accounts.at(pos).Timestamp
 		case AccountExists:
-			return status, l.s.accounts.at(l.s.accountPos[a.ID]).Timestamp
+			pos, _ := l.s.account(a.ID)
+			return status, l.s.accounts.at(pos).Timestamp
 		}
 		return status, ts
 	}, l.countAccount)
@@ -383,7 +384,8 @@ func (l *Ledger) postOrVoid(t *Transfer, ts uint64) uint32 {
 	if p.Flags&TransferPending == 0 {
 		return TransferPendingTransferNotPending
 	}
-	drPos, crPos := l.s.accountPos[p.DebitAccountID], l.s.accountPos[p.CreditAccountID]
+	drPos, _ := l.s.account(p.DebitAccountID)
+	crPos, _ := l.s.account(p.CreditAccountID)
 	switch {
 	case !t.DebitAccountID.IsZero() && t.DebitAccountID != p.DebitAccountID:
 		return TransferPendingTransferHasDifferentDebitAccountID

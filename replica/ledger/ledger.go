@@ -114,7 +114,7 @@ func (l *Ledger) PulseDue(timestamp uint64) bool {
 // Prefetch lists the objects a batch will read, so that a storage engine can
 // load them before Execute. The in-memory store already holds everything;
 // the list is the contract the LSM will implement against.
-func (l *Ledger) Prefetch(op uint8, body []byte) (accounts, transfers []u128.U128) {
+func (l *Ledger) Prefetch(op uint8, timestamp uint64, body []byte) (accounts, transfers []u128.U128) {
 	switch op {
 	case OpCreateAccounts:
 		for i := 0; i+AccountSize <= len(body); i += AccountSize {
@@ -124,11 +124,39 @@ func (l *Ledger) Prefetch(op uint8, body []byte) (accounts, transfers []u128.U12
 		for i := 0; i+TransferSize <= len(body); i += TransferSize {
 			t := DecodeTransfer(body[i:])
 			transfers = append(transfers, t.ID)
-			if !t.PendingID.IsZero() {
-				transfers = append(transfers, t.PendingID)
-			}
 			accounts = append(accounts, t.DebitAccountID, t.CreditAccountID)
+			if t.PendingID.IsZero() {
+				continue
+			}
+			// A post or void moves the pending transfer's accounts, which
+			// only the pending transfer names: the second stage of the
+			// prefetch, after the first has loaded it. A pending transfer
+			// created earlier in this same batch names accounts the batch
+			// already lists.
+			transfers = append(transfers, t.PendingID)
+			if pos, ok := l.s.transfer(t.PendingID); ok {
+				p := l.s.transfers.at(pos)
+				accounts = append(accounts, p.DebitAccountID, p.CreditAccountID)
+			}
 		}
+	case OpPulse:
+		// The expiring transfers come from the expiry index, in heap
+		// order: every entry due by timestamp has only due ancestors.
+		var walk func(i int)
+		walk = func(i int) {
+			h := l.s.expiries
+			if i >= len(h) || h[i].expiresAt > timestamp {
+				return
+			}
+			if l.s.live(h[i]) {
+				p := l.s.transfers.at(h[i].pos)
+				transfers = append(transfers, p.ID)
+				accounts = append(accounts, p.DebitAccountID, p.CreditAccountID)
+			}
+			walk(2*i + 1)
+			walk(2*i + 2)
+		}
+		walk(0)
 	case OpLookupAccounts:
 		for i := 0; i+IDSize <= len(body); i += IDSize {
 			accounts = append(accounts, getU128(body[i:]))
@@ -197,8 +225,9 @@ func (l *Ledger) expire(timestamp uint64) {
 		}
 		l.s.expiries.pop()
 		p := l.s.transfers.at(e.pos)
-		dr := l.s.accounts.at(l.s.accountPos[p.DebitAccountID])
-		cr := l.s.accounts.at(l.s.accountPos[p.CreditAccountID])
+		drPos, _ := l.s.account(p.DebitAccountID)
+		crPos, _ := l.s.account(p.CreditAccountID)
+		dr, cr := l.s.accounts.at(drPos), l.s.accounts.at(crPos)
 		dr.DebitsPending = sub(dr.DebitsPending, p.Amount)
 		cr.CreditsPending = sub(cr.CreditsPending, p.Amount)
 		if p.Flags&TransferClosingDebit != 0 {

@@ -244,6 +244,9 @@ type store struct {
 
 	scoped bool
 	log    []undo
+
+	// onRead, when set (tests only), hears every lookup by id.
+	onRead func(transfer bool, id u128.U128)
 }
 
 func newStore() *store {
@@ -252,17 +255,25 @@ func newStore() *store {
 	}
 }
 
+// account and transfer are Execute's only ways to find an object by id, so
+// a test can hold them to what Prefetch promised (see onRead).
 func (s *store) account(id u128.U128) (int32, bool) {
+	if s.onRead != nil {
+		s.onRead(false, id)
+	}
 	p, ok := s.accountPos[id]
 	return p, ok
 }
 
 func (s *store) transfer(id u128.U128) (int32, bool) {
+	if s.onRead != nil {
+		s.onRead(true, id)
+	}
 	return s.transferAt.get(id)
 }
 
 func (s *store) mustTransfer(id u128.U128) int32 {
-	p, ok := s.transferAt.get(id)
+	p, ok := s.transfer(id)
 	if !ok {
 		panic("ledger: a stored post or void names a pending transfer that does not exist")
 	}
