@@ -10,6 +10,18 @@ import (
 // its seed and by the replies it is shown (OnReply); it never consults the
 // auditor, so a wrong reply cannot steer it into agreeing with a bug.
 //
+// A seed draws the character of a run: 2–128 accounts (some limited by
+// credits or debits, some keeping history, a few on a second ledger, and on
+// most seeds 2–4 "whales" reserved for balances near 2^128), a Zipf law
+// over which accounts are hot, the weights of the request kinds and of the
+// transfer kinds, the batch sizes, the rate of invalid events (~1%) and of
+// linked chains, and whether imported events are sent at all (two seeds in
+// three). Transfers are single-phase, pending (timeouts 0 or 1–5 s) then
+// posted (whole, partial, zero or u128 max) or voided or left to expire,
+// balancing, closing (then voided or expired), retries of earlier ids
+// (identical, with one field altered, or after a transient failure) and
+// invalid events of every kind the checks know.
+//
 // Every create_accounts status is designed to appear, and every
 // create_transfers status except:
 //   - overflows_timeout: it needs an event timestamp above
@@ -18,9 +30,11 @@ import (
 //     the simulator's clock starts that high; at present-day clocks those
 //     transfers are simply created (and never expire).
 //
-// Statuses that depend on timing (imported_* timestamps chosen from the
-// newest timestamp the generator has seen, pending_transfer_expired from its
-// estimate of the cluster's time) are produced often but not in every run.
+// Statuses that depend on timing are produced often but not in every run:
+// the imported_* ones, because the generator can only aim its user-defined
+// timestamps just past the newest timestamp it has seen (other clients'
+// requests may commit in between), and pending_transfer_expired, which
+// needs its estimate of the cluster's time.
 type Generator struct {
 	rng *rand.Rand
 	p   params

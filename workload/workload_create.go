@@ -65,6 +65,13 @@ func (g *Generator) accountEvent() Account {
 				return a.ev
 			}
 		}
+		// A request can be lost with its client's session; send again
+		// what no reply has confirmed.
+		for _, a := range g.accounts {
+			if a.state == sent && g.chance(0.2) {
+				return a.ev
+			}
+		}
 	}
 	return g.retryAccount()
 }
