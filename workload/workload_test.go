@@ -28,6 +28,7 @@ type bench struct {
 	inflight []*request
 	digest   uint64     // of every request and reply, for determinism checks
 	bug      plantedBug // makes the ledger faulty
+	lose     float64    // share of replies the generator never hears of
 }
 
 type request struct {
@@ -117,7 +118,9 @@ func (b *bench) run(requests int) {
 				events = len(r.body) / EventSize
 			}
 			reply := b.commit(r.operation, r.body, events)
-			b.gen.OnReply(c, r.operation, r.body, reply)
+			if b.lose == 0 || b.rng.Float64() >= b.lose {
+				b.gen.OnReply(c, r.operation, r.body, reply)
+			}
 			b.inflight[c] = nil
 			done++
 		}
@@ -194,6 +197,23 @@ func TestGeneratorAgainstAuditor(t *testing.T) {
 		b := newBench(t, seed, true)
 		b.run(1500)
 		b.checkBalanced()
+	}
+}
+
+// Clients lose replies when their sessions are evicted; the workload must
+// keep making progress on what it does hear.
+func TestGeneratorSurvivesLostReplies(t *testing.T) {
+	for seed := uint64(200); seed < 210; seed++ {
+		b := newBench(t, seed, false)
+		b.lose = 0.2
+		b.run(1500)
+		c := b.ledger.Counts()
+		half := newBench(t, seed, false)
+		half.lose = 0.2
+		half.run(750)
+		if got, early := c["create_transfers"]["created"], half.ledger.Counts()["create_transfers"]["created"]; got <= early {
+			t.Fatalf("seed %d: transfers stopped being created (%d after 750 requests, %d after 1500)", seed, early, got)
+		}
 	}
 }
 
