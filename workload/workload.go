@@ -20,7 +20,9 @@ import (
 // posted (whole, partial, zero or u128 max) or voided or left to expire,
 // balancing, closing (then voided or expired), retries of earlier ids
 // (identical, with one field altered, or after a transient failure) and
-// invalid events of every kind the checks know.
+// invalid events of every kind the checks know. Early in every run it also
+// sends a few scripted probes (see workload_probe.go), so that even a swarm
+// of short runs reaches the statuses random traffic finds late or rarely.
 //
 // Every create_accounts status is designed to appear, and every
 // create_transfers status except:
@@ -41,15 +43,20 @@ type Generator struct {
 
 	accountHi, transferHi uint64 // high words of generated ids, per seed
 
-	accounts    []*gAccount // planned accounts in hotness order (hottest first)
-	byID        map[U128]*gAccount
-	pool        []*gAccount // accounts for ordinary transfers, hottest first
-	history     []*gAccount
-	whales      []*gAccount // accounts reserved for balances near 2^128
-	ledger2     []*gAccount // accounts not on ledger 1
-	zipf        *rand.Zipf
-	closers     []*gTransfer // created closing transfers believed pending
-	whaleBudget int          // whale transfers left: once saturated they only overflow
+	accounts []*gAccount // planned accounts in hotness order (hottest first)
+	byID     map[U128]*gAccount
+	pool     []*gAccount // accounts for ordinary transfers, hottest first
+	history  []*gAccount
+	whales   []*gAccount // accounts reserved for balances near 2^128
+	ledger2  []*gAccount // accounts not on ledger 1
+	zipf     *rand.Zipf
+	closers  []*gTransfer // created closing transfers believed pending
+
+	probes       []probe    // scripted sequences still to send
+	queueA       []Account  // events of the current probe not sent yet
+	queueT       []Transfer //
+	whalesProbed bool       // random whale traffic waits for the whale probe
+	whaleBudget  int        // whale transfers left: once saturated they only overflow
 
 	nextAccount  uint64 // id sequences
 	nextTransfer uint64
@@ -194,6 +201,7 @@ func New(rng *rand.Rand, opts Options) *Generator {
 	}
 	g.planAccounts(n)
 	g.whaleBudget = 10 + rng.IntN(50)
+	g.planProbes()
 	return g
 }
 
@@ -217,7 +225,7 @@ func (g *Generator) drawParams() {
 		tkVoid:         2 + r.IntN(8),
 		tkBalancing:    1 + r.IntN(6),
 		tkClosing:      r.IntN(3),
-		tkWhale:        r.IntN(4),
+		tkWhale:        1 + r.IntN(3),
 		tkRetrySame:    1 + r.IntN(4),
 		tkRetryAltered: 1 + r.IntN(4),
 		tkRetryFailed:  r.IntN(3),
@@ -239,7 +247,7 @@ func (g *Generator) drawParams() {
 func (g *Generator) planAccounts(n int) {
 	r := g.rng
 	whales := 0
-	if n >= 6 && g.p.transferMix[tkWhale] > 0 {
+	if n >= 6 {
 		whales = 2 + r.IntN(3)
 	}
 	for i := 0; i < n; i++ {
@@ -295,6 +303,11 @@ func (g *Generator) Next(client int, batchMax int) (operation uint8, body []byte
 	if batchMax < 1 {
 		batchMax = 1
 	}
+	if g.createdAtLeast(2) {
+		if op, body, ok := g.nextProbe(batchMax); ok {
+			return op, body
+		}
+	}
 	switch g.pickRequest() {
 	case reqCreateAccounts:
 		return OpCreateAccounts, g.createAccounts(batchMax)
@@ -317,19 +330,21 @@ func (g *Generator) Next(client int, batchMax int) (operation uint8, body []byte
 
 func (g *Generator) pickRequest() requestKind {
 	// Until a pair of accounts exists, transfers could only fail.
-	createdCount := 0
-	for _, a := range g.accounts {
-		if a.state == created {
-			createdCount++
-			if createdCount >= 2 {
-				break
-			}
-		}
-	}
-	if createdCount < 2 && g.rng.IntN(4) > 0 {
+	if !g.createdAtLeast(2) && g.rng.IntN(4) > 0 {
 		return reqCreateAccounts
 	}
 	return requestKind(weighted(g.rng, g.p.mix[:]))
+}
+
+func (g *Generator) createdAtLeast(n int) bool {
+	for _, a := range g.accounts {
+		if a.state == created {
+			if n--; n == 0 {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // weighted picks index i with probability w[i] / sum(w).
