@@ -10,6 +10,20 @@ import (
 // its seed and by the replies it is shown (OnReply); it never consults the
 // auditor, so a wrong reply cannot steer it into agreeing with a bug.
 //
+// A seed draws the character of a run: 2–128 accounts (some limited by
+// credits or debits, some keeping history, a few on a second ledger, and on
+// most seeds 2–4 "whales" reserved for balances near 2^128), a Zipf law
+// over which accounts are hot, the weights of the request kinds and of the
+// transfer kinds, the batch sizes, the rate of invalid events (~1%) and of
+// linked chains, and whether imported events are sent at all (two seeds in
+// three). Transfers are single-phase, pending (timeouts 0 or 1–5 s) then
+// posted (whole, partial, zero or u128 max) or voided or left to expire,
+// balancing, closing (then voided or expired), retries of earlier ids
+// (identical, with one field altered, or after a transient failure) and
+// invalid events of every kind the checks know. Early in every run it also
+// sends a few scripted probes (see workload_probe.go), so that even a swarm
+// of short runs reaches the statuses random traffic finds late or rarely.
+//
 // Every create_accounts status is designed to appear, and every
 // create_transfers status except:
 //   - overflows_timeout: it needs an event timestamp above
@@ -18,24 +32,31 @@ import (
 //     the simulator's clock starts that high; at present-day clocks those
 //     transfers are simply created (and never expire).
 //
-// Statuses that depend on timing (imported_* timestamps chosen from the
-// newest timestamp the generator has seen, pending_transfer_expired from its
-// estimate of the cluster's time) are produced often but not in every run.
+// Statuses that depend on timing are produced often but not in every run:
+// the imported_* ones, because the generator can only aim its user-defined
+// timestamps just past the newest timestamp it has seen (other clients'
+// requests may commit in between), and pending_transfer_expired, which
+// needs its estimate of the cluster's time.
 type Generator struct {
 	rng *rand.Rand
 	p   params
 
 	accountHi, transferHi uint64 // high words of generated ids, per seed
 
-	accounts    []*gAccount // planned accounts in hotness order (hottest first)
-	byID        map[U128]*gAccount
-	pool        []*gAccount // accounts for ordinary transfers, hottest first
-	history     []*gAccount
-	whales      []*gAccount // accounts reserved for balances near 2^128
-	ledger2     []*gAccount // accounts not on ledger 1
-	zipf        *rand.Zipf
-	closers     []*gTransfer // created closing transfers believed pending
-	whaleBudget int          // whale transfers left: once saturated they only overflow
+	accounts []*gAccount // planned accounts in hotness order (hottest first)
+	byID     map[U128]*gAccount
+	pool     []*gAccount // accounts for ordinary transfers, hottest first
+	history  []*gAccount
+	whales   []*gAccount // accounts reserved for balances near 2^128
+	ledger2  []*gAccount // accounts not on ledger 1
+	zipf     *rand.Zipf
+	closers  []*gTransfer // created closing transfers believed pending
+
+	probes       []probe    // scripted sequences still to send
+	queueA       []Account  // events of the current probe not sent yet
+	queueT       []Transfer //
+	whalesProbed bool       // random whale traffic waits for the whale probe
+	whaleBudget  int        // whale transfers left: once saturated they only overflow
 
 	nextAccount  uint64 // id sequences
 	nextTransfer uint64
@@ -180,6 +201,7 @@ func New(rng *rand.Rand, opts Options) *Generator {
 	}
 	g.planAccounts(n)
 	g.whaleBudget = 10 + rng.IntN(50)
+	g.planProbes()
 	return g
 }
 
@@ -203,7 +225,7 @@ func (g *Generator) drawParams() {
 		tkVoid:         2 + r.IntN(8),
 		tkBalancing:    1 + r.IntN(6),
 		tkClosing:      r.IntN(3),
-		tkWhale:        r.IntN(4),
+		tkWhale:        1 + r.IntN(3),
 		tkRetrySame:    1 + r.IntN(4),
 		tkRetryAltered: 1 + r.IntN(4),
 		tkRetryFailed:  r.IntN(3),
@@ -225,7 +247,7 @@ func (g *Generator) drawParams() {
 func (g *Generator) planAccounts(n int) {
 	r := g.rng
 	whales := 0
-	if n >= 6 && g.p.transferMix[tkWhale] > 0 {
+	if n >= 6 {
 		whales = 2 + r.IntN(3)
 	}
 	for i := 0; i < n; i++ {
@@ -281,6 +303,11 @@ func (g *Generator) Next(client int, batchMax int) (operation uint8, body []byte
 	if batchMax < 1 {
 		batchMax = 1
 	}
+	if g.createdAtLeast(2) {
+		if op, body, ok := g.nextProbe(batchMax); ok {
+			return op, body
+		}
+	}
 	switch g.pickRequest() {
 	case reqCreateAccounts:
 		return OpCreateAccounts, g.createAccounts(batchMax)
@@ -303,19 +330,21 @@ func (g *Generator) Next(client int, batchMax int) (operation uint8, body []byte
 
 func (g *Generator) pickRequest() requestKind {
 	// Until a pair of accounts exists, transfers could only fail.
-	createdCount := 0
-	for _, a := range g.accounts {
-		if a.state == created {
-			createdCount++
-			if createdCount >= 2 {
-				break
-			}
-		}
-	}
-	if createdCount < 2 && g.rng.IntN(4) > 0 {
+	if !g.createdAtLeast(2) && g.rng.IntN(4) > 0 {
 		return reqCreateAccounts
 	}
 	return requestKind(weighted(g.rng, g.p.mix[:]))
+}
+
+func (g *Generator) createdAtLeast(n int) bool {
+	for _, a := range g.accounts {
+		if a.state == created {
+			if n--; n == 0 {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // weighted picks index i with probability w[i] / sum(w).

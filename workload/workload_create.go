@@ -65,6 +65,13 @@ func (g *Generator) accountEvent() Account {
 				return a.ev
 			}
 		}
+		// A request can be lost with its client's session; send again
+		// what no reply has confirmed.
+		for _, a := range g.accounts {
+			if a.state == sent && g.chance(0.2) {
+				return a.ev
+			}
+		}
 	}
 	return g.retryAccount()
 }
@@ -78,7 +85,13 @@ func (g *Generator) retryAccount() Account {
 	if g.chance(0.5) {
 		return ev // exists, if it was created
 	}
-	switch g.rng.IntN(6) {
+	return alteredAccount(ev, g.rng.IntN(6))
+}
+
+// alteredAccount changes field k of an account event, for the
+// exists_with_different_* statuses.
+func alteredAccount(ev Account, k int) Account {
+	switch k {
 	case 0:
 		ev.Flags ^= AccountHistory
 	case 1:
@@ -95,11 +108,18 @@ func (g *Generator) retryAccount() Account {
 	return ev
 }
 
+// invalidAccountKinds is how many kinds invalidAccountKind knows.
+const invalidAccountKinds = 13
+
 // invalidAccount makes an event meant to fail with one particular status.
 func (g *Generator) invalidAccount() Account {
+	return g.invalidAccountKind(g.rng.IntN(invalidAccountKinds))
+}
+
+func (g *Generator) invalidAccountKind(kind int) Account {
 	r := g.rng
 	a := Account{ID: g.freshAccountID(), Ledger: 1, Code: 1}
-	switch r.IntN(13) {
+	switch kind {
 	case 0:
 		a.Timestamp = 1 + r.Uint64N(1<<40)
 	case 1:
@@ -241,7 +261,7 @@ func (g *Generator) transferEvent() Transfer {
 	case tkClosing:
 		return g.closing()
 	case tkWhale:
-		if len(g.whales) >= 2 && g.whaleBudget > 0 {
+		if len(g.whales) >= 2 && g.whaleBudget > 0 && (g.whalesProbed || len(g.whales) < 3) {
 			g.whaleBudget--
 			return g.whale()
 		}
@@ -347,7 +367,10 @@ func (g *Generator) whale() Transfer {
 		Ledger:          1,
 		Code:            1,
 	}
-	if r.IntN(2) == 0 {
+	// Even whales mostly reserve and odd ones mostly post, so that pending
+	// and posted balances each grow large on some accounts before the other
+	// kind of overflow blocks them, and both on a few.
+	if (i%2 == 0) == (r.IntN(5) > 0) {
 		t.Flags |= TransferPending
 		if r.IntN(3) == 0 {
 			t.Timeout = uint32(1 + r.IntN(5))
@@ -401,8 +424,14 @@ func (g *Generator) resolve(p *gTransfer, flag uint16) Transfer {
 // altered resends a created transfer with one field changed, for the
 // exists_with_different_* statuses.
 func (g *Generator) altered(ev Transfer) Transfer {
+	return g.alteredKind(ev, g.rng.IntN(alteredTransferKinds))
+}
+
+const alteredTransferKinds = 11
+
+func (g *Generator) alteredKind(ev Transfer, kind int) Transfer {
 	ev.Flags &^= TransferLinked
-	switch g.rng.IntN(11) {
+	switch kind {
 	case 0:
 		ev.Flags ^= TransferBalancingCredit
 	case 1:
@@ -442,9 +471,16 @@ func (g *Generator) altered(ev Transfer) Transfer {
 // invalidTransfer makes an event meant to fail with one particular status
 // (another, earlier check may win when the state differs from the guess).
 func (g *Generator) invalidTransfer() Transfer {
+	return g.invalidTransferKind(g.rng.IntN(invalidTransferKinds))
+}
+
+// invalidTransferKinds is how many kinds invalidTransferKind knows.
+const invalidTransferKinds = 34
+
+func (g *Generator) invalidTransferKind(kind int) Transfer {
 	r := g.rng
 	t := g.posted()
-	switch r.IntN(34) {
+	switch kind {
 	case 0:
 		t.ID = U128{}
 	case 1:

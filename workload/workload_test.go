@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"math/rand/v2"
+	"os"
 	"slices"
 	"sort"
 	"strings"
@@ -28,6 +29,8 @@ type bench struct {
 	inflight []*request
 	digest   uint64     // of every request and reply, for determinism checks
 	bug      plantedBug // makes the ledger faulty
+	lose     float64    // share of replies the generator never hears of
+	pace     float64    // commits per tick, on average
 }
 
 type request struct {
@@ -44,7 +47,10 @@ func newBench(t testing.TB, seed uint64, check bool) *bench {
 		rng:      rng,
 		clients:  1 + rng.IntN(8),
 		batchMax: []int{1, 8, 64, 512, DefaultBatchMax}[rng.IntN(5)],
-		now:      1_700_000_000*nsPerSecond + rng.Uint64N(nsPerSecond),
+		// From a busy cluster to one slowed down by faults, where a run of
+		// a few dozen requests spans minutes of simulated time.
+		pace: []float64{3, 1, 0.1, 0.01}[rng.IntN(4)],
+		now:  1_700_000_000*nsPerSecond + rng.Uint64N(nsPerSecond),
 	}
 	if check {
 		b.checker = NewAuditor(0)
@@ -103,7 +109,14 @@ func (b *bench) run(requests int) {
 				b.inflight[c] = &request{op, body}
 			}
 		}
-		for k := b.rng.IntN(4); k > 0 && done < requests; k-- {
+		commits := int(b.pace)
+		if b.rng.Float64() < b.pace-float64(commits) {
+			commits++
+		}
+		if b.pace >= 1 {
+			commits = b.rng.IntN(2*commits + 1)
+		}
+		for k := commits; k > 0 && done < requests; k-- {
 			if b.pulseDue() {
 				b.commit(OpPulse, nil, 0)
 			}
@@ -117,7 +130,9 @@ func (b *bench) run(requests int) {
 				events = len(r.body) / EventSize
 			}
 			reply := b.commit(r.operation, r.body, events)
-			b.gen.OnReply(c, r.operation, r.body, reply)
+			if b.lose == 0 || b.rng.Float64() >= b.lose {
+				b.gen.OnReply(c, r.operation, r.body, reply)
+			}
 			b.inflight[c] = nil
 			done++
 		}
@@ -197,28 +212,60 @@ func TestGeneratorAgainstAuditor(t *testing.T) {
 	}
 }
 
+// Clients lose replies when their sessions are evicted; the workload must
+// keep making progress on what it does hear.
+func TestGeneratorSurvivesLostReplies(t *testing.T) {
+	for seed := uint64(200); seed < 210; seed++ {
+		b := newBench(t, seed, false)
+		b.lose = 0.2
+		b.run(1500)
+		c := b.ledger.Counts()
+		half := newBench(t, seed, false)
+		half.lose = 0.2
+		half.run(750)
+		if got, early := c["create_transfers"]["created"], half.ledger.Counts()["create_transfers"]["created"]; got <= early {
+			t.Fatalf("seed %d: transfers stopped being created (%d after 750 requests, %d after 1500)", seed, early, got)
+		}
+	}
+}
+
 // unproducible lists statuses the generator is not designed to produce; see
 // the Generator doc comment for why.
 var unproducible = []string{"overflows_timeout"}
 
-// TestGeneratorCoversStatuses is the must-be-true of the workload: across
-// seeds, every create status it is designed to produce appears.
+// TestGeneratorCoversStatuses is the must-be-true of the workload: across a
+// swarm of seeds, every create status it is designed to produce appears.
+// The swarm mirrors the simulator's (1,000 seeds of about 80 requests); a
+// few long runs must cover them too, from random traffic in deeper states.
+// WORKLOAD_SEEDS=seeds,requests runs another shape.
 func TestGeneratorCoversStatuses(t *testing.T) {
-	seeds, requests := 200, 1500
+	shapes := [][2]int{{1000, 80}, {40, 1500}}
 	if testing.Short() {
-		seeds = 40
+		shapes = [][2]int{{200, 80}}
 	}
+	if s := os.Getenv("WORKLOAD_SEEDS"); s != "" {
+		var seeds, requests int
+		fmt.Sscanf(s, "%d,%d", &seeds, &requests)
+		shapes = [][2]int{{seeds, requests}}
+	}
+	for _, shape := range shapes {
+		coverStatuses(t, shape[0], shape[1])
+	}
+}
+
+func coverStatuses(t *testing.T, seeds, requests int) {
 	total := map[string]map[string]uint64{}
 	for seed := uint64(1); seed <= uint64(seeds); seed++ {
 		b := newBench(t, seed, false)
 		b.run(requests)
 		b.checkBalanced()
+		counts := b.ledger.Counts()
 		for _, group := range []string{"create_accounts", "create_transfers", "requests", "pulse"} {
 			if total[group] == nil {
 				total[group] = map[string]uint64{}
 			}
-			for _, status := range sortedKeys(b.ledger.Counts()[group]) {
-				total[group][status] += b.ledger.Counts()[group][status]
+			for _, status := range sortedKeys(counts[group]) {
+				total[group][status] += counts[group][status]
 			}
 		}
 	}
@@ -227,7 +274,7 @@ func TestGeneratorCoversStatuses(t *testing.T) {
 		for _, k := range sortedKeys(total[group]) {
 			line = append(line, fmt.Sprintf("%s=%d", k, total[group][k]))
 		}
-		t.Logf("%s over %d seeds: %s", group, seeds, strings.Join(line, " "))
+		t.Logf("%s over %d seeds of %d requests: %s", group, seeds, requests, strings.Join(line, " "))
 	}
 	var missing []string
 	for _, s := range AccountStatuses() {
@@ -241,7 +288,7 @@ func TestGeneratorCoversStatuses(t *testing.T) {
 		}
 	}
 	if len(missing) > 0 {
-		t.Fatalf("never produced over %d seeds: %v", seeds, missing)
+		t.Fatalf("never produced over %d seeds of %d requests: %v", seeds, requests, missing)
 	}
 }
 
