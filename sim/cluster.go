@@ -37,6 +37,10 @@ type Config struct {
 	// Mutate, if set, may alter the vsr.Config before replicas are built: a
 	// hook for tests that plant protocol bugs.
 	Mutate func(*vsr.Config)
+	// Recorder, if set, receives the run's timeline; network counters are
+	// sampled every SampleTicks (default 100).
+	Recorder    Recorder
+	SampleTicks uint64
 }
 
 const (
@@ -91,6 +95,8 @@ type Cluster struct {
 	evictions    uint64
 	viewChanges  uint64
 	viewMax      uint32
+
+	tl timeline
 }
 
 // New builds the cluster for opts: formats every data file and opens every
@@ -256,6 +262,7 @@ func (c *Cluster) record(kind uint8, a, b, d uint64) {
 	binary.LittleEndian.PutUint64(buf[17:], b)
 	binary.LittleEndian.PutUint64(buf[25:], d)
 	c.trace = xxh3.HashSeed(buf, c.trace)
+	c.tap(kind, a, b, d)
 }
 
 func (c *Cluster) fail(result reports.Result, err error) {

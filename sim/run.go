@@ -29,6 +29,7 @@ func Run(opts faults.Options, cfg Config) (rec reports.Record) {
 		}
 	}()
 	c.Run()
+	c.finishTimeline()
 	return c.Record()
 }
 
@@ -83,6 +84,7 @@ func (c *Cluster) step(faultsOn bool) {
 		c.cfg.Progress(tick, int(c.completed), c.opts.RequestsMax)
 	}
 	c.net.Tick()
+	c.sampleTimeline(tick)
 	if faultsOn {
 		c.processFaults()
 	}
@@ -296,6 +298,7 @@ func (c *Cluster) Record() reports.Record {
 		rec.Result = c.result
 		rec.Failure = c.failure.Error()
 	}
+	c.latencyPercentiles(&rec)
 	rec.ExitCode = rec.Result.ExitCode()
 	return rec
 }

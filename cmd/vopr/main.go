@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -52,6 +53,7 @@ type flags struct {
 	requestsMax      int
 	log              string
 	json             bool
+	report           string
 }
 
 func newRoot(stdout, stderr io.Writer, code *int) *cobra.Command {
@@ -89,6 +91,7 @@ Exit codes: 0 pass, 1 usage error, 127 crash, 128 liveness failure,
 	fl.IntVar(&f.requestsMax, "requests-max", 0, "client requests in the safety phase (default: drawn from the seed)")
 	fl.StringVar(&f.log, "log", "info", "log level: error, info or debug")
 	fl.BoolVar(&f.json, "json", false, "print only the run record as one JSON object")
+	fl.StringVar(&f.report, "report", "", "write graphs of the run (timeline, latency, messages) and an index.html into this directory")
 	return cmd
 }
 
@@ -145,9 +148,19 @@ func runSeed(f flags, stdout, stderr io.Writer) (int, error) {
 			fmt.Fprintf(stdout, "%8d "+format+"\n", append([]any{tick}, args...)...)
 		}
 	}
+	var tl reports.Timeline
+	if f.report != "" {
+		cfg.Recorder = &tl
+	}
 	start := time.Now()
 	rec := sim.Run(opts, cfg)
 	elapsed := time.Since(start)
+	if f.report != "" {
+		if err := reports.WriteSeedReport(f.report, rec, &tl); err != nil {
+			return 1, fmt.Errorf("report: %w", err)
+		}
+		fmt.Fprintf(stderr, "report: %s\n", filepath.Join(f.report, "index.html"))
+	}
 	if f.json {
 		b, _ := json.Marshal(rec)
 		fmt.Fprintln(stdout, string(b))
