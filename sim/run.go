@@ -24,7 +24,7 @@ func Run(opts faults.Options, cfg Config) (rec reports.Record) {
 	}
 	defer func() {
 		if p := recover(); p != nil {
-			c.fail(reports.Crash, fmt.Errorf("panic at tick %d: %v\n%s", c.sched.Tick(), p, debug.Stack()))
+			c.fail(reports.Crash, fmt.Errorf("panic at tick %d: %v\n%s", c.sched.Tick(), p, stableStack(debug.Stack())))
 			rec = c.Record()
 		}
 	}()

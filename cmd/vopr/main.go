@@ -20,6 +20,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"viewstamp/faults"
+	"viewstamp/replica/vsr"
 	"viewstamp/reports"
 	"viewstamp/sim"
 )
@@ -54,6 +55,7 @@ type flags struct {
 	log              string
 	json             bool
 	report           string
+	bug              string
 }
 
 func newRoot(stdout, stderr io.Writer, code *int) *cobra.Command {
@@ -92,6 +94,9 @@ Exit codes: 0 pass, 1 usage error, 127 crash, 128 liveness failure,
 	fl.StringVar(&f.log, "log", "info", "log level: error, info or debug")
 	fl.BoolVar(&f.json, "json", false, "print only the run record as one JSON object")
 	fl.StringVar(&f.report, "report", "", "write graphs of the run (timeline, latency, messages) and an index.html into this directory")
+	fl.StringVar(&f.bug, "plant-bug", "", "plant a known protocol bug, to show the checkers catch it: "+strings.Join(bugNames(), ", "))
+	_ = fl.MarkHidden("plant-bug")
+	cmd.AddCommand(newSwarmCmd(stdout, stderr, code))
 	return cmd
 }
 
@@ -131,6 +136,13 @@ func runSeed(f flags, stdout, stderr io.Writer) (int, error) {
 	}
 	opts := faults.Draw(seed, faults.Limits{RequestsMax: f.requestsMax})
 	cfg := sim.Config{Lite: f.lite, TicksMax: f.ticksMax, TicksMaxRequests: f.ticksMaxRequests, TicksMaxConvergence: f.ticksMaxConv}
+	if f.bug != "" {
+		bug, err := plantedBug(f.bug)
+		if err != nil {
+			return 1, err
+		}
+		cfg.Mutate = func(c *vsr.Config) { c.Bugs = bug }
+	}
 	if _, err := sim.New(opts, cfg); err != nil {
 		return 1, fmt.Errorf("%w: %v", errUsage, err)
 	}
@@ -199,6 +211,9 @@ func verdict(w io.Writer, rec reports.Record, f flags, elapsed time.Duration) {
 	}
 	if f.requestsMax > 0 {
 		repro += fmt.Sprintf(" --requests-max %d", f.requestsMax)
+	}
+	if f.bug != "" {
+		repro += " --plant-bug " + f.bug
 	}
 	fmt.Fprintf(w, "reproduce: %s --log debug\n", repro)
 }
