@@ -5,7 +5,7 @@ SEED ?=
 .PHONY: build vopr test lint detlint bench clean
 
 build:
-	$(GO) build -o bin/vopr ./cmd/vopr
+	$(GO) build -trimpath -o bin/vopr ./cmd/vopr
 	$(GO) build -o bin/detlint ./cmd/detlint
 
 # Run one seed: random unless SEED=N is given.

@@ -60,4 +60,16 @@ type Record struct {
 	// number of requests and of each result status (create operations) or
 	// of objects found (lookups and queries).
 	Workload map[string]map[string]uint64 `json:"workload,omitempty"`
+	// Client request latency in ticks, submit to reply; absent when no
+	// request completed.
+	LatencyP50 uint64 `json:"latency_p50_ticks,omitempty"`
+	LatencyP99 uint64 `json:"latency_p99_ticks,omitempty"`
+	LatencyMax uint64 `json:"latency_max_ticks,omitempty"`
+}
+
+// Percentile is the nearest-rank p-th percentile of sorted, which must not
+// be empty.
+func Percentile(sorted []uint64, p int) uint64 {
+	rank := (len(sorted)*p + 99) / 100
+	return sorted[max(rank, 1)-1]
 }

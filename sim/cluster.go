@@ -41,6 +41,10 @@ type Config struct {
 	// LedgerBugs plants ledger defects in every replica, for tests that
 	// prove the auditor catches them.
 	LedgerBugs ledger.Bugs
+	// Recorder, if set, receives the run's timeline; network counters are
+	// sampled every SampleTicks (default 100).
+	Recorder    Recorder
+	SampleTicks uint64
 }
 
 const (
@@ -100,6 +104,8 @@ type Cluster struct {
 	evictions    uint64
 	viewChanges  uint64
 	viewMax      uint32
+
+	tl timeline
 }
 
 // New builds the cluster for opts: formats every data file and opens every
@@ -282,6 +288,7 @@ func (c *Cluster) record(kind uint8, a, b, d uint64) {
 	binary.LittleEndian.PutUint64(buf[17:], b)
 	binary.LittleEndian.PutUint64(buf[25:], d)
 	c.trace = xxh3.HashSeed(buf, c.trace)
+	c.tap(kind, a, b, d)
 }
 
 func (c *Cluster) fail(result reports.Result, err error) {

@@ -23,11 +23,12 @@ func Run(opts faults.Options, cfg Config) (rec reports.Record) {
 	}
 	defer func() {
 		if p := recover(); p != nil {
-			c.fail(reports.Crash, fmt.Errorf("panic at tick %d: %v\n%s", c.sched.Tick(), p, debug.Stack()))
+			c.fail(reports.Crash, fmt.Errorf("panic at tick %d: %v\n%s", c.sched.Tick(), p, stableStack(debug.Stack())))
 			rec = c.Record()
 		}
 	}()
 	c.Run()
+	c.finishTimeline()
 	return c.Record()
 }
 
@@ -82,6 +83,7 @@ func (c *Cluster) step(faultsOn bool) {
 		c.cfg.Progress(tick, int(c.completed), c.opts.RequestsMax)
 	}
 	c.net.Tick()
+	c.sampleTimeline(tick)
 	if faultsOn {
 		c.processFaults()
 	}
@@ -294,6 +296,7 @@ func (c *Cluster) Record() reports.Record {
 		rec.Result = c.result
 		rec.Failure = c.failure.Error()
 	}
+	c.latencyPercentiles(&rec)
 	rec.ExitCode = rec.Result.ExitCode()
 	return rec
 }

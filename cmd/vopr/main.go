@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -52,6 +53,8 @@ type flags struct {
 	requestsMax      int
 	log              string
 	json             bool
+	report           string
+	bug              string
 }
 
 func newRoot(stdout, stderr io.Writer, code *int) *cobra.Command {
@@ -89,6 +92,10 @@ Exit codes: 0 pass, 1 usage error, 127 crash, 128 liveness failure,
 	fl.IntVar(&f.requestsMax, "requests-max", 0, "client requests in the safety phase (default: drawn from the seed)")
 	fl.StringVar(&f.log, "log", "info", "log level: error, info or debug")
 	fl.BoolVar(&f.json, "json", false, "print only the run record as one JSON object")
+	fl.StringVar(&f.report, "report", "", "write graphs of the run (timeline, latency, messages) and an index.html into this directory")
+	fl.StringVar(&f.bug, "plant-bug", "", "plant a known protocol bug, to show the checkers catch it: "+strings.Join(bugNames(), ", "))
+	_ = fl.MarkHidden("plant-bug")
+	cmd.AddCommand(newSwarmCmd(stdout, stderr, code))
 	return cmd
 }
 
@@ -128,6 +135,13 @@ func runSeed(f flags, stdout, stderr io.Writer) (int, error) {
 	}
 	opts := faults.Draw(seed, faults.Limits{RequestsMax: f.requestsMax})
 	cfg := sim.Config{Lite: f.lite, TicksMax: f.ticksMax, TicksMaxRequests: f.ticksMaxRequests, TicksMaxConvergence: f.ticksMaxConv}
+	if f.bug != "" {
+		plant, err := plantedBug(f.bug)
+		if err != nil {
+			return 1, err
+		}
+		plant(&cfg)
+	}
 	if _, err := sim.New(opts, cfg); err != nil {
 		return 1, fmt.Errorf("%w: %v", errUsage, err)
 	}
@@ -145,9 +159,19 @@ func runSeed(f flags, stdout, stderr io.Writer) (int, error) {
 			fmt.Fprintf(stdout, "%8d "+format+"\n", append([]any{tick}, args...)...)
 		}
 	}
+	var tl reports.Timeline
+	if f.report != "" {
+		cfg.Recorder = &tl
+	}
 	start := time.Now()
 	rec := sim.Run(opts, cfg)
 	elapsed := time.Since(start)
+	if f.report != "" {
+		if err := reports.WriteSeedReport(f.report, rec, &tl); err != nil {
+			return 1, fmt.Errorf("report: %w", err)
+		}
+		fmt.Fprintf(stderr, "report: %s\n", filepath.Join(f.report, "index.html"))
+	}
 	if f.json {
 		b, _ := json.Marshal(rec)
 		fmt.Fprintln(stdout, string(b))
@@ -218,6 +242,9 @@ func verdict(w io.Writer, rec reports.Record, f flags, elapsed time.Duration) {
 	}
 	if f.requestsMax > 0 {
 		repro += fmt.Sprintf(" --requests-max %d", f.requestsMax)
+	}
+	if f.bug != "" {
+		repro += " --plant-bug " + f.bug
 	}
 	fmt.Fprintf(w, "reproduce: %s --log debug\n", repro)
 }

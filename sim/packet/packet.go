@@ -252,6 +252,13 @@ func (n *Network) Stats() Stats { return n.stats }
 // Options returns the current options (Heal changes them).
 func (n *Network) Options() Options { return n.opts }
 
+// InPartition reports whether a partition is in force.
+func (n *Network) InPartition() bool { return n.partitioned }
+
+// Side reports which side of the current partition a replica is on; the
+// sides are arbitrary labels, so only their difference means anything.
+func (n *Network) Side(replica int) bool { return n.side[replica] }
+
 // Healed reports whether Heal was called.
 func (n *Network) Healed() bool { return n.healed }
 
