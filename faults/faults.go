@@ -40,6 +40,10 @@ type Options struct {
 	Storage      disk.Options
 	Process      Process
 	Workload     Workload
+	// RealtimeEpochNs is the cluster's wall clock at tick 0. Most seeds
+	// start in 2023; some start near 2128, where a pending transfer's
+	// expiry no longer fits below 2^63 and overflows_timeout is reachable.
+	RealtimeEpochNs int64
 }
 
 // Limits callers may override from the command line.
@@ -104,6 +108,11 @@ func Draw(seed uint64, lim Limits) Options {
 
 	w := &o.Workload
 	w.RequestProbability = uniform(0.01, 1)
+
+	o.RealtimeEpochNs = 1_700_000_000 * 1_000_000_000
+	if off(0.1) {
+		o.RealtimeEpochNs = 4_950_000_000*1_000_000_000 + rng.Int64N(50_000_000*1_000_000_000)
+	}
 	return o
 }
 
@@ -122,6 +131,7 @@ func Describe(o Options) map[string]any {
 		"replica_count":               o.ReplicaCount,
 		"client_count":                o.ClientCount,
 		"requests_max":                o.RequestsMax,
+		"realtime_epoch_ns":           o.RealtimeEpochNs,
 		"one_way_delay_min_ms":        n.OneWayDelayMinNs / ms,
 		"one_way_delay_mean_ms":       n.OneWayDelayMeanNs / ms,
 		"packet_loss_probability":     n.LossProbability,

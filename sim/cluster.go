@@ -51,7 +51,6 @@ const (
 	defaultTicksMax            = 400_000
 	defaultTicksMaxRequests    = 40_000
 	defaultTicksMaxConvergence = 30_000
-	realtimeEpoch              = 1_700_000_000 * 1_000_000_000
 )
 
 type simClient struct {
@@ -183,7 +182,7 @@ func New(opts faults.Options, cfg Config) (*Cluster, error) {
 
 func (c *Cluster) startReplica(i int) error {
 	rep, err := vsr.New(vsr.Options{
-		Config: c.vcfg, Cluster: c.cluster, Replica: uint8(i), Time: simTime{&c.sched},
+		Config: c.vcfg, Cluster: c.cluster, Replica: uint8(i), Time: simTime{&c.sched, c.opts.RealtimeEpochNs},
 		Network: replicaNet{c, i}, Storage: c.disks[i], SM: ledger.NewMachine(int(c.vcfg.MessageSizeMax), c.cfg.LedgerBugs),
 		Seed: c.rng.Uint64(), Observer: observer{c},
 	})
@@ -198,10 +197,13 @@ func (c *Cluster) startReplica(i int) error {
 
 // Network, time and observer adapters.
 
-type simTime struct{ s *sched.Scheduler }
+type simTime struct {
+	s     *sched.Scheduler
+	epoch int64
+}
 
 func (t simTime) Monotonic() uint64 { return t.s.Now() }
-func (t simTime) Realtime() int64   { return int64(t.s.Now()) + realtimeEpoch }
+func (t simTime) Realtime() int64   { return int64(t.s.Now()) + t.epoch }
 
 type replicaNet struct {
 	c    *Cluster
