@@ -280,6 +280,7 @@ func timelineFigure(title string, l *lanes) *figure {
 	// they re-execute, and that must stay visible.
 	for _, p := range []*plot.Plot{view, commit} {
 		p.Y.Min = -0.04 * math.Max(p.Y.Max, 1)
+		p.Y.Tick.Marker = intTicks{whole: true}
 	}
 	legend := []legendEntry{
 		{stateNormal, boxThumb{colNormal}}, {"view change", boxThumb{colViewChange}}, {stateRecovering, boxThumb{colRecovering}},
