@@ -72,7 +72,7 @@ func TestSeedReport(t *testing.T) {
 		}
 	}
 	dir := t.TempDir()
-	if err := reports.WriteSeedReport(dir, rec, &tl); err != nil {
+	if err := reports.WriteSeedReport(dir, rec, &tl, reports.Reproduce(rec.Seed, nil)); err != nil {
 		t.Fatal(err)
 	}
 	want := map[string][]string{
@@ -94,7 +94,7 @@ func TestSeedReport(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, s := range []string{"timeline.png", "latency.png", "latency_histogram.png", "messages.png", rec.TraceHash} {
+	for _, s := range []string{"timeline.png", "latency.png", "latency_histogram.png", "messages.png", rec.TraceHash, "vopr --seed " + rec.Seed} {
 		if !strings.Contains(string(html), s) {
 			t.Errorf("index.html lacks %q", s)
 		}
@@ -115,7 +115,7 @@ func TestSeedReportWithoutRequests(t *testing.T) {
 	}, Samples: []reports.Sample{{Tick: 0}, {Tick: 100, Sent: 10}}}
 	rec := reports.Record{Seed: "9", Result: reports.Liveness, ReplicaCount: 1, Ticks: 100}
 	dir := t.TempDir()
-	if err := reports.WriteSeedReport(dir, rec, &tl); err != nil {
+	if err := reports.WriteSeedReport(dir, rec, &tl, reports.Reproduce(rec.Seed, nil)); err != nil {
 		t.Fatal(err)
 	}
 	if svg := readGraph(t, dir, "latency_histogram", 700, 300); !strings.Contains(svg, "no request completed") {
