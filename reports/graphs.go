@@ -162,9 +162,11 @@ func newPlot(title, xlabel, ylabel string) *plot.Plot {
 // intTicks labels about eight round values per axis, without exponents:
 // ticks and counts read better as 120000 than as 1.2e+05, and gonum's
 // default of three labels is too coarse to find an event on a long run.
-type intTicks struct{}
+// With whole set, steps never go below 1: an axis of ops or views has no
+// op 0.4.
+type intTicks struct{ whole bool }
 
-func (intTicks) Ticks(lo, hi float64) []plot.Tick {
+func (it intTicks) Ticks(lo, hi float64) []plot.Tick {
 	if !(hi > lo) {
 		return plot.DefaultTicks{}.Ticks(lo, hi)
 	}
@@ -177,15 +179,25 @@ func (intTicks) Ticks(lo, hi float64) []plot.Tick {
 		}
 		step = m * mag
 	}
-	minor := step / 5
+	if it.whole && step < 1 {
+		step = 1
+	}
+	perLabel := 5.0 // minor ticks per labelled one
+	if it.whole && step < 5 {
+		perLabel = 1
+	}
+	minor := step / perLabel
+	// Count in whole minor steps: adding floats drifts, and a label then
+	// reads 0.8000000000000002.
+	decimals := max(0, int(-math.Floor(math.Log10(step))))
 	var ts []plot.Tick
-	for v := math.Ceil(lo/minor) * minor; v <= hi+minor*1e-9; v += minor {
-		t := plot.Tick{Value: v}
-		if r := math.Abs(v/step - math.Round(v/step)); r < 1e-6 {
-			t.Label = strconv.FormatFloat(v, 'f', -1, 64)
-			if math.Abs(v-math.Round(v)) < 1e-9 {
-				t.Label = strconv.FormatInt(int64(math.Round(v)), 10)
-			}
+	for k := math.Ceil(lo / minor); k*minor <= hi+minor*1e-9; k++ {
+		t := plot.Tick{Value: k * minor}
+		if t.Value == 0 {
+			t.Value = 0 // not -0, which labels as "-0"
+		}
+		if math.Mod(k, perLabel) == 0 {
+			t.Label = strconv.FormatFloat(t.Value, 'f', decimals, 64)
 		}
 		ts = append(ts, t)
 	}

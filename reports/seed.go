@@ -21,8 +21,9 @@ import (
 var SeedGraphs = []string{"timeline", "latency", "latency_histogram", "messages"}
 
 // WriteSeedReport renders one run's timeline into dir: the SeedGraphs as PNG
-// and SVG, record.json, timeline.json and an index.html that shows them.
-func WriteSeedReport(dir string, rec Record, tl *Timeline) error {
+// and SVG, record.json, timeline.json and an index.html that shows them
+// with the reproduce command.
+func WriteSeedReport(dir string, rec Record, tl *Timeline, reproduce string) error {
 	if err := mkdir(dir); err != nil {
 		return err
 	}
@@ -45,7 +46,7 @@ func WriteSeedReport(dir string, rec Record, tl *Timeline) error {
 	if err := writeJSON(filepath.Join(dir, "timeline.json"), tl); err != nil {
 		return err
 	}
-	return writeSeedIndex(dir, rec)
+	return writeSeedIndex(dir, rec, reproduce)
 }
 
 // segment is a stretch of one lane in one state.
@@ -280,6 +281,7 @@ func timelineFigure(title string, l *lanes) *figure {
 	// they re-execute, and that must stay visible.
 	for _, p := range []*plot.Plot{view, commit} {
 		p.Y.Min = -0.04 * math.Max(p.Y.Max, 1)
+		p.Y.Tick.Marker = intTicks{whole: true}
 	}
 	legend := []legendEntry{
 		{stateNormal, boxThumb{colNormal}}, {"view change", boxThumb{colViewChange}}, {stateRecovering, boxThumb{colRecovering}},
@@ -452,7 +454,7 @@ pre { background: #f6f6f6; padding: 1em; overflow-x: auto; }
 </style></head><body>
 <h1>seed {{.Rec.Seed}}: <span class="{{if eq .Rec.Result "pass"}}pass{{else}}fail{{end}}">{{.Rec.Result}}</span></h1>
 {{if .Rec.Failure}}<pre>{{.Rec.Failure}}</pre>{{end}}
-<p>Reproduce: <code>vopr --seed {{.Rec.Seed}}</code> (plus any flags the run was given)</p>
+<p>Reproduce: <code>{{.Reproduce}}</code></p>
 <table>
 <tr><th>replicas</th><td>{{.Rec.ReplicaCount}}</td><th>clients</th><td>{{.Rec.ClientCount}}</td><th>ticks</th><td>{{.Rec.Ticks}}</td></tr>
 <tr><th>requests</th><td>{{.Rec.RequestsCompleted}}</td><th>commit max</th><td>{{.Rec.CommitMax}}</td><th>view max</th><td>{{.Rec.ViewMax}}</td></tr>
@@ -469,7 +471,7 @@ pre { background: #f6f6f6; padding: 1em; overflow-x: auto; }
 </body></html>
 `))
 
-func writeSeedIndex(dir string, rec Record) error {
+func writeSeedIndex(dir string, rec Record, reproduce string) error {
 	b, err := json.MarshalIndent(rec, "", "  ")
 	if err != nil {
 		return err
@@ -478,7 +480,7 @@ func writeSeedIndex(dir string, rec Record) error {
 	if err != nil {
 		return err
 	}
-	if err := seedIndex.Execute(f, map[string]any{"Rec": rec, "Graphs": SeedGraphs, "JSON": string(b)}); err != nil {
+	if err := seedIndex.Execute(f, map[string]any{"Rec": rec, "Graphs": SeedGraphs, "JSON": string(b), "Reproduce": reproduce}); err != nil {
 		f.Close()
 		return err
 	}

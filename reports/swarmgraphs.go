@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
@@ -170,6 +171,10 @@ func latencyPerSeedFigure(title string, runs []Run) *figure {
 
 var swarmIndex = template.Must(template.New("swarm").Funcs(template.FuncMap{
 	"report": func(m map[string]string, seed string) string { return m[seed] },
+	"first": func(s string) string {
+		line, _, _ := strings.Cut(s, "\n")
+		return line
+	},
 }).Parse(`<!doctype html>
 <html><head><meta charset="utf-8"><title>swarm: {{.S.Ran}} seeds</title>
 <style>
@@ -190,7 +195,7 @@ pre { background: #f6f6f6; padding: 1em; overflow-x: auto; }
 <h3 class="sig">{{.Count}} × {{.Signature}}</h3>
 <table><tr><th>seed</th><th>ticks</th><th>reproduce</th><th>report</th><th>failure</th></tr>
 {{range .Seeds}}<tr><td>{{.Seed}}</td><td class="num">{{.Ticks}}</td><td><code>{{.Reproduce}}</code></td>
-<td>{{with report $.Reports .Seed}}<a href="{{.}}">graphs</a>{{end}}</td><td><code>{{.Failure | printf "%.300s"}}</code></td></tr>
+<td>{{with report $.Reports .Seed}}<a href="{{.}}">graphs</a>{{end}}</td><td><code>{{first .Failure | printf "%.300s"}}</code></td></tr>
 {{end}}</table>
 {{end}}
 {{range .Graphs}}<h2>{{.}}</h2>

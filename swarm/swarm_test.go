@@ -55,7 +55,7 @@ func fakeOptions(t *testing.T, extraEnv ...string) Options {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return Options{Exe: exe, Flags: []string{"--lite"}, Jobs: 3, Timeout: 2 * time.Second, Commit: "c0ffee",
+	return Options{Exe: exe, Flags: []string{"--lite"}, Jobs: 3, Timeout: 4 * time.Second, Commit: "c0ffee",
 		Env: append(append(os.Environ(), "SWARM_FAKE_CHILD=1"), extraEnv...)}
 }
 
@@ -103,8 +103,9 @@ func TestRunInterrupt(t *testing.T) {
 	o := fakeOptions(t, "SWARM_FAKE_SLEEP=150ms")
 	o.Jobs = 2
 	ctx, cancel := context.WithCancel(context.Background())
+	finished := 0
 	o.OnRun = func(r reports.Run) {
-		if r.Seed == "2" {
+		if finished++; finished == 2 {
 			cancel()
 		}
 	}

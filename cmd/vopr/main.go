@@ -167,7 +167,7 @@ func runSeed(f flags, stdout, stderr io.Writer) (int, error) {
 	rec := sim.Run(opts, cfg)
 	elapsed := time.Since(start)
 	if f.report != "" {
-		if err := reports.WriteSeedReport(f.report, rec, &tl); err != nil {
+		if err := reports.WriteSeedReport(f.report, rec, &tl, reports.Reproduce(rec.Seed, f.runFlags())); err != nil {
 			return 1, fmt.Errorf("report: %w", err)
 		}
 		fmt.Fprintf(stderr, "report: %s\n", filepath.Join(f.report, "index.html"))
@@ -236,15 +236,6 @@ func verdict(w io.Writer, rec reports.Record, f flags, elapsed time.Duration) {
 		return
 	}
 	fmt.Fprintf(w, "FAILED: %s: %s\n", rec.Result, rec.Failure)
-	repro := "vopr --seed " + rec.Seed
-	if f.lite {
-		repro += " --lite"
-	}
-	if f.requestsMax > 0 {
-		repro += fmt.Sprintf(" --requests-max %d", f.requestsMax)
-	}
-	if f.bug != "" {
-		repro += " --plant-bug " + f.bug
-	}
+	repro := reports.Reproduce(rec.Seed, f.runFlags())
 	fmt.Fprintf(w, "reproduce: %s --log debug\n", repro)
 }

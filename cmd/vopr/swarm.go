@@ -35,7 +35,6 @@ type swarmFlags struct {
 	reportSeeds int
 	record      string
 	child       flags // passed on to every seed
-	bug         string
 }
 
 // interrupted is the exit code after Ctrl-C, as a shell reports SIGINT.
@@ -87,7 +86,7 @@ Exit codes: 0 every seed passed, 129 / 128 / 127 the worst failure seen
 	fl.Uint64Var(&f.child.ticksMaxRequests, "ticks-max-requests", 0, "passed to every seed")
 	fl.Uint64Var(&f.child.ticksMaxConv, "ticks-max-convergence", 0, "passed to every seed")
 	fl.IntVar(&f.child.requestsMax, "requests-max", 0, "passed to every seed")
-	fl.StringVar(&f.bug, "plant-bug", "", "passed to every seed (see vopr --help)")
+	fl.StringVar(&f.child.bug, "plant-bug", "", "passed to every seed")
 	_ = fl.MarkHidden("plant-bug")
 	cmd.AddCommand(newMergeCmd(stdout, stderr, code, &f))
 	return cmd
@@ -135,18 +134,19 @@ this binary to be built from the commit the shards ran.`,
 	return cmd
 }
 
-// childFlags are the vopr flags that every seed of the swarm gets, in a
-// fixed order so that reproduce commands compare equal.
-func (f swarmFlags) childFlags() []string {
+// runFlags are the flags that shape a run, besides the seed, in a fixed
+// order: a reproduce command must carry them, a swarm passes them to every
+// seed, and equal swarms must print equal commands.
+func (f flags) runFlags() []string {
 	var out []string
-	if f.child.lite {
+	if f.lite {
 		out = append(out, "--lite")
 	}
 	for _, kv := range []struct {
 		name string
 		v    uint64
-	}{{"--ticks-max", f.child.ticksMax}, {"--ticks-max-requests", f.child.ticksMaxRequests},
-		{"--ticks-max-convergence", f.child.ticksMaxConv}, {"--requests-max", uint64(f.child.requestsMax)}} {
+	}{{"--ticks-max", f.ticksMax}, {"--ticks-max-requests", f.ticksMaxRequests},
+		{"--ticks-max-convergence", f.ticksMaxConv}, {"--requests-max", uint64(max(f.requestsMax, 0))}} {
 		if kv.v > 0 {
 			out = append(out, kv.name, strconv.FormatUint(kv.v, 10))
 		}
@@ -236,8 +236,8 @@ func runSwarm(cmd *cobra.Command, f swarmFlags, stdout, stderr io.Writer) (int, 
 	if f.jobs < 1 {
 		return 1, fmt.Errorf("%w: --jobs must be at least 1", errUsage)
 	}
-	if f.bug != "" {
-		if _, err := plantedBug(f.bug); err != nil {
+	if f.child.bug != "" {
+		if _, err := plantedBug(f.child.bug); err != nil {
 			return 1, err
 		}
 	}
@@ -258,7 +258,7 @@ func runSwarm(cmd *cobra.Command, f swarmFlags, stdout, stderr io.Writer) (int, 
 	if err != nil {
 		return 1, err
 	}
-	o := swarm.Options{Exe: exe, Flags: f.childFlags(), Jobs: f.jobs, Timeout: f.timeout, Budget: f.budget, Commit: swarm.Commit()}
+	o := swarm.Options{Exe: exe, Flags: f.child.runFlags(), Jobs: f.jobs, Timeout: f.timeout, Budget: f.budget, Commit: swarm.Commit()}
 	journal, err := swarm.Create(f.out)
 	if err != nil {
 		return 1, err
