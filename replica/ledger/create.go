@@ -71,7 +71,6 @@ func (l *Ledger) createAccounts(body []byte, timestamp uint64, out []byte) []byt
 		switch status {
 		case StatusCreated:
 			pos, _ := l.s.account(a.ID)
-			l.digestAccount(pos)
 			return status, l.s.accounts.at(pos).Timestamp
 		case AccountExists:
 			pos, _ := l.s.account(a.ID)
@@ -487,7 +486,7 @@ func (l *Ledger) linkTransfer(pos int32, d, c *accountRec) {
 	if c.Flags&AccountHistory != 0 {
 		c.balances = append(c.balances, balanceOf(&c.Account))
 	}
-	l.digestTransfer(pos, d, c)
+	l.digestTransfer(pos)
 }
 
 func balanceOf(a *Account) balance {

@@ -184,6 +184,8 @@ func (l *Ledger) Execute(op uint8, timestamp uint64, body []byte) []byte {
 	hdr[24] = op
 	l.stream.Write(hdr[:])
 	l.stream.Write(body)
+	l.s.stamp++
+	l.s.changed = l.s.changed[:0]
 
 	out := l.reply[:0]
 	switch op {
@@ -210,6 +212,9 @@ func (l *Ledger) Execute(op uint8, timestamp uint64, body []byte) []byte {
 	}
 	l.reply = out
 	l.stream.Write(out)
+	for _, pos := range l.s.changed {
+		l.digestAccountRec(l.s.accounts.at(pos))
+	}
 	l.digest = l.stream.Sum()
 	return out
 }
@@ -237,15 +242,14 @@ func (l *Ledger) expire(timestamp uint64) {
 			cr.Flags &^= AccountClosed
 		}
 		l.s.transfers.at(e.pos).state = pendingExpired
-		l.digestAccountRec(dr)
-		l.digestAccountRec(cr)
+		l.s.beginUpdate(drPos)
+		l.s.beginUpdate(crPos)
 	}
 }
 
-// Checksum summarizes the state after the latest Execute.
+// Checksum summarizes the state after the latest Execute: a chain over every
+// op's request, reply, transfer amounts and the accounts it changed.
 func (l *Ledger) Checksum() u128.U128 { return l.digest }
-
-func (l *Ledger) digestAccount(pos int32) { l.digestAccountRec(l.s.accounts.at(pos)) }
 
 func (l *Ledger) digestAccountRec(a *accountRec) {
 	a.Encode(l.buf[:])
@@ -253,19 +257,13 @@ func (l *Ledger) digestAccountRec(a *accountRec) {
 }
 
 // digestTransfer records what a created transfer did beyond what the
-// request body (digested whole) already says: the amount it really moved,
-// its timestamp, and the balances and flags it left on both accounts.
-func (l *Ledger) digestTransfer(pos int32, d, c *accountRec) {
+// request body (digested whole) says: the amount it really moved. Its
+// effect on the accounts enters the digest when the op ends.
+func (l *Ledger) digestTransfer(pos int32) {
 	t := l.s.transfers.at(pos)
-	b := l.buf[:96]
-	putU128(b[0:], t.Amount)
-	putU128(b[16:], d.DebitsPending)
-	putU128(b[32:], d.DebitsPosted)
-	putU128(b[48:], c.CreditsPending)
-	putU128(b[64:], c.CreditsPosted)
-	le.PutUint64(b[80:], t.Timestamp)
-	le.PutUint64(b[88:], uint64(d.Flags)|uint64(c.Flags)<<16)
-	l.stream.Write(b)
+	putU128(l.buf[:], t.Amount)
+	le.PutUint64(l.buf[16:], t.Timestamp)
+	l.stream.Write(l.buf[:24])
 }
 
 func (l *Ledger) countAccount(s uint32) {

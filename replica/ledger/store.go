@@ -52,6 +52,9 @@ const (
 
 type accountRec struct {
 	Account
+	// stamp is the Execute during which the account last changed, so each
+	// changed account enters the state digest once per op.
+	stamp uint64
 	// transfers lists, in timestamp order, every transfer that debits or
 	// credits this account; balances runs beside it for history accounts.
 	transfers []int32
@@ -245,6 +248,11 @@ type store struct {
 	scoped bool
 	log    []undo
 
+	// stamp counts Executes; changed lists the accounts the current one
+	// created or updated.
+	stamp   uint64
+	changed []int32
+
 	// onRead, when set (tests only), hears every lookup by id.
 	onRead func(transfer bool, id u128.U128)
 }
@@ -295,7 +303,8 @@ func (s *store) lastTransferTimestamp() uint64 {
 }
 
 func (s *store) insertAccount(a *Account) {
-	pos := s.accounts.push(accountRec{Account: *a})
+	pos := s.accounts.push(accountRec{Account: *a, stamp: s.stamp})
+	s.changed = append(s.changed, pos)
 	s.accountPos[a.ID] = pos
 	s.accountIdx.insert(pos, a.UserData128, a.UserData64, a.UserData32, a.Ledger, a.Code)
 	if s.scoped {
@@ -317,9 +326,14 @@ func (s *store) insertTransfer(t *Transfer, state uint8) int32 {
 	return pos
 }
 
-// beginUpdate remembers an account before a chain changes it.
+// beginUpdate remembers an account before a chain changes it, and notes it
+// as changed by the current op.
 func (s *store) beginUpdate(pos int32) *accountRec {
 	a := s.accounts.at(pos)
+	if a.stamp != s.stamp {
+		a.stamp = s.stamp
+		s.changed = append(s.changed, pos)
+	}
 	if s.scoped {
 		s.log = append(s.log, undo{kind: undoAccountUpdate, pos: pos, old: a.Account,
 			oldTransfers: len(a.transfers), oldBalances: len(a.balances)})
