@@ -45,6 +45,7 @@ func (c *Cluster) Run() {
 		return
 	}
 	c.startLiveness()
+	c.markLiveness()
 	deadline := c.sched.Tick() + c.cfg.TicksMaxConvergence
 	for c.failure == nil {
 		if reason := c.converged(); reason == "" {

@@ -85,6 +85,16 @@ func (c *Cluster) tap(kind uint8, a, b, d uint64) {
 	rec.Event(ev)
 }
 
+// markLiveness records the start of the liveness phase once. Run calls it
+// as the phase starts, since a cluster that has already converged runs no
+// tick in it.
+func (c *Cluster) markLiveness() {
+	if c.cfg.Recorder != nil && c.liveness && !c.tl.liveness {
+		c.tl.liveness = true
+		c.cfg.Recorder.Event(reports.Event{Tick: c.livenessAt, Kind: reports.EvLiveness})
+	}
+}
+
 // sampleTimeline runs once per tick while recording: it notices partitions
 // and the start of the liveness phase, which have no trace event of their
 // own, and samples the network counters every SampleTicks.
@@ -106,10 +116,7 @@ func (c *Cluster) sampleTimeline(tick uint64) {
 		}
 		rec.Event(ev)
 	}
-	if c.liveness && !tl.liveness {
-		tl.liveness = true
-		rec.Event(reports.Event{Tick: c.livenessAt, Kind: reports.EvLiveness})
-	}
+	c.markLiveness()
 	every := c.cfg.SampleTicks
 	if every == 0 {
 		every = defaultSampleTicks

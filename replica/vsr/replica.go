@@ -100,7 +100,10 @@ type Replica struct {
 	verified, verifiedOp, verifiedVersion uint64
 	// Timeouts, in ticks.
 	tPing, tPrepare, tCommit, tNormal, tViewChange, tViewChangeSend, tRepair timeout
-	repairCursor                                                             uint8
+	// failedViews counts view changes since this replica last executed an
+	// op; timeouts back off by it.
+	failedViews  uint32
+	repairCursor uint8
 
 	Drops Drops
 }
@@ -749,6 +752,7 @@ func (r *Replica) execute(p *Message) {
 		reply = r.sm.Commit(h.Client, h.Op, h.Timestamp, h.Operation, p.Body)
 	}
 	r.commitMin = h.Op
+	r.failedViews = 0
 	if h.Timestamp > r.lastTimestamp {
 		r.lastTimestamp = h.Timestamp
 	}

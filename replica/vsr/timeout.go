@@ -18,6 +18,14 @@ func (t *timeout) start(rng *rand.Rand) {
 	t.arm(rng)
 }
 
+// startAfter starts the timeout as if it had already fired attempts times,
+// so that backoff carries over from earlier rounds of the same struggle.
+func (t *timeout) startAfter(attempts uint32, rng *rand.Rand) {
+	t.running = true
+	t.attempts = attempts
+	t.arm(rng)
+}
+
 func (t *timeout) stop() { t.running = false; t.attempts = 0 }
 
 func (t *timeout) arm(rng *rand.Rand) {

@@ -69,7 +69,12 @@ func (r *Replica) transitionToViewChange(view uint32) {
 	r.tNormal.stop()
 	r.tPrepare.stop()
 	r.tCommit.stop()
-	r.tViewChange.start(r.rng)
+	// Every view change since the last commit makes the next one wait
+	// longer: when disks are slower than the timeouts, a view cannot
+	// finish before the next one starts, and backing off only within one
+	// view never gives it the time.
+	r.failedViews++
+	r.tViewChange.startAfter(r.failedViews-1, r.rng)
 	r.tViewChangeSend.start(r.rng)
 	r.stageSuperblock()
 }
@@ -435,7 +440,7 @@ func (r *Replica) onView(m *Message) {
 	r.logInstall, r.dvcSent, r.abdicating = false, false, false
 	r.tViewChange.stop()
 	r.tViewChangeSend.stop()
-	r.tNormal.start(r.rng)
+	r.tNormal.startAfter(r.failedViews, r.rng)
 	r.stageSuperblock()
 	r.repair()
 }
