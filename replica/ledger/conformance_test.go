@@ -141,8 +141,8 @@ func (r *runner) timestamp(events int) uint64 {
 }
 
 func (r *runner) exec(op uint8, body []byte, events int) []byte {
-	if msg := r.l.Validate(op, body); msg != "" {
-		panic("runner built an invalid request: " + msg)
+	if v := r.l.Validate(op, body); v != Valid {
+		panic("runner built an invalid request: " + v.String())
 	}
 	return r.l.Execute(op, r.timestamp(events), body)
 }

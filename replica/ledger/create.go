@@ -19,7 +19,7 @@ const (
 // createBatch runs n events of size bytes through create, which returns an
 // event's status and result timestamp, and writes the results to out.
 func (l *Ledger) createBatch(body []byte, size int, linkedFlag uint16, timestamp uint64, out []byte,
-	create func(event []byte, ts uint64) (uint32, uint64), count func(uint32)) []byte {
+	create func(event []byte, ts uint64) (uint32, uint64)) []byte {
 	n := len(body) / size
 	out = grow(out, n*ResultSize)
 	chain, broken := -1, false
@@ -52,7 +52,6 @@ func (l *Ledger) createBatch(body []byte, size int, linkedFlag uint16, timestamp
 			}
 		}
 		Result{Timestamp: resTS, Status: status}.encode(out[i*ResultSize:])
-		count(status)
 		if chain >= 0 && (!linked || i == n-1) {
 			if !broken {
 				l.s.closeScope()
@@ -77,7 +76,7 @@ func (l *Ledger) createAccounts(body []byte, timestamp uint64, out []byte) []byt
 			return status, l.s.accounts.at(pos).Timestamp
 		}
 		return status, ts
-	}, l.countAccount)
+	})
 }
 
 func (l *Ledger) createAccount(a *Account, ts, batchTS uint64, batchImported bool) uint32 {
@@ -167,7 +166,7 @@ func (l *Ledger) createTransfers(body []byte, timestamp uint64, out []byte) []by
 			l.s.failed[t.ID] = struct{}{}
 		}
 		return status, resTS
-	}, l.countTransfer)
+	})
 }
 
 // createTransfer validates t and applies it. It returns the status and the

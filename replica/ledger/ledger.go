@@ -45,10 +45,6 @@ type Ledger struct {
 	stream checksum.Stream
 	buf    [AccountSize]byte
 	reply  []byte
-
-	// Counts by status, for tests and metrics; they are not replicated state.
-	AccountCounts  [accountStatusMax + 1]uint64
-	TransferCounts [transferStatusMax + 1]uint64
 }
 
 // New returns an empty ledger.
@@ -62,9 +58,23 @@ func New(cfg Config) *Ledger {
 // BatchMax is the configured batch limit.
 func (l *Ledger) BatchMax() int { return l.cfg.BatchMax }
 
-// Validate explains why a request body is unacceptable, or returns "". It
-// runs on the primary before prepare, so nothing invalid is ever replicated.
-func (l *Ledger) Validate(op uint8, body []byte) string {
+// Invalid says why a request body is unacceptable; zero means it is fine.
+type Invalid uint8
+
+const (
+	Valid Invalid = iota
+	InvalidOperation
+	InvalidBody
+	InvalidTooManyEvents
+)
+
+func (v Invalid) String() string {
+	return [...]string{"valid", "unknown or internal operation", "body is not a whole number of events or filters", "too many events in one batch"}[v]
+}
+
+// Validate checks a request before prepare, so nothing invalid is ever
+// replicated.
+func (l *Ledger) Validate(op uint8, body []byte) Invalid {
 	size := 0
 	switch op {
 	case OpCreateAccounts, OpCreateTransfers:
@@ -73,26 +83,24 @@ func (l *Ledger) Validate(op uint8, body []byte) string {
 		size = IDSize
 	case OpGetAccountTransfers, OpGetAccountBalances:
 		if len(body) != AccountFilterSize {
-			return "body must be exactly one 128-byte account filter"
+			return InvalidBody
 		}
-		return ""
+		return Valid
 	case OpQueryAccounts, OpQueryTransfers:
 		if len(body) != QueryFilterSize {
-			return "body must be exactly one 64-byte query filter"
+			return InvalidBody
 		}
-		return ""
-	case OpPulse:
-		return "pulse is internal to the cluster"
-	default:
-		return "unknown operation"
+		return Valid
+	default: // pulse included: only the cluster prepares pulses
+		return InvalidOperation
 	}
 	if len(body)%size != 0 {
-		return "body size is not a multiple of the event size"
+		return InvalidBody
 	}
 	if len(body)/size > l.cfg.BatchMax {
-		return "too many events in one batch"
+		return InvalidTooManyEvents
 	}
-	return ""
+	return Valid
 }
 
 // EventCount is how many timestamps op consumes beyond the op's own: one per
@@ -264,20 +272,6 @@ func (l *Ledger) digestTransfer(pos int32) {
 	putU128(l.buf[:], t.Amount)
 	le.PutUint64(l.buf[16:], t.Timestamp)
 	l.stream.Write(l.buf[:24])
-}
-
-func (l *Ledger) countAccount(s uint32) {
-	if s == StatusCreated {
-		s = 0
-	}
-	l.AccountCounts[s]++
-}
-
-func (l *Ledger) countTransfer(s uint32) {
-	if s == StatusCreated {
-		s = 0
-	}
-	l.TransferCounts[s]++
 }
 
 // SetBalances overwrites an account's four balances, bypassing every check.

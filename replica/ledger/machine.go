@@ -17,12 +17,12 @@ func NewMachine(messageSizeMax int, bugs Bugs) *Machine {
 }
 
 func (m *Machine) Check(op vsr.Operation, body []byte) vsr.EvictionReason {
-	switch msg := m.L.Validate(uint8(op), body); {
-	case msg == "":
+	switch m.L.Validate(uint8(op), body) {
+	case Valid:
 		return 0
-	case msg == "unknown operation" || uint8(op) == OpPulse:
+	case InvalidOperation:
 		return vsr.EvictionInvalidRequestOperation
-	case len(body) > m.L.cfg.BatchMax*TransferSize:
+	case InvalidTooManyEvents:
 		return vsr.EvictionInvalidRequestBodySize
 	default:
 		return vsr.EvictionInvalidRequestBody
