@@ -329,51 +329,98 @@ func DecodeHeader(b []byte, h *Header) error {
 	return nil
 }
 
-// Message is a decoded message. Body aliases the received buffer and must be
-// treated as read-only.
+// Message is a decoded message. Body is read-only: it aliases the received
+// buffer or the message's own wire bytes.
+//
+// wire is the sealed wire form, set by Decode (the received buffer already
+// is the wire form) and by Encode. It is immutable once set: it is handed to
+// the network, which owns sent bytes, or was delivered by it, possibly to
+// several receivers at once. A message is changed only by building a new
+// wire, never by writing into this one, so a copy of a Message (which shares
+// wire and Body) stays valid for as long as it is kept.
 type Message struct {
 	Header Header
 	Body   []byte
+	wire   []byte
+	// borrowed marks the replica's receive message, overwritten by the next
+	// message received: whoever keeps it must keep retain()'s result.
+	borrowed bool
 }
 
-// Encode seals the header for the body and returns the wire bytes.
+// Encode seals the header for the body and returns the wire bytes, which
+// become the message's own: Body aliases them afterwards.
 func (m *Message) Encode() []byte {
 	m.Header.Seal(m.Body)
-	out := make([]byte, HeaderSize+len(m.Body))
-	EncodeHeader(&m.Header, out)
-	copy(out[HeaderSize:], m.Body)
-	return out
+	m.encodeWire()
+	return m.wire
 }
 
-// Bytes returns the wire form of an already sealed message.
-func (m *Message) Bytes() []byte {
+func (m *Message) encodeWire() {
 	out := make([]byte, HeaderSize+len(m.Body))
 	EncodeHeader(&m.Header, out)
 	copy(out[HeaderSize:], m.Body)
-	return out
+	m.wire, m.Body = out, out[HeaderSize:]
+}
+
+// Bytes returns the wire form of an already sealed message: its wire bytes
+// when they are still the encoding of Header, else a new encoding (kept for
+// the next call). The result is shared and must not be modified.
+func (m *Message) Bytes() []byte {
+	if !m.sealedWire() {
+		m.encodeWire()
+	}
+	return m.wire
+}
+
+// sealedWire reports whether wire holds this header and body: same size and
+// same header checksum, which covers the body's checksum.
+func (m *Message) sealedWire() bool {
+	return len(m.wire) >= HeaderSize && len(m.wire) == HeaderSize+len(m.Body) &&
+		u128.Get(m.wire) == m.Header.Checksum
 }
 
 // Decode verifies and parses a whole message for the given cluster. It never
 // panics on hostile input: every failure is an error for the caller to count.
 func Decode(b []byte, cluster u128.U128, sizeMax uint64) (*Message, error) {
-	if len(b) < HeaderSize || uint64(len(b)) > sizeMax {
-		return nil, ErrSize
-	}
 	m := &Message{}
-	if err := DecodeHeader(b, &m.Header); err != nil {
+	if err := DecodeInto(m, b, cluster, sizeMax); err != nil {
 		return nil, err
 	}
+	return m, nil
+}
+
+// DecodeInto is Decode into a message the caller provides, so that a
+// receiver can reuse one message for everything it does not keep. m aliases
+// b afterwards (Body and wire), and on error its contents are unspecified.
+func DecodeInto(m *Message, b []byte, cluster u128.U128, sizeMax uint64) error {
+	if len(b) < HeaderSize || uint64(len(b)) > sizeMax {
+		return ErrSize
+	}
+	if err := DecodeHeader(b, &m.Header); err != nil {
+		return err
+	}
 	if int(m.Header.Size) != len(b) {
-		return nil, ErrSize
+		return ErrSize
 	}
 	if m.Header.Cluster != cluster {
-		return nil, ErrCluster
+		return ErrCluster
 	}
-	m.Body = b[HeaderSize:]
+	m.Body, m.wire = b[HeaderSize:], b
 	if checksum.Sum(m.Body) != m.Header.ChecksumBody {
-		return nil, ErrChecksumBody
+		return ErrChecksumBody
 	}
-	return m, nil
+	return nil
+}
+
+// retain returns m, or a copy of it if m is borrowed, for a caller that keeps
+// it. The copy shares the immutable wire and body.
+func (m *Message) retain() *Message {
+	if !m.borrowed {
+		return m
+	}
+	c := *m
+	c.borrowed = false
+	return &c
 }
 
 // RootHeader is op 0 of every log: identical on all replicas of a cluster, so

@@ -25,12 +25,22 @@ type journal struct {
 
 	onDurable func(op uint64, sum u128.U128)
 	version   uint64 // bumped whenever the set of headers changes
+
+	chain chainSegment // a hash-chained run of the log, for verifiedFrom
+
+	// Reused across writes: Storage.Write copies its buffer before
+	// returning, and each slot or sector has one write in flight at a time,
+	// so one completion per slot and per sector serves every write.
+	scratch     []byte
+	prepareDone []func()
+	sectorDone  []func()
 }
 
 type slot struct {
 	has      bool // header is part of this replica's log
 	header   Header
 	prepare  *Message  // the last prepare seen for this slot; it counts only if it matches header
+	inflight *Message  // the prepare being written: its header goes to the ring once it lands
 	durable  u128.U128 // checksum of the prepare known durable in this slot
 	faulty   bool      // the slot held an acknowledged prepare that can no longer be read
 	writing  u128.U128 // checksum of the prepare being written
@@ -58,6 +68,9 @@ func newJournal(cfg Config, storage rio.Storage, onDurable func(uint64, u128.U12
 		headerRing: make([]byte, cfg.JournalSlotCount*HeaderSize),
 		sectors:    make([]sectorWrite, cfg.JournalSlotCount/perSector),
 		onDurable:  onDurable,
+
+		prepareDone: make([]func(), cfg.JournalSlotCount),
+		sectorDone:  make([]func(), cfg.JournalSlotCount/perSector),
 	}
 }
 
@@ -86,7 +99,12 @@ func (j *journal) setHeader(h *Header) {
 	if s.has && s.header.Checksum == h.Checksum {
 		return
 	}
-	j.version++
+	if s.has && s.header.Op != h.Op {
+		// The slot's previous op leaves the log too.
+		j.chain.cut(s.header.Op)
+	}
+	j.chain.cut(h.Op)
+	j.bumpVersion()
 	s.has = true
 	s.header = *h
 }
@@ -94,7 +112,8 @@ func (j *journal) setHeader(h *Header) {
 func (j *journal) removeHeader(op uint64) {
 	s := j.slotFor(op)
 	if s.has && s.header.Op == op {
-		j.version++
+		j.chain.cut(op)
+		j.bumpVersion()
 		s.has = false
 		s.header = Header{}
 	}
@@ -130,10 +149,16 @@ func (j *journal) findPrepare(op uint64, sum u128.U128) *Message {
 
 // write makes m durable in its slot. The header must already be in the log.
 // onDurable fires once the prepare and its header-ring copy are both on disk.
+//
+// The journal keeps m (a clone, if m is a receive buffer) unless it already
+// holds the same prepare, so a retransmission allocates nothing.
 func (j *journal) write(m *Message) {
 	s := j.slotFor(m.Header.Op)
-	s.prepare = m
 	sum := m.Header.Checksum
+	if s.prepare == nil || s.prepare.Header.Checksum != sum {
+		s.prepare = m.retain()
+	}
+	m = s.prepare
 	if s.durable == sum && !s.faulty {
 		j.onDurable(m.Header.Op, sum)
 		return
@@ -151,17 +176,30 @@ func (j *journal) write(m *Message) {
 func (j *journal) startWrite(m *Message) {
 	s := j.slotFor(m.Header.Op)
 	s.writing = m.Header.Checksum
+	s.inflight = m
 	s.ringDone = false
-	size := (uint64(m.Header.Size) + j.cfg.SectorSize - 1) / j.cfg.SectorSize * j.cfg.SectorSize
-	buf := make([]byte, size)
-	EncodeHeader(&m.Header, buf)
-	copy(buf[HeaderSize:], m.Body)
+	wire := m.Bytes()
+	size := (uint64(len(wire)) + j.cfg.SectorSize - 1) / j.cfg.SectorSize * j.cfg.SectorSize
+	if uint64(cap(j.scratch)) < size {
+		j.scratch = make([]byte, size)
+	}
+	buf := j.scratch[:size]
+	clear(buf[copy(buf, wire):])
 	slotIndex := m.Header.Op % j.cfg.JournalSlotCount
-	hdr := m.Header
-	j.storage.Write(rio.ZoneWALPrepares, slotIndex*j.cfg.MessageSizeMax, buf, func() {
-		EncodeHeader(&hdr, j.headerRing[slotIndex*HeaderSize:])
-		j.writeRingSector(slotIndex, hdr.Checksum)
-	})
+	if j.prepareDone[slotIndex] == nil {
+		j.prepareDone[slotIndex] = func() { j.prepareWritten(slotIndex) }
+	}
+	j.storage.Write(rio.ZoneWALPrepares, slotIndex*j.cfg.MessageSizeMax, buf, j.prepareDone[slotIndex])
+}
+
+// prepareWritten puts the header of the prepare that just landed into the
+// header ring.
+func (j *journal) prepareWritten(slotIndex uint64) {
+	s := &j.slots[slotIndex]
+	m := s.inflight
+	s.inflight = nil
+	copy(j.headerRing[slotIndex*HeaderSize:(slotIndex+1)*HeaderSize], m.Bytes()[:HeaderSize])
+	j.writeRingSector(slotIndex, m.Header.Checksum)
 }
 
 // writeRingSector writes the header-ring sector holding slot. Writes to one
@@ -182,8 +220,10 @@ func (j *journal) flushSector(k uint64) {
 	sw.writing = true
 	sw.flight, sw.waiting = sw.waiting, sw.flight[:0]
 	off := k * j.cfg.SectorSize
-	buf := append([]byte(nil), j.headerRing[off:off+j.cfg.SectorSize]...)
-	j.storage.Write(rio.ZoneWALHeaders, off, buf, func() { j.sectorWritten(k) })
+	if j.sectorDone[k] == nil {
+		j.sectorDone[k] = func() { j.sectorWritten(k) }
+	}
+	j.storage.Write(rio.ZoneWALHeaders, off, j.headerRing[off:off+j.cfg.SectorSize], j.sectorDone[k])
 }
 
 func (j *journal) sectorWritten(k uint64) {

@@ -97,7 +97,11 @@ type Replica struct {
 
 	viewHeaders []Header // the suffix installed at logView, op descending
 
-	verified, verifiedOp, verifiedVersion uint64
+	// rx is decoded into for every received message, so receiving
+	// allocates nothing; see OnMessage for what is kept and how.
+	rx        Message
+	receiving bool
+
 	// Timeouts, in ticks.
 	tPing, tPrepare, tCommit, tNormal, tViewChange, tViewChangeSend, tRepair timeout
 	// failedViews counts view changes since this replica last executed an
@@ -244,9 +248,28 @@ func (r *Replica) pulse() {
 
 // OnMessage handles one received message. Bytes are read-only and may be
 // shared with other receivers.
+//
+// The message is decoded into r.rx, which the next message overwrites, and
+// is cleared on return so that a handler keeping it by mistake fails loudly.
+// What handlers keep they retain: the journal retains the prepares it
+// stores, and requests (which may be queued) and join_views (kept in dvcs)
+// are handed over as copies of their own. The wire bytes themselves are
+// never copied; they are immutable and may be kept as they are.
 func (r *Replica) OnMessage(b []byte) {
-	m, err := Decode(b, r.cluster, r.cfg.MessageSizeMax)
-	if err != nil {
+	if r.receiving {
+		// Re-entered from a handler: leave the outer message alone.
+		r.receive(&Message{borrowed: true}, b)
+		return
+	}
+	r.receiving = true
+	r.rx.borrowed = true
+	r.receive(&r.rx, b)
+	r.rx = Message{}
+	r.receiving = false
+}
+
+func (r *Replica) receive(m *Message, b []byte) {
+	if err := DecodeInto(m, b, r.cluster, r.cfg.MessageSizeMax); err != nil {
 		r.Drops.Decode++
 		return
 	}
@@ -266,7 +289,7 @@ func (r *Replica) OnMessage(b []byte) {
 	case CommandPingClient:
 		r.net.SendToClient(h.Client, r.seal(&Message{Header: Header{Command: CommandPongClient, Timestamp: h.Timestamp}}))
 	case CommandRequest:
-		r.onRequest(m)
+		r.onRequest(m.retain())
 	case CommandPrepare:
 		r.onPrepare(m)
 	case CommandPrepareOK:
@@ -276,7 +299,7 @@ func (r *Replica) OnMessage(b []byte) {
 	case CommandExitView:
 		r.onExitView(m)
 	case CommandJoinView:
-		r.onJoinView(m)
+		r.onJoinView(m.retain())
 	case CommandView:
 		r.onView(m)
 	case CommandGetView:
@@ -485,14 +508,18 @@ func (r *Replica) prepareRequest(req *Message) {
 		Parent: parent, Ref: rh.Checksum, Client: rh.Client, Op: r.op + 1, Commit: r.commitMax,
 		Timestamp: ts, Request: rh.Request, Operation: rh.Operation,
 	}, Body: req.Body}
-	p.Header.Seal(p.Body)
+	// Encoded once: resends, get_prepare answers and the journal write all
+	// send these same immutable bytes.
+	wire := p.Encode()
 	r.op++
 	r.journal.setHeader(&p.Header)
 	r.pipeline = append(r.pipeline, pipelineEntry{prepare: p})
 	if len(r.pipeline) == 1 {
 		r.lastProgress = r.ticks
 	}
-	r.broadcast(p)
+	for i := uint8(0); i < r.cfg.ReplicaCount; i++ {
+		r.sendRaw(i, wire)
+	}
 	r.tPrepare.start(r.rng)
 	r.journal.write(p)
 }
@@ -503,7 +530,7 @@ func (r *Replica) resendPrepares() {
 		return
 	}
 	for _, e := range r.pipeline {
-		b := e.prepare.Bytes()
+		b := e.prepare.Bytes() // the bytes sent first, not a new encoding
 		for i := uint8(0); i < r.cfg.ReplicaCount; i++ {
 			if e.oks&(1<<i) == 0 {
 				r.sendRaw(i, b)
@@ -677,35 +704,6 @@ func (r *Replica) sendPrepareOK(op uint64) {
 }
 
 // ---- Executing committed ops ----
-
-// verifiedFrom returns the lowest op v such that every header in [v, op] is
-// present and hash-chained to the head. The head itself is trusted: it was
-// prepared in our log view or installed by a `view` message.
-func (r *Replica) verifiedFrom() uint64 {
-	if r.verifiedVersion == r.journal.version && r.verifiedOp == r.op {
-		return r.verified
-	}
-	r.verifiedVersion, r.verifiedOp = r.journal.version, r.op
-	r.verified = r.walkVerified()
-	return r.verified
-}
-
-func (r *Replica) walkVerified() uint64 {
-	v := r.op
-	cur, ok := r.journal.header(r.op)
-	if !ok {
-		return r.op + 1
-	}
-	for v > 0 {
-		prev, ok := r.journal.header(v - 1)
-		if !ok || prev.Checksum != cur.Parent {
-			break
-		}
-		cur = prev
-		v--
-	}
-	return v
-}
 
 // commitJournal executes committed ops in order for as long as their headers
 // are verified and their prepares are at hand.
