@@ -23,6 +23,11 @@ type Config struct {
 	ViewChangeSendTicks  uint64 // resend exit_view / join_view
 	RepairTicks          uint64
 	AbdicateTicks        uint64 // primary steps aside after this long without committing
+	// ExitVoteTicks: an exit_view vote not heard again for this long no
+	// longer counts. Voters re-send held votes at least every
+	// NormalHeartbeatTicks (plus jitter), so this spans two re-sends: one
+	// lost message does not expire a vote still held.
+	ExitVoteTicks uint64
 
 	// Bugs plants known protocol bugs, to prove the simulator's checkers
 	// catch them. Always zero outside such tests.
@@ -54,6 +59,7 @@ func ProductionConfig(replicaCount uint8) Config {
 		ViewChangeSendTicks:  50,
 		RepairTicks:          10,
 		AbdicateTicks:        1000,
+		ExitVoteTicks:        1500,
 	}
 }
 
@@ -86,11 +92,16 @@ func (c Config) Validate() error {
 		return fmt.Errorf("journal slot count %d too small or not a whole number of header sectors", c.JournalSlotCount)
 	case c.ClientsMax < 1:
 		return fmt.Errorf("clients max must be positive")
+	case c.ExitVoteTicks < 2*jittered(c.NormalHeartbeatTicks) || c.ExitVoteTicks < 2*jittered(c.ViewChangeSendTicks) || c.ExitVoteTicks < 2*jittered(c.CommitTicks):
+		return fmt.Errorf("exit vote ticks %d shorter than two re-sends of a held vote", c.ExitVoteTicks)
 	case uint64(c.HeadersPerReply)*HeaderSize+HeaderSize > c.MessageSizeMax:
 		return fmt.Errorf("headers per reply %d do not fit a message", c.HeadersPerReply)
 	}
 	return nil
 }
+
+// jittered is the longest a periodic timeout of base ticks can take.
+func jittered(base uint64) uint64 { return base + base/4 }
 
 // ReplicasMax bounds the cluster size, as in TigerBeetle.
 const ReplicasMax = 6

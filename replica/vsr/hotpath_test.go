@@ -9,29 +9,29 @@ import (
 
 // A replica on an in-memory data file, driven by hand: completions run when
 // the test drains them, never inside Read or Write.
-type memStorage struct {
+type allocStorage struct {
 	zones   [rio.ZoneCount][]byte
 	pending []func()
 }
 
-func (s *memStorage) zone(z rio.Zone, end uint64) []byte {
+func (s *allocStorage) zone(z rio.Zone, end uint64) []byte {
 	if uint64(len(s.zones[z])) < end {
 		s.zones[z] = append(s.zones[z], make([]byte, end-uint64(len(s.zones[z])))...)
 	}
 	return s.zones[z]
 }
 
-func (s *memStorage) Read(z rio.Zone, off uint64, buf []byte, done func()) {
+func (s *allocStorage) Read(z rio.Zone, off uint64, buf []byte, done func()) {
 	copy(buf, s.zone(z, off+uint64(len(buf)))[off:])
 	s.pending = append(s.pending, done)
 }
 
-func (s *memStorage) Write(z rio.Zone, off uint64, buf []byte, done func()) {
+func (s *allocStorage) Write(z rio.Zone, off uint64, buf []byte, done func()) {
 	copy(s.zone(z, off+uint64(len(buf)))[off:], buf)
 	s.pending = append(s.pending, done)
 }
 
-func (s *memStorage) drain() {
+func (s *allocStorage) drain() {
 	for len(s.pending) > 0 {
 		done := s.pending[0]
 		s.pending = s.pending[1:]
@@ -39,15 +39,15 @@ func (s *memStorage) drain() {
 	}
 }
 
-// memNet keeps only the last message sent and counts the rest, so that
+// countNet keeps only the last message sent and counts the rest, so that
 // sending allocates nothing of its own.
-type memNet struct {
+type countNet struct {
 	sent uint64
 	last []byte
 }
 
-func (n *memNet) SendToReplica(_ uint8, b []byte)    { n.sent++; n.last = b }
-func (n *memNet) SendToClient(_ u128.U128, b []byte) { n.sent++; n.last = b }
+func (n *countNet) SendToReplica(_ uint8, b []byte)    { n.sent++; n.last = b }
+func (n *countNet) SendToClient(_ u128.U128, b []byte) { n.sent++; n.last = b }
 
 type fixedTime struct{}
 
@@ -64,9 +64,9 @@ func (nullSM) Checksum() u128.U128                                        { retu
 
 // newBackup returns replica 1 of 3 in view 0, normal and recovered from a
 // freshly formatted data file.
-func newBackup(t testing.TB) (*Replica, *memStorage, *memNet) {
+func newBackup(t testing.TB) (*Replica, *allocStorage, *countNet) {
 	cfg := SimConfig(3)
-	st, net := &memStorage{}, &memNet{}
+	st, net := &allocStorage{}, &countNet{}
 	Format(cfg, testCluster, 1, st, func() {})
 	st.drain()
 	r, err := New(Options{Config: cfg, Cluster: testCluster, Replica: 1, Time: fixedTime{}, Network: net, Storage: st, SM: nullSM{}, Seed: 1})

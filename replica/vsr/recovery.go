@@ -60,7 +60,10 @@ func (r *Replica) openSuperblock(copies [][]byte) {
 	r.sb.durable = best
 	// The newest version may sit in fewer than all copies if a crash cut its
 	// write short. Complete it before relying on it, rewriting only copies
-	// that hold something else, so the one good copy is never torn.
+	// that hold something else, so no good copy is ever torn; the stale ones
+	// may all be written at once, since a crash meanwhile leaves the good ones
+	// to be found again. Writes of the next version assume this: they begin
+	// with every copy equal.
 	var stale []uint8
 	for c, b := range copies {
 		if s, ok := decodeSuperblock(b, r.cfg, r.cluster); !ok || s.Sequence != best.Sequence {
@@ -75,10 +78,15 @@ func (r *Replica) repairSuperblock(stale []uint8, then func()) {
 		then()
 		return
 	}
-	c := stale[0]
-	r.storage.Write(rio.ZoneSuperblock, uint64(c)*r.cfg.SectorSize, r.sb.durable.encode(r.cfg, r.cluster, c), func() {
-		r.repairSuperblock(stale[1:], then)
-	})
+	left := len(stale)
+	for _, c := range stale {
+		r.storage.Write(rio.ZoneSuperblock, uint64(c)*r.cfg.SectorSize, r.sb.durable.encode(r.cfg, r.cluster, c), func() {
+			left--
+			if left == 0 {
+				then()
+			}
+		})
+	}
 }
 
 func (r *Replica) openJournalReads() {

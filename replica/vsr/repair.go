@@ -13,6 +13,7 @@ func (r *Replica) repair() {
 	default:
 		return
 	}
+	r.repairRound++
 	v := r.verifiedFrom()
 	need := r.commitMin + 1
 	if r.logInstall && r.op > r.cfg.PipelineMax {
@@ -25,7 +26,7 @@ func (r *Replica) repair() {
 		if v-1-lo >= uint64(r.cfg.HeadersPerReply) {
 			lo = v - uint64(r.cfg.HeadersPerReply)
 		}
-		r.send(r.repairPeer(), &Message{Header: Header{Command: CommandGetHeaders, CommitMin: lo, Op: v - 1}})
+		r.send(r.repairPeer(v-1), &Message{Header: Header{Command: CommandGetHeaders, CommitMin: lo, Op: v - 1}})
 	}
 	if !r.isPrimary() && r.commitMax > r.op && r.status == StatusNormal {
 		r.send(r.primaryIndex(r.view), &Message{Header: Header{Command: CommandGetHeaders, CommitMin: r.op + 1, Op: r.commitMax}})
@@ -44,24 +45,29 @@ func (r *Replica) repair() {
 			}
 			continue
 		}
-		r.send(r.repairPeer(), &Message{Header: Header{Command: CommandGetPrepare, Op: op, Ref: h.Checksum}})
+		r.send(r.repairPeer(op), &Message{Header: Header{Command: CommandGetPrepare, Op: op, Ref: h.Checksum}})
 		asked++
 	}
 }
 
-// repairPeer rotates through the other replicas, starting from the primary
-// for a backup, so that one dead peer cannot stall repair.
-func (r *Replica) repairPeer() uint8 {
-	n := r.cfg.ReplicaCount
+// repairPeer picks the peer to ask for op in this round. Peers are taken in
+// order from the primary (skipping ourselves), at position (op + round) mod
+// the peer count: one round spreads consecutive ops over every peer, and
+// successive rounds ask each op of the next peer, so within ReplicaCount-1
+// rounds every op has been asked of every peer and one dead or lagging peer
+// cannot stall any op. (A cursor bumped per request instead pins an op to one
+// peer whenever a round makes a multiple of the peer count in requests.)
+func (r *Replica) repairPeer(op uint64) uint8 {
+	n := uint64(r.cfg.ReplicaCount)
 	if n == 1 {
 		return r.index
 	}
-	r.repairCursor = (r.repairCursor + 1) % n
-	p := (r.primaryIndex(r.view) + r.repairCursor) % n
-	if p == r.index {
-		p = (p + 1) % n
+	start := uint64(r.primaryIndex(r.view))
+	k := (op + r.repairRound) % (n - 1)
+	if self := (uint64(r.index) + n - start) % n; k >= self {
+		k++
 	}
-	return p
+	return uint8((start + k) % n)
 }
 
 func (r *Replica) onGetHeaders(m *Message) {

@@ -89,6 +89,7 @@ type Replica struct {
 
 	// View change.
 	exited     [ReplicasMax]uint32 // per replica: 1 + the highest view it is known to have left (0: none)
+	exitedAt   [ReplicasMax]uint64 // tick that vote was last heard; it counts for ExitVoteTicks
 	dvcs       [ReplicasMax]*Message
 	dvcSent    bool
 	logInstall bool // primary: canonical log chosen, repairing before `view`
@@ -102,12 +103,16 @@ type Replica struct {
 	rx        Message
 	receiving bool
 
+	// heartbeat is the primary's clock in the newest commit heartbeat heard
+	// in this view: an older one is a replay and proves nothing.
+	heartbeat uint64
+
 	// Timeouts, in ticks.
 	tPing, tPrepare, tCommit, tNormal, tViewChange, tViewChangeSend, tRepair timeout
 	// failedViews counts view changes since this replica last executed an
 	// op; timeouts back off by it.
-	failedViews  uint32
-	repairCursor uint8
+	failedViews uint32
+	repairRound uint64 // bumped per repair round; rotates who is asked for what
 
 	Drops Drops
 }
@@ -136,9 +141,20 @@ func New(o Options) (*Replica, error) {
 		r.q.Replication--
 	}
 	c := r.cfg
-	r.tPing.base, r.tPrepare.base, r.tCommit.base = c.PingTicks, c.PrepareTicks, c.CommitTicks
-	r.tNormal.base, r.tViewChange.base = c.NormalHeartbeatTicks, c.ViewChangeTicks
-	r.tViewChangeSend.base, r.tRepair.base = c.ViewChangeSendTicks, c.RepairTicks
+	r.tPing = newTimeout(periodic, c.PingTicks)
+	// Prepares are retransmitted on a schedule, not with backoff: under
+	// loss, a backed-off retransmission lets the pipeline head wait 8x
+	// longer for its quorum, and over 300 seeds that completed fewer
+	// requests with more view changes.
+	r.tPrepare = newTimeout(periodic, c.PrepareTicks)
+	r.tCommit = newTimeout(periodic, c.CommitTicks)
+	// Once it fires, the failure detector re-fires each period to keep this
+	// replica's exit_view vote fresh (votes expire); only its first period
+	// backs off with failed views.
+	r.tNormal = newTimeout(periodic, c.NormalHeartbeatTicks)
+	r.tViewChange = newTimeout(retry, c.ViewChangeTicks)
+	r.tViewChangeSend = newTimeout(periodic, c.ViewChangeSendTicks)
+	r.tRepair = newTimeout(periodic, c.RepairTicks)
 	return r, nil
 }
 
@@ -205,10 +221,17 @@ func (r *Replica) tickPrimary() {
 		r.logf("abdicating in view %d: no commit for %d ticks", r.view, r.ticks-r.lastProgress)
 	}
 	if r.abdicating {
-		// Quiet towards backups, but vote to leave the view: with two
-		// replicas, or a bare quorum up, the others cannot leave without us.
+		// No heartbeats, so backups time out, but vote to leave the view:
+		// with two replicas, or a bare quorum up, the others cannot leave
+		// without us. Retransmitted prepares keep probing for the quorum:
+		// a backup that already holds one does not take it for a sign of
+		// life, yet acknowledges it again, and once the head commits we
+		// resume (commitPipeline).
 		if r.tCommit.tick(r.rng) {
 			r.sendExitView(r.view)
+		}
+		if r.tPrepare.tick(r.rng) {
+			r.resendPrepares()
 		}
 		return
 	}
@@ -421,6 +444,17 @@ func (r *Replica) onRequest(m *Message) {
 		r.evict(h.Client, EvictionInvalidRequestBodySize)
 		return
 	}
+	if r.sessionPending(h.Client) {
+		// Every decision below reads the client table, and an op prepared
+		// or queued here but not yet executed may still change this
+		// client's entry. Judging now could evict a client whose register is
+		// merely ahead of us in the pipeline (a new primary inherits such ops
+		// through the view change), prepare a second register, or accept a
+		// request from a session a register is about to evict; the client
+		// retries and is judged once they ran.
+		r.Drops.Stale++
+		return
+	}
 	s := r.sessions.get(h.Client)
 	if h.Operation == OperationRegister {
 		if s != nil {
@@ -455,10 +489,6 @@ func (r *Replica) onRequest(m *Message) {
 			return
 		}
 	}
-	if r.inFlight(h.Client) {
-		r.Drops.Stale++
-		return
-	}
 	if uint64(len(r.pipeline)) >= r.cfg.PipelineMax {
 		if len(r.requestQueue) >= r.cfg.RequestQueueMax {
 			r.Drops.Stale++
@@ -470,21 +500,38 @@ func (r *Replica) onRequest(m *Message) {
 	r.prepareRequest(m)
 }
 
-func (r *Replica) inFlight(client u128.U128) bool {
-	for _, e := range r.pipeline {
-		if e.prepare.Header.Client == client {
+// sessionPending reports whether an op that could change client's entry in
+// the client table is in this replica's log or request queue but not yet
+// executed: the client's own register or request, or another client's
+// register if the table could be full when it runs (a register changes
+// another entry only by evicting the oldest). The log is read rather than
+// the pipeline so that committed but unexecuted ops count too, whatever
+// status they reached us in.
+func (r *Replica) sessionPending(client u128.U128) bool {
+	registers := 0
+	pending := func(h *Header) bool {
+		if h.Operation == OperationRegister {
+			registers++
+		}
+		return h.Client == client
+	}
+	for op := r.commitMin + 1; op <= r.op; op++ {
+		h, ok := r.journal.header(op)
+		if !ok || pending(h) {
+			// A gap could be anything.
 			return true
 		}
 	}
 	for _, q := range r.requestQueue {
-		if q.Header.Client == client {
+		if pending(&q.Header) {
 			return true
 		}
 	}
-	return false
+	return registers > 0 && len(r.sessions.entries)+registers > r.sessions.max
 }
 
 func (r *Replica) evict(client u128.U128, reason EvictionReason) {
+	r.logf("evict client %v: reason %d (commit %d/%d op %d)", client, reason, r.commitMin, r.commitMax, r.op)
 	r.net.SendToClient(client, r.seal(&Message{Header: Header{Command: CommandEviction, Client: client, Reason: reason}}))
 }
 
@@ -580,6 +627,9 @@ func (r *Replica) commitPipeline() {
 		r.commitMax = op
 		r.pipeline = r.pipeline[1:]
 		r.lastProgress = r.ticks
+		if r.abdicating {
+			r.resume()
+		}
 	}
 	r.commitJournal()
 	for len(r.requestQueue) > 0 && uint64(len(r.pipeline)) < r.cfg.PipelineMax && r.status == StatusNormal && r.isPrimary() {
@@ -592,6 +642,18 @@ func (r *Replica) commitPipeline() {
 	}
 }
 
+// resume ends an abdication: a replication quorum acknowledged again, so the
+// primary can commit and heartbeats go out once more. Its own exit_view vote
+// for this view is withdrawn here; peers let theirs expire (ExitVoteTicks) or
+// drop it on the next heartbeat.
+func (r *Replica) resume() {
+	r.abdicating = false
+	r.logf("resuming in view %d: committed op %d", r.view, r.commitMax)
+	r.clearExitVotes()
+	r.tCommit.start(r.rng)
+	r.sendCommit()
+}
+
 // ---- Normal operation: backup ----
 
 func (r *Replica) onPrepare(m *Message) {
@@ -601,12 +663,11 @@ func (r *Replica) onPrepare(m *Message) {
 		return
 	}
 	fromPrimary := r.status == StatusNormal && h.View == r.view && h.Replica == r.primaryIndex(r.view) && !r.isPrimary()
-	if fromPrimary {
-		r.heardFromPrimary()
-	}
 	if cur, ok := r.journal.header(h.Op); ok && cur.Checksum == h.Checksum {
 		// A retransmission or a repair: a prepare keeps the view it was first
-		// prepared in, so it is matched by checksum against our log.
+		// prepared in, so it is matched by checksum against our log. It is
+		// no sign of life (heardFromPrimary): a primary that only
+		// retransmits, an abdicating one or a replay, is not leading.
 		if fromPrimary {
 			r.advanceCommit(min(h.Commit, h.Op-1), u128.Zero)
 		}
@@ -622,6 +683,7 @@ func (r *Replica) onPrepare(m *Message) {
 		r.Drops.Stale++
 		return
 	}
+	r.heardFromPrimary()
 	if h.Op > r.op {
 		// A newer prepare of this view extends the log; ops between become
 		// gaps, filled by repair along the hash chain.
@@ -643,8 +705,13 @@ func (r *Replica) onPrepare(m *Message) {
 	}
 }
 
+// heardFromPrimary notes that the primary of our view is alive and leading:
+// the failure detector restarts, and votes to leave this view, ours and any
+// heard, are stale and dropped. Dropping votes never moves a view; a peer that
+// still cannot hear the primary re-sends its vote each detector period.
 func (r *Replica) heardFromPrimary() {
 	r.tNormal.reset(r.rng)
+	r.clearExitVotes()
 }
 
 func (r *Replica) onCommit(m *Message) {
@@ -656,7 +723,12 @@ func (r *Replica) onCommit(m *Message) {
 	if r.status != StatusNormal || !r.fromCurrentPrimary(m) {
 		return
 	}
-	r.heardFromPrimary()
+	if h.Timestamp > r.heartbeat {
+		// Only a heartbeat newer than any heard in this view proves the
+		// primary is alive now; the network replays old ones.
+		r.heartbeat = h.Timestamp
+		r.heardFromPrimary()
+	}
 	r.advanceCommit(h.Commit, h.Ref)
 }
 
@@ -666,10 +738,46 @@ func (r *Replica) advanceCommit(commit uint64, sum u128.U128) {
 	if commit > r.commitMax {
 		r.commitMax = commit
 	}
+	if !sum.IsZero() && commit > r.commitMin && commit <= r.op && !r.isPrimary() {
+		r.dropUncommitted(commit, sum)
+	}
 	if commit > r.op && !r.isPrimary() {
 		r.send(r.primaryIndex(r.view), &Message{Header: Header{Command: CommandGetHeaders, CommitMin: r.op + 1, Op: commit}})
 	}
 	r.commitJournal()
+}
+
+// dropUncommitted enforces the commit heartbeat's checksum: op commit is
+// committed as sum, so a different header we hold there is not canonical,
+// however well it chains to our head, and must never be executed. It goes,
+// and so does every header above it that chains to it (no committed history
+// contains them); the head then falls to the highest header left, so the
+// primary's headers (asked for when the head is below commit) or repair along
+// the chain bring the canonical ones. Nothing dropped can be a committed op, so
+// the shorter log a later join_view reports cannot lose one.
+func (r *Replica) dropUncommitted(commit uint64, sum u128.U128) {
+	h, ok := r.journal.header(commit)
+	if !ok || h.Checksum == sum {
+		return
+	}
+	r.logf("op %d: held %v but %v is committed: dropping it", commit, h.Checksum, sum)
+	bad := h.Checksum
+	r.journal.removeHeader(commit)
+	for op := commit + 1; op <= r.op; op++ {
+		next, ok := r.journal.header(op)
+		if !ok || next.Parent != bad {
+			break
+		}
+		bad = next.Checksum
+		r.journal.removeHeader(op)
+	}
+	for r.op >= commit {
+		if _, ok := r.journal.header(r.op); ok {
+			break
+		}
+		r.op--
+	}
+	r.repair()
 }
 
 func (r *Replica) onPrepareDurable(op uint64, sum u128.U128) {
@@ -760,7 +868,8 @@ func (r *Replica) execute(p *Message) {
 	}
 	s := r.sessions.get(h.Client)
 	if s == nil {
-		// Evicted between prepare and commit; the client will learn on retry.
+		// Not expected since onRequest accepts nothing behind a register
+		// that could evict the session; never build a reply without one.
 		return
 	}
 	rep := Message{Header: Header{

@@ -2,6 +2,7 @@ package vsr
 
 import (
 	"encoding/binary"
+	"slices"
 
 	"viewstamp/replica/checksum"
 	rio "viewstamp/replica/io"
@@ -12,6 +13,11 @@ import (
 // A write replaces all of them; open takes the valid copy with the highest
 // sequence, since any copy that checks out was fully written.
 const SuperblockCopies = 4
+
+// superblockCopiesInFlight is how many copies of one version are written at
+// once. Half the copies: a crash tears at most the writes in flight, so the
+// other half always holds a whole copy of the old or the new version.
+const superblockCopiesInFlight = SuperblockCopies / 2
 
 // VSRState is what must survive a crash for the protocol to stay safe: the
 // view this replica has promised, the view whose log it holds, and that log's
@@ -27,6 +33,14 @@ type VSRState struct {
 }
 
 const superblockFixed = 128
+
+// covers reports whether durable state d already says everything s would:
+// the same view, log view and suffix, and a commit_max at least as high
+// (commit_max is only a hint of what was committed, never a promise).
+func (d *VSRState) covers(s *VSRState) bool {
+	return d.Replica == s.Replica && d.View == s.View && d.LogView == s.LogView &&
+		d.CommitMax >= s.CommitMax && slices.Equal(d.ViewHeaders, s.ViewHeaders)
+}
 
 func (s *VSRState) encode(cfg Config, cluster u128.U128, copyIndex uint8) []byte {
 	b := make([]byte, cfg.SectorSize)
@@ -99,12 +113,18 @@ type superblock struct {
 	durable VSRState
 	writing bool
 	flight  VSRState
-	copies  int
+	issued  int // copies of flight whose write has been issued
+	copies  int // copies of flight written
 	staged  *VSRState
 	done    func()
 }
 
 func (sb *superblock) stage(s VSRState) {
+	if !sb.writing && sb.durable.covers(&s) {
+		// Already durable: a write would only cost the caller a wait.
+		sb.done()
+		return
+	}
 	s.ViewHeaders = append([]Header(nil), s.ViewHeaders...)
 	sb.staged = &s
 	if !sb.writing {
@@ -120,21 +140,40 @@ func (sb *superblock) writeStaged() {
 	s.Parent = last.checksum(last.encode(sb.cfg, sb.cluster, 0))
 	sb.flight = s
 	sb.writing = true
-	sb.copies = 0
-	sb.writeCopy()
+	sb.issued, sb.copies = 0, 0
+	sb.writeHalf()
 }
 
-// Copies are written one after another, never together, so that a crash
-// tears at most one of them and a whole copy of some version always survives.
-func (sb *superblock) writeCopy() {
-	c := uint8(sb.copies)
-	sb.storage.Write(rio.ZoneSuperblock, uint64(c)*sb.cfg.SectorSize, sb.flight.encode(sb.cfg, sb.cluster, c), sb.copyWritten)
+// Copies are written half at a time: the second half only once the first is
+// whole. Every version starts with all copies equal (open completes a
+// version a crash cut short before anything else, and a version is only
+// begun once the last one is in every copy), so:
+//   - a crash during the first half leaves the second half whole with the old
+//     version; open finds the old one, or the new one if a first-half copy
+//     landed whole. Either is safe: the new one was not yet durable, so
+//     nothing was said that depends on it;
+//   - a crash during the second half leaves the first half whole with the new
+//     version, which open finds, as it was all but durable.
+//
+// So a crash always leaves two whole copies of the old version or of the new
+// one, whichever open then picks is one this replica may rely on, and the
+// durable point (every copy written) costs two write latencies, not four;
+// each view change waits on three such writes.
+func (sb *superblock) writeHalf() {
+	for i := 0; i < superblockCopiesInFlight; i++ {
+		c := uint8(sb.issued)
+		sb.issued++
+		sb.storage.Write(rio.ZoneSuperblock, uint64(c)*sb.cfg.SectorSize, sb.flight.encode(sb.cfg, sb.cluster, c), sb.copyWritten)
+	}
 }
 
 func (sb *superblock) copyWritten() {
 	sb.copies++
+	if sb.copies < sb.issued {
+		return
+	}
 	if sb.copies < SuperblockCopies {
-		sb.writeCopy()
+		sb.writeHalf()
 		return
 	}
 	sb.writing = false

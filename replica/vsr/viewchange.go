@@ -39,18 +39,52 @@ func (r *Replica) onExitView(m *Message) {
 // recordExit notes that from has left every view up to view. Leaving view v
 // implies leaving all views before it, so a replica still in view 0 counts a
 // peer that has since given up on view 3 as having left view 0 too.
+//
+// A vote counts only while fresh: heard within ExitVoteTicks. Voters re-send
+// theirs while they hold them (a backup each failure-detector period, a
+// replica in a view change each ViewChangeSendTicks), so a vote that stops
+// arriving was withdrawn, and misses hours apart do not add up to a quorum
+// that deposes a healthy primary. Expiry only ever removes votes, and a vote
+// only ever moves a replica to a view above its own, so neither can move a
+// view backwards.
 func (r *Replica) recordExit(view uint32, from uint8) {
-	if r.exited[from] > 0 && r.exited[from]-1 >= view {
+	switch {
+	case r.exited[from] > view+1:
+		// An older vote than one already held: the newer one stands, and
+		// its freshness is its own.
 		return
+	case r.exited[from] == view+1:
+		r.exitedAt[from] = r.ticks
+	default:
+		r.exited[from] = view + 1
+		r.exitedAt[from] = r.ticks
 	}
-	r.exited[from] = view + 1
-	// The quorum-th highest exit: a view-change quorum has left it.
+	// The quorum-th highest fresh exit: a view-change quorum has left it.
 	var views [ReplicasMax]uint32
-	copy(views[:], r.exited[:r.cfg.ReplicaCount])
+	for i := uint8(0); i < r.cfg.ReplicaCount; i++ {
+		if r.voteFresh(i) {
+			views[i] = r.exited[i]
+		}
+	}
 	slices.Sort(views[:r.cfg.ReplicaCount])
 	e := views[r.cfg.ReplicaCount-r.q.ViewChange]
 	if e > 0 && e-1 >= r.view {
 		r.transitionToViewChange(e)
+	}
+}
+
+func (r *Replica) voteFresh(i uint8) bool {
+	return r.exited[i] > 0 && r.ticks-r.exitedAt[i] <= r.cfg.ExitVoteTicks
+}
+
+// clearExitVotes drops every vote to leave the current view, this replica's
+// own included: the primary of this view has just shown it leads. Votes for
+// older views stay; they are below our view and move nothing.
+func (r *Replica) clearExitVotes() {
+	for i := range r.exited {
+		if r.exited[i] == r.view+1 {
+			r.exited[i] = r.view
+		}
 	}
 }
 
@@ -66,6 +100,7 @@ func (r *Replica) transitionToViewChange(view uint32) {
 	r.abdicating = false
 	r.dvcs = [ReplicasMax]*Message{}
 	r.dvcSent, r.logInstall = false, false
+	r.heartbeat = 0
 	r.tNormal.stop()
 	r.tPrepare.stop()
 	r.tCommit.stop()
@@ -106,7 +141,11 @@ func (r *Replica) onSuperblockDurable() {
 }
 
 func (r *Replica) resendViewChange() {
-	if r.view > 0 {
+	if r.exited[r.index] == r.view+1 && r.voteFresh(r.index) {
+		// Our own vote to leave this view too, kept fresh at peers; it
+		// implies having left the one before.
+		r.sendExitView(r.view)
+	} else if r.view > 0 {
 		r.broadcast(&Message{Header: Header{Command: CommandExitView, View: r.view - 1}})
 	}
 	if r.sb.durable.View == r.view && !r.isPrimary() {
@@ -370,6 +409,9 @@ func (r *Replica) startView() {
 	r.tViewChangeSend.stop()
 	r.tCommit.start(r.rng)
 	r.lastProgress = r.ticks
+	// Votes to leave this view cast while its view change dragged on are
+	// not votes against the primary it now has.
+	r.clearExitVotes()
 	r.pipeline = r.pipeline[:0]
 	for op := r.commitMax + 1; op <= r.op; op++ {
 		r.pipeline = append(r.pipeline, pipelineEntry{prepare: r.journal.prepare(op), oks: 1 << r.index})
@@ -438,6 +480,10 @@ func (r *Replica) onView(m *Message) {
 	r.pipeline, r.requestQueue = nil, nil
 	r.dvcs = [ReplicasMax]*Message{}
 	r.logInstall, r.dvcSent, r.abdicating = false, false, false
+	r.heartbeat = 0
+	// The view message is word from the primary of this view: votes to
+	// leave it, cast while its view change dragged on, are stale.
+	r.clearExitVotes()
 	r.tViewChange.stop()
 	r.tViewChangeSend.stop()
 	r.tNormal.startAfter(r.failedViews, r.rng)
