@@ -232,12 +232,14 @@ func (g *Generator) drawParams() {
 		tkLateResolve:  r.IntN(4),
 	}
 	p.batchMean = 1 + r.IntN(24)
-	p.invalidRate = 0.003 + r.Float64()*0.015
+	// Each product is rounded before the addition so that no CPU fuses the
+	// two into an FMA and draws a rate one ulp away from the others.
+	p.invalidRate = 0.003 + float64(r.Float64()*0.015)
 	p.chainRate = r.Float64() * 0.1
 	if r.IntN(3) > 0 {
-		p.importRate = 0.01 + r.Float64()*0.04
+		p.importRate = 0.01 + float64(r.Float64()*0.04)
 	}
-	p.closedAvoid = 0.95 + r.Float64()*0.049
+	p.closedAvoid = 0.95 + float64(r.Float64()*0.049)
 	p.ledger2Share = r.Float64() * 0.3
 	p.limitShare = r.Float64() * 0.6
 	p.historyShare = r.Float64() * 0.6
@@ -292,7 +294,7 @@ func (g *Generator) planAccounts(n int) {
 	// Hotness follows a Zipf law over a seed-shuffled order.
 	r.Shuffle(len(g.pool), func(i, j int) { g.pool[i], g.pool[j] = g.pool[j], g.pool[i] })
 	if len(g.pool) > 1 {
-		g.zipf = rand.NewZipf(r, 1.05+r.Float64()*1.5, 1+r.Float64()*4, uint64(len(g.pool)-1))
+		g.zipf = rand.NewZipf(r, 1.05+float64(r.Float64()*1.5), 1+float64(r.Float64()*4), uint64(len(g.pool)-1))
 	}
 }
 

@@ -32,8 +32,12 @@ and below, except viewstamp/replica/io/os) detlint reports, outside _test.go
 files: go statements; channel types, sends, receives and select; imports of
 sync, sync/atomic, math/rand, crypto/rand, os, os/exec and net; runtime.Gosched,
 GC and NumGoroutine; the wall clock and timers of package time; the global
-source of math/rand/v2; range over maps; and maps.Keys/Values/All except as
-slices.Sorted(maps.Keys(m)).`
+source of math/rand/v2; range over maps; maps.Keys/Values/All except as
+slices.Sorted(maps.Keys(m)); floating-point additions and subtractions of a
+product that no conversion rounds (x*y + z, s += x*y, t := x*y; t - z, and
+return x*y), which the compiler may fuse into an FMA on some CPUs only; and
+the functions of math and math/rand/v2 whose last bit differs between CPUs
+(math.Exp, Log, Pow, ...; ExpFloat64, NormFloat64, NewZipf).`
 
 // Analyzer is the determinism checker. Its flags are plain package-level state
 // because that is how go/analysis drivers (singlechecker, go vet -vettool,
@@ -140,6 +144,7 @@ func run(pass *analysis.Pass) (any, error) {
 		if strings.HasSuffix(pass.Fset.Position(file.Node().Pos()).Filename, "_test.go") {
 			continue
 		}
+		checkFloat(pass, file)
 		for c := range file.Preorder(
 			(*ast.ImportSpec)(nil),
 			(*ast.GoStmt)(nil),

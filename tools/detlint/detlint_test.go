@@ -1,6 +1,9 @@
 package detlint
 
 import (
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"golang.org/x/tools/go/analysis/analysistest"
@@ -28,6 +31,31 @@ func TestViolations(t *testing.T) {
 
 func TestAllowed(t *testing.T) {
 	analysistest.Run(t, analysistest.TestData(), Analyzer, "viewstamp/replica/good")
+}
+
+func TestFMA(t *testing.T) {
+	analysistest.Run(t, analysistest.TestData(), Analyzer, "viewstamp/sim/fma")
+}
+
+func TestFMAAllowed(t *testing.T) {
+	analysistest.Run(t, analysistest.TestData(), Analyzer, "viewstamp/sim/fmaok")
+}
+
+// TestFloatPending: pend.go's findings are silenced while it is listed, and
+// clean.go, listed without a finding left, is reported so the list shrinks.
+func TestFloatPending(t *testing.T) {
+	setFlags(t, "float-pending", "faults/pend/pend.go, faults/pend/clean.go")
+	analysistest.Run(t, analysistest.TestData(), Analyzer, "viewstamp/faults/pend")
+}
+
+// A pending file that was renamed or deleted would never be analyzed, so
+// the stale-entry report could not fire; the list must name real files.
+func TestFloatPendingDefaultsExist(t *testing.T) {
+	for entry := range strings.SplitSeq(flagFloatPending, ",") {
+		if _, err := os.Stat(filepath.Join("..", "..", strings.TrimSpace(entry))); err != nil {
+			t.Errorf("-float-pending default %q: %v", entry, err)
+		}
+	}
 }
 
 func TestOutOfScope(t *testing.T) {
