@@ -299,12 +299,12 @@ func (c *Cluster) Record() reports.Record {
 		Pauses:            c.pauses,
 		Partitions:        st.Partitions,
 		Evictions:         maps.Clone(c.evictions),
-		Messages: reports.Messages{Sent: st.Sent, Delivered: st.Delivered, Dropped: st.Dropped, Duplicated: st.Duplicated,
-			Corrupted: st.Corrupted, Rejected: c.rejected},
-		Options:   faults.Describe(c.opts),
-		TraceHash: fmt.Sprintf("%016x", c.trace),
-		Workload:  c.auditor.Counts(),
+		Messages:          reports.Messages{Sent: st.Sent, Delivered: st.Delivered, Dropped: st.Dropped, Duplicated: st.Duplicated},
+		Options:           faults.Describe(c.opts),
+		TraceHash:         fmt.Sprintf("%016x", c.trace),
+		Workload:          c.auditor.Counts(),
 	}
+	rec.Messages.Corrupted, rec.Messages.Rejected = st.Corrupted, c.rejected
 	if c.liveness && c.failure == nil {
 		rec.LivenessTicks = c.livenessAt
 	}
