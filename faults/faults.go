@@ -10,6 +10,7 @@ import (
 
 	"viewstamp/replica/vsr"
 	"viewstamp/sim/disk"
+	"viewstamp/sim/draw"
 	"viewstamp/sim/packet"
 )
 
@@ -23,6 +24,7 @@ type Process struct {
 	UnpauseProbability float64
 	StabilityTicks     uint64 // a replica's process state holds at least this long
 	MaxDown            int    // replicas crashed or paused at once, at most
+	Weather            Weather
 }
 
 // Workload is the pace of client traffic.
@@ -51,9 +53,46 @@ type Limits struct {
 	RequestsMax int // 0: drawn
 }
 
+// Process fault rates per replica per tick span TigerBeetle's (calm: a
+// replica runs for months of ticks between crashes, so rare interleavings
+// have time to develop) up to a storm of constant failure; each is drawn
+// log-uniformly between the two, independently but for recoveryRatioMin.
+const (
+	crashCalm, crashStorm     = 2e-7, 2e-4
+	restartCalm, restartStorm = 2e-6, 1e-2
+	pauseCalm, pauseStorm     = 2e-7, 1e-4
+	unpauseCalm, unpauseStorm = 2e-6, 1e-2
+	// recoveryRatioMin: a replica restarts (unpauses) at least this many
+	// times as readily as it crashes (pauses), TigerBeetle's ratio, so it is
+	// down a tenth of the time at most: a storm of crashes with calm restarts
+	// would only park clusters of one or two replicas for the whole run.
+	recoveryRatioMin = 10
+	// corruptMin, corruptMax bound the drawn fraction of delivered messages
+	// that arrive corrupted, when corruption is on.
+	corruptMin, corruptMax = 1e-4, 3e-2
+	// calmBelow and stormAbove split the log scale of the fault rates into
+	// the thirds that label a seed.
+	calmBelow, stormAbove = 1.0 / 3, 2.0 / 3
+)
+
+// Weather labels a seed's process faults for swarm summaries, by where its
+// crash and pause rates fall on the log scale from calm to storm (the
+// higher of the two decides).
+type Weather string
+
+const (
+	Calm    Weather = "calm"
+	Between Weather = "between"
+	Storm   Weather = "storm"
+)
+
 // Draw derives every option from seed. rng is consumed in a fixed order;
 // adding an option means appending a draw, never inserting one, so that old
 // seeds keep their meaning as long as possible.
+//
+// Every draw is an integer, or a float made from integers by one
+// multiplication chain or division, never a fused a*b+c: a seed draws the
+// same options on every CPU (see sim/draw). TestDescribeGolden pins them.
 func Draw(seed uint64, lim Limits) Options {
 	rng := rand.New(rand.NewPCG(seed, 0x5EED))
 	o := Options{Seed: seed}
@@ -65,53 +104,71 @@ func Draw(seed uint64, lim Limits) Options {
 	}
 
 	off := func(p float64) bool { return rng.Float64() < p }
-	uniform := func(lo, hi float64) float64 { return lo + rng.Float64()*(hi-lo) }
+	millis := func(lo, hi int) uint64 { return uint64(lo+rng.IntN(hi-lo+1)) * ms }
+	ppm := func(lo, hi int) float64 { return draw.PPM(rng, lo, hi) }
+	logUniform := func(lo, hi float64) (float64, float64) { return draw.LogUniform(rng, lo, hi) }
+
+	// Latency means are the whole delay's (at least the minimum), as
+	// TigerBeetle draws them, so every seed reorders.
 	n := &o.Network
-	n.OneWayDelayMinNs = uint64(rng.IntN(31)) * ms
-	n.OneWayDelayMeanNs = uint64(rng.IntN(101)) * ms
+	n.OneWayDelayMinNs = millis(0, 30)
+	n.OneWayDelayMeanNs = millis(30, 100)
 	if !off(0.2) {
-		n.LossProbability = uniform(0, 0.3)
+		n.LossProbability = ppm(0, 300_000)
 	}
 	if !off(0.3) {
-		n.ReplayProbability = uniform(0, 0.5)
+		n.ReplayProbability = ppm(0, 500_000)
 	}
 	n.PathCapacity = 2 + rng.IntN(19)
 	if !off(0.4) {
-		n.ClogProbability = uniform(0, 0.02)
+		n.ClogProbability = ppm(0, 20_000)
 	}
-	n.ClogDurationMeanNs = uint64(rng.IntN(5001)) * ms
+	n.ClogDurationMeanNs = millis(0, 5000)
 	n.PartitionMode = packet.PartitionModes[rng.IntN(len(packet.PartitionModes))]
 	n.PartitionSymmetric = rng.IntN(2) == 0
-	n.PartitionProbability = uniform(0, 0.03)
-	n.UnpartitionProbability = uniform(0.01, 0.1)
+	n.PartitionProbability = ppm(0, 30_000)
+	n.UnpartitionProbability = ppm(10_000, 100_000)
 	n.PartitionStabilityTicks = uint64(100 + rng.IntN(101))
 	n.UnpartitionStabilityTicks = uint64(rng.IntN(21))
 
 	s := &o.Storage
-	s.ReadLatencyMinNs = uint64(rng.IntN(31)) * ms
-	s.ReadLatencyMeanNs = uint64(rng.IntN(101)) * ms
-	s.WriteLatencyMinNs = uint64(rng.IntN(31)) * ms
-	s.WriteLatencyMeanNs = uint64(rng.IntN(1001)) * ms
-	s.CrashFaultProbability = uniform(0.8, 1.0)
+	s.ReadLatencyMinNs = millis(0, 30)
+	s.ReadLatencyMeanNs = millis(30, 100)
+	s.WriteLatencyMinNs = millis(0, 30)
+	s.WriteLatencyMeanNs = millis(30, 1000)
+	s.CrashFaultProbability = ppm(800_000, 1_000_000)
 
 	p := &o.Process
-	if !off(0.25) {
-		p.CrashProbability = uniform(0, 2e-4)
+	var crashAt, pauseAt float64
+	if !off(0.1) {
+		p.CrashProbability, crashAt = logUniform(crashCalm, crashStorm)
 	}
-	p.RestartProbability = uniform(1e-3, 1e-2)
-	if !off(0.5) {
-		p.PauseProbability = uniform(0, 1e-4)
+	p.RestartProbability, _ = logUniform(max(restartCalm, float64(recoveryRatioMin*p.CrashProbability)), restartStorm)
+	if !off(0.4) {
+		p.PauseProbability, pauseAt = logUniform(pauseCalm, pauseStorm)
 	}
-	p.UnpauseProbability = uniform(1e-3, 1e-2)
+	p.UnpauseProbability, _ = logUniform(max(unpauseCalm, float64(recoveryRatioMin*p.PauseProbability)), unpauseStorm)
 	p.StabilityTicks = uint64(rng.IntN(1001))
 	p.MaxDown = MaxDown(o.ReplicaCount)
+	switch at := max(crashAt, pauseAt); {
+	case at < calmBelow:
+		p.Weather = Calm
+	case at > stormAbove:
+		p.Weather = Storm
+	default:
+		p.Weather = Between
+	}
 
 	w := &o.Workload
-	w.RequestProbability = uniform(0.01, 1)
+	w.RequestProbability = ppm(10_000, 1_000_000)
 
 	o.RealtimeEpochNs = 1_700_000_000 * 1_000_000_000
 	if off(0.1) {
 		o.RealtimeEpochNs = 4_950_000_000*1_000_000_000 + rng.Int64N(50_000_000*1_000_000_000)
+	}
+
+	if !off(0.3) {
+		n.CorruptProbability, _ = logUniform(corruptMin, corruptMax)
 	}
 	return o
 }
@@ -156,6 +213,8 @@ func Describe(o Options) map[string]any {
 		"unpause_probability":         p.UnpauseProbability,
 		"process_stability_ticks":     p.StabilityTicks,
 		"replicas_down_max":           p.MaxDown,
+		"process_faults":              string(p.Weather),
+		"corrupt_probability":         n.CorruptProbability,
 		"request_probability":         w.RequestProbability,
 	}
 }

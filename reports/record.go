@@ -2,6 +2,8 @@
 // leaves behind, which swarm tooling and graphs read.
 package reports
 
+import "encoding/json"
+
 // Result names how a run ended.
 type Result string
 
@@ -25,12 +27,53 @@ func (r Result) ExitCode() int {
 	return 127
 }
 
-// Messages counts network traffic across the run.
+// Messages counts network traffic across the run. Corrupted counts
+// deliveries the network damaged; Rejected, messages receivers dropped as
+// undecodable (bad checksum, size, command or cluster), which includes every
+// corrupted one delivered to a live receiver.
 type Messages struct {
 	Sent       uint64 `json:"sent"`
 	Delivered  uint64 `json:"delivered"`
 	Dropped    uint64 `json:"dropped"`
 	Duplicated uint64 `json:"duplicated"`
+	Corrupted  uint64 `json:"corrupted"`
+	Rejected   uint64 `json:"rejected"`
+}
+
+// Evictions counts the sessions evicted in a run, by reason name
+// (no_session, session_too_low, ...). Records written before reasons were
+// kept hold a bare count, which reads back under EvictionsUnknown.
+type Evictions map[string]uint64
+
+// EvictionsUnknown is the reason old records' counts read back under.
+const EvictionsUnknown = "unknown"
+
+// Total is the number of evictions, whatever the reason.
+func (e Evictions) Total() uint64 {
+	var n uint64
+	for _, c := range e {
+		n += c
+	}
+	return n
+}
+
+// UnmarshalJSON reads an object of counts by reason, or an old record's
+// bare count.
+func (e *Evictions) UnmarshalJSON(b []byte) error {
+	var n uint64
+	if err := json.Unmarshal(b, &n); err == nil {
+		*e = Evictions{}
+		if n > 0 {
+			(*e)[EvictionsUnknown] = n
+		}
+		return nil
+	}
+	var m map[string]uint64
+	if err := json.Unmarshal(b, &m); err != nil {
+		return err
+	}
+	*e = m
+	return nil
 }
 
 // Record is one run. Seed is a decimal string because JSON numbers lose
@@ -50,12 +93,23 @@ type Record struct {
 	Restarts          uint64         `json:"restarts"`
 	Pauses            uint64         `json:"pauses"`
 	Partitions        uint64         `json:"partitions"`
-	Evictions         uint64         `json:"evictions"`
+	Evictions         Evictions      `json:"evictions"`
 	Messages          Messages       `json:"messages"`
 	LivenessTicks     uint64         `json:"liveness_ticks"`
 	Options           map[string]any `json:"options"`
 	TraceHash         string         `json:"trace_hash"`
 	Failure           string         `json:"failure,omitempty"`
+	// RequestsCompletedSafety counts the requests completed in the safety
+	// phase alone; RequestsCompleted adds those the liveness phase finished.
+	RequestsCompletedSafety uint64 `json:"requests_completed_safety"`
+	// NoProgressCause says, when the safety phase completed no request,
+	// what the simulator saw that explains it (quorum down, partitioned,
+	// clients evicted, ...).
+	NoProgressCause string `json:"no_progress_cause,omitempty"`
+	// ReplyGapMax is the safety phase's longest stretch without a reply to
+	// any client, in ticks: how close the run came to its patience
+	// (--ticks-max-requests), which ends the phase.
+	ReplyGapMax uint64 `json:"reply_gap_max_ticks"`
 	// Workload counts the committed ledger operations: per operation, the
 	// number of requests and of each result status (create operations) or
 	// of objects found (lookups and queries).

@@ -2,6 +2,7 @@ package sim
 
 import (
 	"fmt"
+	"maps"
 	"runtime/debug"
 	"strconv"
 
@@ -41,6 +42,7 @@ func (c *Cluster) Run() {
 		}
 		c.step(true)
 	}
+	c.endSafety()
 	if c.failure != nil || c.cfg.Lite {
 		return
 	}
@@ -77,6 +79,16 @@ func (c *Cluster) safetyDone(tick uint64) bool {
 	return false
 }
 
+// endSafety notes what the safety phase achieved, and when it achieved
+// nothing, why, before the liveness phase heals everything.
+func (c *Cluster) endSafety() {
+	c.safetyEnded = true
+	c.completedSafety = c.completed
+	if c.completedSafety == 0 {
+		c.noProgress = c.noProgressCause()
+	}
+}
+
 // step advances the world by one tick.
 func (c *Cluster) step(faultsOn bool) {
 	tick := c.sched.Tick()
@@ -87,6 +99,7 @@ func (c *Cluster) step(faultsOn bool) {
 	c.sampleTimeline(tick)
 	if faultsOn {
 		c.processFaults()
+		c.observeProgress()
 	}
 	for i, r := range c.replicas {
 		if !c.down[i] && !c.paused[i] {
@@ -149,12 +162,13 @@ func (c *Cluster) processFaults() {
 				c.paused[i] = false
 				c.changed[i] = tick
 				c.net.SetNodeUp(i, true)
+				c.disks[i].Resume()
 				c.record(evUnpause, uint64(i), 0, 0)
 			}
 		case c.downCount() < p.MaxDown:
 			crash := p.CrashProbability
 			if c.disks[i].PendingWrites() > 0 {
-				crash *= 10
+				crash = float64(crash * 10) // rounded before the sum below: no FMA
 			}
 			if x := c.rng.Float64(); x < crash {
 				c.crash(i)
@@ -163,6 +177,7 @@ func (c *Cluster) processFaults() {
 				c.changed[i] = tick
 				c.pauses++
 				c.net.SetNodeUp(i, false)
+				c.disks[i].Pause()
 				c.record(evPause, uint64(i), 0, 0)
 			}
 		}
@@ -171,6 +186,7 @@ func (c *Cluster) processFaults() {
 
 func (c *Cluster) crash(i int) {
 	c.crashes++
+	c.paused[i] = false // a paused replica that crashes is simply down
 	c.down[i] = true
 	c.changed[i] = c.sched.Tick()
 	c.disks[i].Crash()
@@ -230,6 +246,7 @@ func (c *Cluster) startLiveness() {
 		case core[i] && c.paused[i]:
 			c.paused[i] = false
 			c.net.SetNodeUp(i, true)
+			c.disks[i].Resume()
 		}
 	}
 }
@@ -281,15 +298,22 @@ func (c *Cluster) Record() reports.Record {
 		Crashes:           c.crashes,
 		Pauses:            c.pauses,
 		Partitions:        st.Partitions,
-		Evictions:         c.evictions,
+		Evictions:         maps.Clone(c.evictions),
 		Messages:          reports.Messages{Sent: st.Sent, Delivered: st.Delivered, Dropped: st.Dropped, Duplicated: st.Duplicated},
 		Options:           faults.Describe(c.opts),
 		TraceHash:         fmt.Sprintf("%016x", c.trace),
 		Workload:          c.auditor.Counts(),
 	}
+	rec.Messages.Corrupted, rec.Messages.Rejected = st.Corrupted, c.rejected
 	if c.liveness && c.failure == nil {
 		rec.LivenessTicks = c.livenessAt
 	}
+	if !c.safetyEnded { // a panic in the safety phase
+		c.endSafety()
+	}
+	rec.RequestsCompletedSafety = c.completedSafety
+	rec.ReplyGapMax = c.replyGapMax
+	rec.NoProgressCause = c.noProgress
 	for _, n := range c.restarts {
 		rec.Restarts += n
 	}

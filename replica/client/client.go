@@ -37,8 +37,19 @@ type Options struct {
 	OnEvicted    func(vsr.EvictionReason)
 }
 
+// Drops counts messages a client refused, by reason, as the replica's
+// vsr.Drops does, so that a run can show corrupted traffic was seen and
+// rejected.
+type Drops struct {
+	Decode uint64 // bad size, checksum, command or cluster
+	Stale  uint64 // not for this client, or for no request in flight
+}
+
 // Client is one session.
 type Client struct {
+	// Drops is read by the harness; the client only counts.
+	Drops Drops
+
 	o       Options
 	rng     *rand.Rand
 	view    uint32
@@ -134,6 +145,7 @@ func (c *Client) Tick() {
 func (c *Client) OnMessage(b []byte) {
 	m, err := vsr.Decode(b, c.o.Cluster, c.o.SizeMax)
 	if err != nil {
+		c.Drops.Decode++
 		return
 	}
 	h := &m.Header
@@ -143,6 +155,7 @@ func (c *Client) OnMessage(b []byte) {
 	switch h.Command {
 	case vsr.CommandEviction:
 		if h.Client != c.o.ID || c.evicted {
+			c.Drops.Stale++
 			return
 		}
 		c.evicted = true
@@ -152,6 +165,7 @@ func (c *Client) OnMessage(b []byte) {
 		}
 	case vsr.CommandReply:
 		if c.inflight == nil || h.Client != c.o.ID || h.Ref != c.inflightCS {
+			c.Drops.Stale++
 			return
 		}
 		if c.inflightOp == vsr.OperationRegister {

@@ -6,8 +6,9 @@
 // Determinism: everything runs on the caller's goroutine; every random choice
 // comes from the *rand.Rand handed to New, drawn in a documented order:
 //
-//   - Read / Write: one rng.ExpFloat64() for the latency, only if the
-//     corresponding mean latency is non-zero (drawn at issue time);
+//   - Read / Write: one rng.Uint64() for the latency (sim/draw's integer
+//     exponential, the same on every CPU), only if the corresponding mean
+//     latency exceeds its minimum (drawn at issue time);
 //   - Crash: for each pending write in issue order, one rng.Float64() (torn if
 //     < CrashFaultProbability); if torn, then one rng.IntN(sectors) choosing
 //     the garbage sector and ceil(sectorSize/8) rng.Uint64() filling it.
@@ -16,6 +17,13 @@
 // just before its callback runs. A read copies the durable contents at its
 // completion time (not at issue time). Sectors never written read back as
 // zeros (checksums reject them like any other garbage).
+//
+// Pause: while the process using the disk is paused (a VM migration), IOs
+// still complete on the device, but their completions are held and nothing
+// of them is visible: a held write is still pending (a crash tears or loses
+// it), a held read has not copied anything yet. Resume delivers the held
+// completions in the order they fell due, in one scheduler event at the
+// resume time, each applied just before its callback as usual.
 //
 // Memory: zone contents are kept in lazily allocated 64 KiB chunks, and each
 // zone's chunk table only grows up to the highest chunk written, so a large,
@@ -30,16 +38,18 @@ import (
 	"cmp"
 	"encoding/binary"
 	"fmt"
-	"math"
 	"math/rand/v2"
 	"slices"
 
 	"viewstamp/replica/io"
+	"viewstamp/sim/draw"
 	"viewstamp/sim/sched"
 )
 
 // Options tune latency and crash faults. Latency of each IO is
-// min + exponential(mean) nanoseconds (mean 0: exactly min, no rng draw).
+// min + exponential(mean - min) nanoseconds: the mean is the whole
+// latency's, and a mean at or below the minimum gives exactly the minimum,
+// with no rng draw.
 type Options struct {
 	ReadLatencyMinNs, ReadLatencyMeanNs   uint64
 	WriteLatencyMinNs, WriteLatencyMeanNs uint64
@@ -102,6 +112,10 @@ type Disk struct {
 	pendingWrites []*op // current generation's writes in flight (unordered)
 	free          *op
 	stats         Stats
+
+	paused  bool
+	held    []*op // completions that fell due while paused, in order
+	resumed sched.Event
 }
 
 var _ io.Storage = (*Disk)(nil)
@@ -116,6 +130,7 @@ func New(opts Options, rng *rand.Rand, s *sched.Scheduler, sectorSize uint64, zo
 		panic("disk: sector size must be non-zero")
 	}
 	d := &Disk{rng: rng, sched: s, sectorSize: sectorSize}
+	d.resumed = d.deliverHeld
 	for z := range io.ZoneCount {
 		if zoneSizes[z]%sectorSize != 0 {
 			panic(fmt.Sprintf("disk: zone %v size %d is not a multiple of sector size %d", z, zoneSizes[z], sectorSize))
@@ -215,6 +230,49 @@ func (d *Disk) Crash() {
 	d.pendingWrites = d.pendingWrites[:0]
 	d.pendingReads = 0
 	d.gen++
+	// Held completions belong to the dead process; its successor runs.
+	for i, o := range d.held {
+		d.release(o)
+		d.held[i] = nil
+	}
+	d.held = d.held[:0]
+	d.paused = false
+}
+
+// Pause holds every completion until Resume: the process stops while its
+// IOs go on.
+func (d *Disk) Pause() { d.paused = true }
+
+// Paused reports whether completions are being held.
+func (d *Disk) Paused() bool { return d.paused }
+
+// Resume ends a pause. Completions held meanwhile are delivered in order in
+// one scheduler event at the current time, never from inside Resume.
+func (d *Disk) Resume() {
+	if !d.paused {
+		return
+	}
+	d.paused = false
+	if len(d.held) > 0 {
+		d.sched.At(d.sched.Now(), d.resumed)
+	}
+}
+
+// Held returns how many completions wait for Resume.
+func (d *Disk) Held() int { return len(d.held) }
+
+// deliverHeld completes the held IOs in the order they fell due, stopping
+// if a callback's world paused the disk again.
+func (d *Disk) deliverHeld() {
+	i := 0
+	for ; i < len(d.held) && !d.paused; i++ {
+		o := d.held[i]
+		d.held[i] = nil
+		d.finish(o)
+	}
+	n := copy(d.held, d.held[i:])
+	clear(d.held[n:])
+	d.held = d.held[:n]
 }
 
 // tear applies write o except for one random sector, which gets random bytes.
@@ -248,6 +306,15 @@ func (d *Disk) complete(o *op) {
 		d.release(o)
 		return
 	}
+	if d.paused || len(d.held) > 0 { // behind held ones, to keep their order
+		d.held = append(d.held, o)
+		return
+	}
+	d.finish(o)
+}
+
+// finish applies a completed IO and runs its callback.
+func (d *Disk) finish(o *op) {
 	done := o.done
 	switch o.kind {
 	case opRead:
@@ -292,15 +359,10 @@ func (d *Disk) release(o *op) {
 }
 
 func (d *Disk) latency(minNs, meanNs uint64) uint64 {
-	if meanNs == 0 {
+	if meanNs <= minNs {
 		return minNs
 	}
-	x := d.rng.ExpFloat64() * float64(meanNs)
-	const limit = float64(math.MaxUint64 / 4)
-	if x > limit {
-		x = limit
-	}
-	return minNs + uint64(x)
+	return minNs + draw.Exp(d.rng, meanNs-minNs)
 }
 
 func (d *Disk) checkZone(what string, z io.Zone) {

@@ -2,8 +2,8 @@
 // goroutine, driven by the event scheduler in sim/sched.
 //
 // Every packet gets an independent one-way delay (minimum plus an exponential
-// part), so packets on one path are reordered. Faults, all drawn from the
-// *rand.Rand handed to New:
+// part whose mean brings the total to the mean delay), so packets on one path
+// are reordered. Faults, all drawn from the *rand.Rand handed to New:
 //
 //   - loss: decided when a packet is submitted;
 //   - replay: when a packet is delivered, one more copy may be scheduled with a
@@ -18,28 +18,41 @@
 //     (FoundationDB style: heavy reordering and delay, no loss);
 //   - partitions (replicas only, never clients): checked at delivery time, so a
 //     packet in flight when a partition cuts its path is dropped on arrival;
-//   - down nodes (SetNodeUp): a packet arriving at a down node is dropped.
+//   - down nodes (SetNodeUp): a packet arriving at a down node is dropped;
+//   - corruption: a delivered packet may arrive with bits flipped, truncated,
+//     or with its tail replaced by the bytes of a recently sent packet. The
+//     receiver gets a private copy; the shared buffer is never touched, so a
+//     replayed copy or another receiver of the same buffer sees it intact.
+//     Corruption never yields a byte-identical packet, the original or the
+//     spliced one, so every corrupted packet must fail the receiver's
+//     checksums.
 //
 // Self-sends (from == to) are reliable: they are delivered by a scheduler event
 // at the current time (zero delay, after the events already due now), never
-// lost, replayed, partitioned, clogged, or counted against path capacity. They
+// lost, replayed, partitioned, clogged, corrupted, or counted against path
+// capacity. They
 // are dropped only if the node is down at delivery.
 //
-// The network keeps a reference to each submitted data slice until its last
-// copy (duplicates included) is delivered or dropped, and never modifies it;
-// callers and receivers must treat it as read-only.
+// The network takes ownership of each submitted data slice and never modifies
+// it: it keeps a reference while a copy (duplicates included) is in flight,
+// and to the last few submitted as splice sources for corruption. Callers and
+// receivers must treat it as read-only.
 //
 // Randomness is drawn only when it matters (a probability of exactly 0 or 1
 // draws nothing), and the clog process draws one geometric "ticks until the
 // next clog" per path instead of a Bernoulli per path per tick; both are
-// functions of the seed alone, so a seed replays exactly.
+// functions of the seed alone, so a seed replays exactly. Delays and clog
+// gaps come from sim/draw's integer exponential and geometric, so they are
+// the same on every CPU.
 package packet
 
 import (
+	"bytes"
 	"fmt"
 	"math"
 	"math/rand/v2"
 
+	"viewstamp/sim/draw"
 	"viewstamp/sim/sched"
 )
 
@@ -74,13 +87,49 @@ func (m PartitionMode) String() string {
 	return fmt.Sprintf("PartitionMode(%d)", uint8(m))
 }
 
+// Corruption is how a corrupted packet was damaged.
+type Corruption uint8
+
+const (
+	// CorruptFlip flips one to CorruptFlipsMax bits.
+	CorruptFlip Corruption = iota
+	// CorruptTruncate cuts the packet short, possibly to nothing.
+	CorruptTruncate
+	// CorruptSplice keeps a prefix and replaces the rest with the bytes of a
+	// recently submitted packet from that offset on (the lengths may differ).
+	CorruptSplice
+	// Corruptions is the number of kinds.
+	Corruptions
+)
+
+// String returns the kind's snake_case name.
+func (k Corruption) String() string {
+	switch k {
+	case CorruptFlip:
+		return "bit_flip"
+	case CorruptTruncate:
+		return "truncate"
+	case CorruptSplice:
+		return "splice"
+	}
+	return fmt.Sprintf("Corruption(%d)", uint8(k))
+}
+
+const (
+	// CorruptFlipsMax bounds the bits one bit-flip corruption flips.
+	CorruptFlipsMax = 4
+	// spliceSources is how many recently submitted packets splices draw on.
+	spliceSources = 8
+)
+
 // PartitionModes lists every mode, in order, for seed-driven choice.
 var PartitionModes = [...]PartitionMode{PartitionNone, PartitionUniformSize, PartitionUniformPartition, PartitionIsolateSingle}
 
 // Options are the network's fault parameters, normally drawn from a seed.
 type Options struct {
 	// OneWayDelayMinNs and OneWayDelayMeanNs: each packet's delay is
-	// min + exponential(mean), independently, hence reordering.
+	// min + exponential(mean - min), independently, hence reordering; the
+	// mean is the whole delay's, so a mean at or below min is exactly min.
 	OneWayDelayMinNs, OneWayDelayMeanNs uint64
 	// LossProbability drops a packet at submit time (0..1).
 	LossProbability float64
@@ -108,6 +157,9 @@ type Options struct {
 	// UnpartitionStabilityTicks is the minimum number of ticks the network
 	// stays whole before a new partition.
 	UnpartitionStabilityTicks uint64
+	// CorruptProbability: a packet delivered to its receiver (not a
+	// self-send) arrives corrupted (0..1), each kind equally likely.
+	CorruptProbability float64
 }
 
 // Validate reports the first invalid option.
@@ -121,6 +173,7 @@ func (o Options) Validate() error {
 		{"ClogProbability", o.ClogProbability},
 		{"PartitionProbability", o.PartitionProbability},
 		{"UnpartitionProbability", o.UnpartitionProbability},
+		{"CorruptProbability", o.CorruptProbability},
 	}
 	for _, q := range probs {
 		if !(q.p >= 0 && q.p <= 1) {
@@ -140,12 +193,18 @@ func (o Options) Validate() error {
 //
 // Sent counts Submit calls; Duplicated counts replayed copies; every packet
 // and copy ends up Delivered or Dropped, or is still in flight:
-// Sent + Duplicated == Delivered + Dropped + InFlight().
-type Stats struct{ Sent, Delivered, Dropped, Duplicated, Partitions, Clogs uint64 }
+// Sent + Duplicated == Delivered + Dropped + InFlight(). Corrupted counts
+// delivered packets that arrived corrupted, CorruptedBy the same per kind.
+type Stats struct {
+	Sent, Delivered, Dropped, Duplicated, Partitions, Clogs uint64
+	Corrupted                                               uint64
+	CorruptedBy                                             [Corruptions]uint64
+}
 
 // Deliver receives a packet. It runs inside a scheduler event and may call
-// Submit. data is shared with duplicates: read-only.
-type Deliver func(from, to int, data []byte)
+// Submit. data is shared with duplicates: read-only. corrupted says the
+// network damaged it on the way, so the receiver must reject it.
+type Deliver func(from, to int, data []byte, corrupted bool)
 
 const never = math.MaxUint64
 
@@ -194,7 +253,9 @@ type Network struct {
 	side        []bool // per replica: side A
 	cut         []bool // replicas*replicas: from→to cut
 	scratch     []int  // permutation scratch
-	logNoClog   float64
+
+	recent     [spliceSources][]byte // last submitted packets, splice sources
+	recentNext int
 }
 
 // New builds a network of nodes nodes, of which 0..replicas-1 are replicas and
@@ -227,9 +288,6 @@ func New(opts Options, rng *rand.Rand, s *sched.Scheduler, nodes, replicas int, 
 	}
 	for i := range n.up {
 		n.up[i] = true
-	}
-	if opts.ClogProbability > 0 && opts.ClogProbability < 1 {
-		n.logNoClog = -math.Log1p(-opts.ClogProbability)
 	}
 	// Draw each path's first clog tick, in path order. Trials start at tick 1
 	// (the first Tick call).
@@ -322,24 +380,16 @@ func (n *Network) chance(p float64) bool {
 	return n.rng.Float64() < p
 }
 
-// exp draws an exponential duration with the given mean, in ns.
-func (n *Network) exp(mean uint64) uint64 {
-	if mean == 0 {
-		return 0
-	}
-	d := n.rng.ExpFloat64() * float64(mean)
-	if d >= 1<<62 {
-		return 1 << 62
-	}
-	return uint64(d)
-}
-
 // delay draws one packet's one-way delay.
 func (n *Network) delay() uint64 {
 	if n.healed {
 		return n.fixed
 	}
-	return n.opts.OneWayDelayMinNs + n.exp(n.opts.OneWayDelayMeanNs)
+	lo, mean := n.opts.OneWayDelayMinNs, n.opts.OneWayDelayMeanNs
+	if mean <= lo {
+		return lo
+	}
+	return lo + draw.Exp(n.rng, mean-lo)
 }
 
 // Submit sends data from→to. Delivery (or drop) happens in a later scheduler
@@ -353,6 +403,8 @@ func (n *Network) Submit(from, to int, data []byte) {
 		n.s.At(n.s.Now(), p.fire)
 		return
 	}
+	n.recent[n.recentNext] = data
+	n.recentNext = (n.recentNext + 1) % spliceSources
 	if n.chance(n.opts.LossProbability) {
 		n.stats.Dropped++
 		return
@@ -449,13 +501,54 @@ func (p *packet) arrive() {
 		return
 	}
 	n.stats.Delivered++
-	replay := !p.self && !p.dup && n.chance(n.opts.ReplayProbability)
+	self := p.self
+	replay := !self && !p.dup && n.chance(n.opts.ReplayProbability)
 	n.release(p)
 	if replay {
 		n.stats.Duplicated++
 		n.enqueue(from, to, data, true)
 	}
-	n.deliver(from, to, data)
+	corrupted := !self && n.chance(n.opts.CorruptProbability)
+	if corrupted {
+		data = n.corrupt(data)
+	}
+	n.deliver(from, to, data, corrupted)
+}
+
+// corrupt returns a damaged private copy of data, never equal to data nor to
+// the splice source it used.
+func (n *Network) corrupt(data []byte) []byte {
+	kind := Corruption(n.rng.IntN(int(Corruptions)))
+	var out []byte
+	switch kind {
+	case CorruptTruncate:
+		if len(data) > 0 {
+			out = bytes.Clone(data[:n.rng.IntN(len(data))])
+		}
+	case CorruptSplice:
+		src := n.recent[n.rng.IntN(spliceSources)]
+		if len(data) > 1 && src != nil {
+			cut := 1 + n.rng.IntN(len(data)-1)
+			out = append(bytes.Clone(data[:cut]), src[min(cut, len(src)):]...)
+			if bytes.Equal(out, data) || bytes.Equal(out, src) {
+				out = nil
+			}
+		}
+	}
+	if out == nil && len(data) > 0 { // a flip, or a fallback when the other kind could not differ
+		kind = CorruptFlip
+		out = bytes.Clone(data)
+		for flips := 1 + n.rng.IntN(CorruptFlipsMax); flips > 0 || bytes.Equal(out, data); flips-- {
+			bit := n.rng.IntN(8 * len(out))
+			out[bit/8] ^= 1 << (bit % 8)
+		}
+	}
+	if out == nil { // an empty packet cannot be damaged further than it is
+		out = []byte{}
+	}
+	n.stats.Corrupted++
+	n.stats.CorruptedBy[kind]++
+	return out
 }
 
 // Tick evolves partitions and clogs; call it once per simulated tick, at the
@@ -477,7 +570,7 @@ func (n *Network) tickClogs() {
 	m := uint64(never)
 	for path, next := range n.nextClog {
 		if next <= n.ticks {
-			d := n.exp(n.opts.ClogDurationMeanNs)
+			d := draw.Exp(n.rng, n.opts.ClogDurationMeanNs)
 			n.clogUntil[path] = now + d
 			n.stats.Clogs++
 			// Trials resume at the first tick the path is whole again.
@@ -500,11 +593,11 @@ func (n *Network) geometricClog(base uint64) uint64 {
 	if p >= 1 {
 		return base + 1
 	}
-	k := math.Floor(n.rng.ExpFloat64() / n.logNoClog)
+	k := draw.Geometric(n.rng, p)
 	if k >= 1<<62 || base >= 1<<62 {
 		return never
 	}
-	return base + 1 + uint64(k)
+	return base + 1 + k
 }
 
 func (n *Network) tickPartition() {
@@ -630,6 +723,7 @@ func (n *Network) Heal(delayNs uint64) {
 	n.opts.ClogProbability = 0
 	n.opts.PartitionProbability = 0
 	n.opts.UnpartitionProbability = 1
+	n.opts.CorruptProbability = 0
 	n.opts.OneWayDelayMinNs, n.opts.OneWayDelayMeanNs = delayNs, 0
 	n.unpartition()
 	clear(n.clogUntil)
