@@ -85,6 +85,7 @@ type Cluster struct {
 
 	state   *check.State
 	replies *check.Replies
+	checks  *checkers
 	gen     *workload.Generator
 	auditor *workload.Auditor
 
@@ -150,6 +151,7 @@ func New(opts faults.Options, cfg Config) (*Cluster, error) {
 	root := vsr.RootHeader(c.cluster)
 	c.state = check.NewState(r, root.Checksum)
 	c.replies = check.NewReplies(c.state)
+	c.checks = newCheckers(c)
 	c.gen = workload.New(rand.New(rand.NewPCG(c.rng.Uint64(), 3)), workload.Options{})
 	c.auditor = workload.NewAuditor(c.batchMax())
 	for i := 0; i < r; i++ {
@@ -171,8 +173,13 @@ func New(opts faults.Options, cfg Config) (*Cluster, error) {
 		sc.c = client.New(client.Options{
 			ID: id, Cluster: c.cluster, ReplicaCount: uint8(r), Network: clientNet{c, r + i},
 			Seed: c.rng.Uint64(), SizeMax: c.vcfg.MessageSizeMax, RequestTicks: 200,
-			OnReply:   func(rep client.Reply) { c.onReply(sc, rep) },
-			OnEvicted: func(vsr.EvictionReason) { sc.evicted = true; c.evictions++; c.record(evEvicted, uint64(i), 0, 0) },
+			OnReply: func(rep client.Reply) { c.onReply(sc, rep) },
+			OnEvicted: func(reason vsr.EvictionReason) {
+				sc.evicted = true
+				c.evictions++
+				c.record(evEvicted, uint64(i), 0, 0)
+				c.checkEviction(sc, reason)
+			},
 		})
 		c.clientBy[id] = r + i
 		c.clients = append(c.clients, sc)
@@ -210,7 +217,10 @@ type replicaNet struct {
 	from int
 }
 
-func (n replicaNet) SendToReplica(to uint8, b []byte) { n.c.net.Submit(n.from, int(to), b) }
+func (n replicaNet) SendToReplica(to uint8, b []byte) {
+	n.c.checkSent(n.from, b)
+	n.c.net.Submit(n.from, int(to), b)
+}
 func (n replicaNet) SendToClient(id u128.U128, b []byte) {
 	if to, ok := n.c.clientBy[id]; ok {
 		n.c.net.Submit(n.from, to, b)
@@ -238,6 +248,9 @@ func (o observer) Committed(replica uint8, h *vsr.Header, body, reply []byte, st
 		c.fail(reports.Correctness, err)
 		return
 	}
+	if first {
+		c.checkCommitted(h)
+	}
 	// The auditor sees each op once, the first time any replica commits
 	// it; the state checker holds every other replica to the same reply.
 	if first && h.Operation >= vsr.OperationStateMachineMin {
@@ -259,6 +272,7 @@ func (o observer) StatusChanged(replica uint8, status vsr.Status, view uint32) {
 		c.viewChanges++
 	}
 	c.viewMax = max(c.viewMax, view)
+	c.checkStatus(replica, status, view)
 }
 
 func (o observer) Logf(replica uint8, format string, args ...any) {
@@ -311,6 +325,7 @@ func (c *Cluster) deliver(from, to int, data []byte) {
 		}
 		return
 	}
+	c.checks.inbound = data
 	c.clients[to-len(c.replicas)].c.OnMessage(data)
 }
 
