@@ -93,6 +93,7 @@ type Cluster struct {
 
 	state   *check.State
 	replies *check.Replies
+	checks  *checkers
 	gen     *workload.Generator
 	auditor *workload.Auditor
 
@@ -166,6 +167,7 @@ func New(opts faults.Options, cfg Config) (*Cluster, error) {
 	root := vsr.RootHeader(c.cluster)
 	c.state = check.NewState(r, root.Checksum)
 	c.replies = check.NewReplies(c.state)
+	c.checks = newCheckers(c)
 	c.gen = workload.New(rand.New(rand.NewPCG(c.rng.Uint64(), 3)), workload.Options{})
 	c.auditor = workload.NewAuditor(c.batchMax())
 	for i := 0; i < r; i++ {
@@ -192,6 +194,7 @@ func New(opts faults.Options, cfg Config) (*Cluster, error) {
 				sc.evicted = true
 				c.evictions[evictionName(why)]++
 				c.record(evEvicted, uint64(i), 0, 0)
+				c.checkEviction(sc, why)
 			},
 		})
 		c.clientBy[id] = r + i
@@ -234,6 +237,7 @@ func (n replicaNet) SendToReplica(to uint8, b []byte) {
 	if n.c.sendingWhilePaused(n.from) {
 		return
 	}
+	n.c.checkSent(n.from, b)
 	n.c.net.Submit(n.from, int(to), b)
 }
 
@@ -301,6 +305,9 @@ func (o observer) Committed(replica uint8, h *vsr.Header, body, reply []byte, st
 		c.fail(reports.Correctness, err)
 		return
 	}
+	if first {
+		c.checkCommitted(h)
+	}
 	// The auditor sees each op once, the first time any replica commits
 	// it; the state checker holds every other replica to the same reply.
 	if first && h.Operation >= vsr.OperationStateMachineMin {
@@ -322,6 +329,7 @@ func (o observer) StatusChanged(replica uint8, status vsr.Status, view uint32) {
 		c.viewChanges++
 	}
 	c.viewMax = max(c.viewMax, view)
+	c.checkStatus(replica, status, view)
 }
 
 func (o observer) Logf(replica uint8, format string, args ...any) {
@@ -386,6 +394,7 @@ func (c *Cluster) deliver(from, to int, data []byte, corrupted bool) {
 	}
 	cl := c.clients[to-len(c.replicas)].c
 	before := cl.Drops.Decode
+	c.checks.inbound = data
 	cl.OnMessage(data)
 	c.rejected += cl.Drops.Decode - before
 	if corrupted && cl.Drops.Decode == before {

@@ -113,6 +113,7 @@ func (c *Cluster) step(faultsOn bool) {
 		sc.c.Tick()
 	}
 	c.sched.RunUntil((tick + 1) * sched.TickNs)
+	c.checkTick()
 }
 
 func (c *Cluster) workload(sc *simClient) {
@@ -277,6 +278,7 @@ func (c *Cluster) converged() string {
 		}
 	}
 	if commit != c.state.CommitMax() {
+		c.checkSettled(view, commit)
 		return fmt.Sprintf("core committed %d, history reaches %d", commit, c.state.CommitMax())
 	}
 	return ""

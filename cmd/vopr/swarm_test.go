@@ -137,7 +137,7 @@ func TestSwarmUsageErrors(t *testing.T) {
 func TestSwarmSeedsFileRecordAndReport(t *testing.T) {
 	tmp := t.TempDir()
 	seeds := filepath.Join(tmp, "seeds.txt")
-	os.WriteFile(seeds, []byte("# planted-bug failures and a pass\n1\n2 # crash\n\n1\n0000000000000000000000000000000000000003\n"), 0o644)
+	os.WriteFile(seeds, []byte("# planted-bug failures and a pass\n4\n7 # caught\n\n4\n0000000000000000000000000000000000000003\n"), 0o644)
 	corpus, out, report := filepath.Join(tmp, "found.json"), filepath.Join(tmp, "out"), filepath.Join(tmp, "report")
 	code, stdout, stderr := vopr(t, "swarm", "--seeds", seeds, "--lite", "--plant-bug", "replication-quorum-too-small",
 		"--out", out, "--record", corpus, "--report", report, "--jobs", "2")
@@ -145,7 +145,7 @@ func TestSwarmSeedsFileRecordAndReport(t *testing.T) {
 		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
 	}
 	runs, sum := load(t, out)
-	if len(runs) != 3 || runs[2].Seed != "3" {
+	if len(runs) != 3 || runs[0].Seed != "3" {
 		t.Fatalf("seed file gave runs %v", runs)
 	}
 	entries, err := swarm.ReadCorpus(corpus)

@@ -64,7 +64,11 @@ func (s *State) Commit(replica int, h *vsr.Header, reply []byte, state u128.U128
 	if op < uint64(len(s.history)) {
 		c := &s.history[op]
 		if c.Checksum != h.Checksum {
-			return fmt.Errorf("replica %d committed op %d as prepare %v, but op %d was committed as %v", replica, op, h.Checksum, op, c.Checksum)
+			// The commit heartbeat names the committed prepare by checksum; a
+			// replica holding another prepare at that op must repair, not
+			// execute what it has.
+			return fmt.Errorf("replica %d executed op %d as prepare %v (prepared in view %d), but op %d was committed as prepare %v: it executed a different prepare than the one committed at that op",
+				replica, op, h.Checksum, h.View, op, c.Checksum)
 		}
 		if c.State != state {
 			return fmt.Errorf("replica %d: state after op %d is %v, others reached %v", replica, op, state, c.State)
@@ -85,11 +89,18 @@ func (s *State) Commit(replica int, h *vsr.Header, reply []byte, state u128.U128
 // request number, in order, and each reply is for an op that was committed
 // for that very request, carrying the body that op produced.
 type Replies struct {
-	state *State
-	last  map[u128.U128]int64 // client → last request number replied (-1: none)
+	state   *State
+	last    map[u128.U128]int64  // client → last request number replied (-1: none)
+	session map[u128.U128]uint64 // client → op of its register's reply
 }
 
-func NewReplies(s *State) *Replies { return &Replies{state: s, last: map[u128.U128]int64{}} }
+func NewReplies(s *State) *Replies {
+	return &Replies{state: s, last: map[u128.U128]int64{}, session: map[u128.U128]uint64{}}
+}
+
+// Session is the session number a client holds: the op its register's reply
+// named, zero before that.
+func (r *Replies) Session(client u128.U128) uint64 { return r.session[client] }
 
 // Reply checks one reply a client accepted.
 func (r *Replies) Reply(client u128.U128, request uint32, op uint64, operation vsr.Operation, body []byte) error {
@@ -114,6 +125,9 @@ func (r *Replies) Reply(client u128.U128, request uint32, op uint64, operation v
 	}
 	if string(c.Reply) != string(body) {
 		return fmt.Errorf("client %v request %d: reply body for op %d differs from what the op produced", client, request, op)
+	}
+	if operation == vsr.OperationRegister {
+		r.session[client] = op
 	}
 	return nil
 }

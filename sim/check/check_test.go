@@ -50,7 +50,7 @@ func TestStateCatchesDivergentPrepare(t *testing.T) {
 		}
 	}
 	err := s.Commit(1, &b[0], nil, state(1))
-	if err == nil || !strings.Contains(err.Error(), "committed op 1 as prepare") {
+	if err == nil || !strings.Contains(err.Error(), "executed op 1 as prepare") {
 		t.Fatalf("two replicas committing different prepares for op 1: got %v", err)
 	}
 }
@@ -130,5 +130,29 @@ func TestRepliesCatchUncommittedAndMismatched(t *testing.T) {
 	_ = r.Reply(client, 1, 1, vsr.OperationStateMachineMin, []byte{0})
 	if err := r.Reply(client, 1, 1, vsr.OperationStateMachineMin, []byte{0}); err == nil {
 		t.Fatal("two replies for one request number went unnoticed")
+	}
+}
+
+// A backup whose log holds another prepare at an op than the one the commit
+// heartbeat names (a leftover of an older view) must repair it, not execute
+// it: the state checker says so in those words.
+func TestStateNamesAPrepareExecutedAgainstTheCommitHeartbeat(t *testing.T) {
+	s := NewState(2, root)
+	committedLog, leftover := chain(root, 2, 0), chain(root, 2, 7)
+	for i := range committedLog {
+		if err := s.Commit(0, &committedLog[i], nil, state(committedLog[i].Op)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Commit(1, &committedLog[0], nil, state(1)); err != nil {
+		t.Fatal(err)
+	}
+	leftover[1].View = 1
+	leftover[1].Parent = committedLog[0].Checksum
+	err := s.Commit(1, &leftover[1], nil, state(2))
+	if err == nil || !strings.Contains(err.Error(), "replica 1 executed op 2 as prepare") ||
+		!strings.Contains(err.Error(), "(prepared in view 1)") ||
+		!strings.Contains(err.Error(), "it executed a different prepare than the one committed at that op") {
+		t.Fatalf("a backup executing its own prepare against the commit: got %v", err)
 	}
 }

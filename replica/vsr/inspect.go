@@ -1,0 +1,34 @@
+package vsr
+
+import "viewstamp/replica/u128"
+
+// Read-only views of a replica for the simulator's checkers. None of them
+// changes any state, cached or not, so calling them cannot change a run.
+
+// DurableView returns the view and log_view of the replica's durable
+// superblock: the promises that survive a crash.
+func (r *Replica) DurableView() (view, logView uint32) {
+	return r.sb.durable.View, r.sb.durable.LogView
+}
+
+// ChainedChecksum returns the checksum of the header at op if it is
+// hash-chained down from the head of the log (the head itself included),
+// false if the chain breaks above op. It walks from the head, so it costs
+// the distance from op to the head.
+func (r *Replica) ChainedChecksum(op uint64) (u128.U128, bool) {
+	if op > r.op {
+		return u128.Zero, false
+	}
+	cur, ok := r.journal.header(r.op)
+	if !ok {
+		return u128.Zero, false
+	}
+	for o := r.op; o > op; o-- {
+		prev, ok := r.journal.header(o - 1)
+		if !ok || prev.Checksum != cur.Parent {
+			return u128.Zero, false
+		}
+		cur = prev
+	}
+	return cur.Checksum, true
+}

@@ -1,0 +1,178 @@
+package check
+
+import (
+	"fmt"
+
+	"viewstamp/replica/u128"
+	"viewstamp/replica/vsr"
+)
+
+// Sessions is the eviction checker: a model of the replicas' client table,
+// built only from the committed history, judges every eviction a client
+// accepts. The table is replicated state, so at any op every replica's table
+// equals the model's after that op; a primary may lag the history but never
+// lead it, and a client's membership can only be regained by a register of
+// its own, which our clients never send twice. So an eviction the model does
+// not justify at the moment it arrives was never justified.
+type Sessions struct {
+	max     int
+	entries []sessionEntry // in the replica's order, so "oldest" ties break alike
+	op      uint64         // the last op applied
+	// evictedBy remembers, per client, the register that evicted it, to name it.
+	evictedBy map[u128.U128]sessionEviction
+}
+
+type sessionEntry struct {
+	client  u128.U128
+	session uint64 // op of the register that opened it
+	lastOp  uint64 // op of the last reply: a full table evicts the smallest
+}
+
+type sessionEviction struct {
+	op     uint64
+	by     u128.U128
+	lastOp uint64
+}
+
+// NewSessions models a table of clientsMax sessions (vsr.Config.ClientsMax).
+func NewSessions(clientsMax int) *Sessions {
+	return &Sessions{max: clientsMax, evictedBy: map[u128.U128]sessionEviction{}}
+}
+
+// Commit applies one op of the committed history, in op order, as the
+// replica's execute does: a register opens a session (evicting the one with
+// the oldest reply if the table is full); any other client op moves its
+// session's last reply op, unless the session was evicted between the op's
+// prepare and its commit, in which case nothing happens.
+func (s *Sessions) Commit(op uint64, client u128.U128, operation vsr.Operation) {
+	s.op = op
+	if client.IsZero() {
+		return
+	}
+	if operation == vsr.OperationRegister {
+		if len(s.entries) >= s.max {
+			oldest := 0
+			for i := range s.entries {
+				if s.entries[i].lastOp < s.entries[oldest].lastOp {
+					oldest = i
+				}
+			}
+			e := s.entries[oldest]
+			s.evictedBy[e.client] = sessionEviction{op: op, by: client, lastOp: e.lastOp}
+			s.entries = append(s.entries[:oldest], s.entries[oldest+1:]...)
+		}
+		s.entries = append(s.entries, sessionEntry{client: client, session: op, lastOp: op})
+		return
+	}
+	if e := s.get(client); e != nil {
+		e.lastOp = op
+	}
+}
+
+func (s *Sessions) get(client u128.U128) *sessionEntry {
+	for i := range s.entries {
+		if s.entries[i].client == client {
+			return &s.entries[i]
+		}
+	}
+	return nil
+}
+
+// Eviction is one eviction a client accepted, with what the checker needs to
+// judge it.
+type Eviction struct {
+	Client  u128.U128
+	Reason  vsr.EvictionReason
+	Replica uint8  // the sender
+	View    uint32 // the sender's view
+	// Session is the client's session number (the op of its register's
+	// reply), zero while it has none.
+	Session uint64
+	// Request, Operation: the request the client had in flight, or last sent.
+	Request   uint32
+	Operation vsr.Operation
+	// Invalid is what validating that request gives (zero: valid), computed
+	// by the harness with the state machine's own Check and the size limit.
+	Invalid vsr.EvictionReason
+}
+
+// Eviction judges e against the model at the current end of the history.
+func (s *Sessions) Eviction(e Eviction) error {
+	where := fmt.Sprintf("replica %d (view %d) evicted client %v with %s (request %d, %s)",
+		e.Replica, e.View, e.Client, ReasonName(e.Reason), e.Request, OperationName(e.Operation))
+	entry := s.get(e.Client)
+	switch e.Reason {
+	case vsr.EvictionNoSession:
+		if entry != nil {
+			return fmt.Errorf("unjustified eviction: %s, but the committed history (to op %d) holds its session, opened at op %d, last reply op %d",
+				where, s.op, entry.session, entry.lastOp)
+		}
+		return nil
+	case vsr.EvictionSessionTooLow:
+		if entry == nil {
+			return fmt.Errorf("unjustified eviction: %s, but the committed history (to op %d) holds no session for it at all", where, s.op)
+		}
+		if entry.session <= e.Session {
+			return fmt.Errorf("unjustified eviction: %s, but the request's session %d is the committed one (opened at op %d)",
+				where, e.Session, entry.session)
+		}
+		return nil
+	case vsr.EvictionInvalidRequestOperation, vsr.EvictionInvalidRequestBody, vsr.EvictionInvalidRequestBodySize:
+		if e.Invalid == e.Reason {
+			return nil
+		}
+		if e.Invalid == 0 {
+			return fmt.Errorf("unjustified eviction: %s, but the request is valid", where)
+		}
+		return fmt.Errorf("unjustified eviction: %s, but the request is invalid as %s", where, ReasonName(e.Invalid))
+	}
+	return fmt.Errorf("unjustified eviction: %s, a reason this cluster (one release, no upgrades) can never have", where)
+}
+
+// Live reports whether client holds a session in the table.
+func (s *Sessions) Live(client u128.U128) bool { return s.get(client) != nil }
+
+// EvictedBy describes why the model evicted client, for logs ("" if it did not).
+func (s *Sessions) EvictedBy(client u128.U128) string {
+	ev, ok := s.evictedBy[client]
+	if !ok || s.get(client) != nil {
+		return ""
+	}
+	return fmt.Sprintf("evicted at op %d by the register of %v (its last reply op %d was the oldest)", ev.op, ev.by, ev.lastOp)
+}
+
+// ReasonName is the protocol's name for an eviction reason.
+func ReasonName(r vsr.EvictionReason) string {
+	switch r {
+	case vsr.EvictionNoSession:
+		return "no_session"
+	case vsr.EvictionReleaseTooLow:
+		return "client_release_too_low"
+	case vsr.EvictionReleaseTooHigh:
+		return "client_release_too_high"
+	case vsr.EvictionInvalidRequestOperation:
+		return "invalid_request_operation"
+	case vsr.EvictionInvalidRequestBody:
+		return "invalid_request_body"
+	case vsr.EvictionInvalidRequestBodySize:
+		return "invalid_request_body_size"
+	case vsr.EvictionSessionTooLow:
+		return "session_too_low"
+	case vsr.EvictionSessionReleaseMismatch:
+		return "session_release_mismatch"
+	}
+	return fmt.Sprintf("reason(%d)", uint8(r))
+}
+
+// OperationName names VSR's own operations and numbers the state machine's.
+func OperationName(o vsr.Operation) string {
+	switch o {
+	case vsr.OperationRegister:
+		return "register"
+	case vsr.OperationNoop:
+		return "noop"
+	case vsr.OperationRoot:
+		return "root"
+	}
+	return fmt.Sprintf("operation %d", uint8(o))
+}

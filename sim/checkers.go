@@ -1,0 +1,174 @@
+package sim
+
+import (
+	"fmt"
+
+	"viewstamp/replica/ledger"
+	"viewstamp/replica/u128"
+	"viewstamp/replica/vsr"
+	"viewstamp/reports"
+	"viewstamp/sim/check"
+)
+
+// checkers wires the invariant checkers of sim/check (beyond the state,
+// reply and auditor checkers the cluster always ran) to the cluster's hooks.
+// They only read: no randomness, no trace events, no call that changes a
+// replica, so a passing run is the same run with or without them.
+type checkers struct {
+	once     *check.Once
+	sessions *check.Sessions
+	views    *check.Views
+	rollback *check.Rollback
+	// validator judges the request behind an invalid_request_* eviction with
+	// the state machine's own Check; Check reads only the configuration.
+	validator *ledger.Machine
+	// running is the replica process last polled per index: a new one means
+	// a restart, after which commit_min may start again from zero.
+	running []*vsr.Replica
+	// inbound is the message being delivered to a client, so that an
+	// eviction the client accepts can be traced to its sender.
+	inbound []byte
+	// lastSent is the checksum of the last replica message checked: a
+	// broadcast hands the same bytes to every peer.
+	lastSent u128.U128
+}
+
+func newCheckers(c *Cluster) *checkers {
+	r := len(c.replicas)
+	return &checkers{
+		once:      check.NewOnce(),
+		sessions:  check.NewSessions(c.vcfg.ClientsMax),
+		views:     check.NewViews(r),
+		rollback:  check.NewRollback(c.state, r),
+		validator: ledger.NewMachine(int(c.vcfg.MessageSizeMax), ledger.Bugs{}),
+		running:   make([]*vsr.Replica, r),
+	}
+}
+
+// failCheck fails the run as a correctness violation, at the tick it is seen.
+func (c *Cluster) failCheck(checker string, err error) {
+	c.fail(reports.Correctness, fmt.Errorf("%s at tick %d: %w", checker, c.sched.Tick(), err))
+}
+
+// checkCommitted sees each op once, as it enters the committed history.
+func (c *Cluster) checkCommitted(h *vsr.Header) {
+	k := c.checks
+	if err := k.once.Commit(h.Op, h.Client, h.Request, k.sessions.Live(h.Client)); err != nil {
+		c.failCheck("exactly once", err)
+	}
+	k.sessions.Commit(h.Op, h.Client, h.Operation)
+}
+
+// checkStatus judges the log of a replica entering normal status.
+func (c *Cluster) checkStatus(replica uint8, status vsr.Status, view uint32) {
+	r := c.replicas[replica]
+	if status != vsr.StatusNormal || r == nil {
+		return
+	}
+	log := check.Log{Head: r.Op(), Chained: r.ChainedChecksum}
+	if err := c.checks.rollback.Normal(int(replica), view, r.Primary(), log); err != nil {
+		c.failCheck("no rollback", err)
+	}
+}
+
+// checkSent reads the header of what a replica sends to another.
+func (c *Cluster) checkSent(from int, b []byte) {
+	if len(b) < vsr.HeaderSize {
+		return
+	}
+	cmd := vsr.Command(b[114])
+	if cmd != vsr.CommandPrepareOK && cmd != vsr.CommandCommit {
+		return
+	}
+	k := c.checks
+	if sum := u128.Get(b); sum == k.lastSent {
+		return
+	}
+	var h vsr.Header
+	if vsr.DecodeHeader(b, &h) != nil {
+		return
+	}
+	k.lastSent = h.Checksum
+	var durable uint32
+	if r := c.replicas[from]; r != nil {
+		durable, _ = r.DurableView()
+	}
+	if err := k.views.Sent(from, &h, durable); err != nil {
+		c.failCheck("views", err)
+	}
+	if cmd == vsr.CommandCommit {
+		if err := k.rollback.CommitHeartbeat(from, h.View, h.Commit, h.Ref); err != nil {
+			c.failCheck("commit heartbeat", err)
+		}
+	}
+}
+
+// checkEviction judges an eviction sc has just accepted.
+func (c *Cluster) checkEviction(sc *simClient, reason vsr.EvictionReason) {
+	k := c.checks
+	id := sc.c.ID()
+	e := check.Eviction{Client: id, Reason: reason, Replica: 0xff, Session: c.replies.Session(id), Operation: vsr.OperationRegister}
+	var h vsr.Header
+	if vsr.DecodeHeader(k.inbound, &h) == nil && h.Command == vsr.CommandEviction {
+		e.Replica, e.View = h.Replica, h.View
+	}
+	if sc.c.Registered() {
+		e.Request, e.Operation = sc.c.NextRequest(), vsr.Operation(sc.operation)
+		e.Invalid = k.validator.Check(e.Operation, sc.body)
+		if e.Invalid == 0 && uint64(vsr.HeaderSize+len(sc.body)) > c.vcfg.MessageSizeMax {
+			e.Invalid = vsr.EvictionInvalidRequestBodySize
+		}
+	}
+	if err := k.sessions.Eviction(e); err != nil {
+		if int(e.Replica) < len(c.replicas) && c.replicas[e.Replica] != nil {
+			r := c.replicas[e.Replica]
+			err = fmt.Errorf("%w (the sender now: %v, view %d, commit_min %d, commit_max %d, op %d)", err, r.Status(), r.View(), r.CommitMin(), r.CommitMax(), r.Op())
+		}
+		if newest := k.rollback.NewestView(); e.View < newest {
+			err = fmt.Errorf("%w; view %d had started before it (TigerBeetle's client ignores evictions from views older than its own)", err, newest)
+		}
+		c.failCheck(fmt.Sprintf("sessions (client %d)", sc.index), err)
+	} else if why := k.sessions.EvictedBy(id); why != "" {
+		c.log("client %d %s", sc.index, why)
+	}
+}
+
+// checkTick polls what no event announces: durable views and commit
+// numbers of every running replica, once per tick, after its IO completed.
+func (c *Cluster) checkTick() {
+	k := c.checks
+	for i, r := range c.replicas {
+		if r == nil {
+			continue
+		}
+		if r != k.running[i] {
+			k.running[i] = r
+			k.rollback.Restarted(i)
+		}
+		if r.Status() == vsr.StatusRecovering {
+			continue
+		}
+		view, logView := r.DurableView()
+		if err := k.views.Durable(i, view, logView); err != nil {
+			c.failCheck("views", err)
+		}
+		if err := k.rollback.Progress(i, r.CommitMin(), r.CommitMax()); err != nil {
+			c.failCheck("no rollback", err)
+		}
+	}
+}
+
+// checkSettled runs when every running replica is normal in view with all it
+// knows committed executed, yet the history reaches further: the primary
+// must still hold the rest, or it is lost for good.
+func (c *Cluster) checkSettled(view uint32, commit uint64) {
+	for i, r := range c.replicas {
+		if r == nil || !r.Primary() {
+			continue
+		}
+		log := check.Log{Head: r.Op(), Chained: r.ChainedChecksum}
+		if err := c.checks.rollback.Converged(i, view, commit, log); err != nil {
+			c.failCheck("no rollback", err)
+		}
+	}
+}
