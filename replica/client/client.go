@@ -149,12 +149,17 @@ func (c *Client) OnMessage(b []byte) {
 		return
 	}
 	h := &m.Header
+	known := c.view
 	if h.View > c.view {
 		c.view = h.View
 	}
 	switch h.Command {
 	case vsr.CommandEviction:
-		if h.Client != c.o.ID || c.evicted {
+		// A primary of a view older than one we have heard from may be cut
+		// off from the cluster and judge our session by a stale table (our
+		// register may have committed in a later view): only a primary of
+		// our view or a newer one speaks for the cluster.
+		if h.Client != c.o.ID || c.evicted || h.View < known {
 			c.Drops.Stale++
 			return
 		}

@@ -1,0 +1,49 @@
+package client
+
+import (
+	"testing"
+
+	"viewstamp/replica/u128"
+	"viewstamp/replica/vsr"
+)
+
+type nopNet struct{}
+
+func (nopNet) SendToReplica(uint8, []byte)    {}
+func (nopNet) SendToClient(u128.U128, []byte) {}
+
+var testCluster = u128.U128{Lo: 7, Hi: 9}
+
+func eviction(id u128.U128, view uint32) []byte {
+	m := &vsr.Message{Header: vsr.Header{Command: vsr.CommandEviction, Cluster: testCluster, View: view, Client: id, Reason: vsr.EvictionNoSession}}
+	return m.Encode()
+}
+
+func reply(id u128.U128, view uint32, ref u128.U128) []byte {
+	m := &vsr.Message{Header: vsr.Header{Command: vsr.CommandReply, Cluster: testCluster, View: view, Client: id, Ref: ref, Op: 3, Operation: vsr.OperationRegister}}
+	return m.Encode()
+}
+
+// An eviction from a primary of a view older than one the client has heard
+// from is ignored; one from its own view ends the session.
+func TestEvictionFromOlderViewIgnored(t *testing.T) {
+	id := u128.U128{Lo: 1}
+	evicted := 0
+	c := New(Options{ID: id, Cluster: testCluster, ReplicaCount: 3, Network: nopNet{}, SizeMax: 4096,
+		OnEvicted: func(vsr.EvictionReason) { evicted++ }})
+	if err := c.Register(); err != nil {
+		t.Fatal(err)
+	}
+	c.OnMessage(reply(id, 2, c.inflightCS))
+	if !c.Registered() {
+		t.Fatal("register reply not accepted")
+	}
+	c.OnMessage(eviction(id, 1))
+	if evicted != 0 || c.Evicted() || c.Drops.Stale != 1 {
+		t.Fatalf("eviction from view 1 accepted by a client in view 2 (evicted %d, stale drops %d)", evicted, c.Drops.Stale)
+	}
+	c.OnMessage(eviction(id, 2))
+	if evicted != 1 || !c.Evicted() {
+		t.Fatalf("eviction from the client's own view was not accepted")
+	}
+}
