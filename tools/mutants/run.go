@@ -21,10 +21,10 @@ import (
 
 // Options shape a harness run; cmd/mutants maps its flags onto them.
 type Options struct {
-	Root      string        // the repository whose working tree is mutated
-	Catalogue string        // directory of *.mutant files
-	Out       string        // table.md, results.json and one swarm directory per mutant
-	Scratch   string        // parent of the scratch copies; "" for the system's temp dir
+	Root      string // the repository whose working tree is mutated
+	Catalogue string // directory of *.mutant files
+	Out       string // table.md, results.json and one swarm directory per mutant
+	Scratch   string // parent of the scratch copies; "" for the system's temp dir
 	Only      func(name string) bool
 	From      uint64        // first seed
 	Count     int           // seeds per mutant, at most
