@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"viewstamp/reports"
 )
 
 const entry = `# a comment before the keys
@@ -203,5 +205,42 @@ func TestRunEndToEnd(t *testing.T) {
 	}
 	if after, _ := os.ReadFile(target); string(after) != string(before) {
 		t.Error("the harness changed the working tree")
+	}
+}
+
+// A seed the baseline fails too is no kill; the verdict is the most severe
+// kind among the seeds that count, the first failing seed the lowest.
+func TestTally(t *testing.T) {
+	run := func(seed string, res reports.Result) reports.Run {
+		return reports.Run{Record: reports.Record{Seed: seed, Result: res, Failure: "why " + seed + "\nmore"}}
+	}
+	runs := []reports.Run{run("1", reports.Pass), run("2", reports.Correctness), run("3", reports.Liveness),
+		run("4", reports.Timeout), run("5", reports.Correctness)}
+	asked := map[string]bool{}
+	baseline := func(seed string) (reports.Result, error) {
+		asked[seed] = true
+		if seed == "2" {
+			return reports.Correctness, nil
+		}
+		return reports.Pass, nil
+	}
+	var r Result
+	if err := tally(&r, runs, baseline, func(s string) string { return "replay " + s }); err != nil {
+		t.Fatal(err)
+	}
+	if r.Verdict != Correctness || r.FailingSeeds != 3 || r.FirstFailing != "3" || r.Reproduce != "replay 3" || len(r.Failures) != 4 ||
+		!r.Failures[0].BaselineFails || r.Failures[1].Failure != "why 3 …" || asked["1"] {
+		t.Errorf("tally %+v (asked %v)", r, asked)
+	}
+	r = Result{}
+	if err := tally(&r, runs[:3], baseline, func(string) string { return "" }); err != nil || r.Verdict != Liveness {
+		t.Errorf("liveness only: %+v, %v", r, err)
+	}
+	r = Result{}
+	if err := tally(&r, runs[:2], baseline, func(string) string { return "" }); err != nil || r.Verdict != Survived || r.FailingSeeds != 0 {
+		t.Errorf("only a seed the baseline fails too: %+v, %v", r, err)
+	}
+	if err := tally(&r, runs, func(string) (reports.Result, error) { return "", errors.New("no baseline") }, nil); err == nil {
+		t.Error("a baseline error is lost")
 	}
 }

@@ -62,6 +62,22 @@ func (v Verdict) Killed() bool {
 	return false
 }
 
+// severity ranks kills: a checker that names the bug beats a panic, which
+// beats a cluster that merely stopped making progress.
+func severity(v Verdict) int {
+	switch v {
+	case Correctness:
+		return 4
+	case Crash:
+		return 3
+	case Liveness:
+		return 2
+	case Timeout:
+		return 1
+	}
+	return 0
+}
+
 // Failure is one failing seed of a mutant.
 type Failure struct {
 	Seed    string `json:"seed"`
@@ -77,7 +93,7 @@ type Result struct {
 	Name         string    `json:"name"`
 	File         string    `json:"file"`
 	Note         string    `json:"note"`
-	Verdict      Verdict   `json:"verdict"`
+	Verdict      Verdict   `json:"verdict"` // a kill: the most severe kind among the failing seeds
 	SeedsRun     int       `json:"seeds_run"`
 	FailingSeeds int       `json:"failing_seeds"` // failures that count: the baseline passes them
 	FirstFailing string    `json:"first_failing_seed,omitempty"`
@@ -253,31 +269,43 @@ func (h *harness) judge(ctx context.Context, m *Mutant) (r Result) {
 		return r
 	}
 	r.SeedsRun, r.Stopped = len(runs), stopped
+	reproduce := func(seed string) string {
+		return fmt.Sprintf("go run ./cmd/mutants apply %s DIR && cd DIR && go run ./cmd/vopr --seed %s%s",
+			m.Name, seed, strings.Join(append([]string{""}, h.o.Flags...), " "))
+	}
+	if err := tally(&r, runs, func(seed string) (reports.Result, error) { return h.baselineResult(ctx, seed) }, reproduce); err != nil {
+		r.Verdict, r.Detail = Failed, "baseline: "+err.Error()
+	}
+	return r
+}
+
+// tally judges a mutant by its swarm's runs: every failing seed is asked of
+// the baseline, and only those the baseline passes count as kills.
+func tally(r *Result, runs []reports.Run, baseline func(seed string) (reports.Result, error), reproduce func(seed string) string) error {
 	r.Verdict = Survived
 	for _, run := range runs {
 		if run.Result == reports.Pass {
 			continue
 		}
-		f := Failure{Seed: run.Seed, Result: string(run.Result), Failure: firstLine(run.Failure)}
-		bl, err := h.baselineResult(ctx, run.Seed)
+		bl, err := baseline(run.Seed)
 		if err != nil {
-			r.Verdict, r.Detail = Failed, "baseline: "+err.Error()
-			return r
+			return err
 		}
-		f.BaselineFails = bl != reports.Pass
+		f := Failure{Seed: run.Seed, Result: string(run.Result), Failure: firstLine(run.Failure), BaselineFails: bl != reports.Pass}
 		r.Failures = append(r.Failures, f)
 		if f.BaselineFails {
 			continue
 		}
 		r.FailingSeeds++
+		if v := Verdict(run.Result); severity(v) > severity(r.Verdict) {
+			r.Verdict = v
+		}
 		if r.FirstFailing == "" {
 			r.FirstFailing = run.Seed
-			r.Verdict = Verdict(run.Result)
-			r.Reproduce = fmt.Sprintf("go run ./cmd/mutants apply %s DIR && cd DIR && go run ./cmd/vopr --seed %s%s",
-				m.Name, run.Seed, strings.Join(append([]string{""}, h.o.Flags...), " "))
+			r.Reproduce = reproduce(run.Seed)
 		}
 	}
-	return r
+	return nil
 }
 
 // build compiles vopr in dir. The copy has no .git: the binary carries no
