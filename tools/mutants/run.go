@@ -208,6 +208,9 @@ func (h *harness) logf(format string, args ...any) {
 	fmt.Fprintf(h.o.Log, format+"\n", args...)
 }
 
+// progressWidth bounds a progress line's detail; the table has it all.
+const progressWidth = 120
+
 func (h *harness) done(r Result, total int) {
 	h.mu.Lock()
 	h.finished++
@@ -221,6 +224,9 @@ func (h *harness) done(r Result, total int) {
 		what = fmt.Sprintf("SURVIVED %d seeds", r.SeedsRun)
 	case r.Detail != "":
 		what += ": " + firstLine(r.Detail)
+		if len(what) > progressWidth {
+			what = what[:progressWidth] + " …"
+		}
 	}
 	h.logf("[%d/%d] %-34s %s (%.0fs)", n, total, r.Name, what, r.WallSeconds)
 }
