@@ -38,3 +38,21 @@ clean:
 .PHONY: cross-determinism
 cross-determinism:
 	GO=$(GO) tools/crossdet.sh
+
+# Test the tester (mutants/README.md): judge every source mutant of the
+# catalogue with a swarm. MUTANTS_SEEDS seeds at most per mutant from
+# MUTANTS_FROM, MUTANTS_BUDGET per mutant, MUTANTS_JOBS mutants at once;
+# MUTANTS_RUN=regexp picks mutants, MUTANTS_FLAGS passes vopr flags.
+MUTANTS_FROM ?= 1
+MUTANTS_SEEDS ?= 300
+MUTANTS_STOP ?= 2
+MUTANTS_BUDGET ?= 75s
+MUTANTS_TIMEOUT ?= 60s
+MUTANTS_JOBS ?= 2
+MUTANTS_RUN ?=
+MUTANTS_FLAGS ?=
+MUTANTS_OUT ?= out/mutants
+.PHONY: mutants
+mutants:
+	$(GO) build -o bin/mutants ./cmd/mutants
+	./bin/mutants run -from $(MUTANTS_FROM) -seeds $(MUTANTS_SEEDS) -stop-after $(MUTANTS_STOP) -budget $(MUTANTS_BUDGET) -timeout $(MUTANTS_TIMEOUT) -jobs $(MUTANTS_JOBS) -out $(MUTANTS_OUT) $(if $(MUTANTS_RUN),-run '$(MUTANTS_RUN)',) $(if $(MUTANTS_FLAGS),-vopr-flags '$(MUTANTS_FLAGS)',)

@@ -17,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"viewstamp/reports"
@@ -29,7 +30,10 @@ type Options struct {
 	Jobs    int           // children at once
 	Timeout time.Duration // per seed; 0: none
 	Budget  time.Duration // stop starting seeds after this long; 0: none
-	Commit  string        // recorded in every run
+	// StopAfter, if positive, stops starting seeds once this many runs have
+	// failed (any result but pass): enough to call a planted bug caught.
+	StopAfter int
+	Commit    string // recorded in every run
 	// OnRun, if set, sees each run as it finishes, in finishing order.
 	OnRun func(reports.Run)
 	// Env, if set, is the children's environment (tests use it).
@@ -39,7 +43,7 @@ type Options struct {
 // Outcome is what a swarm did.
 type Outcome struct {
 	Runs    []reports.Run // sorted by seed
-	Stopped string        // "interrupt" or "budget" if not every seed ran
+	Stopped string        // "interrupt", "budget" or "failures" if not every seed ran
 	Wall    time.Duration
 }
 
@@ -57,6 +61,9 @@ func Run(ctx context.Context, seeds []uint64, o Options) Outcome {
 		defer t.Stop()
 		budget = t.C
 	}
+	// enough closes once StopAfter runs have failed; the feeder then stops
+	// as it does for the budget, and children in flight finish.
+	enough := make(chan struct{})
 	go func() {
 		defer close(work)
 		for _, seed := range seeds {
@@ -66,14 +73,30 @@ func Run(ctx context.Context, seeds []uint64, o Options) Outcome {
 				return
 			case <-budget:
 				return
+			case <-enough:
+				return
 			}
 		}
 	}()
+	// Failures are counted by the workers, before a worker takes its next
+	// seed, so that with one job the swarm stops right after the StopAfter-th
+	// failure rather than one seed later.
+	var failures atomic.Int64
+	var stopOnce sync.Once
 	var wg sync.WaitGroup
 	for range max(1, o.Jobs) {
 		wg.Go(func() {
 			for seed := range work {
-				results <- runOne(ctx, seed, o)
+				select {
+				case <-enough:
+					continue
+				default:
+				}
+				r := runOne(ctx, seed, o)
+				if r != nil && r.Result != reports.Pass && o.StopAfter > 0 && failures.Add(1) >= int64(o.StopAfter) {
+					stopOnce.Do(func() { close(enough) })
+				}
+				results <- r
 			}
 		})
 	}
@@ -95,6 +118,8 @@ func Run(ctx context.Context, seeds []uint64, o Options) Outcome {
 	case len(out.Runs) == len(seeds):
 	case ctx.Err() != nil:
 		out.Stopped = "interrupt"
+	case o.StopAfter > 0 && failures.Load() >= int64(o.StopAfter):
+		out.Stopped = "failures"
 	default:
 		out.Stopped = "budget"
 	}

@@ -133,6 +133,21 @@ func TestRunBudget(t *testing.T) {
 	}
 }
 
+// With StopAfter, the swarm stops starting seeds once that many have failed:
+// seeds 4 and 8 fail (liveness), so one job stops right after 8.
+func TestRunStopAfterFailures(t *testing.T) {
+	o := fakeOptions(t)
+	o.Jobs, o.StopAfter = 1, 2
+	out := Run(context.Background(), []uint64{1, 2, 4, 6, 8, 9, 10, 11, 12}, o)
+	if out.Stopped != "failures" || len(out.Runs) != 5 {
+		t.Fatalf("stopped %q after %d runs, want failures after 5", out.Stopped, len(out.Runs))
+	}
+	o.StopAfter = 3
+	if out := Run(context.Background(), []uint64{1, 2, 4, 6}, o); out.Stopped != "" || len(out.Runs) != 4 {
+		t.Fatalf("stopped %q after %d runs with too few failures to stop", out.Stopped, len(out.Runs))
+	}
+}
+
 func TestShardsPartitionTheRange(t *testing.T) {
 	for _, c := range []struct{ count, m int }{{1, 1}, {10, 3}, {100, 7}, {5, 8}, {1000, 16}} {
 		all := Range(1<<63, c.count)

@@ -30,6 +30,7 @@ type swarmFlags struct {
 	shard       string
 	out         string
 	budget      time.Duration
+	stopAfter   int
 	timeout     time.Duration
 	report      string
 	reportSeeds int
@@ -77,6 +78,7 @@ Exit codes: 0 every seed passed, 129 / 128 / 127 the worst failure seen
 	fl.StringVar(&f.shard, "shard", "", "run only shard K of M of the seeds (K/M, 0 <= K < M)")
 	fl.StringVar(&f.out, "out", "out/swarm", "directory for runs.jsonl and summary.json")
 	fl.DurationVar(&f.budget, "budget", 0, "start no new seed after this much wall time (e.g. 30m); 0: no limit")
+	fl.IntVar(&f.stopAfter, "stop-after", 0, "start no new seed once this many have failed; 0: run them all")
 	fl.DurationVar(&f.timeout, "timeout", 5*time.Minute, "kill a seed that runs longer than this and record it as a timeout")
 	fl.StringVar(&f.report, "report", "", "write swarm graphs and per-seed reports of failing seeds into this directory")
 	fl.IntVar(&f.reportSeeds, "report-seeds", 20, "with --report: failing seeds to make per-seed reports for, at most")
@@ -258,7 +260,7 @@ func runSwarm(cmd *cobra.Command, f swarmFlags, stdout, stderr io.Writer) (int, 
 	if err != nil {
 		return 1, err
 	}
-	o := swarm.Options{Exe: exe, Flags: f.child.runFlags(), Jobs: f.jobs, Timeout: f.timeout, Budget: f.budget, Commit: swarm.Commit()}
+	o := swarm.Options{Exe: exe, Flags: f.child.runFlags(), Jobs: f.jobs, Timeout: f.timeout, Budget: f.budget, StopAfter: f.stopAfter, Commit: swarm.Commit()}
 	journal, err := swarm.Create(f.out)
 	if err != nil {
 		return 1, err
