@@ -77,7 +77,9 @@ func (c *Cluster) checkSent(from int, b []byte) {
 		return
 	}
 	cmd := vsr.Command(b[114])
-	if cmd != vsr.CommandPrepareOK && cmd != vsr.CommandCommit {
+	switch cmd {
+	case vsr.CommandPrepareOK, vsr.CommandCommit, vsr.CommandJoinView, vsr.CommandView:
+	default:
 		return
 	}
 	k := c.checks
@@ -89,11 +91,11 @@ func (c *Cluster) checkSent(from int, b []byte) {
 		return
 	}
 	k.lastSent = h.Checksum
-	var durable uint32
+	var durable, durableLog uint32
 	if r := c.replicas[from]; r != nil {
-		durable, _ = r.DurableView()
+		durable, durableLog = r.DurableView()
 	}
-	if err := k.views.Sent(from, &h, durable); err != nil {
+	if err := k.views.Sent(from, &h, durable, durableLog); err != nil {
 		c.failCheck("views", err)
 	}
 	if cmd == vsr.CommandCommit {

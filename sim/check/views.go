@@ -45,21 +45,41 @@ func (v *Views) durableChanged(replica int, view, logView uint32) error {
 // Joined is the highest view replica has ever made durable.
 func (v *Views) Joined(replica int) uint32 { return v.view[replica] }
 
-// Sent checks a message a replica sends: prepare_ok and commit speak for a
-// view, and must never speak for one older than the sender has joined.
-// durable is the sender's durable view right now, which may be ahead of the
-// last one Durable saw.
-func (v *Views) Sent(replica int, h *vsr.Header, durable uint32) error {
-	if h.Command != vsr.CommandPrepareOK && h.Command != vsr.CommandCommit {
+// Sent checks a message a replica sends against the views it has promised.
+// prepare_ok and commit speak for a view, and must never speak for one older
+// than the sender has joined. And every message that makes a promise must
+// follow the durable write of that promise, or a crash lets the replica
+// forget what others already count on: join_view(v) says "I left every view
+// before v" (durable view v first), while prepare_ok, commit and view in v
+// say "I hold v's log" (durable log_view v first). durableView and
+// durableLogView are the sender's superblock right now, which may be ahead
+// of the last one Durable saw.
+func (v *Views) Sent(replica int, h *vsr.Header, durableView, durableLogView uint32) error {
+	switch h.Command {
+	case vsr.CommandPrepareOK, vsr.CommandCommit:
+	case vsr.CommandJoinView:
+		if durableView < h.View {
+			return fmt.Errorf("replica %d sent join_view for view %d before that view was durable (durable view %d)", replica, h.View, durableView)
+		}
 		return nil
-	}
-	joined := max(v.view[replica], durable)
-	if h.View >= joined {
+	case vsr.CommandView:
+		if durableLogView < h.View {
+			return fmt.Errorf("replica %d sent view %d (as its primary) before its log_view %d was durable (durable log_view %d)", replica, h.View, h.View, durableLogView)
+		}
+		return nil
+	default:
 		return nil
 	}
 	what := fmt.Sprintf("prepare_ok for op %d", h.Op)
 	if h.Command == vsr.CommandCommit {
 		what = fmt.Sprintf("commit %d", h.Commit)
 	}
-	return fmt.Errorf("replica %d sent %s in view %d after joining view %d", replica, what, h.View, joined)
+	joined := max(v.view[replica], durableView)
+	if h.View < joined {
+		return fmt.Errorf("replica %d sent %s in view %d after joining view %d", replica, what, h.View, joined)
+	}
+	if durableLogView < h.View {
+		return fmt.Errorf("replica %d sent %s in view %d before its log_view %d was durable (durable log_view %d)", replica, what, h.View, h.View, durableLogView)
+	}
+	return nil
 }
