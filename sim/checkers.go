@@ -3,6 +3,7 @@ package sim
 import (
 	"fmt"
 
+	rio "viewstamp/replica/io"
 	"viewstamp/replica/ledger"
 	"viewstamp/replica/u128"
 	"viewstamp/replica/vsr"
@@ -19,6 +20,8 @@ type checkers struct {
 	sessions *check.Sessions
 	views    *check.Views
 	rollback *check.Rollback
+	// durability reads the disks: prepare_ok and commit claim what is on them.
+	durability *check.Durability
 	// validator judges the request behind an invalid_request_* eviction with
 	// the state machine's own Check; Check reads only the configuration.
 	validator *ledger.Machine
@@ -36,10 +39,13 @@ type checkers struct {
 func newCheckers(c *Cluster) *checkers {
 	r := len(c.replicas)
 	return &checkers{
-		once:      check.NewOnce(),
-		sessions:  check.NewSessions(c.vcfg.ClientsMax),
-		views:     check.NewViews(r),
-		rollback:  check.NewRollback(c.state, r),
+		once:     check.NewOnce(),
+		sessions: check.NewSessions(c.vcfg.ClientsMax),
+		views:    check.NewViews(r),
+		rollback: check.NewRollback(c.state, r),
+		durability: check.NewDurability(c.cluster, c.vcfg, func(replica int, zone rio.Zone, offset uint64, buf []byte) {
+			c.disks[replica].Peek(zone, offset, buf)
+		}),
 		validator: ledger.NewMachine(int(c.vcfg.MessageSizeMax), ledger.Bugs{}),
 		running:   make([]*vsr.Replica, r),
 	}
@@ -57,6 +63,9 @@ func (c *Cluster) checkCommitted(h *vsr.Header) {
 		c.failCheck("exactly once", err)
 	}
 	k.sessions.Commit(h.Op, h.Client, h.Operation)
+	if err := k.durability.Committed(h.Op, h.Checksum); err != nil {
+		c.failCheck("durability", err)
+	}
 }
 
 // checkStatus judges the log of a replica entering normal status.
@@ -97,6 +106,11 @@ func (c *Cluster) checkSent(from int, b []byte) {
 	}
 	if err := k.views.Sent(from, &h, durable, durableLog); err != nil {
 		c.failCheck("views", err)
+	}
+	if cmd == vsr.CommandPrepareOK {
+		if err := k.durability.Acked(from, h.Op, h.Ref); err != nil {
+			c.failCheck("durability", err)
+		}
 	}
 	if cmd == vsr.CommandCommit {
 		if err := k.rollback.CommitHeartbeat(from, h.View, h.Commit, h.Ref); err != nil {

@@ -214,6 +214,7 @@ func (c *Cluster) startReplica(i int) error {
 	}
 	c.replicas[i] = rep
 	c.state.Restarted(i)
+	c.checks.durability.Opened(i)
 	rep.Open()
 	return nil
 }
