@@ -87,7 +87,7 @@ Exit codes: 0 pass, 1 usage error, 127 crash, 128 liveness failure,
 	fl.StringVar(&f.seed, "seed", "", "seed: decimal u64, or a 40-hex git commit hash (its low 64 bits); random if absent")
 	fl.BoolVar(&f.lite, "lite", false, "safety phase only: no liveness phase")
 	fl.Uint64Var(&f.ticksMax, "ticks-max", 0, "safety phase limit in ticks of 10 ms (default 400000)")
-	fl.Uint64Var(&f.ticksMaxRequests, "ticks-max-requests", 0, "end the safety phase after this many ticks without a reply (default 40000)")
+	fl.Uint64Var(&f.ticksMaxRequests, "ticks-max-requests", 0, "end the safety phase after this many ticks without a reply (default 100000)")
 	fl.Uint64Var(&f.ticksMaxConv, "ticks-max-convergence", 0, "liveness phase budget in ticks (default 30000)")
 	fl.IntVar(&f.requestsMax, "requests-max", 0, "client requests in the safety phase (default: drawn from the seed)")
 	fl.StringVar(&f.log, "log", "info", "log level: error, info or debug")
