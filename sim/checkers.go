@@ -62,7 +62,9 @@ func (c *Cluster) checkCommitted(h *vsr.Header) {
 	if err := k.once.Commit(h.Op, h.Client, h.Request, k.sessions.Live(h.Client)); err != nil {
 		c.failCheck("exactly once", err)
 	}
-	k.sessions.Commit(h.Op, h.Client, h.Operation)
+	if err := k.sessions.Commit(h.Op, h.Client, h.Operation); err != nil {
+		c.failCheck("sessions", err)
+	}
 	if err := k.durability.Committed(h.Op, h.Checksum); err != nil {
 		c.failCheck("durability", err)
 	}

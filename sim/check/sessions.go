@@ -42,12 +42,18 @@ func NewSessions(clientsMax int) *Sessions {
 // Commit applies one op of the committed history, in op order, as the
 // replica's execute does: a register opens a session (evicting the one with
 // the oldest reply if the table is full); any other client op moves its
-// session's last reply op, unless the session was evicted between the op's
-// prepare and its commit, in which case nothing happens.
-func (s *Sessions) Commit(op uint64, client u128.U128, operation vsr.Operation) {
+// session's last reply op.
+//
+// A client op whose session is gone by the time it commits is an error: the
+// replica prepares a request only while its session is live and no register
+// that could evict it is pending (vsr's sessionPending), so a request behind
+// the register that evicts its session means the table was judged wrongly -
+// for instance a table that evicts too late or not at all, which every
+// replica would agree on.
+func (s *Sessions) Commit(op uint64, client u128.U128, operation vsr.Operation) error {
 	s.op = op
 	if client.IsZero() {
-		return
+		return nil
 	}
 	if operation == vsr.OperationRegister {
 		if len(s.entries) >= s.max {
@@ -62,11 +68,14 @@ func (s *Sessions) Commit(op uint64, client u128.U128, operation vsr.Operation) 
 			s.entries = append(s.entries[:oldest], s.entries[oldest+1:]...)
 		}
 		s.entries = append(s.entries, sessionEntry{client: client, session: op, lastOp: op})
-		return
+		return nil
 	}
-	if e := s.get(client); e != nil {
-		e.lastOp = op
+	e := s.get(client)
+	if e == nil {
+		return fmt.Errorf("op %d: a request of client %v committed, but the session table (clients_max %d) has no session for it (%s)", op, client, s.max, s.whyNoSession(client))
 	}
+	e.lastOp = op
+	return nil
 }
 
 func (s *Sessions) get(client u128.U128) *sessionEntry {
@@ -139,6 +148,13 @@ func (s *Sessions) EvictedBy(client u128.U128) string {
 		return ""
 	}
 	return fmt.Sprintf("evicted at op %d by the register of %v (its last reply op %d was the oldest)", ev.op, ev.by, ev.lastOp)
+}
+
+func (s *Sessions) whyNoSession(client u128.U128) string {
+	if why := s.EvictedBy(client); why != "" {
+		return why
+	}
+	return "it never registered"
 }
 
 // ReasonName is the protocol's name for an eviction reason.

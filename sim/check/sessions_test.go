@@ -8,7 +8,7 @@ import (
 	"viewstamp/replica/vsr"
 )
 
-var clientA, clientB, clientC, clientD = u128.From64(0xA), u128.From64(0xB), u128.From64(0xC), u128.From64(0xD)
+var clientA, clientB, clientC, clientD, clientE = u128.From64(0xA), u128.From64(0xB), u128.From64(0xC), u128.From64(0xD), u128.From64(0xE)
 
 const opRequest = vsr.OperationStateMachineMin
 
@@ -48,14 +48,17 @@ func TestSessionsJudgeNoSessionByOldestReply(t *testing.T) {
 	}
 }
 
-// A request prepared before its client was evicted and committed after it
-// changes nothing: it must not revive the session nor move its reply op.
-func TestSessionsEvictedBetweenPrepareAndCommit(t *testing.T) {
+// The replica never prepares a request behind a register that could evict
+// its session, so a request committed after its session was evicted is a
+// wrongly judged table; it must not revive the session nor move its reply op.
+func TestSessionsRequestAfterEviction(t *testing.T) {
 	s := NewSessions(2)
 	s.Commit(1, clientA, vsr.OperationRegister)
 	s.Commit(2, clientB, vsr.OperationRegister)
 	s.Commit(3, clientC, vsr.OperationRegister) // evicts A
-	s.Commit(4, clientA, opRequest)             // A's request, prepared earlier
+	wantErr(t, s.Commit(4, clientA, opRequest), "op 4: a request of client")
+	wantErr(t, s.Commit(4, clientA, opRequest), "evicted at op 3 by the register of")
+	wantErr(t, s.Commit(6, clientE, opRequest), "it never registered")
 	s.Commit(5, clientD, vsr.OperationRegister) // evicts B (op 2), not C (op 3)
 	if err := s.Eviction(noSession(clientA)); err != nil {
 		t.Fatalf("A was evicted at op 3: %v", err)
