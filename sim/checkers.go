@@ -90,6 +90,9 @@ func (c *Cluster) checkSent(from int, b []byte) {
 	cmd := vsr.Command(b[114])
 	switch cmd {
 	case vsr.CommandPrepareOK, vsr.CommandCommit, vsr.CommandJoinView, vsr.CommandView:
+	case vsr.CommandHeaders:
+		c.checkServed(from, b)
+		return
 	default:
 		return
 	}
@@ -188,5 +191,26 @@ func (c *Cluster) checkSettled(view uint32, commit uint64) {
 		if err := c.checks.rollback.Converged(i, view, commit, log); err != nil {
 			c.failCheck("no rollback", err)
 		}
+	}
+}
+
+// checkServed judges a headers message as it is sent: rare (repair only),
+// so decoding its body costs little.
+func (c *Cluster) checkServed(from int, b []byte) {
+	r := c.replicas[from]
+	if r == nil || len(b) < vsr.HeaderSize {
+		return
+	}
+	body := b[vsr.HeaderSize:]
+	headers := make([]vsr.Header, 0, len(body)/vsr.HeaderSize)
+	for off := 0; off+vsr.HeaderSize <= len(body); off += vsr.HeaderSize {
+		var h vsr.Header
+		if vsr.DecodeHeader(body[off:], &h) != nil {
+			return
+		}
+		headers = append(headers, h)
+	}
+	if err := check.Served(from, headers, r.CommitMin(), r.ChainedChecksum, c.state); err != nil {
+		c.failCheck("repair", err)
 	}
 }
