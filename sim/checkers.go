@@ -109,6 +109,9 @@ func (c *Cluster) checkSent(from int, b []byte) {
 	if r := c.replicas[from]; r != nil {
 		durable, durableLog = r.DurableView()
 	}
+	if cmd == vsr.CommandJoinView {
+		c.checkJoinView(from, &h, b)
+	}
 	if err := k.views.Sent(from, &h, durable, durableLog); err != nil {
 		c.failCheck("views", err)
 	}
@@ -212,5 +215,25 @@ func (c *Cluster) checkServed(from int, b []byte) {
 	}
 	if err := check.Served(from, headers, r.CommitMin(), r.ChainedChecksum, c.state); err != nil {
 		c.failCheck("repair", err)
+	}
+}
+
+// checkJoinView judges the log suffix a join_view reports.
+func (c *Cluster) checkJoinView(from int, h *vsr.Header, b []byte) {
+	body := b[vsr.HeaderSize:]
+	n := len(body) / vsr.HeaderSize
+	headers, blank := make([]vsr.Header, n), make([]bool, n)
+	for i := range n {
+		e := body[i*vsr.HeaderSize:]
+		if vsr.Command(e[114]) == vsr.CommandReserved {
+			blank[i] = true
+			continue
+		}
+		if vsr.DecodeHeader(e, &headers[i]) != nil {
+			return
+		}
+	}
+	if err := check.JoinView(from, h.View, headers, blank); err != nil {
+		c.failCheck("join_view", err)
 	}
 }

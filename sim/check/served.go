@@ -31,3 +31,23 @@ func Served(replica int, headers []vsr.Header, executed uint64, chained func(op 
 	}
 	return nil
 }
+
+// JoinView checks the log suffix a replica reports in a join_view: the new
+// primary takes its headers at face value (the highest log_view's headers
+// become canonical, and nacks are counted against them), so two adjacent
+// headers must never contradict each other's hash chain. A header that does
+// not chain to the one above it is a leftover of another view, and reported
+// as this log view's it can make a nack quorum truncate a committed op.
+// headers[i] is op head-i; blank entries (gaps) are skipped.
+func JoinView(replica int, view uint32, headers []vsr.Header, blank []bool) error {
+	for i := 1; i < len(headers); i++ {
+		if blank[i] || blank[i-1] {
+			continue
+		}
+		if headers[i-1].Parent != headers[i].Checksum {
+			return fmt.Errorf("replica %d's join_view for view %d reports op %d as %v (view %d), but its op %d names parent %v: a leftover of another view reported as canonical",
+				replica, view, headers[i].Op, headers[i].Checksum, headers[i].View, headers[i-1].Op, headers[i-1].Parent)
+		}
+	}
+	return nil
+}

@@ -32,3 +32,18 @@ func TestServedHeadersMustBeProvablyCanonical(t *testing.T) {
 	other.Checksum = u128.From64(21)
 	wantErr(t, Served(2, []vsr.Header{other}, 1, chained, s), "which it executed as")
 }
+
+func TestJoinViewHeadersMustChain(t *testing.T) {
+	h3 := vsr.Header{Op: 3, Checksum: u128.From64(3), Parent: u128.From64(2)}
+	h2 := vsr.Header{Op: 2, Checksum: u128.From64(2), Parent: u128.From64(1)}
+	stale := vsr.Header{Op: 2, Checksum: u128.From64(22), Parent: u128.From64(1)}
+	h1 := vsr.Header{Op: 1, Checksum: u128.From64(1)}
+	if err := JoinView(0, 5, []vsr.Header{h3, h2, h1}, []bool{false, false, false}); err != nil {
+		t.Fatalf("a chained suffix: %v", err)
+	}
+	// A gap says nothing either way.
+	if err := JoinView(0, 5, []vsr.Header{h3, {}, h1}, []bool{false, true, false}); err != nil {
+		t.Fatalf("a suffix with a gap: %v", err)
+	}
+	wantErr(t, JoinView(1, 5, []vsr.Header{h3, stale, h1}, []bool{false, false, false}), "replica 1's join_view for view 5 reports op 2")
+}
