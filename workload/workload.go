@@ -1,6 +1,7 @@
 package workload
 
 import (
+	"math/bits"
 	"math/rand/v2"
 
 	"viewstamp/replica/u128"
@@ -12,7 +13,7 @@ import (
 //
 // A seed draws the character of a run: 2–128 accounts (some limited by
 // credits or debits, some keeping history, a few on a second ledger, and on
-// most seeds 2–4 "whales" reserved for balances near 2^128), a Zipf law
+// most seeds 2–4 "whales" reserved for balances near 2^128), a power law (u^k, k in 2..6)
 // over which accounts are hot, the weights of the request kinds and of the
 // transfer kinds, the batch sizes, the rate of invalid events (~1%) and of
 // linked chains, and whether imported events are sent at all (two seeds in
@@ -47,9 +48,9 @@ type Generator struct {
 	byID     map[U128]*gAccount
 	pool     []*gAccount // accounts for ordinary transfers, hottest first
 	history  []*gAccount
-	whales   []*gAccount // accounts reserved for balances near 2^128
-	ledger2  []*gAccount // accounts not on ledger 1
-	zipf     *rand.Zipf
+	whales   []*gAccount  // accounts reserved for balances near 2^128
+	ledger2  []*gAccount  // accounts not on ledger 1
+	skew     int          // hotness power: see hot
 	closers  []*gTransfer // created closing transfers believed pending
 
 	probes       []probe    // scripted sequences still to send
@@ -293,10 +294,14 @@ func (g *Generator) planAccounts(n int) {
 	}
 	// Hotness follows a Zipf law over a seed-shuffled order.
 	r.Shuffle(len(g.pool), func(i, j int) { g.pool[i], g.pool[j] = g.pool[j], g.pool[i] })
-	if len(g.pool) > 1 {
-		g.zipf = rand.NewZipf(r, 1.05+float64(r.Float64()*1.5), 1+float64(r.Float64()*4), uint64(len(g.pool)-1))
-	}
+	g.skew = hotSkewMin + r.IntN(hotSkewMax-hotSkewMin+1)
 }
+
+// The hotness law's power is drawn per seed from this range: see hot.
+const (
+	hotSkewMin = 2
+	hotSkewMax = 6
+)
 
 // Next returns the next request of client: an operation and a body of at
 // most batchMax events (ids for lookups; one filter for scans).
@@ -395,15 +400,23 @@ func (g *Generator) freshTransferID() U128 {
 	return U128{Lo: g.nextTransfer, Hi: g.transferHi}
 }
 
-// hot picks an ordinary account by Zipf rank.
+// hot picks an ordinary account by a power law over the hotness order: rank
+// = n·u^k for u uniform in [0, 1), so P(rank < x) = (x/n)^(1/k), and the
+// hottest tenth of the pool takes 10^(-1/k) of the picks (k = 3: 46%). It
+// replaces math/rand's Zipf, whose draws go through math.Exp and math.Log,
+// whose last bit differs between CPUs: u^k is taken in 64-bit fixed point with
+// exact integer products, so a seed picks the same accounts on every machine.
 func (g *Generator) hot() *gAccount {
 	if len(g.pool) == 0 {
 		return g.accounts[g.rng.IntN(len(g.accounts))]
 	}
-	if g.zipf == nil {
-		return g.pool[0]
+	u := g.rng.Uint64()
+	x := u
+	for range g.skew - 1 {
+		x, _ = bits.Mul64(x, u)
 	}
-	return g.pool[g.zipf.Uint64()]
+	rank, _ := bits.Mul64(x, uint64(len(g.pool)))
+	return g.pool[rank]
 }
 
 // usable picks a hot account that is created and believed open, except on

@@ -25,9 +25,8 @@ const whyComplex = "its parts are computed as x*y - z*w and x*w + z*y"
 
 // flagFloatPending names files whose cross-CPU floating-point findings are
 // known and waiting for a rewrite. A listed file that has no finding left is
-// itself reported, so the list cannot outlive the rewrite. What is left: the
-// workload's Zipf hotness (math/rand's Zipf uses math.Exp and math.Log).
-var flagFloatPending = "workload/workload.go"
+// itself reported, so the list cannot outlive the rewrite. None is left.
+var flagFloatPending = ""
 
 func init() {
 	Analyzer.Flags.StringVar(&flagFloatPending, "float-pending", flagFloatPending,
