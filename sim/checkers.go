@@ -127,15 +127,44 @@ func (c *Cluster) checkSent(from int, b []byte) {
 	}
 }
 
-// checkEviction judges an eviction sc has just accepted.
+// judgedAtSend are the eviction reasons that speak of the session table:
+// they are judged when a replica sends them, against the history as it is
+// then. Judged on arrival instead, an eviction that was right when sent (the
+// client's session had been evicted) but that the network delays past the
+// client's new register would look wrong.
+func judgedAtSend(reason vsr.EvictionReason) bool {
+	return reason == vsr.EvictionNoSession || reason == vsr.EvictionSessionTooLow
+}
+
+// checkEvictionSent judges an eviction a replica sends to sc.
+func (c *Cluster) checkEvictionSent(from int, sc *simClient, b []byte) {
+	if len(b) < vsr.HeaderSize || vsr.Command(b[114]) != vsr.CommandEviction {
+		return
+	}
+	var h vsr.Header
+	if vsr.DecodeHeader(b, &h) != nil || !judgedAtSend(h.Reason) {
+		return
+	}
+	c.judgeEviction(sc, h.Reason, &h)
+}
+
+// checkEviction judges an eviction sc has just accepted, unless it was
+// judged when sent.
 func (c *Cluster) checkEviction(sc *simClient, reason vsr.EvictionReason) {
+	if judgedAtSend(reason) {
+		return
+	}
+	var h vsr.Header
+	if vsr.DecodeHeader(c.checks.inbound, &h) != nil || h.Command != vsr.CommandEviction {
+		h = vsr.Header{Replica: 0xff}
+	}
+	c.judgeEviction(sc, reason, &h)
+}
+
+func (c *Cluster) judgeEviction(sc *simClient, reason vsr.EvictionReason, h *vsr.Header) {
 	k := c.checks
 	id := sc.c.ID()
-	e := check.Eviction{Client: id, Reason: reason, Replica: 0xff, Session: c.replies.Session(id), Operation: vsr.OperationRegister}
-	var h vsr.Header
-	if vsr.DecodeHeader(k.inbound, &h) == nil && h.Command == vsr.CommandEviction {
-		e.Replica, e.View = h.Replica, h.View
-	}
+	e := check.Eviction{Client: id, Reason: reason, Replica: h.Replica, View: h.View, Session: c.replies.Session(id), Operation: vsr.OperationRegister}
 	if sc.c.Registered() {
 		e.Request, e.Operation = sc.c.NextRequest(), vsr.Operation(sc.operation)
 		e.Invalid = k.validator.Check(e.Operation, sc.body)

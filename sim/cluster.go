@@ -247,6 +247,7 @@ func (n replicaNet) SendToClient(id u128.U128, b []byte) {
 		return
 	}
 	if to, ok := n.c.clientBy[id]; ok {
+		n.c.checkEvictionSent(n.from, n.c.clients[to-len(n.c.replicas)], b)
 		n.c.net.Submit(n.from, to, b)
 	}
 }
