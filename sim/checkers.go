@@ -31,6 +31,9 @@ type checkers struct {
 	// inbound is the message being delivered to a client, so that an
 	// eviction the client accepts can be traced to its sender.
 	inbound []byte
+	// judgedSent holds the evictions judged when sent (by checksum), so
+	// that their arrival is not judged again against a later history.
+	judgedSent map[u128.U128]bool
 	// lastSent is the checksum of the last replica message checked: a
 	// broadcast hands the same bytes to every peer.
 	lastSent u128.U128
@@ -46,8 +49,9 @@ func newCheckers(c *Cluster) *checkers {
 		durability: check.NewDurability(c.cluster, c.vcfg, func(replica int, zone rio.Zone, offset uint64, buf []byte) {
 			c.disks[replica].Peek(zone, offset, buf)
 		}),
-		validator: ledger.NewMachine(int(c.vcfg.MessageSizeMax), ledger.Bugs{}),
-		running:   make([]*vsr.Replica, r),
+		validator:  ledger.NewMachine(int(c.vcfg.MessageSizeMax), ledger.Bugs{}),
+		running:    make([]*vsr.Replica, r),
+		judgedSent: map[u128.U128]bool{},
 	}
 }
 
@@ -136,27 +140,31 @@ func judgedAtSend(reason vsr.EvictionReason) bool {
 	return reason == vsr.EvictionNoSession || reason == vsr.EvictionSessionTooLow
 }
 
-// checkEvictionSent judges an eviction a replica sends to sc.
+// checkEvictionSent judges an eviction a replica sends to sc, if the sender
+// speaks for the cluster: a primary of the newest view that has started. A
+// primary of an older view, cut off, judges by a stale table, and clients
+// ignore evictions from views older than their own; its evictions are judged
+// only if a client accepts one.
 func (c *Cluster) checkEvictionSent(from int, sc *simClient, b []byte) {
 	if len(b) < vsr.HeaderSize || vsr.Command(b[114]) != vsr.CommandEviction {
 		return
 	}
 	var h vsr.Header
-	if vsr.DecodeHeader(b, &h) != nil || !judgedAtSend(h.Reason) {
+	if vsr.DecodeHeader(b, &h) != nil || !judgedAtSend(h.Reason) || h.View < c.checks.rollback.NewestView() {
 		return
 	}
+	c.checks.judgedSent[h.Checksum] = true
 	c.judgeEviction(sc, h.Reason, &h)
 }
 
 // checkEviction judges an eviction sc has just accepted, unless it was
 // judged when sent.
 func (c *Cluster) checkEviction(sc *simClient, reason vsr.EvictionReason) {
-	if judgedAtSend(reason) {
-		return
-	}
 	var h vsr.Header
 	if vsr.DecodeHeader(c.checks.inbound, &h) != nil || h.Command != vsr.CommandEviction {
 		h = vsr.Header{Replica: 0xff}
+	} else if c.checks.judgedSent[h.Checksum] {
+		return
 	}
 	c.judgeEviction(sc, reason, &h)
 }
