@@ -168,10 +168,23 @@ func (r *Replica) sendJoinView() {
 	n := min(r.op, r.cfg.PipelineMax) + 1
 	body := make([]byte, n*HeaderSize)
 	var present, nack uint64
+	var above *Header // the header reported one op up; nil after a gap
 	for i := uint64(0); i < n; i++ {
 		op := r.op - i
-		if h, ok := r.journal.header(op); ok {
+		h, ok := r.journal.header(op)
+		if ok && above != nil && above.Parent != h.Checksum {
+			// A leftover of another view beside this log's headers (a view
+			// change we led installed the canonical headers it knew and
+			// then moved on): the new primary would take it as part of our
+			// log view's. Reported as unknown: neither held nor refused, as
+			// its prepare may be one we acknowledged.
+			above = nil
+			continue
+		}
+		above = nil
+		if ok {
 			EncodeHeader(h, body[i*HeaderSize:])
+			above = h
 			if r.journal.present(op) {
 				present |= 1 << i
 				continue
