@@ -192,7 +192,7 @@ func New(opts faults.Options, cfg Config) (*Cluster, error) {
 			OnReply: func(rep client.Reply) { c.onReply(sc, rep) },
 			OnEvicted: func(why vsr.EvictionReason) {
 				sc.evicted = true
-				c.evictions[evictionName(why)]++
+				c.evictions[why.String()]++
 				c.record(evEvicted, uint64(i), 0, 0)
 				c.checkEviction(sc, why)
 			},
@@ -261,29 +261,6 @@ func (c *Cluster) sendingWhilePaused(replica int) bool {
 	}
 	c.fail(reports.Crash, fmt.Errorf("replica %d sent a message while paused", replica))
 	return true
-}
-
-// evictionName is a reason's snake_case name, as the run record counts it.
-func evictionName(why vsr.EvictionReason) string {
-	switch why {
-	case vsr.EvictionNoSession:
-		return "no_session"
-	case vsr.EvictionReleaseTooLow:
-		return "release_too_low"
-	case vsr.EvictionReleaseTooHigh:
-		return "release_too_high"
-	case vsr.EvictionInvalidRequestOperation:
-		return "invalid_request_operation"
-	case vsr.EvictionInvalidRequestBody:
-		return "invalid_request_body"
-	case vsr.EvictionInvalidRequestBodySize:
-		return "invalid_request_body_size"
-	case vsr.EvictionSessionTooLow:
-		return "session_too_low"
-	case vsr.EvictionSessionReleaseMismatch:
-		return "session_release_mismatch"
-	}
-	return fmt.Sprintf("reason_%d", uint8(why))
 }
 
 type clientNet struct {

@@ -84,6 +84,25 @@ const (
 	EvictionSessionReleaseMismatch  EvictionReason = 8
 )
 
+var evictionNames = [...]string{
+	EvictionNoSession:               "no_session",
+	EvictionReleaseTooLow:           "client_release_too_low",
+	EvictionReleaseTooHigh:          "client_release_too_high",
+	EvictionInvalidRequestOperation: "invalid_request_operation",
+	EvictionInvalidRequestBody:      "invalid_request_body",
+	EvictionInvalidRequestBodySize:  "invalid_request_body_size",
+	EvictionSessionTooLow:           "session_too_low",
+	EvictionSessionReleaseMismatch:  "session_release_mismatch",
+}
+
+// String is the reason's name in TigerBeetle's protocol.
+func (r EvictionReason) String() string {
+	if int(r) < len(evictionNames) && evictionNames[r] != "" {
+		return evictionNames[r]
+	}
+	return fmt.Sprintf("reason_%d", uint8(r))
+}
+
 // Header is the decoded form of the 256-byte wire header. The frame fields
 // (bytes 0..127) are common to every command; the command-specific fields
 // share the 128-byte area at offset 128 according to layouts below, so a field

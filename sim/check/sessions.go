@@ -108,7 +108,7 @@ type Eviction struct {
 // Eviction judges e against the model at the current end of the history.
 func (s *Sessions) Eviction(e Eviction) error {
 	where := fmt.Sprintf("replica %d (view %d) evicted client %v with %s (request %d, %s)",
-		e.Replica, e.View, e.Client, ReasonName(e.Reason), e.Request, OperationName(e.Operation))
+		e.Replica, e.View, e.Client, e.Reason, e.Request, OperationName(e.Operation))
 	entry := s.get(e.Client)
 	switch e.Reason {
 	case vsr.EvictionNoSession:
@@ -133,7 +133,7 @@ func (s *Sessions) Eviction(e Eviction) error {
 		if e.Invalid == 0 {
 			return fmt.Errorf("unjustified eviction: %s, but the request is valid", where)
 		}
-		return fmt.Errorf("unjustified eviction: %s, but the request is invalid as %s", where, ReasonName(e.Invalid))
+		return fmt.Errorf("unjustified eviction: %s, but the request is invalid as %s", where, e.Invalid)
 	}
 	return fmt.Errorf("unjustified eviction: %s, a reason this cluster (one release, no upgrades) can never have", where)
 }
@@ -155,29 +155,6 @@ func (s *Sessions) whyNoSession(client u128.U128) string {
 		return why
 	}
 	return "it never registered"
-}
-
-// ReasonName is the protocol's name for an eviction reason.
-func ReasonName(r vsr.EvictionReason) string {
-	switch r {
-	case vsr.EvictionNoSession:
-		return "no_session"
-	case vsr.EvictionReleaseTooLow:
-		return "client_release_too_low"
-	case vsr.EvictionReleaseTooHigh:
-		return "client_release_too_high"
-	case vsr.EvictionInvalidRequestOperation:
-		return "invalid_request_operation"
-	case vsr.EvictionInvalidRequestBody:
-		return "invalid_request_body"
-	case vsr.EvictionInvalidRequestBodySize:
-		return "invalid_request_body_size"
-	case vsr.EvictionSessionTooLow:
-		return "session_too_low"
-	case vsr.EvictionSessionReleaseMismatch:
-		return "session_release_mismatch"
-	}
-	return fmt.Sprintf("reason(%d)", uint8(r))
 }
 
 // OperationName names VSR's own operations and numbers the state machine's.
