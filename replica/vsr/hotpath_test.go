@@ -49,19 +49,6 @@ type countNet struct {
 func (n *countNet) SendToReplica(_ uint8, b []byte)    { n.sent++; n.last = b }
 func (n *countNet) SendToClient(_ u128.U128, b []byte) { n.sent++; n.last = b }
 
-type fixedTime struct{}
-
-func (fixedTime) Monotonic() uint64 { return 1 }
-func (fixedTime) Realtime() int64   { return 1 }
-
-type nullSM struct{}
-
-func (nullSM) Check(Operation, []byte) EvictionReason                     { return 0 }
-func (nullSM) EventCount(Operation, []byte) uint64                        { return 0 }
-func (nullSM) Pulse(uint64) (Operation, bool)                             { return 0, false }
-func (nullSM) Commit(u128.U128, uint64, uint64, Operation, []byte) []byte { return nil }
-func (nullSM) Checksum() u128.U128                                        { return u128.Zero }
-
 // newBackup returns replica 1 of 3 in view 0, normal and recovered from a
 // freshly formatted data file.
 func newBackup(t testing.TB) (*Replica, *allocStorage, *countNet) {
@@ -69,7 +56,7 @@ func newBackup(t testing.TB) (*Replica, *allocStorage, *countNet) {
 	st, net := &allocStorage{}, &countNet{}
 	Format(cfg, testCluster, 1, st, func() {})
 	st.drain()
-	r, err := New(Options{Config: cfg, Cluster: testCluster, Replica: 1, Time: fixedTime{}, Network: net, Storage: st, SM: nullSM{}, Seed: 1})
+	r, err := New(Options{Config: cfg, Cluster: testCluster, Replica: 1, Time: memTime{}, Network: net, Storage: st, SM: nopSM{}, Seed: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
