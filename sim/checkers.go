@@ -34,6 +34,9 @@ type checkers struct {
 	// judgedSent holds the evictions judged when sent (by checksum), so
 	// that their arrival is not judged again against a later history.
 	judgedSent map[u128.U128]bool
+	// probe is the reused body of a get_headers answer a replica is asked
+	// for without a message (checkServable).
+	probe []byte
 	// lastSent is the checksum of the last replica message checked: a
 	// broadcast hands the same bytes to every peer.
 	lastSent u128.U128
@@ -216,6 +219,7 @@ func (c *Cluster) checkTick() {
 		if err := k.rollback.Progress(i, r.CommitMin(), r.CommitMax()); err != nil {
 			c.failCheck("no rollback", err)
 		}
+		c.checkServable(i, r)
 	}
 }
 
@@ -237,11 +241,36 @@ func (c *Cluster) checkSettled(view uint32, commit uint64) {
 // checkServed judges a headers message as it is sent: rare (repair only),
 // so decoding its body costs little.
 func (c *Cluster) checkServed(from int, b []byte) {
-	r := c.replicas[from]
-	if r == nil || len(b) < vsr.HeaderSize {
+	if len(b) < vsr.HeaderSize {
 		return
 	}
-	body := b[vsr.HeaderSize:]
+	c.checkServedBody(from, b[vsr.HeaderSize:])
+}
+
+// checkServable asks a replica what it would serve from the part of its log
+// it cannot vouch for: ops above commit_min below its verified suffix. A
+// correct replica serves none of them, so the answer is almost always empty
+// and costs nothing; asking every tick holds the serving rule to account in
+// states no get_headers happens to reach (a leftover header sits right below
+// the verified suffix only briefly, while repair walks down past it).
+func (c *Cluster) checkServable(i int, r *vsr.Replica) {
+	lo := r.CommitMin() + 1
+	v := r.VerifiedFrom()
+	if v <= lo {
+		return
+	}
+	k := c.checks
+	k.probe = r.Served(k.probe[:0], lo, v-1)
+	if len(k.probe) > 0 {
+		c.checkServedBody(i, k.probe)
+	}
+}
+
+func (c *Cluster) checkServedBody(from int, body []byte) {
+	r := c.replicas[from]
+	if r == nil {
+		return
+	}
 	headers := make([]vsr.Header, 0, len(body)/vsr.HeaderSize)
 	for off := 0; off+vsr.HeaderSize <= len(body); off += vsr.HeaderSize {
 		var h vsr.Header

@@ -311,6 +311,12 @@ func (o observer) StatusChanged(replica uint8, status vsr.Status, view uint32) {
 	c.checkStatus(replica, status, view)
 }
 
+func (o observer) HeaderDropped(replica uint8, op uint64, sum u128.U128) {
+	if err := o.c.checks.rollback.Dropped(int(replica), op, sum); err != nil {
+		o.c.failCheck("no rollback", err)
+	}
+}
+
 func (o observer) Logf(replica uint8, format string, args ...any) {
 	if o.c.cfg.Log != nil {
 		o.c.cfg.Log(o.c.sched.Tick(), fmt.Sprintf("replica %d: ", replica)+format, args...)

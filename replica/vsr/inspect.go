@@ -3,7 +3,9 @@ package vsr
 import "viewstamp/replica/u128"
 
 // Read-only views of a replica for the simulator's checkers. None of them
-// changes any state, cached or not, so calling them cannot change a run.
+// changes the replica's state. VerifiedFrom and Served may fill the memo of
+// the verified suffix, a pure function of the log: every later answer is the
+// same with or without it, so calling them cannot change a run.
 
 // DurableView returns the view and log_view of the replica's durable
 // superblock: the promises that survive a crash.
@@ -32,3 +34,13 @@ func (r *Replica) ChainedChecksum(op uint64) (u128.U128, bool) {
 	}
 	return cur.Checksum, true
 }
+
+// VerifiedFrom is the lowest op of the log's verified suffix: every header
+// from there to the head is present and hash-chained to the head.
+func (r *Replica) VerifiedFrom() uint64 { return r.verifiedFrom() }
+
+// Served appends to buf the body of the headers message the replica would
+// answer a get_headers for ops [lo, hi] with, were one to arrive now. A
+// checker can so hold the replica's serving rule to account in every state
+// the replica passes through, not only in those a request happens to probe.
+func (r *Replica) Served(buf []byte, lo, hi uint64) []byte { return r.appendServed(buf, lo, hi) }

@@ -24,7 +24,10 @@ type journal struct {
 	sectors    []sectorWrite
 
 	onDurable func(op uint64, sum u128.U128)
-	version   uint64 // bumped whenever the set of headers changes
+	// onDrop hears of a header leaving the log at its own op (replaced or
+	// removed); a slot taken over by a later op is not a drop.
+	onDrop  func(op uint64, sum u128.U128)
+	version uint64 // bumped whenever the set of headers changes
 
 	chain chainSegment // a hash-chained run of the log, for verifiedFrom
 
@@ -102,6 +105,8 @@ func (j *journal) setHeader(h *Header) {
 	if s.has && s.header.Op != h.Op {
 		// The slot's previous op leaves the log too.
 		j.chain.cut(s.header.Op)
+	} else if s.has && j.onDrop != nil {
+		j.onDrop(h.Op, s.header.Checksum)
 	}
 	j.chain.cut(h.Op)
 	j.bumpVersion()
@@ -112,6 +117,9 @@ func (j *journal) setHeader(h *Header) {
 func (j *journal) removeHeader(op uint64) {
 	s := j.slotFor(op)
 	if s.has && s.header.Op == op {
+		if j.onDrop != nil {
+			j.onDrop(op, s.header.Checksum)
+		}
 		j.chain.cut(op)
 		j.bumpVersion()
 		s.has = false

@@ -75,10 +75,18 @@ func (r *Replica) onGetHeaders(m *Message) {
 	if r.status == StatusRecovering || h.Op < h.CommitMin {
 		return
 	}
+	if body := r.appendServed(nil, h.CommitMin, h.Op); len(body) > 0 {
+		r.send(h.Replica, &Message{Header: Header{Command: CommandHeaders}, Body: body})
+	}
+}
+
+// appendServed appends to body the headers a get_headers for ops [lo, hi]
+// is answered with, highest op first, at most HeadersPerReply of them.
+func (r *Replica) appendServed(body []byte, lo, hi uint64) []byte {
 	v := r.verifiedFrom()
-	var body []byte
 	var b [HeaderSize]byte
-	for op := min(h.Op, r.op); op >= h.CommitMin && len(body) < r.cfg.HeadersPerReply*HeaderSize; op-- {
+	end := len(body) + r.cfg.HeadersPerReply*HeaderSize
+	for op := min(hi, r.op); op >= lo && len(body) < end; op-- {
 		// Serve only headers we know to be canonical: executed, or chained to
 		// our head.
 		if hdr, ok := r.journal.header(op); ok && (op >= v || op <= r.commitMin) {
@@ -89,9 +97,7 @@ func (r *Replica) onGetHeaders(m *Message) {
 			break
 		}
 	}
-	if len(body) > 0 {
-		r.send(h.Replica, &Message{Header: Header{Command: CommandHeaders}, Body: body})
-	}
+	return body
 }
 
 func (r *Replica) onHeaders(m *Message) {

@@ -135,6 +135,11 @@ func New(o Options) (*Replica, error) {
 		rng: rand.New(rand.NewPCG(o.Seed, uint64(o.Replica)+0x9e3779b97f4a7c15)),
 	}
 	r.journal = newJournal(r.cfg, r.storage, r.onPrepareDurable)
+	r.journal.onDrop = func(op uint64, sum u128.U128) {
+		if r.status != StatusRecovering {
+			r.obs.HeaderDropped(r.index, op, sum)
+		}
+	}
 	r.sb = superblock{cfg: r.cfg, cluster: r.cluster, storage: r.storage, done: r.onSuperblockDurable}
 	r.sessions.max = r.cfg.ClientsMax
 	if r.cfg.Bugs.ReplicationQuorumTooSmall && r.q.Replication > 1 {

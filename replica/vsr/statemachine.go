@@ -32,6 +32,12 @@ type StateMachine interface {
 type Observer interface {
 	Committed(replica uint8, h *Header, body, reply []byte, state u128.U128)
 	StatusChanged(replica uint8, status Status, view uint32)
+	// HeaderDropped: the header with checksum left the replica's log at op,
+	// replaced by another header for the same op or removed, while the
+	// replica was running (not while recovery rebuilds the log). A committed
+	// op's header never leaves a log this way: a replica may forget only
+	// what no quorum has committed.
+	HeaderDropped(replica uint8, op uint64, checksum u128.U128)
 	Logf(replica uint8, format string, args ...any)
 }
 
@@ -39,4 +45,5 @@ type nopObserver struct{}
 
 func (nopObserver) Committed(uint8, *Header, []byte, []byte, u128.U128) {}
 func (nopObserver) StatusChanged(uint8, Status, uint32)                 {}
+func (nopObserver) HeaderDropped(uint8, uint64, u128.U128)              {}
 func (nopObserver) Logf(uint8, string, ...any)                          {}

@@ -118,3 +118,18 @@ func (r *Rollback) CommitHeartbeat(replica int, view uint32, commit uint64, ref 
 	}
 	return fmt.Errorf("replica %d (view %d) sent a commit heartbeat for op %d naming prepare %v, but op %d was committed as %v", replica, view, commit, ref, commit, c.Checksum)
 }
+
+// Dropped checks a header leaving a running replica's log (replaced by
+// another header for its op, or removed). A replica may forget a header only
+// if it is not committed: committed ops are in every later view's log, so no
+// view change, truncation or repair has a reason to drop one, and a replica
+// that does (trusting a stale header over its own canonical one, say) has to
+// fetch it again at best and, at worst, reports a gap where a quorum needs it
+// present. Headers committed later than the drop are not judged: a header is
+// only known canonical once the history holds it.
+func (r *Rollback) Dropped(replica int, op uint64, sum u128.U128) error {
+	if c, ok := r.state.At(op); ok && c.Checksum == sum {
+		return fmt.Errorf("replica %d dropped the header of committed op %d (%v) from its log", replica, op, sum)
+	}
+	return nil
+}

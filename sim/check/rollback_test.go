@@ -100,3 +100,19 @@ func TestRollbackCommitHeartbeatNamesTheCommittedPrepare(t *testing.T) {
 	}
 	wantErr(t, r.CommitHeartbeat(0, 1, 2, hs[1].Parent), "replica 0 (view 1) sent a commit heartbeat for op 2 naming prepare")
 }
+
+func TestRollbackDroppingACommittedHeaderFails(t *testing.T) {
+	s, hs := committed(t, 4)
+	r := NewRollback(s, 3)
+	other := chain(root, 4, 1)
+	// An uncommitted op, or a leftover of another view at a committed op,
+	// may leave the log.
+	for _, h := range []vsr.Header{chain(root, 5, 0)[4], other[2]} {
+		if err := r.Dropped(1, h.Op, h.Checksum); err != nil {
+			t.Fatalf("dropping op %d %v: %v", h.Op, h.Checksum, err)
+		}
+	}
+	if err := r.Dropped(1, hs[2].Op, hs[2].Checksum); err == nil {
+		t.Fatal("dropping committed op 3's header passed")
+	}
+}
