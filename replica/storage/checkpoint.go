@@ -10,7 +10,7 @@ import (
 )
 
 // CheckpointStateSize is the fixed encoding of a CheckpointState. The fields
-// take 304 bytes; the rest is zero, room for fields to come without moving
+// take 288 bytes; the rest is zero, room for fields to come without moving
 // the superblock's layout.
 const CheckpointStateSize = 512
 
