@@ -334,3 +334,79 @@ func slicesEqual(a, b []uint64) bool {
 	}
 	return true
 }
+
+// A reservation holds exactly n free blocks, ends on one, and follows the
+// previous reservation; acquiring from it yields its free blocks in order.
+func TestReserveAgreesWithAModel(t *testing.T) {
+	const blocks = 2*ShardBlocks + 300
+	rng := rand.New(rand.NewPCG(3, 4))
+	f := New(blocks)
+	for range ShardBlocks + 100 {
+		f.Acquire()
+	}
+	for a := uint64(1); a <= ShardBlocks+100; a++ {
+		if rng.IntN(3) == 0 {
+			f.Release(a)
+		}
+	}
+	f.CheckpointWritten()
+	f.CheckpointDurable()
+	free := func(i uint64) bool { return !get(f.acquired, i) }
+	for round := range 20 {
+		var rs []Reservation
+		end := uint64(0)
+		for {
+			n := uint64(1 + rng.IntN(700))
+			r, ok := f.Reserve(n)
+			if !ok {
+				var left uint64
+				for i := end; i < blocks; i++ {
+					if free(i) {
+						left++
+					}
+				}
+				if left >= n {
+					t.Fatalf("round %d: reserve(%d) refused with %d free past %d", round, n, left, end)
+				}
+				break
+			}
+			var count uint64
+			for i := r.start; i < r.end; i++ {
+				if free(i) {
+					count++
+				}
+			}
+			if r.start != end || count != n || !free(r.end-1) {
+				t.Fatalf("round %d: reservation [%d, %d) after %d holds %d free, want %d", round, r.start, r.end, end, count, n)
+			}
+			end = r.end
+			rs = append(rs, r)
+		}
+		// Use a random share of each reservation, newest first.
+		for j := len(rs) - 1; j >= 0; j-- {
+			r := &rs[j]
+			prev := uint64(0)
+			for k := rng.IntN(int(r.count) + 1); k > 0; k-- {
+				a := f.AcquireReserved(r)
+				if a-1 < r.start || a-1 >= r.end || a <= prev {
+					t.Fatalf("round %d: acquired %d outside [%d, %d) or out of order", round, a, r.start+1, r.end+1)
+				}
+				prev = a
+			}
+		}
+		for j := range rs {
+			f.Forfeit(&rs[j])
+		}
+		if f.Reserving() {
+			t.Fatal("reservations left after forfeiting all")
+		}
+		// Free some again for the next round.
+		for a := uint64(1); a <= blocks; a++ {
+			if f.IsAcquired(a) && rng.IntN(4) == 0 {
+				f.Release(a)
+			}
+		}
+		f.CheckpointWritten()
+		f.CheckpointDurable()
+	}
+}
