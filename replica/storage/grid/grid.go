@@ -227,3 +227,28 @@ func (g *Grid) ReadBlockFull(address uint64, checksum u128.U128, done func(blk [
 		done(buf, true)
 	})
 }
+
+// WriteRepaired writes a block received from a peer (a `block` message, which
+// is the sealed block as it lies on disk) in place of a missing or damaged
+// local copy, if it is the block want names; it reports false, writing
+// nothing, if not. The address need not be acquired: a replica syncing to a
+// newer checkpoint fetches blocks before its free set knows them.
+func (g *Grid) WriteRepaired(want block.Ref, blk []byte, done func()) bool {
+	if uint64(len(blk)) > g.layout.BlockSize || block.Verify(blk, g.layout.SectorSize, g.cluster, want) != block.Valid {
+		return false
+	}
+	if g.writing(want.Address) != nil {
+		panic(fmt.Sprintf("grid: repairing block %d while it is being written", want.Address))
+	}
+	size := block.DecodeHeader(blk).Size
+	w := g.newWrite()
+	w.address = want.Address
+	w.done = done
+	w.buf = w.mem[:g.layout.SectorCeil(uint64(size))]
+	clear(w.buf[copy(w.buf, blk[:size]):])
+	w.checksum = want.Checksum
+	g.writes = append(g.writes, w)
+	g.stats.Writes++
+	g.storage.Write(rio.ZoneGrid, g.layout.BlockOffset(want.Address), w.buf, w.complete)
+	return true
+}

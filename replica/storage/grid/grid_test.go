@@ -209,3 +209,48 @@ func TestWriteMisuseIsRefused(t *testing.T) {
 		t.Errorf("block body max %d", g.BlockBodyMax())
 	}
 }
+
+// A block fetched from a peer repairs a damaged local copy, but only if it is
+// the block the parent names.
+func TestWriteRepaired(t *testing.T) {
+	peer, pst := newTestGrid(16)
+	local, lst := newTestGrid(16)
+	a := peer.Acquire()
+	local.Acquire()
+	want := body(8, 3000)
+	sum := peer.WriteBlock(a, uint8(block.TypeIndex), want, func() {})
+	local.WriteBlock(a, uint8(block.TypeIndex), want, func() {})
+	pst.RunFIFO()
+	lst.RunFIFO()
+	lst.Bytes(rio.ZoneGrid)[local.layout.BlockOffset(a)+block.HeaderSize] ^= 1
+
+	// The peer serves the whole block, header included.
+	var served []byte
+	peer.ReadBlockFull(a, sum, func(blk []byte, ok bool) { served = blk })
+	pst.RunFIFO()
+	if served == nil {
+		t.Fatal("peer could not read its block")
+	}
+	other := bytes.Clone(served)
+	other[block.HeaderSize+5] ^= 1
+	if local.WriteRepaired(block.Ref{Address: a, Checksum: sum}, other, func() {}) {
+		t.Fatal("a corrupt block from a peer was accepted")
+	}
+	if local.WriteRepaired(block.Ref{Address: a + 1, Checksum: sum}, served, func() {}) {
+		t.Fatal("a block for another address was accepted")
+	}
+	if len(lst.Pending()) != 0 {
+		t.Fatal("a refused repair wrote")
+	}
+	repaired := false
+	if !local.WriteRepaired(block.Ref{Address: a, Checksum: sum}, served, func() { repaired = true }) {
+		t.Fatal("the right block was refused")
+	}
+	lst.RunFIFO()
+	var r readResult
+	local.ReadBlock(a, sum, r.done)
+	lst.RunFIFO()
+	if !repaired || !r.ok || !bytes.Equal(r.body, want) {
+		t.Fatalf("after repair: done %v ok %v", repaired, r.ok)
+	}
+}
