@@ -32,6 +32,9 @@ type Grid struct {
 	// freeSetBlocks are the blocks of the current checkpoint's free-set
 	// trailers, which the encoding itself records as free.
 	freeSetBlocks []uint64
+	// sessions is the current checkpoint's client-sessions trailer, which
+	// the next checkpoint releases.
+	sessions Trailer
 
 	readsInFlight int
 	stats         Stats

@@ -28,6 +28,11 @@ func (g *Grid) trailerBlocks(size int) uint64 {
 // from a reservation of its own (first free blocks past any active one), and
 // calls done once every block is durable. The grid must have room.
 func (g *Grid) WriteTrailer(t block.Type, data []byte, done func(Trailer)) {
+	g.startTrailer(t, data, done)
+}
+
+// startTrailer is WriteTrailer returning the addresses it acquired.
+func (g *Grid) startTrailer(t block.Type, data []byte, done func(Trailer)) []uint64 {
 	n := g.trailerBlocks(len(data))
 	r, ok := g.free.Reserve(n)
 	if !ok {
@@ -39,6 +44,7 @@ func (g *Grid) WriteTrailer(t block.Type, data []byte, done func(Trailer)) {
 	}
 	g.free.Forfeit(&r)
 	g.writeChain(t, data, addresses, done)
+	return addresses
 }
 
 // writeChain writes data over addresses, already acquired, each block
