@@ -61,6 +61,11 @@ type Config struct {
 	CompactionOps    uint64 // ops per LSM bar (one compaction beat per op)
 	BlockSize        uint64 // grid block, header included
 	GridBlockCount   uint64 // grid capacity in blocks (addresses 1..GridBlockCount)
+	// GridReadsMax and GridWritesMax bound the grid's IO in flight; more
+	// waits in the grid's queue, so the device queue and the read buffers
+	// stay bounded whatever the callers ask.
+	GridReadsMax  uint64
+	GridWritesMax uint64
 }
 
 // Production preset, TigerBeetle's production constants.
@@ -75,6 +80,8 @@ const (
 	// ProductionGridBlockCount is 16 TiB of blocks, TigerBeetle's default
 	// storage limit.
 	ProductionGridBlockCount = (16 << 40) / ProductionBlockSize
+	ProductionGridReadsMax   = 32
+	ProductionGridWritesMax  = 32
 )
 
 // Simulator preset, like TigerBeetle's test_min configuration: a WAL of 32
@@ -90,6 +97,8 @@ const (
 	// SimulatorGridBlockCount is 16 MiB of blocks per replica: small enough
 	// for six replicas in one process, large enough for a long run's forest.
 	SimulatorGridBlockCount = 4096
+	SimulatorGridReadsMax   = 8
+	SimulatorGridWritesMax  = 8
 )
 
 // SimulatorJournalSlotCountMax is the largest WAL the simulator preset may
@@ -107,6 +116,8 @@ func ProductionConfig() Config {
 		CompactionOps:    ProductionCompactionOps,
 		BlockSize:        ProductionBlockSize,
 		GridBlockCount:   ProductionGridBlockCount,
+		GridReadsMax:     ProductionGridReadsMax,
+		GridWritesMax:    ProductionGridWritesMax,
 	}
 }
 
@@ -121,6 +132,8 @@ func SimulatorConfig() Config {
 		CompactionOps:    SimulatorCompactionOps,
 		BlockSize:        SimulatorBlockSize,
 		GridBlockCount:   SimulatorGridBlockCount,
+		GridReadsMax:     SimulatorGridReadsMax,
+		GridWritesMax:    SimulatorGridWritesMax,
 	}
 }
 
@@ -165,6 +178,8 @@ func (c Config) Validate() error {
 	case c.BlockSize > c.MessageSizeMax:
 		// Blocks travel to peers as `block` messages, header and all.
 		return configError("block size %d exceeds the message size max %d", c.BlockSize, c.MessageSizeMax)
+	case c.GridReadsMax < 1 || c.GridWritesMax < 1:
+		return configError("grid reads max %d and writes max %d must be at least 1", c.GridReadsMax, c.GridWritesMax)
 	case c.GridBlockCount < 1:
 		return configError("grid block count must be at least 1")
 	case c.GridBlockCount > StorageSizeMax/c.BlockSize:

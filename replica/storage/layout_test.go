@@ -155,6 +155,7 @@ func TestValidateNamesTheProblem(t *testing.T) {
 		{func(c *Config) { c.BlockSize = 2048 }, "block size"},
 		{func(c *Config) { c.BlockSize = 8192 }, "exceeds the message size max"},
 		{func(c *Config) { c.GridBlockCount = 0 }, "grid block count"},
+		{func(c *Config) { c.GridWritesMax = 0 }, "grid reads max"},
 		{func(c *Config) { c.GridBlockCount = StorageSizeMax/c.BlockSize + 1 }, "storage size max"},
 	}
 	for _, c := range cases {

@@ -24,10 +24,14 @@ type Grid struct {
 	cluster u128.U128
 	free    *freeset.FreeSet
 
-	// writes are the writes in flight, in issue order; few enough that a
-	// scan finds one by address faster than an index would.
-	writes []*write
-	spare  []*write
+	// writes are the writes not yet completed, in call order: the first
+	// writesIssued went to storage, the rest wait for a slot. Few enough
+	// that a scan finds one by address faster than an index would.
+	writes       []*write
+	writesIssued int
+	spare        []*write
+	// reads wait for a slot (storage.Config.GridReadsMax), oldest first.
+	reads []*read
 
 	// freeSetBlocks are the blocks of the current checkpoint's free-set
 	// trailers, which the encoding itself records as free.
@@ -65,6 +69,11 @@ type reader struct {
 	done     func(blk []byte, ok bool)
 }
 
+type read struct {
+	ref  block.Ref
+	done func(blk []byte, ok bool)
+}
+
 // New returns the grid of a freshly formatted data file (checkpoint 0: every
 // block free). A replica opening a checkpoint then calls OpenFreeSet.
 func New(st rio.Storage, layout storage.Layout, cluster u128.U128) *Grid {
@@ -85,8 +94,10 @@ func (g *Grid) FreeSet() *freeset.FreeSet { return g.free }
 // Stats returns the counters.
 func (g *Grid) Stats() Stats { return g.stats }
 
-// InFlight reports the writes and reads not yet completed.
-func (g *Grid) InFlight() (writes, reads int) { return len(g.writes), g.readsInFlight }
+// InFlight reports the writes and reads not yet completed, queued included.
+func (g *Grid) InFlight() (writes, reads int) {
+	return len(g.writes), g.readsInFlight + len(g.reads)
+}
 
 // Acquire allocates the first free block past any active reservation, or
 // returns 0 if the grid is full. Callers acquire in op order; jobs whose
@@ -144,10 +155,24 @@ func (g *Grid) WriteBlockMetadata(address uint64, blockType uint8, metadata, bod
 	w.done = done
 	w.buf = w.mem[:g.layout.SectorCeil(uint64(block.HeaderSize+len(body)))]
 	w.checksum = block.Seal(w.buf, g.cluster, address, block.Type(blockType), metadata, body)
+	g.enqueueWrite(w)
+	return w.checksum
+}
+
+// enqueueWrite issues w if a write slot is free, else leaves it queued;
+// either way reads of its block are served from it from now on.
+func (g *Grid) enqueueWrite(w *write) {
 	g.writes = append(g.writes, w)
 	g.stats.Writes++
-	g.storage.Write(rio.ZoneGrid, g.layout.BlockOffset(address), w.buf, w.complete)
-	return w.checksum
+	g.issueWrites()
+}
+
+func (g *Grid) issueWrites() {
+	for g.writesIssued < len(g.writes) && uint64(g.writesIssued) < g.layout.GridWritesMax {
+		w := g.writes[g.writesIssued]
+		g.writesIssued++
+		g.storage.Write(rio.ZoneGrid, g.layout.BlockOffset(w.address), w.buf, w.complete)
+	}
 }
 
 func (g *Grid) newWrite() *write {
@@ -172,7 +197,13 @@ func (g *Grid) writing(address uint64) *write {
 
 func (w *write) completed() {
 	g := w.g
-	g.writes = slices.DeleteFunc(g.writes, func(x *write) bool { return x == w })
+	i := slices.Index(g.writes, w)
+	if i < 0 || i >= g.writesIssued {
+		panic("grid: completion of a write not issued")
+	}
+	g.writes = slices.Delete(g.writes, i, i+1)
+	g.writesIssued--
+	g.issueWrites()
 	done, readers := w.done, w.readers
 	// Readers get their own copies: the buffer goes back to the pool before
 	// any callback runs, since a callback may start the next write.
@@ -212,23 +243,39 @@ func (g *Grid) ReadBlock(address uint64, checksum u128.U128, done func(body []by
 // ReadBlockFull is ReadBlock handing over the whole block, header included,
 // for callers that read its metadata (block.Metadata).
 func (g *Grid) ReadBlockFull(address uint64, checksum u128.U128, done func(blk []byte, ok bool)) {
-	ref := block.Ref{Address: address, Checksum: checksum}
-	if w := g.writing(address); w != nil {
-		w.readers = append(w.readers, reader{checksum: checksum, done: done})
-		return
-	}
-	buf := make([]byte, g.layout.BlockSize)
-	g.readsInFlight++
-	g.storage.Read(rio.ZoneGrid, g.layout.BlockOffset(address), buf, func() {
-		g.readsInFlight--
-		res := block.Verify(buf, g.layout.SectorSize, g.cluster, ref)
-		g.stats.Reads[res]++
-		if res != block.Valid {
-			done(nil, false)
+	g.layout.BlockOffset(address) // refuses an address outside the grid now, not when issued
+	g.reads = append(g.reads, &read{ref: block.Ref{Address: address, Checksum: checksum}, done: done})
+	g.issueReads()
+}
+
+// issueReads starts queued reads while slots are free. A read whose block
+// has a write in flight by the time it starts is served from the write.
+func (g *Grid) issueReads() {
+	for len(g.reads) > 0 {
+		r := g.reads[0]
+		if w := g.writing(r.ref.Address); w != nil {
+			g.reads = g.reads[1:]
+			w.readers = append(w.readers, reader{checksum: r.ref.Checksum, done: r.done})
+			continue
+		}
+		if uint64(g.readsInFlight) >= g.layout.GridReadsMax {
 			return
 		}
-		done(buf, true)
-	})
+		g.reads = g.reads[1:]
+		g.readsInFlight++
+		buf := make([]byte, g.layout.BlockSize)
+		g.storage.Read(rio.ZoneGrid, g.layout.BlockOffset(r.ref.Address), buf, func() {
+			g.readsInFlight--
+			g.issueReads()
+			res := block.Verify(buf, g.layout.SectorSize, g.cluster, r.ref)
+			g.stats.Reads[res]++
+			if res != block.Valid {
+				r.done(nil, false)
+				return
+			}
+			r.done(buf, true)
+		})
+	}
 }
 
 // WriteRepaired writes a block received from a peer (a `block` message, which
@@ -250,8 +297,7 @@ func (g *Grid) WriteRepaired(want block.Ref, blk []byte, done func()) bool {
 	w.buf = w.mem[:g.layout.SectorCeil(uint64(size))]
 	clear(w.buf[copy(w.buf, blk[:size]):])
 	w.checksum = want.Checksum
-	g.writes = append(g.writes, w)
-	g.stats.Writes++
-	g.storage.Write(rio.ZoneGrid, g.layout.BlockOffset(want.Address), w.buf, w.complete)
+	g.layout.BlockOffset(want.Address)
+	g.enqueueWrite(w)
 	return true
 }

@@ -254,3 +254,67 @@ func TestWriteRepaired(t *testing.T) {
 		t.Fatalf("after repair: done %v ok %v", repaired, r.ok)
 	}
 }
+
+// The grid never has more than GridWritesMax writes or GridReadsMax reads at
+// the device; the rest wait, in call order, and all complete.
+func TestIOIsBounded(t *testing.T) {
+	g, st := newTestGrid(64)
+	const n = 20
+	maxW, maxR := int(g.layout.GridWritesMax), int(g.layout.GridReadsMax)
+	sums := make([]u128.U128, n+1)
+	written := 0
+	for a := uint64(1); a <= n; a++ {
+		g.Acquire()
+		sums[a] = g.WriteBlock(a, uint8(block.TypeValue), body(int(a), 10), func() { written++ })
+	}
+	if len(st.Pending()) != maxW {
+		t.Fatalf("%d writes at the device, want %d", len(st.Pending()), maxW)
+	}
+	var offsets []uint64
+	for len(st.Pending()) > 0 {
+		if len(st.Pending()) > maxW {
+			t.Fatalf("%d writes at the device", len(st.Pending()))
+		}
+		offsets = append(offsets, st.Pending()[0].Offset)
+		st.Complete(0)
+	}
+	if written != n {
+		t.Fatalf("%d of %d writes completed", written, n)
+	}
+	for i, off := range offsets {
+		if off != g.layout.BlockOffset(uint64(i+1)) {
+			t.Fatalf("write %d went to offset %d: not in call order", i, off)
+		}
+	}
+
+	results := make([]readResult, n+1)
+	for a := uint64(1); a <= n; a++ {
+		g.ReadBlock(a, sums[a], results[a].done)
+	}
+	if len(st.Pending()) != maxR {
+		t.Fatalf("%d reads at the device, want %d", len(st.Pending()), maxR)
+	}
+	// A read still queued when its block is rewritten is served by the
+	// write: it names the old version, so it reports stale.
+	g.Release(n)
+	g.CheckpointWritten()
+	g.CheckpointDurable()
+	g.CheckpointWritten()
+	g.CheckpointDurable()
+	if a := g.Acquire(); a != n {
+		t.Fatalf("reacquired %d, want %d", a, n)
+	}
+	g.WriteBlock(n, uint8(block.TypeValue), body(99, 10), func() {})
+	st.RunFIFO()
+	for a := uint64(1); a < n; a++ {
+		if results[a].calls != 1 || !results[a].ok || !bytes.Equal(results[a].body, body(int(a), 10)) {
+			t.Fatalf("read %d: %+v", a, results[a])
+		}
+	}
+	if r := results[n]; r.calls != 1 || r.ok {
+		t.Fatalf("read of a rewritten block: %+v", r)
+	}
+	if w, r := g.InFlight(); w != 0 || r != 0 {
+		t.Fatalf("left in flight: %d writes, %d reads", w, r)
+	}
+}
