@@ -1,0 +1,303 @@
+// Package grid is the data file's grid zone seen as blocks: it seals blocks
+// and writes them through the asynchronous io.Storage, reads them back
+// against the (address, checksum) their parent holds, and allocates them
+// through the free set. Like the rest of the replica it never blocks and
+// starts no goroutine: every result arrives in a callback, run from an IO
+// completion and never from inside the call that asked for it.
+package grid
+
+import (
+	"fmt"
+	"slices"
+
+	rio "viewstamp/replica/io"
+	"viewstamp/replica/storage"
+	"viewstamp/replica/storage/block"
+	"viewstamp/replica/storage/freeset"
+	"viewstamp/replica/u128"
+)
+
+// Grid is one replica's grid.
+type Grid struct {
+	storage rio.Storage
+	layout  storage.Layout
+	cluster u128.U128
+	free    *freeset.FreeSet
+
+	// writes are the writes not yet completed, in call order: the first
+	// writesIssued went to storage, the rest wait for a slot. Few enough
+	// that a scan finds one by address faster than an index would.
+	writes       []*write
+	writesIssued int
+	spare        []*write
+	// reads wait for a slot (storage.Config.GridReadsMax), oldest first.
+	reads []*read
+
+	// freeSetBlocks are the blocks of the current checkpoint's free-set
+	// trailers, which the encoding itself records as free.
+	freeSetBlocks []uint64
+	// sessions is the current checkpoint's client-sessions trailer, which
+	// the next checkpoint releases.
+	sessions Trailer
+
+	readsInFlight int
+	stats         Stats
+}
+
+// Stats counts what the grid has seen, for the run record and tests.
+type Stats struct {
+	Writes uint64
+	// Reads counts reads by what verification found (block.Valid first).
+	Reads [block.ResultCount]uint64
+	// ReadsFromWrites counts reads served from a write in flight.
+	ReadsFromWrites uint64
+}
+
+type write struct {
+	g        *Grid
+	address  uint64
+	checksum u128.U128
+	mem      []byte // one block, reused
+	buf      []byte // the sealed block, sector-rounded, within mem
+	done     func()
+	readers  []reader
+	complete func()
+}
+
+type reader struct {
+	checksum u128.U128
+	done     func(blk []byte, ok bool)
+}
+
+type read struct {
+	ref  block.Ref
+	done func(blk []byte, ok bool)
+}
+
+// New returns the grid of a freshly formatted data file (checkpoint 0: every
+// block free). A replica opening a checkpoint then calls OpenFreeSet.
+func New(st rio.Storage, layout storage.Layout, cluster u128.U128) *Grid {
+	return &Grid{
+		storage: st,
+		layout:  layout,
+		cluster: cluster,
+		free:    freeset.New(layout.GridBlockCount),
+	}
+}
+
+// BlockBodyMax is the largest body WriteBlock accepts.
+func (g *Grid) BlockBodyMax() int { return int(g.layout.BlockBodyMax()) }
+
+// FreeSet is the grid's allocation state, for checkpoints and inspection.
+func (g *Grid) FreeSet() *freeset.FreeSet { return g.free }
+
+// Stats returns the counters.
+func (g *Grid) Stats() Stats { return g.stats }
+
+// InFlight reports the writes and reads not yet completed, queued included.
+func (g *Grid) InFlight() (writes, reads int) {
+	return len(g.writes), g.readsInFlight + len(g.reads)
+}
+
+// Acquire allocates the first free block past any active reservation, or
+// returns 0 if the grid is full. Callers acquire in op order; jobs whose
+// order depends on IO completions use Reserve instead.
+func (g *Grid) Acquire() uint64 { return g.free.Acquire() }
+
+// Release gives a block back; it is reused only once the next checkpoint is
+// durable (see freeset).
+func (g *Grid) Release(address uint64) { g.free.Release(address) }
+
+// Reserve, AcquireReserved and Forfeit pass through to the free set.
+func (g *Grid) Reserve(n uint64) (freeset.Reservation, bool) { return g.free.Reserve(n) }
+
+// AcquireReserved acquires the first free block of r.
+func (g *Grid) AcquireReserved(r *freeset.Reservation) uint64 { return g.free.AcquireReserved(r) }
+
+// Forfeit ends r.
+func (g *Grid) Forfeit(r *freeset.Reservation) { g.free.Forfeit(r) }
+
+// CheckpointWritten tells the free set the superblock now holds a new
+// checkpoint, not yet durable.
+func (g *Grid) CheckpointWritten() { g.free.CheckpointWritten() }
+
+// CheckpointDurable tells the free set the current checkpoint is durable,
+// freeing what was released before it. Call it at the same commit on every
+// replica (storage.Schedule.DurableAt).
+func (g *Grid) CheckpointDurable() { g.free.CheckpointDurable() }
+
+// StorageSize is how much of the data file the grid occupies now.
+func (g *Grid) StorageSize() uint64 { return g.layout.StorageSize(g.free.HighestAcquired()) }
+
+// WriteBlock seals body as block address of type blockType and writes it,
+// calling done once it is durable. It returns the block's checksum at once,
+// for the parent that will reference it. The caller may reuse body when
+// WriteBlock returns. address must be acquired and have no write in flight.
+func (g *Grid) WriteBlock(address uint64, blockType uint8, body []byte, done func()) u128.U128 {
+	return g.WriteBlockMetadata(address, blockType, nil, body, done)
+}
+
+// WriteBlockMetadata is WriteBlock with the header's metadata area filled
+// (at most block.MetadataSize bytes).
+func (g *Grid) WriteBlockMetadata(address uint64, blockType uint8, metadata, body []byte, done func()) u128.U128 {
+	switch {
+	case !g.free.IsAcquired(address):
+		panic(fmt.Sprintf("grid: writing block %d, which is not acquired", address))
+	case g.free.IsReleased(address):
+		panic(fmt.Sprintf("grid: writing block %d, which is released", address))
+	case g.writing(address) != nil:
+		panic(fmt.Sprintf("grid: writing block %d twice at once", address))
+	case len(body) > g.BlockBodyMax():
+		panic(fmt.Sprintf("grid: body of %d bytes exceeds %d", len(body), g.BlockBodyMax()))
+	}
+	w := g.newWrite()
+	w.address = address
+	w.done = done
+	w.buf = w.mem[:g.layout.SectorCeil(uint64(block.HeaderSize+len(body)))]
+	w.checksum = block.Seal(w.buf, g.cluster, address, block.Type(blockType), metadata, body)
+	g.enqueueWrite(w)
+	return w.checksum
+}
+
+// enqueueWrite issues w if a write slot is free, else leaves it queued;
+// either way reads of its block are served from it from now on.
+func (g *Grid) enqueueWrite(w *write) {
+	g.writes = append(g.writes, w)
+	g.stats.Writes++
+	g.issueWrites()
+}
+
+func (g *Grid) issueWrites() {
+	for g.writesIssued < len(g.writes) && uint64(g.writesIssued) < g.layout.GridWritesMax {
+		w := g.writes[g.writesIssued]
+		g.writesIssued++
+		g.storage.Write(rio.ZoneGrid, g.layout.BlockOffset(w.address), w.buf, w.complete)
+	}
+}
+
+func (g *Grid) newWrite() *write {
+	if n := len(g.spare); n > 0 {
+		w := g.spare[n-1]
+		g.spare = g.spare[:n-1]
+		return w
+	}
+	w := &write{g: g, mem: make([]byte, g.layout.BlockSize)}
+	w.complete = w.completed
+	return w
+}
+
+func (g *Grid) writing(address uint64) *write {
+	for _, w := range g.writes {
+		if w.address == address {
+			return w
+		}
+	}
+	return nil
+}
+
+func (w *write) completed() {
+	g := w.g
+	i := slices.Index(g.writes, w)
+	if i < 0 || i >= g.writesIssued {
+		panic("grid: completion of a write not issued")
+	}
+	g.writes = slices.Delete(g.writes, i, i+1)
+	g.writesIssued--
+	g.issueWrites()
+	done, readers := w.done, w.readers
+	// Readers get their own copies: the buffer goes back to the pool before
+	// any callback runs, since a callback may start the next write.
+	blks := make([][]byte, len(readers))
+	results := make([]block.Result, len(readers))
+	for i, r := range readers {
+		results[i] = block.Verify(w.buf, g.layout.SectorSize, g.cluster, block.Ref{Address: w.address, Checksum: r.checksum})
+		if results[i] == block.Valid {
+			blks[i] = slices.Clone(w.buf)
+		}
+	}
+	w.done, w.readers, w.buf = nil, nil, nil
+	g.spare = append(g.spare, w)
+	done()
+	for i, r := range readers {
+		g.stats.Reads[results[i]]++
+		g.stats.ReadsFromWrites++
+		r.done(blks[i], results[i] == block.Valid)
+	}
+}
+
+// ReadBlock reads block address and checks it is the one checksum names,
+// then calls done with its body, which the caller owns. ok is false on any
+// mismatch (corruption, a misdirected or stale block); body is then nil. A
+// block with a write in flight is served from that write's copy when the
+// write completes, never from the disk it is racing.
+func (g *Grid) ReadBlock(address uint64, checksum u128.U128, done func(body []byte, ok bool)) {
+	g.ReadBlockFull(address, checksum, func(blk []byte, ok bool) {
+		if !ok {
+			done(nil, false)
+			return
+		}
+		done(block.Body(blk), true)
+	})
+}
+
+// ReadBlockFull is ReadBlock handing over the whole block, header included,
+// for callers that read its metadata (block.Metadata).
+func (g *Grid) ReadBlockFull(address uint64, checksum u128.U128, done func(blk []byte, ok bool)) {
+	g.layout.BlockOffset(address) // refuses an address outside the grid now, not when issued
+	g.reads = append(g.reads, &read{ref: block.Ref{Address: address, Checksum: checksum}, done: done})
+	g.issueReads()
+}
+
+// issueReads starts queued reads while slots are free. A read whose block
+// has a write in flight by the time it starts is served from the write.
+func (g *Grid) issueReads() {
+	for len(g.reads) > 0 {
+		r := g.reads[0]
+		if w := g.writing(r.ref.Address); w != nil {
+			g.reads = g.reads[1:]
+			w.readers = append(w.readers, reader{checksum: r.ref.Checksum, done: r.done})
+			continue
+		}
+		if uint64(g.readsInFlight) >= g.layout.GridReadsMax {
+			return
+		}
+		g.reads = g.reads[1:]
+		g.readsInFlight++
+		buf := make([]byte, g.layout.BlockSize)
+		g.storage.Read(rio.ZoneGrid, g.layout.BlockOffset(r.ref.Address), buf, func() {
+			g.readsInFlight--
+			g.issueReads()
+			res := block.Verify(buf, g.layout.SectorSize, g.cluster, r.ref)
+			g.stats.Reads[res]++
+			if res != block.Valid {
+				r.done(nil, false)
+				return
+			}
+			r.done(buf, true)
+		})
+	}
+}
+
+// WriteRepaired writes a block received from a peer (a `block` message, which
+// is the sealed block as it lies on disk) in place of a missing or damaged
+// local copy, if it is the block want names; it reports false, writing
+// nothing, if not. The address need not be acquired: a replica syncing to a
+// newer checkpoint fetches blocks before its free set knows them.
+func (g *Grid) WriteRepaired(want block.Ref, blk []byte, done func()) bool {
+	if uint64(len(blk)) > g.layout.BlockSize || block.Verify(blk, g.layout.SectorSize, g.cluster, want) != block.Valid {
+		return false
+	}
+	if g.writing(want.Address) != nil {
+		panic(fmt.Sprintf("grid: repairing block %d while it is being written", want.Address))
+	}
+	size := block.DecodeHeader(blk).Size
+	w := g.newWrite()
+	w.address = want.Address
+	w.done = done
+	w.buf = w.mem[:g.layout.SectorCeil(uint64(size))]
+	clear(w.buf[copy(w.buf, blk[:size]):])
+	w.checksum = want.Checksum
+	g.layout.BlockOffset(want.Address)
+	g.enqueueWrite(w)
+	return true
+}
