@@ -39,7 +39,9 @@ import (
 //	tick replica=1,2|all [count=1]
 //	    advances their clocks; identical lines are printed once, with ×n
 //	partition 0 | 1 2 / heal            messages across groups are lost
-//	stabilize [quiet=true]              IO and messages until quiet, no ticks
+//	stabilize [replicas=0,2] [quiet=true]
+//	    IO and messages until quiet, no ticks; among the named replicas
+//	    (and clients) only, if named; quiet prints only state changes
 //	status                              one line per replica and client
 //	log replica=                        the replica's journal, op by op
 func (s *scenario) run(d *datadriven.TestData) {
@@ -77,7 +79,8 @@ func (s *scenario) run(d *datadriven.TestData) {
 			s.group[i] = 0
 		}
 	case "stabilize":
-		s.stabilize(a.str("quiet", "false") == "true")
+		only := a.replicas(s, "replicas", true)
+		s.stabilize(a.str("quiet", "false") == "true", only...)
 	case "status":
 		s.status()
 	case "log":
@@ -319,7 +322,20 @@ func (s *scenario) cmdPartition(d *datadriven.TestData) {
 	}
 }
 
-func (s *scenario) stabilize(quiet bool) {
+// stabilize completes IO and delivers messages until neither is left, among
+// the replicas only (all if none are named) and clients: messages to or from
+// other replicas stay in flight.
+func (s *scenario) stabilize(quiet bool, only ...int) {
+	in := make([]bool, len(s.replicas))
+	for _, i := range only {
+		in[i] = true
+	}
+	if len(only) == 0 {
+		for i := range in {
+			in[i] = true
+		}
+	}
+	among := func(n node) bool { return n.client || in[n.i] }
 	start := s.out.Len()
 	for step := 0; ; step++ {
 		if step > scenarioStepsMax {
@@ -327,16 +343,18 @@ func (s *scenario) stabilize(quiet bool) {
 		}
 		busy := false
 		for i := range s.replicas {
-			for s.up[i] && s.completeOne(i, -1) {
+			for in[i] && s.up[i] && s.completeOne(i, -1) {
 				busy = true
 			}
 		}
-		if len(s.net) > 0 {
-			busy = true
-			ps := s.net
-			s.net = nil
-			for _, p := range ps {
+		ps := s.net
+		s.net = nil
+		for _, p := range ps {
+			if among(p.from) && among(p.to) {
+				busy = true
 				s.deliver(p)
+			} else {
+				s.net = append(s.net, p)
 			}
 		}
 		if !busy {

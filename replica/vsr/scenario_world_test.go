@@ -372,6 +372,10 @@ func (s *scenario) describeOp(h *Header, body []byte) string {
 	case OperationRegister:
 		return fmt.Sprintf("register %s", s.nameOf(h.Client))
 	case scenOperation:
+		if body == nil {
+			// Only the header is at hand.
+			return fmt.Sprintf("%s req=%d", s.nameOf(h.Client), h.Request)
+		}
 		return fmt.Sprintf("%s req=%d %q", s.nameOf(h.Client), h.Request, body)
 	}
 	return fmt.Sprintf("operation %d", h.Operation)
