@@ -212,8 +212,17 @@ func (s *scenario) deliver(p *inflight) {
 	s.nested(func() {
 		if p.to.client {
 			s.clients[p.to.i].onMessage(p.m)
-		} else {
-			s.replicas[p.to.i].OnMessage(p.b)
+			return
+		}
+		r := s.replicas[p.to.i]
+		before := r.Drops
+		r.OnMessage(p.b)
+		// A refusal leaves no other trace; say so.
+		if r.Drops.Stale > before.Stale {
+			s.emitf("r%d: refused as stale", p.to.i)
+		}
+		if r.Drops.Decode > before.Decode {
+			s.emitf("r%d: refused as malformed", p.to.i)
 		}
 	})
 }
