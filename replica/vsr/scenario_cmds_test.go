@@ -13,7 +13,7 @@ import (
 
 // Scenario commands. Replicas are 0, 1, ...; clients c1, c2, ....
 //
-//	cluster replicas=3 [clients=1] [pipeline=4] [settle=false]
+//	cluster replicas=3 [clients=1] [pipeline=4] [headers_per_reply=8] [settle=false]
 //	    formats and opens the replicas; unless settle=false, runs the start
 //	    (replica 0 may not carry on as primary of view 0 after a start, so
 //	    the cluster settles in view 1) with IO and messages until quiet,
@@ -98,6 +98,9 @@ func newScenario(t *testing.T, d *datadriven.TestData) *scenario {
 	cfg := SimConfig(uint8(n))
 	if a.has("pipeline") {
 		cfg.PipelineMax = a.num("pipeline", cfg.PipelineMax)
+	}
+	if a.has("headers_per_reply") {
+		cfg.HeadersPerReply = int(a.num("headers_per_reply", 0))
 	}
 	if err := cfg.Validate(); err != nil {
 		d.Fatalf(t, "%s: %v", d.Pos, err)
