@@ -207,9 +207,11 @@ func (s *scenario) cmdNet(a args, cmd string) {
 		}
 	case "drop":
 		s.net = keep
+		start := s.out.Len()
 		for _, p := range picked {
 			s.emitf("dropped %s", s.describe(p))
 		}
+		s.collapse(start)
 	case "duplicate":
 		for _, p := range picked {
 			c := *p
@@ -248,19 +250,24 @@ func (s *scenario) crash(i int, torn bool) {
 		s.fatalf("replica %d is already down", i)
 	}
 	d := s.disks[i]
-	lost := len(d.pending)
-	if torn {
-		for _, o := range d.pending {
-			if o.write && o.zone != rio.ZoneSuperblock {
-				for k := uint64(0); k < s.cfg.SectorSize && k < uint64(len(o.buf)); k++ {
-					d.zones[o.zone][o.off+k] = 0xa5
-				}
+	s.emitf("r%d: crashed", i)
+	for _, o := range d.pending {
+		switch {
+		case !o.write:
+			continue
+		case o.zone == rio.ZoneSuperblock:
+			s.emitf("  torn write %s", s.describeIO(o))
+		case torn:
+			s.emitf("  torn write %s", s.describeIO(o))
+			for k := uint64(0); k < s.cfg.SectorSize && k < uint64(len(o.buf)); k++ {
+				d.zones[o.zone][o.off+k] = 0xa5
 			}
+		default:
+			s.emitf("  lost write %s", s.describeIO(o))
 		}
 	}
 	d.crash()
 	s.up[i] = false
-	s.emitf("r%d: crashed, %d IO in flight lost", i, lost)
 }
 
 func (s *scenario) cmdTick(a args) {
@@ -281,8 +288,13 @@ func (s *scenario) cmdTick(a args) {
 			}
 		}
 	}
-	// Long ticks repeat themselves (heartbeats, re-sent votes): print each
-	// distinct line once, where it first happened, with how often.
+	// Long ticks repeat themselves (heartbeats, re-sent votes).
+	s.collapse(start)
+}
+
+// collapse prints each distinct line of the output since start once, where
+// it first appeared, with how often it did.
+func (s *scenario) collapse(start int) {
 	lines := strings.Split(strings.TrimSuffix(s.out.String()[start:], "\n"), "\n")
 	s.out.Truncate(start)
 	var order []string
@@ -298,7 +310,7 @@ func (s *scenario) cmdTick(a args) {
 	}
 	for _, l := range order {
 		if n := seen[l]; n > 1 {
-			s.out.WriteString(fmt.Sprintf("%s (×%d)\n", l, n))
+			fmt.Fprintf(&s.out, "%s (×%d)\n", l, n)
 		} else {
 			s.out.WriteString(l + "\n")
 		}
