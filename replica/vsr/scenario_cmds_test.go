@@ -13,14 +13,16 @@ import (
 
 // Scenario commands. Replicas are 0, 1, ...; clients c1, c2, ....
 //
-//	cluster replicas=3 [clients=1] [pipeline=4] [headers_per_reply=8] [settle=false]
+//	cluster replicas=3 [clients=1] [pipeline=4] [clients_max=7] [headers_per_reply=8]
+//	        [settle=false]
 //	    formats and opens the replicas; unless settle=false, runs the start
 //	    (replica 0 may not carry on as primary of view 0 after a start, so
 //	    the cluster settles in view 1) with IO and messages until quiet,
 //	    printing only the resulting status.
 //	register client=1 [to=R]            client opens a session
-//	request client=1 [body=text] [to=R] next request (sent to the client's
-//	                                    primary guess, or to R)
+//	request client=1 [body=text] [to=R] [number=N]
+//	    the next request, to the client's primary guess or to R; number=
+//	    overrides its request number (a client misbehaving)
 //	resend client=1 [to=R]              re-send the request in flight (to
 //	                                    every replica without to=)
 //	deliver [from=] [to=] [command=] [op=] [view=] [count=]
@@ -32,16 +34,17 @@ import (
 //	    completes IO in issue order, including IO the completions issue
 //	    (all of it without count=); zone is superblock, wal_headers or
 //	    wal_prepares
-//	crash replica= [torn=true]          stops it; IO in flight is lost
-//	                                    (superblock writes torn; with torn,
-//	                                    WAL writes land as garbage)
+//	crash replica= [torn=superblock|all|none]
+//	    stops it; writes in flight are torn (land as garbage) or lost:
+//	    by default superblock writes are torn and WAL writes lost
 //	restart replica=                    opens it from its disk
 //	tick replica=1,2|all [count=1]
 //	    advances their clocks; identical lines are printed once, with ×n
 //	partition 0 | 1 2 / heal            messages across groups are lost
 //	stabilize [replicas=0,2] [quiet=true]
 //	    IO and messages until quiet, no ticks; among the named replicas
-//	    (and clients) only, if named; quiet prints only state changes
+//	    (and clients) only, if named; quiet prints only status changes,
+//	    commits, evictions and what clients hear
 //	status                              one line per replica and client
 //	log replica=                        the replica's journal, op by op
 func (s *scenario) run(d *datadriven.TestData) {
@@ -60,7 +63,11 @@ func (s *scenario) run(d *datadriven.TestData) {
 		s.cmdCompleteIO(a)
 	case "crash":
 		for _, i := range a.replicas(s, "replica", false) {
-			s.crash(i, a.str("torn", "false") == "true")
+			torn := a.str("torn", "superblock")
+			if torn != "superblock" && torn != "all" && torn != "none" {
+				s.fatalf("torn=%s: superblock, all or none", torn)
+			}
+			s.crash(i, torn)
 		}
 	case "restart":
 		for _, i := range a.replicas(s, "replica", false) {
@@ -98,6 +105,9 @@ func newScenario(t *testing.T, d *datadriven.TestData) *scenario {
 	cfg := SimConfig(uint8(n))
 	if a.has("pipeline") {
 		cfg.PipelineMax = a.num("pipeline", cfg.PipelineMax)
+	}
+	if a.has("clients_max") {
+		cfg.ClientsMax = int(a.num("clients_max", 0))
 	}
 	if a.has("headers_per_reply") {
 		cfg.HeadersPerReply = int(a.num("headers_per_reply", 0))
@@ -169,12 +179,12 @@ func (s *scenario) cmdClient(a args, cmd string) {
 			to = int(c.view % uint32(len(s.replicas)))
 		}
 		if cmd == "register" {
-			c.submit(OperationRegister, nil, to)
+			c.submit(OperationRegister, nil, to, 0)
 		} else {
 			if c.session == 0 {
 				s.fatalf("client c%d is not registered", c.index+1)
 			}
-			c.submit(scenOperation, []byte(a.str("body", fmt.Sprintf("r%d", c.request+1))), to)
+			c.submit(scenOperation, []byte(a.str("body", fmt.Sprintf("r%d", c.request+1))), to, uint32(a.num("number", 0)))
 		}
 	case "resend":
 		if c.inflight == nil {
@@ -245,7 +255,7 @@ func (s *scenario) cmdCompleteIO(a args) {
 	}
 }
 
-func (s *scenario) crash(i int, torn bool) {
+func (s *scenario) crash(i int, torn string) {
 	if !s.up[i] {
 		s.fatalf("replica %d is already down", i)
 	}
@@ -255,9 +265,7 @@ func (s *scenario) crash(i int, torn bool) {
 		switch {
 		case !o.write:
 			continue
-		case o.zone == rio.ZoneSuperblock:
-			s.emitf("  torn write %s", s.describeIO(o))
-		case torn:
+		case torn == "all" || (torn == "superblock" && o.zone == rio.ZoneSuperblock):
 			s.emitf("  torn write %s", s.describeIO(o))
 			for k := uint64(0); k < s.cfg.SectorSize && k < uint64(len(o.buf)); k++ {
 				d.zones[o.zone][o.off+k] = 0xa5
@@ -266,7 +274,7 @@ func (s *scenario) crash(i int, torn bool) {
 			s.emitf("  lost write %s", s.describeIO(o))
 		}
 	}
-	d.crash()
+	d.pending = nil
 	s.up[i] = false
 }
 
@@ -383,7 +391,8 @@ func (s *scenario) stabilize(quiet bool, only ...int) {
 		for _, l := range lines {
 			t := strings.TrimSpace(l)
 			if strings.Contains(t, ": commit op=") || strings.Contains(t, ": normal view=") ||
-				strings.Contains(t, ": view_change view=") || (strings.HasPrefix(t, "c") && strings.Contains(t, ": ")) {
+				strings.Contains(t, ": view_change view=") || strings.Contains(t, "evict") ||
+				(strings.HasPrefix(t, "c") && strings.Contains(t, ": ")) {
 				s.out.WriteString(t + "\n")
 			}
 		}

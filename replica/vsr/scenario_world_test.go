@@ -316,10 +316,15 @@ type scenClient struct {
 
 func (c *scenClient) id() u128.U128 { return u128.U128{Lo: uint64(c.index) + 1} }
 
-func (c *scenClient) submit(op Operation, body []byte, to int) {
+// submit sends a new request: register, or the next request number (or
+// number, if positive: a client misbehaving).
+func (c *scenClient) submit(op Operation, body []byte, to int, number uint32) {
 	req := uint32(0)
 	if op != OperationRegister {
 		req = c.request + 1
+	}
+	if number > 0 {
+		req = number
 	}
 	m := &Message{Header: Header{
 		Command: CommandRequest, Cluster: testCluster, View: c.view, Client: c.id(),
