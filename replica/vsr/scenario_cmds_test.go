@@ -29,6 +29,8 @@ import (
 //	    delivers matching messages in flight, oldest first (all of them
 //	    without count=); messages sent meanwhile wait for the next command
 //	drop ... / duplicate ...            same filters
+//	corrupt ... [part=header|body]      flips a byte of the matching
+//	                                    messages' header (default) or body
 //	net                                 lists the messages in flight
 //	complete-io replica= [zone=] [count=]
 //	    completes IO in issue order, including IO the completions issue
@@ -53,7 +55,7 @@ func (s *scenario) run(d *datadriven.TestData) {
 	switch d.Cmd {
 	case "register", "request", "resend":
 		s.cmdClient(a, d.Cmd)
-	case "deliver", "drop", "duplicate":
+	case "deliver", "drop", "duplicate", "corrupt":
 		s.cmdNet(a, d.Cmd)
 	case "net":
 		for _, p := range s.net {
@@ -222,6 +224,23 @@ func (s *scenario) cmdNet(a args, cmd string) {
 			s.emitf("dropped %s", s.describe(p))
 		}
 		s.collapse(start)
+	case "corrupt":
+		part := a.str("part", "header")
+		for _, p := range picked {
+			b := append([]byte(nil), p.b...)
+			switch {
+			case part == "header":
+				// Inside the command-specific fields, covered by the
+				// header checksum only.
+				b[HeaderSize-8] ^= 0x01
+			case part == "body" && len(b) > HeaderSize:
+				b[HeaderSize] ^= 0x01
+			default:
+				s.fatalf("corrupt part=%s: no such part in %s", part, s.describe(p))
+			}
+			p.b, p.corrupt = b, part
+			s.emitf("corrupted %s", s.describe(p))
+		}
 	case "duplicate":
 		for _, p := range picked {
 			c := *p

@@ -37,7 +37,8 @@ func (n node) String() string {
 type inflight struct {
 	from, to node
 	b        []byte
-	m        *Message
+	m        *Message // as sent, before any corruption
+	corrupt  string   // the part corrupted in flight, if any
 }
 
 type scenario struct {
@@ -211,7 +212,12 @@ func (s *scenario) deliver(p *inflight) {
 	s.emitf("%s", s.describe(p))
 	s.nested(func() {
 		if p.to.client {
-			s.clients[p.to.i].onMessage(p.m)
+			m, err := Decode(p.b, testCluster, s.cfg.MessageSizeMax)
+			if err != nil {
+				s.emitf("%v: refused as malformed", p.to)
+				return
+			}
+			s.clients[p.to.i].onMessage(m)
 			return
 		}
 		r := s.replicas[p.to.i]
@@ -396,6 +402,13 @@ func (s *scenario) describeOp(h *Header, body []byte) string {
 }
 
 func (s *scenario) describe(p *inflight) string {
+	if p.corrupt != "" {
+		return s.describeSent(p) + " (" + p.corrupt + " corrupted)"
+	}
+	return s.describeSent(p)
+}
+
+func (s *scenario) describeSent(p *inflight) string {
 	h := &p.m.Header
 	head := fmt.Sprintf("%v->%v %v", p.from, p.to, h.Command)
 	switch h.Command {
