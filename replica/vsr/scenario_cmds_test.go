@@ -133,14 +133,12 @@ func newScenario(t *testing.T, d *datadriven.TestData) *scenario {
 		Format(cfg, testCluster, uint8(i), s.disks[i], func() {})
 		s.disks[i].flush()
 	}
-	if a.str("settle", "true") == "false" {
-		for i := 0; i < n; i++ {
-			s.startReplica(i)
-		}
-		return s
-	}
 	for i := 0; i < n; i++ {
+		s.emitf("r%d: open", i)
 		s.startReplica(i)
+	}
+	if a.str("settle", "true") == "false" {
+		return s
 	}
 	s.stabilize(true)
 	s.out.Reset()

@@ -25,7 +25,8 @@ func TestScenario(t *testing.T) {
 		var s *scenario
 		datadriven.RunTest(t, path, func(t *testing.T, d *datadriven.TestData) string {
 			if d.Cmd == "cluster" {
-				s = newScenario(t, d)
+				s = &scenario{t: t, pos: d.Pos}
+				s.try(func() { s = newScenario(t, d) })
 				return s.flush()
 			}
 			if s == nil {
