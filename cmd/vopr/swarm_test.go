@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rogpeppe/go-internal/testscript"
+
 	"viewstamp/reports"
 	"viewstamp/swarm"
 )
@@ -19,11 +21,16 @@ import (
 // The swarm re-executes its own binary for every seed. Under go test that
 // binary is the test binary, so with VOPR_TEST_AS_VOPR set it behaves as
 // vopr.
+//
+// testscript.Main also installs the test binary as a `vopr` command for the
+// scripts of script_test.go.
 func TestMain(m *testing.M) {
 	if os.Getenv("VOPR_TEST_AS_VOPR") != "" {
 		os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 	}
-	os.Exit(m.Run())
+	testscript.Main(m, map[string]func(){
+		"vopr": func() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) },
+	})
 }
 
 // vopr runs the command in-process; children it starts run as vopr too.
