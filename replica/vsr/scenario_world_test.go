@@ -118,6 +118,10 @@ func (o scenObserver) StatusChanged(replica uint8, status Status, view uint32) {
 	o.s.emitf("r%d: %v view=%d", replica, status, view)
 }
 
+func (o scenObserver) HeaderDropped(replica uint8, op uint64, sum u128.U128) {
+	o.s.emitf("r%d: header of op %d leaves the log: %s", replica, op, o.s.relabel(sum.String()))
+}
+
 func (o scenObserver) Logf(replica uint8, format string, args ...any) {
 	o.s.emitf("r%d: %s", replica, o.s.relabel(fmt.Sprintf(format, args...)))
 }
