@@ -46,7 +46,7 @@ func newCheckers(c *Cluster) *checkers {
 	r := len(c.replicas)
 	return &checkers{
 		once:     check.NewOnce(),
-		sessions: check.NewSessions(c.vcfg.ClientsMax),
+		sessions: check.NewSessions(int(c.vcfg.ClientsMax)),
 		views:    check.NewViews(r),
 		rollback: check.NewRollback(c.state, r),
 		durability: check.NewDurability(c.cluster, c.vcfg, func(replica int, zone rio.Zone, offset uint64, buf []byte) {

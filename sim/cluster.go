@@ -13,7 +13,6 @@ import (
 
 	"viewstamp/faults"
 	"viewstamp/replica/client"
-	rio "viewstamp/replica/io"
 	"viewstamp/replica/ledger"
 	"viewstamp/replica/u128"
 	"viewstamp/replica/vsr"
@@ -160,10 +159,7 @@ func New(opts faults.Options, cfg Config) (*Cluster, error) {
 	c.paused = make([]bool, r)
 	c.changed = make([]uint64, r)
 	c.restarts = make([]uint64, r)
-	var zones [rio.ZoneCount]uint64
-	zones[rio.ZoneSuperblock] = c.vcfg.SuperblockZoneSize()
-	zones[rio.ZoneWALHeaders] = c.vcfg.WALHeadersZoneSize()
-	zones[rio.ZoneWALPrepares] = c.vcfg.WALPreparesZoneSize()
+	zones := c.vcfg.Layout().ZoneSizes()
 	root := vsr.RootHeader(c.cluster)
 	c.state = check.NewState(r, root.Checksum)
 	c.replies = check.NewReplies(c.state)

@@ -23,7 +23,7 @@ func TestNoWrongfulEviction(t *testing.T) {
 		if rec.Result != reports.Pass {
 			t.Errorf("seed %d: %s: %s", seed, rec.Result, rec.Failure)
 		}
-		if limit := vsr.SimConfig(uint8(opts.ReplicaCount)).ClientsMax; opts.ClientCount > limit {
+		if limit := int(vsr.SimConfig(uint8(opts.ReplicaCount)).ClientsMax); opts.ClientCount > limit {
 			t.Fatalf("seed %d draws %d clients, more than the simulator's ClientsMax %d", seed, opts.ClientCount, limit)
 		}
 		if rec.Evictions.Total() != 0 {

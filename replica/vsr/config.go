@@ -1,18 +1,22 @@
 package vsr
 
-import "fmt"
+import (
+	"fmt"
+
+	"viewstamp/replica/storage"
+)
 
 // Config holds the sizes that production and the simulator choose differently.
 // Every replica of a cluster must run with the same Config.
 type Config struct {
-	ReplicaCount     uint8
-	JournalSlotCount uint64 // WAL ring slots; op o lives in slot o % JournalSlotCount
-	MessageSizeMax   uint64 // header + body; a WAL prepare slot is this large
-	SectorSize       uint64
-	PipelineMax      uint64 // prepares in flight at the primary
-	RequestQueueMax  int    // requests waiting for a pipeline slot
-	ClientsMax       int    // client sessions before the oldest is evicted
-	HeadersPerReply  int    // headers in one `headers` message (bounded by MessageSizeMax too)
+	// The data file's sizes (sectors, WAL slots, messages, pipeline,
+	// clients, grid), shared with the storage engine so that the journal,
+	// the checkpoint schedule and the layout of the file agree.
+	storage.Config
+
+	ReplicaCount    uint8
+	RequestQueueMax int // requests waiting for a pipeline slot
+	HeadersPerReply int // headers in one `headers` message (bounded by MessageSizeMax too)
 
 	// Timeouts, in ticks of 10 ms.
 	PingTicks            uint64
@@ -43,13 +47,9 @@ type Bugs struct {
 // ProductionConfig mirrors TigerBeetle's production constants where they exist.
 func ProductionConfig(replicaCount uint8) Config {
 	return Config{
+		Config:               storage.ProductionConfig(),
 		ReplicaCount:         replicaCount,
-		JournalSlotCount:     1024,
-		MessageSizeMax:       1 << 20,
-		SectorSize:           4096,
-		PipelineMax:          8,
 		RequestQueueMax:      64,
-		ClientsMax:           64,
 		HeadersPerReply:      64,
 		PingTicks:            100,
 		PrepareTicks:         25,
@@ -63,35 +63,36 @@ func ProductionConfig(replicaCount uint8) Config {
 	}
 }
 
+// simJournalSlotCount keeps the simulator's WAL large enough that no seed
+// wraps it: the replica does not yet reuse slots behind a checkpoint, nor
+// sync state to a replica that fell behind the peers' WALs. The storage
+// engine's simulator preset (32 slots) takes over once both land.
+const simJournalSlotCount = 1024
+
 // SimConfig is small on purpose, like TigerBeetle's test configuration: a small
 // pipeline and small messages make the interesting edges (full pipeline, full
 // request queue, multi-message repair) common.
 func SimConfig(replicaCount uint8) Config {
 	c := ProductionConfig(replicaCount)
-	c.JournalSlotCount = 1024
-	c.MessageSizeMax = 4096
-	c.PipelineMax = 4
+	c.Config = storage.SimulatorConfig()
+	c.JournalSlotCount = simJournalSlotCount
 	c.RequestQueueMax = 8
-	c.ClientsMax = 7
 	c.HeadersPerReply = 8
 	return c
 }
 
 // Validate reports a configuration the replica cannot run with.
 func (c Config) Validate() error {
+	if err := c.Config.Validate(); err != nil {
+		return err
+	}
 	switch {
 	case c.ReplicaCount < 1 || c.ReplicaCount > ReplicasMax:
 		return fmt.Errorf("replica count %d outside [1, %d]", c.ReplicaCount, ReplicasMax)
-	case c.SectorSize < HeaderSize || c.SectorSize%HeaderSize != 0:
-		return fmt.Errorf("sector size %d must be a multiple of %d", c.SectorSize, HeaderSize)
-	case c.MessageSizeMax < HeaderSize || c.MessageSizeMax%c.SectorSize != 0:
-		return fmt.Errorf("message size max %d must be a multiple of the sector size", c.MessageSizeMax)
-	case c.PipelineMax < 1 || c.PipelineMax+1 > 64:
+	case c.PipelineMax+1 > 64:
 		return fmt.Errorf("pipeline max %d outside [1, 63]", c.PipelineMax)
-	case c.JournalSlotCount < 2*c.PipelineMax || c.JournalSlotCount%(c.SectorSize/HeaderSize) != 0:
-		return fmt.Errorf("journal slot count %d too small or not a whole number of header sectors", c.JournalSlotCount)
-	case c.ClientsMax < 1:
-		return fmt.Errorf("clients max must be positive")
+	case c.JournalSlotCount < 2*c.PipelineMax:
+		return fmt.Errorf("journal slot count %d smaller than two pipelines", c.JournalSlotCount)
 	case c.ExitVoteTicks < 2*jittered(c.NormalHeartbeatTicks) || c.ExitVoteTicks < 2*jittered(c.ViewChangeSendTicks) || c.ExitVoteTicks < 2*jittered(c.CommitTicks):
 		return fmt.Errorf("exit vote ticks %d shorter than two re-sends of a held vote", c.ExitVoteTicks)
 	case uint64(c.HeadersPerReply)*HeaderSize+HeaderSize > c.MessageSizeMax:
@@ -133,9 +134,5 @@ func QuorumsFor(r uint8) Quorums {
 	return q
 }
 
-// Zone sizes of the data file for this configuration.
-func (c Config) SuperblockZoneSize() uint64 { return SuperblockCopies * c.SectorSize }
-func (c Config) WALHeadersZoneSize() uint64 { return c.JournalSlotCount * HeaderSize }
-func (c Config) WALPreparesZoneSize() uint64 {
-	return c.JournalSlotCount * c.MessageSizeMax
-}
+// Layout is where each zone of the data file lies for this configuration.
+func (c Config) Layout() storage.Layout { return storage.MustLayout(c.Config) }

@@ -25,9 +25,11 @@ type memIO struct {
 
 func newMemStorage(cfg Config) *memStorage {
 	s := &memStorage{cfg: cfg}
-	s.zones[rio.ZoneSuperblock] = make([]byte, cfg.SuperblockZoneSize())
-	s.zones[rio.ZoneWALHeaders] = make([]byte, cfg.WALHeadersZoneSize())
-	s.zones[rio.ZoneWALPrepares] = make([]byte, cfg.WALPreparesZoneSize())
+	sizes := cfg.Layout().ZoneSizes()
+	// Every zone the replica writes today; the grid is not in use yet.
+	for _, z := range []rio.Zone{rio.ZoneSuperblock, rio.ZoneWALHeaders, rio.ZoneWALPrepares, rio.ZoneClientReplies} {
+		s.zones[z] = make([]byte, sizes[z])
+	}
 	return s
 }
 

@@ -18,7 +18,7 @@ func Format(cfg Config, cluster u128.U128, replica uint8, storage rio.Storage, d
 		}
 	}
 	for c := uint8(0); c < SuperblockCopies; c++ {
-		storage.Write(rio.ZoneSuperblock, uint64(c)*cfg.SectorSize, state.encode(cfg, cluster, c), complete)
+		storage.Write(rio.ZoneSuperblock, cfg.Layout().SuperblockCopyOffset(uint64(c)), state.encode(cfg, cluster, c), complete)
 	}
 	prep := make([]byte, cfg.SectorSize)
 	EncodeHeader(&root, prep)
@@ -35,8 +35,8 @@ func (r *Replica) Open() {
 	copies := make([][]byte, SuperblockCopies)
 	left := SuperblockCopies
 	for c := range copies {
-		copies[c] = make([]byte, r.cfg.SectorSize)
-		r.storage.Read(rio.ZoneSuperblock, uint64(c)*r.cfg.SectorSize, copies[c], func() {
+		copies[c] = make([]byte, r.cfg.Layout().SuperblockCopySize)
+		r.storage.Read(rio.ZoneSuperblock, r.cfg.Layout().SuperblockCopyOffset(uint64(c)), copies[c], func() {
 			left--
 			if left == 0 {
 				r.openSuperblock(copies)
@@ -80,7 +80,7 @@ func (r *Replica) repairSuperblock(stale []uint8, then func()) {
 	}
 	left := len(stale)
 	for _, c := range stale {
-		r.storage.Write(rio.ZoneSuperblock, uint64(c)*r.cfg.SectorSize, r.sb.durable.encode(r.cfg, r.cluster, c), func() {
+		r.storage.Write(rio.ZoneSuperblock, r.cfg.Layout().SuperblockCopyOffset(uint64(c)), r.sb.durable.encode(r.cfg, r.cluster, c), func() {
 			left--
 			if left == 0 {
 				then()
@@ -90,7 +90,7 @@ func (r *Replica) repairSuperblock(stale []uint8, then func()) {
 }
 
 func (r *Replica) openJournalReads() {
-	ring := make([]byte, r.cfg.WALHeadersZoneSize())
+	ring := make([]byte, r.cfg.JournalSlotCount*HeaderSize)
 	slots := r.cfg.JournalSlotCount
 	prepares := make([][]byte, slots)
 	left := slots + 1

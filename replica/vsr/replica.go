@@ -141,7 +141,7 @@ func New(o Options) (*Replica, error) {
 		}
 	}
 	r.sb = superblock{cfg: r.cfg, cluster: r.cluster, storage: r.storage, done: r.onSuperblockDurable}
-	r.sessions.max = r.cfg.ClientsMax
+	r.sessions.max = int(r.cfg.ClientsMax)
 	if r.cfg.Bugs.ReplicationQuorumTooSmall && r.q.Replication > 1 {
 		r.q.Replication--
 	}

@@ -109,7 +109,7 @@ func newScenario(t *testing.T, d *datadriven.TestData) *scenario {
 		cfg.PipelineMax = a.num("pipeline", cfg.PipelineMax)
 	}
 	if a.has("clients_max") {
-		cfg.ClientsMax = int(a.num("clients_max", 0))
+		cfg.ClientsMax = a.num("clients_max", 0)
 	}
 	if a.has("headers_per_reply") {
 		cfg.HeadersPerReply = int(a.num("headers_per_reply", 0))

@@ -267,7 +267,7 @@ func (s *scenario) describeIO(o memIO) string {
 		if !ok {
 			return "superblock (undecodable)"
 		}
-		return fmt.Sprintf("superblock copy %d: view=%d log_view=%d commit_max=%d", o.off/s.cfg.SectorSize, st.View, st.LogView, st.CommitMax)
+		return fmt.Sprintf("superblock copy %d: view=%d log_view=%d commit_max=%d", o.off/s.cfg.Layout().SuperblockCopySize, st.View, st.LogView, st.CommitMax)
 	case rio.ZoneWALPrepares:
 		var h Header
 		if DecodeHeader(o.buf, &h) != nil {

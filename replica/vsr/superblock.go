@@ -2,17 +2,19 @@ package vsr
 
 import (
 	"encoding/binary"
+	"fmt"
 	"slices"
 
 	"viewstamp/replica/checksum"
 	rio "viewstamp/replica/io"
+	"viewstamp/replica/storage"
 	"viewstamp/replica/u128"
 )
 
 // SuperblockCopies is how many copies of the superblock the data file holds.
 // A write replaces all of them; open takes the valid copy with the highest
 // sequence, since any copy that checks out was fully written.
-const SuperblockCopies = 4
+const SuperblockCopies = storage.SuperblockCopies
 
 // superblockCopiesInFlight is how many copies of one version are written at
 // once. Half the copies: a crash tears at most the writes in flight, so the
@@ -21,7 +23,8 @@ const superblockCopiesInFlight = SuperblockCopies / 2
 
 // VSRState is what must survive a crash for the protocol to stay safe: the
 // view this replica has promised, the view whose log it holds, and that log's
-// suffix (so that a restart cannot resurrect a truncated tail of the WAL).
+// suffix (so that a restart cannot resurrect a truncated tail of the WAL),
+// with the checkpoint its state machine and client sessions reopen from.
 type VSRState struct {
 	Sequence    uint64
 	Parent      u128.U128 // checksum of the previous version
@@ -30,71 +33,108 @@ type VSRState struct {
 	LogView     uint32
 	CommitMax   uint64
 	ViewHeaders []Header // the log suffix installed at LogView, op descending
+	Checkpoint  storage.CheckpointState
 }
 
-const superblockFixed = 128
+// Where the fields sit in a superblock copy (docs/data-file.md): the VSR
+// fields in the first storage.SuperblockVSRFieldsSize bytes, the checkpoint
+// state after them, the view headers from the next sector on.
+const (
+	sbChecksum     = 0
+	sbCopy         = 16
+	sbSequence     = 24
+	sbParent       = 32
+	sbCluster      = 48
+	sbReplica      = 64
+	sbReplicaCount = 65
+	sbView         = 68
+	sbLogView      = 72
+	sbCommitMax    = 80
+	sbViewHeaders  = 88 // count
+	sbFieldsEnd    = 92
+	sbCheckpoint   = storage.SuperblockVSRFieldsSize
+)
+
+// The VSR fields must fit their part of the copy; this fails to compile
+// otherwise.
+var _ [storage.SuperblockVSRFieldsSize - sbFieldsEnd]struct{}
 
 // covers reports whether durable state d already says everything s would:
-// the same view, log view and suffix, and a commit_max at least as high
-// (commit_max is only a hint of what was committed, never a promise).
+// the same view, log view, suffix and checkpoint, and a commit_max at least
+// as high (commit_max is only a hint of what was committed, never a promise).
 func (d *VSRState) covers(s *VSRState) bool {
 	return d.Replica == s.Replica && d.View == s.View && d.LogView == s.LogView &&
-		d.CommitMax >= s.CommitMax && slices.Equal(d.ViewHeaders, s.ViewHeaders)
+		d.CommitMax >= s.CommitMax && slices.Equal(d.ViewHeaders, s.ViewHeaders) && d.Checkpoint == s.Checkpoint
 }
 
+// viewHeadersOffset is where the view headers of a copy begin.
+func viewHeadersOffset(l storage.Layout) uint64 { return l.SectorCeil(storage.SuperblockFieldsSize) }
+
 func (s *VSRState) encode(cfg Config, cluster u128.U128, copyIndex uint8) []byte {
-	b := make([]byte, cfg.SectorSize)
+	l := cfg.Layout()
+	if uint64(len(s.ViewHeaders)) > cfg.ViewHeadersMax() {
+		panic(fmt.Sprintf("superblock: %d view headers, at most %d fit", len(s.ViewHeaders), cfg.ViewHeadersMax()))
+	}
+	b := make([]byte, l.SuperblockCopySize)
 	le := binary.LittleEndian
-	b[16] = copyIndex
-	le.PutUint64(b[24:], s.Sequence)
-	s.Parent.Put(b[32:])
-	cluster.Put(b[48:])
-	b[64] = s.Replica
-	b[65] = cfg.ReplicaCount
-	le.PutUint32(b[68:], s.View)
-	le.PutUint32(b[72:], s.LogView)
-	le.PutUint64(b[80:], s.CommitMax)
-	le.PutUint32(b[88:], uint32(len(s.ViewHeaders)))
+	b[sbCopy] = copyIndex
+	le.PutUint64(b[sbSequence:], s.Sequence)
+	s.Parent.Put(b[sbParent:])
+	cluster.Put(b[sbCluster:])
+	b[sbReplica] = s.Replica
+	b[sbReplicaCount] = cfg.ReplicaCount
+	le.PutUint32(b[sbView:], s.View)
+	le.PutUint32(b[sbLogView:], s.LogView)
+	le.PutUint64(b[sbCommitMax:], s.CommitMax)
+	le.PutUint32(b[sbViewHeaders:], uint32(len(s.ViewHeaders)))
+	s.Checkpoint.Encode(b[sbCheckpoint : sbCheckpoint+storage.CheckpointStateSize])
+	off := viewHeadersOffset(l)
 	for i := range s.ViewHeaders {
-		EncodeHeader(&s.ViewHeaders[i], b[superblockFixed+i*HeaderSize:])
+		EncodeHeader(&s.ViewHeaders[i], b[off+uint64(i)*HeaderSize:])
 	}
 	// The copy index is excluded from the checksum so all copies of one
 	// version share a checksum, which the next version names as its parent.
 	sum := s.checksum(b)
-	sum.Put(b[0:])
+	sum.Put(b[sbChecksum:])
 	return b
 }
 
 func (s *VSRState) checksum(b []byte) u128.U128 {
-	saved := b[16]
-	b[16] = 0
-	sum := checksum.Sum(b[16:])
-	b[16] = saved
+	saved := b[sbCopy]
+	b[sbCopy] = 0
+	sum := checksum.Sum(b[sbCopy:])
+	b[sbCopy] = saved
 	return sum
 }
 
 func decodeSuperblock(b []byte, cfg Config, cluster u128.U128) (VSRState, bool) {
 	var s VSRState
-	if s.checksum(b) != u128.Get(b[0:]) {
+	if s.checksum(b) != u128.Get(b[sbChecksum:]) {
 		return s, false
 	}
 	le := binary.LittleEndian
-	if u128.Get(b[48:]) != cluster || b[65] != cfg.ReplicaCount {
+	if u128.Get(b[sbCluster:]) != cluster || b[sbReplicaCount] != cfg.ReplicaCount {
 		return s, false
 	}
-	s.Sequence = le.Uint64(b[24:])
-	s.Parent = u128.Get(b[32:])
-	s.Replica = b[64]
-	s.View = le.Uint32(b[68:])
-	s.LogView = le.Uint32(b[72:])
-	s.CommitMax = le.Uint64(b[80:])
-	n := int(le.Uint32(b[88:]))
-	if superblockFixed+n*HeaderSize > len(b) {
+	s.Sequence = le.Uint64(b[sbSequence:])
+	s.Parent = u128.Get(b[sbParent:])
+	s.Replica = b[sbReplica]
+	s.View = le.Uint32(b[sbView:])
+	s.LogView = le.Uint32(b[sbLogView:])
+	s.CommitMax = le.Uint64(b[sbCommitMax:])
+	cp, err := storage.DecodeCheckpointState(b[sbCheckpoint : sbCheckpoint+storage.CheckpointStateSize])
+	if err != nil {
 		return s, false
 	}
-	for i := 0; i < n; i++ {
+	s.Checkpoint = cp
+	n := uint64(le.Uint32(b[sbViewHeaders:]))
+	off := viewHeadersOffset(cfg.Layout())
+	if n > cfg.ViewHeadersMax() || off+n*HeaderSize > uint64(len(b)) {
+		return s, false
+	}
+	for i := uint64(0); i < n; i++ {
 		var h Header
-		if err := DecodeHeader(b[superblockFixed+i*HeaderSize:], &h); err != nil {
+		if err := DecodeHeader(b[off+i*HeaderSize:], &h); err != nil {
 			return s, false
 		}
 		s.ViewHeaders = append(s.ViewHeaders, h)
@@ -163,7 +203,7 @@ func (sb *superblock) writeHalf() {
 	for i := 0; i < superblockCopiesInFlight; i++ {
 		c := uint8(sb.issued)
 		sb.issued++
-		sb.storage.Write(rio.ZoneSuperblock, uint64(c)*sb.cfg.SectorSize, sb.flight.encode(sb.cfg, sb.cluster, c), sb.copyWritten)
+		sb.storage.Write(rio.ZoneSuperblock, sb.cfg.Layout().SuperblockCopyOffset(uint64(c)), sb.flight.encode(sb.cfg, sb.cluster, c), sb.copyWritten)
 	}
 }
 

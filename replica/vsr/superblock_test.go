@@ -61,8 +61,10 @@ func TestSuperblockCrashMidWrite(t *testing.T) {
 		if r2.View() != want {
 			t.Fatalf("crash in half %d: reopened at view %d, want %d", half, r2.View(), want)
 		}
+		l := r.cfg.Layout()
 		for c := uint64(0); c < SuperblockCopies; c++ {
-			s, ok := decodeSuperblock(st.zones[rio.ZoneSuperblock][c*r.cfg.SectorSize:(c+1)*r.cfg.SectorSize], r.cfg, testCluster)
+			off := l.SuperblockCopyOffset(c)
+			s, ok := decodeSuperblock(st.zones[rio.ZoneSuperblock][off:off+l.SuperblockCopySize], r.cfg, testCluster)
 			if !ok || s.View != want {
 				t.Fatalf("crash in half %d: copy %d not repaired (valid %v, view %d)", half, c, ok, s.View)
 			}

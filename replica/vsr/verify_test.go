@@ -5,6 +5,7 @@ import (
 
 	"pgregory.net/rapid"
 
+	"viewstamp/replica/storage"
 	"viewstamp/replica/u128"
 )
 
@@ -51,7 +52,7 @@ func testHeader(op uint64, fork, parentFork int) Header {
 // header changes, head moves and changes made behind the journal's back.
 func TestVerifiedFromMatchesNaiveWalk(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
-		j := newJournal(Config{JournalSlotCount: verifySlots, SectorSize: 4096}, nil, nil)
+		j := newJournal(Config{Config: storage.Config{JournalSlotCount: verifySlots, SectorSize: 4096}}, nil, nil)
 		head := uint64(0)
 		root := testHeader(0, 0, 0)
 		j.setHeader(&root)
@@ -99,7 +100,7 @@ func TestVerifiedFromMatchesNaiveWalk(t *testing.T) {
 // walk finds the chain below the old head already verified and jumps over it.
 func TestVerifiedFromExtendsInConstantTime(t *testing.T) {
 	const ops = 1000
-	j := newJournal(Config{JournalSlotCount: 1024, SectorSize: 4096}, nil, nil)
+	j := newJournal(Config{Config: storage.Config{JournalSlotCount: 1024, SectorSize: 4096}}, nil, nil)
 	root := testHeader(0, 0, 0)
 	j.setHeader(&root)
 	for op := uint64(1); op <= ops; op++ {

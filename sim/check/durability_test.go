@@ -21,8 +21,9 @@ func newFakeDisks(replicas uint8) *fakeDisks {
 	cfg.JournalSlotCount = 64
 	f := &fakeDisks{cfg: cfg, zones: make([][rio.ZoneCount][]byte, replicas)}
 	for i := range f.zones {
-		f.zones[i][rio.ZoneWALHeaders] = make([]byte, cfg.WALHeadersZoneSize())
-		f.zones[i][rio.ZoneWALPrepares] = make([]byte, cfg.WALPreparesZoneSize())
+		sizes := cfg.Layout().ZoneSizes()
+		f.zones[i][rio.ZoneWALHeaders] = make([]byte, sizes[rio.ZoneWALHeaders])
+		f.zones[i][rio.ZoneWALPrepares] = make([]byte, sizes[rio.ZoneWALPrepares])
 	}
 	return f
 }
