@@ -303,6 +303,12 @@ func EncodeHeader(h *Header, b []byte) {
 func (h *Header) Seal(body []byte) {
 	h.Size = uint32(HeaderSize + len(body))
 	h.ChecksumBody = checksum.Sum(body)
+	h.sealHeader()
+}
+
+// sealHeader sets the header checksum after a change of fields other than
+// the body's size and checksum.
+func (h *Header) sealHeader() {
 	var b [HeaderSize]byte
 	h.encodeFields(b[:])
 	h.ChecksumBody.Put(b[32:])

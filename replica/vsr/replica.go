@@ -141,7 +141,7 @@ func New(o Options) (*Replica, error) {
 		}
 	}
 	r.sb = superblock{cfg: r.cfg, cluster: r.cluster, storage: r.storage, done: r.onSuperblockDurable}
-	r.sessions.max = int(r.cfg.ClientsMax)
+	r.sessions = newSessions(int(r.cfg.ClientsMax))
 	if r.cfg.Bugs.ReplicationQuorumTooSmall && r.q.Replication > 1 {
 		r.q.Replication--
 	}
@@ -532,7 +532,7 @@ func (r *Replica) sessionPending(client u128.U128) bool {
 			return true
 		}
 	}
-	return registers > 0 && len(r.sessions.entries)+registers > r.sessions.max
+	return registers > 0 && r.sessions.len()+registers > r.sessions.max()
 }
 
 func (r *Replica) evict(client u128.U128, reason EvictionReason) {

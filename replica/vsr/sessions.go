@@ -1,10 +1,17 @@
 package vsr
 
-import "viewstamp/replica/u128"
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+
+	"viewstamp/replica/u128"
+)
 
 // session is one client's entry in the client table: replicated state, built
 // only by committing register and request prepares, so identical everywhere.
 type session struct {
+	used      bool
 	client    u128.U128
 	session   uint64 // op of the register that opened it
 	request   uint32 // last committed request number
@@ -13,17 +20,23 @@ type session struct {
 	lastOp    uint64  // op of the last reply: eviction picks the smallest
 }
 
-// sessions is a small slice: clients_max is tens, and a slice keeps iteration
-// order fixed without sorting.
+// sessions is the client table: clients_max fixed slots, so that a session
+// keeps its slot (and its slot in the client replies zone) for life and
+// iteration order is the slot order, the same on every replica.
 type sessions struct {
-	max     int
-	entries []session
+	slots []session
+	count int
 }
 
+func newSessions(max int) sessions { return sessions{slots: make([]session, max)} }
+
+func (s *sessions) len() int { return s.count }
+func (s *sessions) max() int { return len(s.slots) }
+
 func (s *sessions) get(client u128.U128) *session {
-	for i := range s.entries {
-		if s.entries[i].client == client {
-			return &s.entries[i]
+	for i := range s.slots {
+		if s.slots[i].used && s.slots[i].client == client {
+			return &s.slots[i]
 		}
 	}
 	return nil
@@ -32,16 +45,97 @@ func (s *sessions) get(client u128.U128) *session {
 // open registers client at op, evicting the session with the oldest reply if
 // the table is full. It returns the evicted client, if any.
 func (s *sessions) open(client u128.U128, op uint64) (evicted u128.U128, did bool) {
-	if len(s.entries) >= s.max {
-		oldest := 0
-		for i := range s.entries {
-			if s.entries[i].lastOp < s.entries[oldest].lastOp {
-				oldest = i
+	slot := -1
+	if s.count >= len(s.slots) {
+		for i := range s.slots {
+			if slot < 0 || s.slots[i].lastOp < s.slots[slot].lastOp {
+				slot = i
 			}
 		}
-		evicted, did = s.entries[oldest].client, true
-		s.entries = append(s.entries[:oldest], s.entries[oldest+1:]...)
+		evicted, did = s.slots[slot].client, true
+		s.count--
+	} else {
+		for i := range s.slots {
+			if !s.slots[i].used {
+				slot = i
+				break
+			}
+		}
 	}
-	s.entries = append(s.entries, session{client: client, session: op, lastOp: op})
+	s.slots[slot] = session{used: true, client: client, session: op, lastOp: op}
+	s.count++
 	return evicted, did
+}
+
+// The encoding of the client table in a checkpoint: the slot count, then
+// per slot its fields and its reply's header. Reply bodies live in the
+// client replies zone, one slot per session; the header's body checksum
+// says which body belongs. The header is stored with the replica and view
+// zeroed, so that every replica's table encodes to the same bytes.
+const (
+	sessionsHeaderSize   = 8
+	sessionEncodedSize   = 1 + 16 + 8 + 4 + 16 + 8 + HeaderSize
+	sessionReplyHeaderAt = sessionEncodedSize - HeaderSize
+)
+
+// sessionsEncodedSize is the encoding's size for a table of max slots.
+func sessionsEncodedSize(max int) int { return sessionsHeaderSize + max*sessionEncodedSize }
+
+func (s *sessions) encode() []byte {
+	b := make([]byte, sessionsEncodedSize(len(s.slots)))
+	le := binary.LittleEndian
+	le.PutUint64(b, uint64(len(s.slots)))
+	for i := range s.slots {
+		e := &s.slots[i]
+		if !e.used {
+			continue
+		}
+		o := b[sessionsHeaderSize+i*sessionEncodedSize:]
+		o[0] = 1
+		e.client.Put(o[1:])
+		le.PutUint64(o[17:], e.session)
+		le.PutUint32(o[25:], e.request)
+		e.requestCS.Put(o[29:])
+		le.PutUint64(o[45:], e.lastOp)
+		h := e.reply.Header
+		h.Replica, h.View = 0, 0
+		h.sealHeader()
+		EncodeHeader(&h, o[sessionReplyHeaderAt:])
+	}
+	return b
+}
+
+var errSessions = errors.New("client sessions encoding")
+
+// decodeSessions rebuilds a table from its encoding. The replies come back
+// with their headers only; the caller attaches each body from the client
+// replies zone (or leaves it to replay).
+func decodeSessions(b []byte, max int) (sessions, error) {
+	s := newSessions(max)
+	le := binary.LittleEndian
+	if len(b) != sessionsEncodedSize(max) || le.Uint64(b) != uint64(max) {
+		return s, fmt.Errorf("%w: %d bytes for %d slots", errSessions, len(b), max)
+	}
+	for i := range s.slots {
+		o := b[sessionsHeaderSize+i*sessionEncodedSize:]
+		switch o[0] {
+		case 0:
+			continue
+		case 1:
+		default:
+			return s, fmt.Errorf("%w: slot %d flag %d", errSessions, i, o[0])
+		}
+		e := &s.slots[i]
+		e.used = true
+		e.client = u128.Get(o[1:])
+		e.session = le.Uint64(o[17:])
+		e.request = le.Uint32(o[25:])
+		e.requestCS = u128.Get(o[29:])
+		e.lastOp = le.Uint64(o[45:])
+		if err := DecodeHeader(o[sessionReplyHeaderAt:], &e.reply.Header); err != nil {
+			return s, fmt.Errorf("%w: slot %d reply header: %v", errSessions, i, err)
+		}
+		s.count++
+	}
+	return s, nil
 }
