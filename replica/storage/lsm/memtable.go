@@ -1,0 +1,147 @@
+package lsm
+
+import (
+	"bytes"
+	"slices"
+)
+
+// run is a sorted, deduplicated array of values with their tombstone flags:
+// the immutable table, and the sorted view of the mutable one.
+type run struct {
+	values    []byte // count x valueSize
+	tombs     []bool
+	valueSize int
+	keySize   int
+}
+
+func (r *run) len() int { return len(r.tombs) }
+
+func (r *run) value(i int) []byte {
+	return r.values[i*r.valueSize : (i+1)*r.valueSize]
+}
+
+// search returns the first index whose key is >= key.
+func (r *run) search(key []byte) int {
+	lo, hi := 0, r.len()
+	for lo < hi {
+		mid := int(uint(lo+hi) >> 1)
+		if bytes.Compare(r.value(mid)[:r.keySize], key) < 0 {
+			lo = mid + 1
+		} else {
+			hi = mid
+		}
+	}
+	return lo
+}
+
+func (r *run) get(key []byte) (value []byte, tomb, found bool) {
+	i := r.search(key)
+	if i < r.len() && bytes.Equal(r.value(i)[:r.keySize], key) {
+		return r.value(i), r.tombs[i], true
+	}
+	return nil, false, false
+}
+
+// keyRange returns the run's smallest and largest keys; the run is not empty.
+func (r *run) keyRange() (lo, hi []byte) {
+	return r.value(0)[:r.keySize], r.value(r.len() - 1)[:r.keySize]
+}
+
+// mutable collects one bar's puts. A map finds a key's slot (lookups only:
+// nothing iterates it), and the slots stay in arrival order until sealed,
+// when one sort orders them; sorting unique keys is deterministic.
+type mutable struct {
+	slot      map[string]int
+	values    []byte
+	tombs     []bool
+	valueSize int
+	keySize   int
+	capacity  int
+	sorted    []int // sorted view for scans, rebuilt when a new key arrives
+	dirty     bool
+}
+
+func newMutable(keySize, valueSize, capacity int) *mutable {
+	return &mutable{
+		slot:      make(map[string]int, capacity),
+		values:    make([]byte, 0, capacity*valueSize),
+		tombs:     make([]bool, 0, capacity),
+		valueSize: valueSize,
+		keySize:   keySize,
+		capacity:  capacity,
+	}
+}
+
+func (m *mutable) len() int { return len(m.tombs) }
+
+func (m *mutable) value(i int) []byte { return m.values[i*m.valueSize : (i+1)*m.valueSize] }
+
+func (m *mutable) put(value []byte, tomb bool) {
+	key := value[:m.keySize]
+	if i, ok := m.slot[string(key)]; ok {
+		copy(m.value(i), value)
+		m.tombs[i] = tomb
+		return
+	}
+	if m.len() == m.capacity {
+		panic("lsm: mutable table full: more distinct keys in one bar than TableValueCountMax")
+	}
+	m.slot[string(key)] = m.len()
+	m.values = append(m.values, value...)
+	m.tombs = append(m.tombs, tomb)
+	m.dirty = true
+}
+
+func (m *mutable) get(key []byte) (value []byte, tomb, found bool) {
+	if i, ok := m.slot[string(key)]; ok {
+		return m.value(i), m.tombs[i], true
+	}
+	return nil, false, false
+}
+
+func (m *mutable) order() []int {
+	if m.dirty || len(m.sorted) != m.len() {
+		m.sorted = m.sorted[:0]
+		for i := range m.len() {
+			m.sorted = append(m.sorted, i)
+		}
+		slices.SortFunc(m.sorted, func(a, b int) int {
+			return bytes.Compare(m.value(a)[:m.keySize], m.value(b)[:m.keySize])
+		})
+		m.dirty = false
+	}
+	return m.sorted
+}
+
+// sealed copies the table's values in key order into a run.
+func (m *mutable) sealed() *run {
+	r := &run{
+		values:    make([]byte, 0, len(m.values)),
+		tombs:     make([]bool, 0, m.len()),
+		valueSize: m.valueSize,
+		keySize:   m.keySize,
+	}
+	for _, i := range m.order() {
+		r.values = append(r.values, m.value(i)...)
+		r.tombs = append(r.tombs, m.tombs[i])
+	}
+	return r
+}
+
+// rangeRun copies the values with keys in [lo, hi] into a run, so a scan
+// reads a snapshot that later puts cannot disturb.
+func (m *mutable) rangeRun(lo, hi []byte) *run {
+	r := &run{valueSize: m.valueSize, keySize: m.keySize}
+	order := m.order()
+	start, _ := slices.BinarySearchFunc(order, lo, func(i int, k []byte) int {
+		return bytes.Compare(m.value(i)[:m.keySize], k)
+	})
+	for _, i := range order[start:] {
+		if bytes.Compare(m.value(i)[:m.keySize], hi) > 0 {
+			break
+		}
+		r.values = append(r.values, m.value(i)...)
+		r.tombs = append(r.tombs, m.tombs[i])
+	}
+	return r
+}
