@@ -21,6 +21,7 @@ type Forest struct {
 	opNext      uint64 // the op the next Beat must be for
 	opCompacted uint64 // beats up to this op only replay (their work is in the checkpoint)
 	beating     bool
+	opened      bool // no beat since Open
 
 	writesPending int
 	idle          []func()
@@ -146,9 +147,12 @@ func (f *Forest) RetryParked() {
 // outputs are installed (visible from the next op) and the manifest log is
 // compacted; at a bar's last beat the mutable table becomes the immutable one.
 func (f *Forest) Beat(op uint64, done func()) {
-	if f.started && op != f.opNext {
+	// After Open the first beat may come later than OpNext: ops before
+	// the first committed one (op 0, the root) have no beat.
+	if f.started && op != f.opNext && !(f.opened && op > f.opNext && op <= f.opCompacted+1) {
 		panic(fmt.Sprintf("lsm: beat for op %d, want %d", op, f.opNext))
 	}
+	f.opened = false
 	if f.beating {
 		panic("lsm: beat while the previous one runs")
 	}
@@ -274,7 +278,7 @@ func (f *Forest) Open(refs CheckpointRefs, done func(error)) {
 				done(fmt.Errorf("lsm: checkpoint op %d does not end a bar", refs.Op))
 				return
 			}
-			f.started, f.opNext, f.opCompacted = true, refs.Op+1-ops, refs.Op
+			f.started, f.opNext, f.opCompacted, f.opened = true, refs.Op+1-ops, refs.Op, true
 		}
 		done(nil)
 	}

@@ -48,8 +48,8 @@ func (it *runIter) settle() (cursorState, BlockRef) {
 	return cursorReady, BlockRef{}
 }
 
-func (it *runIter) peek() ([]byte, bool)         { return it.r.value(it.pos), it.r.tombs[it.pos] }
-func (it *runIter) next()                        { it.pos++ }
+func (it *runIter) peek() ([]byte, bool)          { return it.r.value(it.pos), it.r.tombs[it.pos] }
+func (it *runIter) next()                         { it.pos++ }
 func (it *runIter) fill(cursorState, []byte) bool { return false }
 
 // levelIter walks the values of a key-ordered list of disjoint tables (one

@@ -1,7 +1,6 @@
 package lsm
 
 import (
-	"bytes"
 	"encoding/binary"
 	"math"
 
@@ -29,11 +28,6 @@ type TableInfo struct {
 
 func (t *TableInfo) keyMin(keySize int) []byte { return t.KeyMin[:keySize] }
 func (t *TableInfo) keyMax(keySize int) []byte { return t.KeyMax[:keySize] }
-
-// overlaps reports whether the table's keys meet [lo, hi].
-func (t *TableInfo) overlaps(keySize int, lo, hi []byte) bool {
-	return bytes.Compare(t.keyMax(keySize), lo) >= 0 && bytes.Compare(t.keyMin(keySize), hi) <= 0
-}
 
 type tableKey struct {
 	tree  uint16

@@ -216,7 +216,7 @@ func (s *scan) step() {
 				}
 			}
 		}
-		if len(s.out) == s.limit {
+		if s.limit > 0 && len(s.out) == s.limit {
 			s.finish(s.out, nil)
 			return
 		}

@@ -46,8 +46,7 @@ type Grid struct {
 }
 
 type savedState struct {
-	free     []bool
-	released []uint64
+	free []bool
 }
 
 // New makes a grid of blocks with bodyMax bytes of body.

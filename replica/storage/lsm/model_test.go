@@ -1,0 +1,214 @@
+package lsm_test
+
+import (
+	"bytes"
+	"encoding/binary"
+	"slices"
+	"testing"
+
+	"pgregory.net/rapid"
+
+	"viewstamp/replica/storage/lsm"
+	"viewstamp/replica/storage/lsm/lsmtest"
+)
+
+type action struct {
+	key    uint64
+	value  uint64
+	remove bool
+}
+
+type model map[uint64]uint64
+
+func (m model) apply(as []action) {
+	for _, a := range as {
+		if a.remove {
+			delete(m, a.key)
+		} else {
+			m[a.key] = a.value
+		}
+	}
+}
+
+func (m model) clone() model {
+	c := make(model, len(m))
+	for k, v := range m {
+		c[k] = v
+	}
+	return c
+}
+
+// scan is what Tree.Scan must return: live values with keys in [lo, hi],
+// in key order, at most limit (<= 0: all).
+func (m model) scan(lo, hi uint64, limit int) [][]byte {
+	var keys []uint64
+	for k := range m {
+		if k >= lo && k <= hi {
+			keys = append(keys, k)
+		}
+	}
+	slices.Sort(keys)
+	if limit > 0 && len(keys) > limit {
+		keys = keys[:limit]
+	}
+	out := make([][]byte, 0, len(keys))
+	for _, k := range keys {
+		out = append(out, value(k, m[k]))
+	}
+	return out
+}
+
+type savedCheckpoint struct {
+	refs   lsm.CheckpointRefs
+	base   model      // the state the checkpoint's tables hold
+	replay [][]action // the ops of the checkpoint's bar, to replay after open
+	from   uint64     // the first of them
+}
+
+// TestModel runs random puts, removes, beats, lookups, scans, checkpoints
+// and crashes back to the last checkpoint against a plain map, with the grid
+// completing IO in a random order.
+func TestModel(t *testing.T) {
+	rapid.Check(t, func(rt *rapid.T) {
+		grid := lsmtest.New(testBodyMax)
+		grid.Shuffle(rapid.Uint64().Draw(rt, "io_seed"))
+		// Shallow, narrow forests push data to the last level, where
+		// tombstones are dropped, within a short run.
+		fc := lsm.ForestConfig{
+			Growth:        rapid.SampledFrom([]int{2, lsm.GrowthSimulator}).Draw(rt, "growth"),
+			LevelCount:    rapid.IntRange(1, testLevelCount+1).Draw(rt, "levels"),
+			CompactionOps: rapid.SampledFrom([]int{2, lsm.CompactionOpsSimulator, 8}).Draw(rt, "compaction_ops"),
+		}
+		tc := testTree
+		tc.TableValueCountMax = testBatchMax * fc.CompactionOps
+		h := newHarness(t, grid, fc, tc)
+		keys := rapid.Uint64Range(8, 1500).Draw(rt, "keys")
+		ops := rapid.IntRange(1, 600).Draw(rt, "ops")
+		removeRate := rapid.IntRange(0, 60).Draw(rt, "remove_percent")
+
+		state := model{}
+		barStart := model{} // the state before the current bar
+		var bar [][]action  // the current bar's ops
+		var prevBar [][]action
+		var prevBarStart model
+		var saved *savedCheckpoint
+
+		check := func(label string) {
+			for range 8 {
+				k := rapid.Uint64Range(0, keys).Draw(rt, "get")
+				v, found, err := h.get(k)
+				want, ok := state[k]
+				if err != nil || found != ok || (ok && !bytes.Equal(v, value(k, want))) {
+					rt.Fatalf("%s op %d: get %d = %x %v %v, want %d %v", label, h.op, k, v, found, err, want, ok)
+				}
+			}
+			lo := rapid.Uint64Range(0, keys).Draw(rt, "lo")
+			hi := lo + rapid.Uint64Range(0, keys).Draw(rt, "span")
+			limit := rapid.IntRange(0, 40).Draw(rt, "limit")
+			got, err := h.scan(lo, hi, limit)
+			want := state.scan(lo, hi, limit)
+			if err != nil || len(got) != len(want) {
+				rt.Fatalf("%s op %d: scan [%d,%d] limit %d: %d values (%v), want %d", label, h.op, lo, hi, limit, len(got), err, len(want))
+			}
+			for i := range got {
+				if !bytes.Equal(got[i], want[i]) {
+					rt.Fatalf("%s op %d: scan [%d,%d] #%d = %x, want %x", label, h.op, lo, hi, i, got[i], want[i])
+				}
+			}
+		}
+
+		for range ops {
+			n := rapid.IntRange(0, testBatchMax).Draw(rt, "batch")
+			var as []action
+			for range n {
+				a := action{key: rapid.Uint64Range(0, keys).Draw(rt, "key"), value: h.op}
+				a.remove = rapid.IntRange(0, 99).Draw(rt, "remove") < removeRate
+				as = append(as, a)
+			}
+			for _, a := range as {
+				if a.remove {
+					h.tree.Remove(key(a.key))
+				} else {
+					h.tree.Put(value(a.key, a.value))
+				}
+			}
+			state.apply(as)
+			bar = append(bar, as)
+
+			// A lookup and a scan in flight across the beat see the
+			// state they started in.
+			var inflightGet, inflightScan bool
+			if rapid.IntRange(0, 3).Draw(rt, "overlap") == 0 {
+				k := rapid.Uint64Range(0, keys).Draw(rt, "get")
+				want, ok := state[k]
+				h.tree.Get(key(k), func(v []byte, found bool, err error) {
+					inflightGet = true
+					if err != nil || found != ok || (ok && !bytes.Equal(v, value(k, want))) {
+						rt.Fatalf("in-flight get %d = %x %v %v, want %d %v", k, v, found, err, want, ok)
+					}
+				})
+				want2 := state.scan(0, keys, 0)
+				h.tree.Scan(key(0), key(keys), 0, func(vs [][]byte, err error) {
+					inflightScan = true
+					if err != nil || len(vs) != len(want2) {
+						rt.Fatalf("in-flight scan: %d values %v, want %d", len(vs), err, len(want2))
+					}
+					for i := range vs {
+						if !bytes.Equal(vs[i], want2[i]) {
+							rt.Fatalf("in-flight scan #%d = %x, want %x", i, vs[i], want2[i])
+						}
+					}
+				})
+			} else {
+				inflightGet, inflightScan = true, true
+			}
+			h.beat()
+			if !inflightGet || !inflightScan {
+				rt.Fatalf("in-flight reads did not complete")
+			}
+
+			if h.op%uint64(fc.CompactionOps) == 0 { // the beat just done ended a bar
+				prevBar, prevBarStart = bar, barStart
+				bar, barStart = nil, state.clone()
+				if rapid.IntRange(0, 3).Draw(rt, "checkpoint") == 0 {
+					saved = &savedCheckpoint{refs: h.checkpoint(), base: prevBarStart, replay: prevBar, from: h.op - uint64(len(prevBar))}
+				}
+			}
+			if rapid.IntRange(0, 9).Draw(rt, "check") == 0 {
+				check("run")
+			}
+			if saved != nil && rapid.IntRange(0, 40).Draw(rt, "crash") == 0 {
+				grid.Restore()
+				h.reopen(saved.refs, fc, tc)
+				state = saved.base.clone()
+				h.op = saved.from
+				for _, as := range saved.replay {
+					for _, a := range as {
+						if a.remove {
+							h.tree.Remove(key(a.key))
+						} else {
+							h.tree.Put(value(a.key, a.value))
+						}
+					}
+					state.apply(as)
+					h.beat()
+				}
+				prevBar, prevBarStart = saved.replay, saved.base
+				bar, barStart = nil, state.clone()
+				check("reopened")
+			}
+		}
+		check("end")
+		// The manifest log stays bounded by the live tables.
+		live := 0
+		for _, n := range h.tree.TableCounts() {
+			live += n
+		}
+		perBlock := (testBodyMax - 32) / 128
+		if bound := (live+perBlock-1)/perBlock + lsm.ManifestLogBlocksSlack + 2*lsm.ManifestCompactBlocksExtra + 8; h.f.ManifestBlocks() > bound {
+			rt.Fatalf("manifest log %d blocks for %d live tables (bound %d)", h.f.ManifestBlocks(), live, bound)
+		}
+	})
+}
+
+var _ = binary.BigEndian
