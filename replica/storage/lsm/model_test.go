@@ -2,7 +2,6 @@ package lsm_test
 
 import (
 	"bytes"
-	"encoding/binary"
 	"slices"
 	"testing"
 
@@ -193,7 +192,6 @@ func TestModel(t *testing.T) {
 					state.apply(as)
 					h.beat()
 				}
-				prevBar, prevBarStart = saved.replay, saved.base
 				bar, barStart = nil, state.clone()
 				check("reopened")
 			}
@@ -210,5 +208,3 @@ func TestModel(t *testing.T) {
 		}
 	})
 }
-
-var _ = binary.BigEndian

@@ -32,7 +32,10 @@ type Grid struct {
 	// free[a] for a in 1..len-1; acquired blocks are false. released are
 	// freed at the next Checkpoint.
 	free     []bool
+	freeMin  int // no address below it is free
 	released []uint64
+	// releasing holds the addresses in released (lookups only).
+	releasing map[uint64]bool
 	queue    []func()
 	rng      *rand.Rand // nil: completions run in FIFO order
 	// Writes logs every WriteBlock call.
@@ -51,7 +54,7 @@ type savedState struct {
 
 // New makes a grid of blocks with bodyMax bytes of body.
 func New(bodyMax int) *Grid {
-	return &Grid{bodyMax: bodyMax, blocks: map[uint64]block{}, free: []bool{false}, faulty: map[uint64]bool{}}
+	return &Grid{bodyMax: bodyMax, blocks: map[uint64]block{}, free: []bool{false}, faulty: map[uint64]bool{}, releasing: map[uint64]bool{}}
 }
 
 // Shuffle makes completions run in an order drawn from seed rather than FIFO.
@@ -62,13 +65,15 @@ func (g *Grid) BlockBodyMax() int { return g.bodyMax }
 
 // Acquire returns the lowest free address, growing the grid if none is.
 func (g *Grid) Acquire() uint64 {
-	for a := 1; a < len(g.free); a++ {
+	for a := max(g.freeMin, 1); a < len(g.free); a++ {
 		if g.free[a] {
 			g.free[a] = false
+			g.freeMin = a + 1
 			return uint64(a)
 		}
 	}
 	g.free = append(g.free, false)
+	g.freeMin = len(g.free)
 	return uint64(len(g.free) - 1)
 }
 
@@ -77,11 +82,10 @@ func (g *Grid) Release(address uint64) {
 	if address == 0 || address >= uint64(len(g.free)) || g.free[address] {
 		panic("lsmtest: release of a block not acquired")
 	}
-	for _, r := range g.released {
-		if r == address {
-			panic("lsmtest: block released twice")
-		}
+	if g.releasing[address] {
+		panic("lsmtest: block released twice")
 	}
+	g.releasing[address] = true
 	g.released = append(g.released, address)
 }
 
@@ -173,6 +177,8 @@ func (g *Grid) Checkpoint() {
 		g.free[a] = true
 	}
 	g.released = nil
+	clear(g.releasing)
+	g.freeMin = 0
 	g.saved = &savedState{free: append([]bool(nil), g.free...)}
 }
 
@@ -182,6 +188,8 @@ func (g *Grid) Checkpoint() {
 func (g *Grid) Restore() {
 	g.queue = nil
 	g.released = nil
+	clear(g.releasing)
+	g.freeMin = 0
 	if g.saved == nil {
 		g.free = []bool{false}
 		return
