@@ -13,7 +13,7 @@ import (
 type Grid interface {
 	Acquire() uint64                                                                           // a free block address, deterministic
 	Release(address uint64)                                                                    // freed only after the next durable checkpoint (grid's concern)
-	WriteBlock(address uint64, blockType uint8, body []byte, done func()) (checksum u128.U128) // body is the grid's until done
+	WriteBlock(address uint64, blockType uint8, body []byte, done func()) (checksum u128.U128) // the forest never modifies body again
 	ReadBlock(address uint64, checksum u128.U128, done func(body []byte, ok bool))             // body is valid only during done
 	BlockBodyMax() int                                                                         // bytes of body per block (block size - 256-byte header)
 }
