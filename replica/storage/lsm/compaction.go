@@ -66,10 +66,34 @@ func (t *Tree) overlap(level int, lo, hi []byte) (int, int) {
 	return start, end
 }
 
+// coalesce widens an empty overlap [at, at) in level to take in an adjacent
+// table when both it and the source are less than half full. Without it, a
+// tree fed a few values per bar at ever-growing keys (timestamps) would move
+// one tiny table per bar down the levels forever; with it, small tables merge
+// until they are at least half full, which bounds the table count by the data
+// rather than by the number of bars.
+func (t *Tree) coalesce(level, at, sourceValues int) (int, int) {
+	half := t.cfg.TableValueCountMax / 2
+	if sourceValues >= half {
+		return at, at
+	}
+	tables := t.levels[level]
+	if at > 0 && int(tables[at-1].ValueCount) < half {
+		return at - 1, at
+	}
+	if at < len(tables) && int(tables[at].ValueCount) < half {
+		return at, at + 1
+	}
+	return at, at
+}
+
 func (t *Tree) planImmutable() {
 	lo, hi := t.immutable.keyRange()
 	c := &compaction{t: t, levelB: 0}
 	c.startB, c.endB = t.overlap(0, lo, hi)
+	if c.startB == c.endB {
+		c.startB, c.endB = t.coalesce(0, c.startB, t.immutable.len())
+	}
 	c.a = newRunIter(t.immutable, nil, nil)
 	c.workTotal = t.immutable.len()
 	t.start(c)
@@ -86,6 +110,9 @@ func (t *Tree) planTable(levelA int) {
 		if best < 0 || e-s < bestEnd-bestStart {
 			best, bestStart, bestEnd = i, s, e
 		}
+	}
+	if bestStart == bestEnd {
+		bestStart, bestEnd = t.coalesce(levelA+1, bestStart, int(tables[best].ValueCount))
 	}
 	c := &compaction{t: t, levelB: levelA + 1, tableA: &tables[best], indexA: best, startB: bestStart, endB: bestEnd}
 	if bestStart == bestEnd {
@@ -186,7 +213,7 @@ func (c *compaction) step() {
 				c.consume(2)
 			}
 		}
-		if tomb && c.dropTombstones {
+		if tomb && (c.dropTombstones || !c.t.deeper(c.levelB, v[:ks])) {
 			continue
 		}
 		c.builder.add(v, tomb)
@@ -252,6 +279,23 @@ func (c *compaction) install(op uint64) {
 	for _, a := range c.release {
 		t.f.grid.Release(a)
 	}
+}
+
+// deeper reports whether a table below level might hold key. A tombstone
+// with nothing below it to shadow is dropped; without this, removed keys
+// would keep their tombstones until the last level. The levels below are the
+// ones planned against: a compaction running in the same half-bar out of
+// level+1 still has its inputs installed, so a version it is moving is seen.
+func (t *Tree) deeper(level int, key []byte) bool {
+	ks := t.cfg.KeySize
+	for l := level + 1; l < t.f.cfg.LevelCount; l++ {
+		tables := t.levels[l]
+		j := sort.Search(len(tables), func(j int) bool { return bytes.Compare(tables[j].keyMax(ks), key) >= 0 })
+		if j < len(tables) && bytes.Compare(tables[j].keyMin(ks), key) <= 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // checkLevel asserts the invariant every lookup relies on: a level's tables

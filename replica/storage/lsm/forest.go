@@ -23,6 +23,8 @@ type Forest struct {
 	beating     bool
 	opened      bool // no beat since Open
 
+	stats BeatStats
+
 	writesPending int
 	idle          []func()
 	parked        []parkedRead
@@ -32,6 +34,19 @@ type parkedRead struct {
 	block BlockRef
 	retry func()
 }
+
+// BeatStats describes the last beat's compaction work, for tests and the run
+// record.
+type BeatStats struct {
+	Op           uint64
+	Merged       int // input values this beat consumed
+	HalfBarWork  int // input values the half-bar planned in all
+	BeatsPerHalf int
+	Installed    bool // the beat ended a half-bar and made its outputs visible
+}
+
+// LastBeat returns the last completed beat's statistics.
+func (f *Forest) LastBeat() BeatStats { return f.stats }
 
 // CheckpointRefs is what the superblock keeps of the forest: the newest
 // manifest block (which links back to the others), how many blocks the log
@@ -166,15 +181,24 @@ func (f *Forest) Beat(op uint64, done func()) {
 			t.plan(beat == 0)
 		}
 	}
-	remaining := 0
+	remaining, planned := 0, 0
 	for _, t := range f.trees {
 		for _, c := range t.compactions {
 			remaining += c.remaining()
+			planned += c.workTotal
 		}
 	}
 	beatsLeft := int(half - beat%half)
 	quota := (remaining + beatsLeft - 1) / beatsLeft
+	f.stats = BeatStats{Op: op, HalfBarWork: planned, BeatsPerHalf: int(half), Installed: beat%half == half-1}
 	f.runShares(0, 0, quota, func() {
+		left := 0
+		for _, t := range f.trees {
+			for _, c := range t.compactions {
+				left += c.remaining()
+			}
+		}
+		f.stats.Merged = remaining - left
 		f.awaitWrites(func() {
 			if beat%half == half-1 {
 				f.endHalfBar(op, compacting, beat == ops-1)
