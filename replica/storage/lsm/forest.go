@@ -256,7 +256,7 @@ func (f *Forest) endHalfBar(op uint64, compacting, barEnd bool) {
 			}
 			if t.mutable.len() > 0 {
 				t.immutable = t.mutable.sealed()
-				t.mutable = newMutable(t.cfg.KeySize, t.cfg.ValueSize, t.cfg.TableValueCountMax)
+				t.mutable.reset()
 			}
 		}
 	}

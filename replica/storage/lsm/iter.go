@@ -211,7 +211,6 @@ func (r *reader) ready() bool {
 					r.parked[i] = false
 					r.loop.kick()
 				})
-				return
 			}
 			r.loop.kick()
 		})

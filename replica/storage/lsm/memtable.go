@@ -113,6 +113,16 @@ func (m *mutable) order() []int {
 	return m.sorted
 }
 
+// reset empties the table for the next bar, keeping its memory: nothing
+// outside holds its buffers (sealed and rangeRun copy).
+func (m *mutable) reset() {
+	clear(m.slot)
+	m.values = m.values[:0]
+	m.tombs = m.tombs[:0]
+	m.sorted = m.sorted[:0]
+	m.dirty = false
+}
+
 // sealed copies the table's values in key order into a run.
 func (m *mutable) sealed() *run {
 	r := &run{

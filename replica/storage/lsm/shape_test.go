@@ -205,3 +205,44 @@ func TestLongRunBounded(t *testing.T) {
 	}
 	t.Logf("tables <= %d, manifest blocks <= %d, grid blocks %d", maxTables, maxManifest, h.grid.Acquired())
 }
+
+// TestScanCost: a scan reads the blocks its range or its limit reaches, not
+// the tree.
+func TestScanCost(t *testing.T) {
+	h := newHarness(t, lsmtest.New(testBodyMax), testForest, testTree)
+	const keys = 20000
+	for k := uint64(0); k < keys; {
+		for range testBatchMax {
+			h.tree.Put(value((k*7919)%keys, k))
+			k++
+		}
+		h.beat()
+	}
+	for range 2 * testCompactOps {
+		h.beat()
+	}
+	tables := 0
+	for _, n := range h.tree.TableCounts() {
+		tables += n
+	}
+	// Per level at most two tables meet a short range, each costing its
+	// index and at most two value blocks.
+	const readsMax = testLevelCount * 2 * 3
+	for _, c := range []struct {
+		lo, hi uint64
+		limit  int
+		want   int
+	}{{5000, 5009, 0, 10}, {0, keys, 10, 10}, {keys - 3, keys + 100, 0, 3}} {
+		reads := h.grid.Reads
+		vs, err := h.scan(c.lo, c.hi, c.limit)
+		if err != nil || len(vs) != c.want {
+			t.Fatalf("scan %+v: %d values (%v)", c, len(vs), err)
+		}
+		if n := h.grid.Reads - reads; n > readsMax {
+			t.Fatalf("scan %+v read %d blocks of a %d-table tree", c, n, tables)
+		}
+	}
+	reads := h.grid.Reads
+	vs, _ := h.scan(0, keys, 0)
+	t.Logf("full scan: %d values, %d reads, %d tables", len(vs), h.grid.Reads-reads, tables)
+}
