@@ -8,12 +8,15 @@ import (
 )
 
 // Manifest log bounds. Each half-bar's end relogs the live entries of the
-// oldest blocks and releases them; compacting more blocks than a half-bar
-// appends (by ManifestCompactBlocksExtra) keeps the log from growing past the
-// live entries plus ManifestLogBlocksSlack.
+// oldest blocks and releases them when the log is longer than its live
+// entries need plus ManifestLogBlocksSlack: half the excess, at least
+// ManifestCompactBlocksMin. The amount depends only on the log as a
+// checkpoint holds it, so a replica that restarted compacts exactly as one
+// that did not; and as the excess halves every half-bar, it stays about twice
+// what a half-bar appends.
 const (
-	ManifestCompactBlocksExtra = 2
-	ManifestLogBlocksSlack     = 2
+	ManifestCompactBlocksMin = 2
+	ManifestLogBlocksSlack   = 2
 )
 
 // Manifest block body:
@@ -37,8 +40,7 @@ type manifestLog struct {
 	seqNext  uint64 // sequence number of the open block
 	// latest maps each live table to the block holding its newest entry; a
 	// map used only for lookups.
-	latest   map[tableKey]uint64
-	appended int // blocks written since the last log compaction
+	latest map[tableKey]uint64
 }
 
 type logBlock struct {
@@ -86,7 +88,6 @@ func (m *manifestLog) flush() {
 	ref := m.f.write(BlockManifest, m.open)
 	m.blocks = append(m.blocks, logBlock{ref: ref, seq: m.seqNext})
 	m.seqNext++
-	m.appended++
 	m.open, m.count = nil, 0
 }
 
@@ -96,8 +97,8 @@ func (m *manifestLog) flush() {
 // fixed order, so every replica appends the same entries.
 func (m *manifestLog) compact() {
 	target := (len(m.latest)+m.perBlock-1)/m.perBlock + ManifestLogBlocksSlack
-	n := min(m.appended+ManifestCompactBlocksExtra, len(m.blocks)-target)
-	m.appended = 0
+	excess := len(m.blocks) - target
+	n := min(excess, max(ManifestCompactBlocksMin, (excess+1)/2))
 	if n <= 0 {
 		return
 	}
@@ -119,7 +120,7 @@ func (m *manifestLog) compact() {
 	}
 }
 
-// ManifestBlocks is the number of blocks the log holds on disk.
+// blockCount is the number of blocks the log holds on disk.
 func (m *manifestLog) blockCount() int { return len(m.blocks) }
 
 // load walks the log from newest to oldest; the first entry seen for a table

@@ -203,7 +203,7 @@ func TestModel(t *testing.T) {
 			live += n
 		}
 		perBlock := (testBodyMax - 32) / 128
-		if bound := (live+perBlock-1)/perBlock + lsm.ManifestLogBlocksSlack + 2*lsm.ManifestCompactBlocksExtra + 8; h.f.ManifestBlocks() > bound {
+		if bound := (live+perBlock-1)/perBlock + lsm.ManifestLogBlocksSlack + 2*lsm.ManifestCompactBlocksMin + 8; h.f.ManifestBlocks() > bound {
 			rt.Fatalf("manifest log %d blocks for %d live tables (bound %d)", h.f.ManifestBlocks(), live, bound)
 		}
 	})

@@ -196,7 +196,7 @@ func TestLongRunBounded(t *testing.T) {
 		t.Fatalf("%d tables at most, bound %d (per level now %v)", maxTables, bound, h.tree.TableCounts())
 	}
 	perBlock := (testBodyMax - 32) / 128
-	if bound := maxTables/perBlock + 1 + lsm.ManifestLogBlocksSlack + 2*lsm.ManifestCompactBlocksExtra + 4; maxManifest > bound {
+	if bound := maxTables/perBlock + 1 + lsm.ManifestLogBlocksSlack + 2*lsm.ManifestCompactBlocksMin + 4; maxManifest > bound {
 		t.Fatalf("manifest log reached %d blocks, bound %d", maxManifest, bound)
 	}
 	vs, err := h.scan(0, next, 0)

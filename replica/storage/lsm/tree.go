@@ -46,15 +46,30 @@ func (t *Tree) Put(value []byte) {
 	if len(value) != t.cfg.ValueSize {
 		panic(fmt.Sprintf("lsm: tree %d: value of %d bytes, want %d", t.cfg.ID, len(value), t.cfg.ValueSize))
 	}
+	t.checkWritable()
 	t.mutable.put(value, false)
+}
+
+// checkWritable refuses writes while a beat runs: the bar's last beat seals
+// the mutable table when its IO completes, so a put racing it would land on
+// either side depending on IO timing.
+func (t *Tree) checkWritable() {
+	if t.f.beating {
+		panic("lsm: put or remove while a beat runs")
+	}
+}
+
+func (t *Tree) checkKey(key []byte) {
+	if len(key) != t.cfg.KeySize {
+		panic(fmt.Sprintf("lsm: tree %d: key of %d bytes, want %d", t.cfg.ID, len(key), t.cfg.KeySize))
+	}
 }
 
 // Remove writes a tombstone for key; it shadows the key in older tables until
 // compaction reaches the last level.
 func (t *Tree) Remove(key []byte) {
-	if len(key) != t.cfg.KeySize {
-		panic(fmt.Sprintf("lsm: tree %d: key of %d bytes, want %d", t.cfg.ID, len(key), t.cfg.KeySize))
-	}
+	t.checkKey(key)
+	t.checkWritable()
 	clear(t.scratch)
 	copy(t.scratch, key)
 	t.mutable.put(t.scratch, true)
@@ -65,6 +80,7 @@ func (t *Tree) Remove(key []byte) {
 // intact ends the lookup with a *BlockFaultError; the caller repairs and
 // retries.
 func (t *Tree) Get(key []byte, done func(value []byte, found bool, err error)) {
+	t.checkKey(key)
 	if v, tomb, ok := t.mutable.get(key); ok {
 		done(v, !tomb, nil)
 		return
@@ -137,6 +153,8 @@ func (g *lookup) value(level int, ref BlockRef) {
 // the tables meeting the range, so the cost is the values and blocks the
 // range touches, not the tree's size. The values are copies.
 func (t *Tree) Scan(lo, hi []byte, limit int, done func(values [][]byte, err error)) {
+	t.checkKey(lo)
+	t.checkKey(hi)
 	ks := t.cfg.KeySize
 	s := &scan{t: t, limit: limit, done: done}
 	cursors := []cursor{newRunIter(t.mutable.rangeRun(lo, hi), nil, nil)}
