@@ -94,7 +94,7 @@ func (t *Tree) planImmutable() {
 	if c.startB == c.endB {
 		c.startB, c.endB = t.coalesce(0, c.startB, t.immutable.len())
 	}
-	c.a = newRunIter(t.immutable, nil, nil)
+	c.a = newRunIter(t.immutable, nil, nil, false)
 	c.workTotal = t.immutable.len()
 	t.start(c)
 }

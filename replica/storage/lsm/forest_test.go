@@ -47,7 +47,7 @@ func forestScan(t *testing.T, grid *lsmtest.Grid, tree *lsm.Tree) [][]byte {
 	lo := make([]byte, tree.Config().KeySize)
 	hi := slices.Repeat([]byte{0xff}, tree.Config().KeySize)
 	var out [][]byte
-	tree.Scan(lo, hi, 0, func(vs [][]byte, err error) {
+	tree.Scan(lo, hi, 0, false, func(vs [][]byte, err error) {
 		if err != nil {
 			t.Fatal(err)
 		}

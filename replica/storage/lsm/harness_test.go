@@ -88,10 +88,15 @@ func (h *harness) get(k uint64) ([]byte, bool, error) {
 
 func (h *harness) scan(lo, hi uint64, limit int) ([][]byte, error) {
 	h.t.Helper()
+	return h.scanDir(lo, hi, limit, false)
+}
+
+func (h *harness) scanDir(lo, hi uint64, limit int, reversed bool) ([][]byte, error) {
+	h.t.Helper()
 	var out [][]byte
 	var err error
 	called := false
-	h.tree.Scan(key(lo), key(hi), limit, func(v [][]byte, e error) { out, err, called = v, e, true })
+	h.tree.Scan(key(lo), key(hi), limit, reversed, func(v [][]byte, e error) { out, err, called = v, e, true })
 	h.grid.Drain()
 	if !called {
 		h.t.Fatalf("scan [%d,%d] did not complete", lo, hi)

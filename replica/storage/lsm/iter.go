@@ -26,40 +26,71 @@ const (
 	cursorNeedValue
 )
 
-// runIter walks a run from the first key >= lo up to hi.
+// runIter walks a run's values with keys in [lo, hi] (nil: unbounded), in
+// key order or, reversed, from the largest down.
 type runIter struct {
-	r   *run
-	pos int
-	hi  []byte // nil: unbounded
+	r        *run
+	pos      int
+	lo, hi   []byte
+	reversed bool
 }
 
-func newRunIter(r *run, lo, hi []byte) *runIter {
-	it := &runIter{r: r, hi: hi}
-	if lo != nil {
+func newRunIter(r *run, lo, hi []byte, reversed bool) *runIter {
+	it := &runIter{r: r, lo: lo, hi: hi, reversed: reversed}
+	switch {
+	case !reversed && lo != nil:
 		it.pos = r.search(lo)
+	case reversed && hi != nil:
+		it.pos = lastAtMost(r.search(hi), r.len(), hi, func(i int) []byte { return r.value(i)[:r.keySize] })
+	case reversed:
+		it.pos = r.len() - 1
 	}
 	return it
 }
 
+// lastAtMost turns first, the first index whose key is >= key, into the last
+// index whose key is <= key (-1 if none).
+func lastAtMost(first, count int, key []byte, keyAt func(int) []byte) int {
+	if first < count && bytes.Equal(keyAt(first), key) {
+		return first
+	}
+	return first - 1
+}
+
 func (it *runIter) settle() (cursorState, BlockRef) {
-	if it.pos >= it.r.len() || (it.hi != nil && bytes.Compare(it.r.value(it.pos)[:it.r.keySize], it.hi) > 0) {
+	if it.pos < 0 || it.pos >= it.r.len() {
+		return cursorExhausted, BlockRef{}
+	}
+	k := it.r.value(it.pos)[:it.r.keySize]
+	if (!it.reversed && it.hi != nil && bytes.Compare(k, it.hi) > 0) ||
+		(it.reversed && it.lo != nil && bytes.Compare(k, it.lo) < 0) {
 		return cursorExhausted, BlockRef{}
 	}
 	return cursorReady, BlockRef{}
 }
 
-func (it *runIter) peek() ([]byte, bool)          { return it.r.value(it.pos), it.r.tombs[it.pos] }
-func (it *runIter) next()                         { it.pos++ }
+func (it *runIter) peek() ([]byte, bool) { return it.r.value(it.pos), it.r.tombs[it.pos] }
+
+func (it *runIter) next() {
+	if it.reversed {
+		it.pos--
+	} else {
+		it.pos++
+	}
+}
+
 func (it *runIter) fill(cursorState, []byte) bool { return false }
 
 // levelIter walks the values of a key-ordered list of disjoint tables (one
-// level, or the inputs of a compaction) from the first key >= lo up to hi.
-// Blocks are copied out of the grid's buffer, which is only lent for the
-// completion.
+// level, or the inputs of a compaction) with keys in [lo, hi], in key order
+// or reversed. Blocks are copied out of the grid's buffer, which is only lent
+// for the completion.
 type levelIter struct {
 	keySize   int
 	tables    []TableInfo
 	lo, hi    []byte // nil: unbounded
+	reversed  bool
+	started   bool
 	ti        int
 	indexBuf  []byte
 	index     indexBlock
@@ -75,30 +106,57 @@ type levelIter struct {
 	onIndex func(table *TableInfo, index indexBlock)
 }
 
+// step is +1 forward, -1 reversed.
+func (it *levelIter) step() int {
+	if it.reversed {
+		return -1
+	}
+	return 1
+}
+
+// beyond reports whether key lies past the end of the walk.
+func (it *levelIter) beyond(key []byte) bool {
+	if it.reversed {
+		return it.lo != nil && bytes.Compare(key, it.lo) < 0
+	}
+	return it.hi != nil && bytes.Compare(key, it.hi) > 0
+}
+
 func (it *levelIter) settle() (cursorState, BlockRef) {
+	if !it.started {
+		it.started = true
+		if it.reversed {
+			it.ti = len(it.tables) - 1
+		}
+	}
 	for !it.exhausted {
 		switch {
 		case !it.haveIndex:
-			if it.ti >= len(it.tables) {
+			if it.ti < 0 || it.ti >= len(it.tables) {
 				it.exhausted = true
 				continue
 			}
 			return cursorNeedIndex, it.tables[it.ti].Index
 		case !it.haveValue:
-			if it.vbi >= it.index.count {
-				it.ti++
+			if it.vbi < 0 || it.vbi >= it.index.count {
+				it.ti += it.step()
 				it.haveIndex = false
 				continue
 			}
-			if it.hi != nil && bytes.Compare(it.index.keyMin(it.vbi), it.hi) > 0 {
+			// The block's nearest key already lies past the walk's end.
+			near := it.index.keyMin(it.vbi)
+			if it.reversed {
+				near = it.index.keyMax(it.vbi)
+			}
+			if it.beyond(near) {
 				it.exhausted = true
 				continue
 			}
 			return cursorNeedValue, it.index.ref(it.vbi)
-		case it.pos >= it.vb.count:
+		case it.pos < 0 || it.pos >= it.vb.count:
 			it.haveValue = false
-			it.vbi++
-		case it.hi != nil && bytes.Compare(it.vb.value(it.pos)[:it.keySize], it.hi) > 0:
+			it.vbi += it.step()
+		case it.beyond(it.vb.value(it.pos)[:it.keySize]):
 			it.exhausted = true
 		default:
 			return cursorReady, BlockRef{}
@@ -108,7 +166,7 @@ func (it *levelIter) settle() (cursorState, BlockRef) {
 }
 
 func (it *levelIter) peek() ([]byte, bool) { return it.vb.value(it.pos), it.vb.tombstone(it.pos) }
-func (it *levelIter) next()                { it.pos++ }
+func (it *levelIter) next()                { it.pos += it.step() }
 
 func (it *levelIter) fill(state cursorState, body []byte) bool {
 	switch state {
@@ -118,9 +176,20 @@ func (it *levelIter) fill(state cursorState, body []byte) bool {
 		if !ok {
 			return false
 		}
-		it.index, it.haveIndex, it.vbi = ib, true, 0
-		if it.lo != nil {
+		it.index, it.haveIndex = ib, true
+		switch {
+		case !it.reversed && it.lo != nil:
 			it.vbi = ib.search(it.lo)
+		case !it.reversed:
+			it.vbi = 0
+		case it.hi != nil:
+			// The last block whose key_min is <= hi.
+			it.vbi = ib.search(it.hi)
+			if it.vbi == ib.count || bytes.Compare(ib.keyMin(it.vbi), it.hi) > 0 {
+				it.vbi--
+			}
+		default:
+			it.vbi = ib.count - 1
 		}
 		if it.onIndex != nil {
 			it.onIndex(&it.tables[it.ti], ib)
@@ -131,9 +200,16 @@ func (it *levelIter) fill(state cursorState, body []byte) bool {
 		if !ok {
 			return false
 		}
-		it.vb, it.haveValue, it.pos = vb, true, 0
-		if it.lo != nil {
+		it.vb, it.haveValue = vb, true
+		switch {
+		case !it.reversed && it.lo != nil:
 			it.pos = vb.search(it.lo)
+		case !it.reversed:
+			it.pos = 0
+		case it.hi != nil:
+			it.pos = lastAtMost(vb.search(it.hi), vb.count, it.hi, func(i int) []byte { return vb.value(i)[:it.keySize] })
+		default:
+			it.pos = vb.count - 1
 		}
 	default:
 		return false

@@ -39,8 +39,8 @@ func (m model) clone() model {
 }
 
 // scan is what Tree.Scan must return: live values with keys in [lo, hi],
-// in key order, at most limit (<= 0: all).
-func (m model) scan(lo, hi uint64, limit int) [][]byte {
+// in key order (or reversed), at most limit (<= 0: all).
+func (m model) scan(lo, hi uint64, limit int, reversed bool) [][]byte {
 	var keys []uint64
 	for k := range m {
 		if k >= lo && k <= hi {
@@ -48,6 +48,9 @@ func (m model) scan(lo, hi uint64, limit int) [][]byte {
 		}
 	}
 	slices.Sort(keys)
+	if reversed {
+		slices.Reverse(keys)
+	}
 	if limit > 0 && len(keys) > limit {
 		keys = keys[:limit]
 	}
@@ -120,13 +123,14 @@ func TestModel(t *testing.T) {
 			lo := rapid.Uint64Range(0, keys).Draw(rt, "lo")
 			hi := lo + rapid.Uint64Range(0, keys).Draw(rt, "span")
 			limit := rapid.IntRange(0, 40).Draw(rt, "limit")
-			got, err := h.scan(lo, hi, limit)
-			want := state.scan(lo, hi, limit)
+			reversed := rapid.Bool().Draw(rt, "reversed")
+			got, err := h.scanDir(lo, hi, limit, reversed)
+			want := state.scan(lo, hi, limit, reversed)
 			if isFault(err) {
 				return
 			}
 			if err != nil || len(got) != len(want) {
-				rt.Fatalf("%s op %d: scan [%d,%d] limit %d: %d values (%v), want %d", label, h.op, lo, hi, limit, len(got), err, len(want))
+				rt.Fatalf("%s op %d: scan [%d,%d] limit %d reversed %v: %d values (%v), want %d", label, h.op, lo, hi, limit, reversed, len(got), err, len(want))
 			}
 			for i := range got {
 				if !bytes.Equal(got[i], want[i]) {
@@ -165,8 +169,9 @@ func TestModel(t *testing.T) {
 						rt.Fatalf("in-flight get %d = %x %v %v, want %d %v", k, v, found, err, want, ok)
 					}
 				})
-				want2 := state.scan(0, keys, 0)
-				h.tree.Scan(key(0), key(keys), 0, func(vs [][]byte, err error) {
+				reversed := rapid.Bool().Draw(rt, "reversed")
+				want2 := state.scan(0, keys, 0, reversed)
+				h.tree.Scan(key(0), key(keys), 0, reversed, func(vs [][]byte, err error) {
 					inflightScan = true
 					if err != nil || len(vs) != len(want2) {
 						rt.Fatalf("in-flight scan: %d values %v, want %d", len(vs), err, len(want2))

@@ -229,12 +229,14 @@ func TestScanCost(t *testing.T) {
 	// index and at most two value blocks.
 	const readsMax = testLevelCount * 2 * 3
 	for _, c := range []struct {
-		lo, hi uint64
-		limit  int
-		want   int
-	}{{5000, 5009, 0, 10}, {0, keys, 10, 10}, {keys - 3, keys + 100, 0, 3}} {
+		lo, hi   uint64
+		limit    int
+		want     int
+		reversed bool
+	}{{5000, 5009, 0, 10, false}, {5000, 5009, 0, 10, true}, {0, keys, 10, 10, false}, {0, keys, 10, 10, true},
+		{keys - 3, keys + 100, 0, 3, false}} {
 		reads := h.grid.Reads
-		vs, err := h.scan(c.lo, c.hi, c.limit)
+		vs, err := h.scanDir(c.lo, c.hi, c.limit, c.reversed)
 		if err != nil || len(vs) != c.want {
 			t.Fatalf("scan %+v: %d values (%v)", c, len(vs), err)
 		}

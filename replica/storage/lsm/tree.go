@@ -148,25 +148,26 @@ func (g *lookup) value(level int, ref BlockRef) {
 	})
 }
 
-// Scan returns, in key order, up to limit (<= 0: all) live values with keys in [lo, hi],
-// merging the memtables and every level. Each level is one cursor over just
+// Scan returns, in key order (from the largest key down if reversed), up to
+// limit (<= 0: all) live values with keys in [lo, hi], merging the memtables
+// and every level. Each level is one cursor over just
 // the tables meeting the range, so the cost is the values and blocks the
 // range touches, not the tree's size. The values are copies.
-func (t *Tree) Scan(lo, hi []byte, limit int, done func(values [][]byte, err error)) {
+func (t *Tree) Scan(lo, hi []byte, limit int, reversed bool, done func(values [][]byte, err error)) {
 	t.checkKey(lo)
 	t.checkKey(hi)
 	ks := t.cfg.KeySize
-	s := &scan{t: t, limit: limit, done: done}
-	cursors := []cursor{newRunIter(t.mutable.rangeRun(lo, hi), nil, nil)}
+	s := &scan{t: t, limit: limit, reversed: reversed, done: done}
+	cursors := []cursor{newRunIter(t.mutable.rangeRun(lo, hi), nil, nil, reversed)}
 	if t.immutable != nil {
-		cursors = append(cursors, newRunIter(t.immutable, lo, hi))
+		cursors = append(cursors, newRunIter(t.immutable, lo, hi, reversed))
 	}
 	for i := range t.f.cfg.LevelCount {
 		tables := t.levels[i]
 		start := sort.Search(len(tables), func(j int) bool { return bytes.Compare(tables[j].keyMax(ks), lo) >= 0 })
 		end := sort.Search(len(tables), func(j int) bool { return bytes.Compare(tables[j].keyMin(ks), hi) > 0 })
 		if start < end {
-			cursors = append(cursors, &levelIter{keySize: ks, tables: tables[start:end], lo: lo, hi: hi})
+			cursors = append(cursors, &levelIter{keySize: ks, tables: tables[start:end], lo: lo, hi: hi, reversed: reversed})
 		}
 	}
 	s.cursors = cursors
@@ -176,16 +177,17 @@ func (t *Tree) Scan(lo, hi []byte, limit int, done func(values [][]byte, err err
 }
 
 type scan struct {
-	t       *Tree
-	cursors []cursor // newest source first: the first holding a key wins
-	rd      *reader
-	loop    loop
-	limit   int
-	out     [][]byte
-	key     []byte
-	err     error
-	ended   bool
-	done    func([][]byte, error)
+	t        *Tree
+	cursors  []cursor // newest source first: the first holding a key wins
+	rd       *reader
+	loop     loop
+	limit    int
+	reversed bool
+	out      [][]byte
+	key      []byte
+	err      error
+	ended    bool
+	done     func([][]byte, error)
 }
 
 func (s *scan) fault(ref BlockRef, _ func()) {
@@ -214,7 +216,7 @@ func (s *scan) step() {
 				continue
 			}
 			v, _ := c.peek()
-			if best < 0 || bytes.Compare(v[:ks], bestKey) < 0 {
+			if cmp := bytes.Compare(v[:ks], bestKey); best < 0 || (!s.reversed && cmp < 0) || (s.reversed && cmp > 0) {
 				best, bestKey = i, v[:ks]
 			}
 		}
