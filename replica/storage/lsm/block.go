@@ -1,7 +1,6 @@
 package lsm
 
 import (
-	"bytes"
 	"encoding/binary"
 
 	"viewstamp/replica/u128"
@@ -85,7 +84,7 @@ func (b valueBlock) search(key []byte) int {
 	lo, hi := 0, b.count
 	for lo < hi {
 		mid := int(uint(lo+hi) >> 1)
-		if bytes.Compare(b.value(mid)[:b.keySize], key) < 0 {
+		if compareKeys(b.value(mid)[:b.keySize], key) < 0 {
 			lo = mid + 1
 		} else {
 			hi = mid
@@ -176,7 +175,7 @@ func (b indexBlock) search(key []byte) int {
 	lo, hi := 0, b.count
 	for lo < hi {
 		mid := int(uint(lo+hi) >> 1)
-		if bytes.Compare(b.keyMax(mid), key) < 0 {
+		if compareKeys(b.keyMax(mid), key) < 0 {
 			lo = mid + 1
 		} else {
 			hi = mid

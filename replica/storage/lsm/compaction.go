@@ -1,7 +1,6 @@
 package lsm
 
 import (
-	"bytes"
 	"slices"
 	"sort"
 )
@@ -61,8 +60,8 @@ func (t *Tree) plan(firstHalf bool) {
 func (t *Tree) overlap(level int, lo, hi []byte) (int, int) {
 	ks := t.cfg.KeySize
 	tables := t.levels[level]
-	start := sort.Search(len(tables), func(j int) bool { return bytes.Compare(tables[j].keyMax(ks), lo) >= 0 })
-	end := start + sort.Search(len(tables)-start, func(j int) bool { return bytes.Compare(tables[start+j].keyMin(ks), hi) > 0 })
+	start := sort.Search(len(tables), func(j int) bool { return compareKeys(tables[j].keyMax(ks), lo) >= 0 })
+	end := start + sort.Search(len(tables)-start, func(j int) bool { return compareKeys(tables[start+j].keyMin(ks), hi) > 0 })
 	return start, end
 }
 
@@ -197,7 +196,7 @@ func (c *compaction) step() {
 		default:
 			va, ta := c.a.peek()
 			vb, tb := c.b.peek()
-			switch cmp := bytes.Compare(va[:ks], vb[:ks]); {
+			switch cmp := compareKeys(va[:ks], vb[:ks]); {
 			case cmp < 0:
 				v, tomb = va, ta
 				c.a.next()
@@ -290,8 +289,8 @@ func (t *Tree) deeper(level int, key []byte) bool {
 	ks := t.cfg.KeySize
 	for l := level + 1; l < t.f.cfg.LevelCount; l++ {
 		tables := t.levels[l]
-		j := sort.Search(len(tables), func(j int) bool { return bytes.Compare(tables[j].keyMax(ks), key) >= 0 })
-		if j < len(tables) && bytes.Compare(tables[j].keyMin(ks), key) <= 0 {
+		j := sort.Search(len(tables), func(j int) bool { return compareKeys(tables[j].keyMax(ks), key) >= 0 })
+		if j < len(tables) && compareKeys(tables[j].keyMin(ks), key) <= 0 {
 			return true
 		}
 	}
@@ -304,8 +303,8 @@ func (t *Tree) checkLevel(level int) {
 	ks := t.cfg.KeySize
 	tables := t.levels[level]
 	for i := range tables {
-		if bytes.Compare(tables[i].keyMin(ks), tables[i].keyMax(ks)) > 0 ||
-			(i > 0 && bytes.Compare(tables[i-1].keyMax(ks), tables[i].keyMin(ks)) >= 0) {
+		if compareKeys(tables[i].keyMin(ks), tables[i].keyMax(ks)) > 0 ||
+			(i > 0 && compareKeys(tables[i-1].keyMax(ks), tables[i].keyMin(ks)) >= 0) {
 			panic("lsm: level tables overlap or are out of order")
 		}
 	}

@@ -1,7 +1,6 @@
 package lsm
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"slices"
@@ -331,7 +330,7 @@ func (f *Forest) placeTables(live []TableInfo) error {
 		if a.Level != b.Level {
 			return int(a.Level) - int(b.Level)
 		}
-		return bytes.Compare(a.KeyMin[:], b.KeyMin[:])
+		return compareKeys(a.KeyMin[:], b.KeyMin[:])
 	})
 	for _, info := range live {
 		t := f.Tree(info.TreeID)
@@ -345,8 +344,8 @@ func (f *Forest) placeTables(live []TableInfo) error {
 			ks := t.cfg.KeySize
 			tables := t.levels[level]
 			for i := range tables {
-				if bytes.Compare(tables[i].keyMin(ks), tables[i].keyMax(ks)) > 0 ||
-					(i > 0 && bytes.Compare(tables[i-1].keyMax(ks), tables[i].keyMin(ks)) >= 0) {
+				if compareKeys(tables[i].keyMin(ks), tables[i].keyMax(ks)) > 0 ||
+					(i > 0 && compareKeys(tables[i-1].keyMax(ks), tables[i].keyMin(ks)) >= 0) {
 					return fmt.Errorf("lsm: manifest tables of tree %d level %d overlap", t.cfg.ID, level)
 				}
 			}

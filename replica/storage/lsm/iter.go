@@ -62,8 +62,8 @@ func (it *runIter) settle() (cursorState, BlockRef) {
 		return cursorExhausted, BlockRef{}
 	}
 	k := it.r.value(it.pos)[:it.r.keySize]
-	if (!it.reversed && it.hi != nil && bytes.Compare(k, it.hi) > 0) ||
-		(it.reversed && it.lo != nil && bytes.Compare(k, it.lo) < 0) {
+	if (!it.reversed && it.hi != nil && compareKeys(k, it.hi) > 0) ||
+		(it.reversed && it.lo != nil && compareKeys(k, it.lo) < 0) {
 		return cursorExhausted, BlockRef{}
 	}
 	return cursorReady, BlockRef{}
@@ -117,9 +117,9 @@ func (it *levelIter) step() int {
 // beyond reports whether key lies past the end of the walk.
 func (it *levelIter) beyond(key []byte) bool {
 	if it.reversed {
-		return it.lo != nil && bytes.Compare(key, it.lo) < 0
+		return it.lo != nil && compareKeys(key, it.lo) < 0
 	}
-	return it.hi != nil && bytes.Compare(key, it.hi) > 0
+	return it.hi != nil && compareKeys(key, it.hi) > 0
 }
 
 func (it *levelIter) settle() (cursorState, BlockRef) {
@@ -185,7 +185,7 @@ func (it *levelIter) fill(state cursorState, body []byte) bool {
 		case it.hi != nil:
 			// The last block whose key_min is <= hi.
 			it.vbi = ib.search(it.hi)
-			if it.vbi == ib.count || bytes.Compare(ib.keyMin(it.vbi), it.hi) > 0 {
+			if it.vbi == ib.count || compareKeys(ib.keyMin(it.vbi), it.hi) > 0 {
 				it.vbi--
 			}
 		default:

@@ -2,6 +2,7 @@ package lsm
 
 import (
 	"bytes"
+	"encoding/binary"
 	"slices"
 )
 
@@ -25,7 +26,7 @@ func (r *run) search(key []byte) int {
 	lo, hi := 0, r.len()
 	for lo < hi {
 		mid := int(uint(lo+hi) >> 1)
-		if bytes.Compare(r.value(mid)[:r.keySize], key) < 0 {
+		if compareKeys(r.value(mid)[:r.keySize], key) < 0 {
 			lo = mid + 1
 		} else {
 			hi = mid
@@ -58,6 +59,7 @@ type mutable struct {
 	keySize   int
 	capacity  int
 	sorted    []int // sorted view for scans, rebuilt when a new key arrives
+	sortBuf   []sortEntry
 	dirty     bool
 }
 
@@ -101,16 +103,41 @@ func (m *mutable) get(key []byte) (value []byte, tomb, found bool) {
 
 func (m *mutable) order() []int {
 	if m.dirty || len(m.sorted) != m.len() {
-		m.sorted = m.sorted[:0]
+		// Sort (key prefix, slot) pairs: the prefix compares as a word and
+		// keeps the sort in cache; only equal prefixes look at the values.
+		m.sortBuf = m.sortBuf[:0]
 		for i := range m.len() {
-			m.sorted = append(m.sorted, i)
+			m.sortBuf = append(m.sortBuf, sortEntry{prefix: keyPrefix(m.value(i)[:m.keySize]), slot: i})
 		}
-		slices.SortFunc(m.sorted, func(a, b int) int {
-			return bytes.Compare(m.value(a)[:m.keySize], m.value(b)[:m.keySize])
+		slices.SortFunc(m.sortBuf, func(a, b sortEntry) int {
+			switch {
+			case a.prefix < b.prefix:
+				return -1
+			case a.prefix > b.prefix:
+				return 1
+			}
+			return compareKeys(m.value(a.slot)[:m.keySize], m.value(b.slot)[:m.keySize])
 		})
+		m.sorted = m.sorted[:0]
+		for _, e := range m.sortBuf {
+			m.sorted = append(m.sorted, e.slot)
+		}
 		m.dirty = false
 	}
 	return m.sorted
+}
+
+type sortEntry struct {
+	prefix uint64
+	slot   int
+}
+
+// keyPrefix is the key's first eight bytes as a big-endian word (zero
+// padded), which orders like the bytes themselves.
+func keyPrefix(key []byte) uint64 {
+	var b [8]byte
+	copy(b[:], key)
+	return binary.BigEndian.Uint64(b[:])
 }
 
 // reset empties the table for the next bar, keeping its memory: nothing
@@ -120,6 +147,7 @@ func (m *mutable) reset() {
 	m.values = m.values[:0]
 	m.tombs = m.tombs[:0]
 	m.sorted = m.sorted[:0]
+	m.sortBuf = m.sortBuf[:0]
 	m.dirty = false
 }
 
@@ -144,10 +172,10 @@ func (m *mutable) rangeRun(lo, hi []byte) *run {
 	r := &run{valueSize: m.valueSize, keySize: m.keySize}
 	order := m.order()
 	start, _ := slices.BinarySearchFunc(order, lo, func(i int, k []byte) int {
-		return bytes.Compare(m.value(i)[:m.keySize], k)
+		return compareKeys(m.value(i)[:m.keySize], k)
 	})
 	for _, i := range order[start:] {
-		if bytes.Compare(m.value(i)[:m.keySize], hi) > 0 {
+		if compareKeys(m.value(i)[:m.keySize], hi) > 0 {
 			break
 		}
 		r.values = append(r.values, m.value(i)...)

@@ -109,16 +109,25 @@ func TestModel(t *testing.T) {
 				var f *lsm.BlockFaultError
 				return faulty != 0 && errors.As(err, &f) && f.Block.Address == faulty
 			}
-			for range 8 {
+			// A prefetch's worth of lookups in flight at once.
+			const gets = 8
+			completed := 0
+			for range gets {
 				k := rapid.Uint64Range(0, keys).Draw(rt, "get")
-				v, found, err := h.get(k)
 				want, ok := state[k]
-				if isFault(err) {
-					continue
-				}
-				if err != nil || found != ok || (ok && !bytes.Equal(v, value(k, want))) {
-					rt.Fatalf("%s op %d: get %d = %x %v %v, want %d %v", label, h.op, k, v, found, err, want, ok)
-				}
+				h.tree.Get(key(k), func(v []byte, found bool, err error) {
+					completed++
+					if isFault(err) {
+						return
+					}
+					if err != nil || found != ok || (ok && !bytes.Equal(v, value(k, want))) {
+						rt.Fatalf("%s op %d: get %d = %x %v %v, want %d %v", label, h.op, k, v, found, err, want, ok)
+					}
+				})
+			}
+			grid.Drain()
+			if completed != gets {
+				rt.Fatalf("%s: %d of %d lookups completed", label, completed, gets)
 			}
 			lo := rapid.Uint64Range(0, keys).Draw(rt, "lo")
 			hi := lo + rapid.Uint64Range(0, keys).Draw(rt, "span")

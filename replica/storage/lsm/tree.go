@@ -106,8 +106,8 @@ func (g *lookup) level(i int) {
 	ks := g.t.cfg.KeySize
 	for ; i < g.t.f.cfg.LevelCount; i++ {
 		tables := g.levels[i]
-		j := sort.Search(len(tables), func(j int) bool { return bytes.Compare(tables[j].keyMax(ks), g.key) >= 0 })
-		if j == len(tables) || bytes.Compare(tables[j].keyMin(ks), g.key) > 0 {
+		j := sort.Search(len(tables), func(j int) bool { return compareKeys(tables[j].keyMax(ks), g.key) >= 0 })
+		if j == len(tables) || compareKeys(tables[j].keyMin(ks), g.key) > 0 {
 			continue
 		}
 		g.index(i, tables[j].Index)
@@ -124,7 +124,7 @@ func (g *lookup) index(level int, ref BlockRef) {
 			return
 		}
 		b := ib.search(g.key)
-		if b == ib.count || bytes.Compare(ib.keyMin(b), g.key) > 0 {
+		if b == ib.count || compareKeys(ib.keyMin(b), g.key) > 0 {
 			g.level(level + 1)
 			return
 		}
@@ -164,8 +164,8 @@ func (t *Tree) Scan(lo, hi []byte, limit int, reversed bool, done func(values []
 	}
 	for i := range t.f.cfg.LevelCount {
 		tables := t.levels[i]
-		start := sort.Search(len(tables), func(j int) bool { return bytes.Compare(tables[j].keyMax(ks), lo) >= 0 })
-		end := sort.Search(len(tables), func(j int) bool { return bytes.Compare(tables[j].keyMin(ks), hi) > 0 })
+		start := sort.Search(len(tables), func(j int) bool { return compareKeys(tables[j].keyMax(ks), lo) >= 0 })
+		end := sort.Search(len(tables), func(j int) bool { return compareKeys(tables[j].keyMin(ks), hi) > 0 })
 		if start < end {
 			cursors = append(cursors, &levelIter{keySize: ks, tables: tables[start:end], lo: lo, hi: hi, reversed: reversed})
 		}
@@ -216,7 +216,7 @@ func (s *scan) step() {
 				continue
 			}
 			v, _ := c.peek()
-			if cmp := bytes.Compare(v[:ks], bestKey); best < 0 || (!s.reversed && cmp < 0) || (s.reversed && cmp > 0) {
+			if cmp := compareKeys(v[:ks], bestKey); best < 0 || (!s.reversed && cmp < 0) || (s.reversed && cmp > 0) {
 				best, bestKey = i, v[:ks]
 			}
 		}
