@@ -270,6 +270,9 @@ func (f *Forest) Checkpoint(done func(CheckpointRefs)) {
 	if f.beating || (f.started && f.opNext%uint64(f.cfg.CompactionOps) != 0) {
 		panic("lsm: checkpoint not at a bar's end")
 	}
+	if f.opened || (f.opCompacted > 0 && f.opNext <= f.opCompacted) {
+		panic("lsm: checkpoint before the opened checkpoint's bar was replayed")
+	}
 	f.manifest.flush()
 	f.awaitWrites(func() {
 		refs := CheckpointRefs{ManifestBlocks: uint64(len(f.manifest.blocks))}
