@@ -24,21 +24,3 @@ func (t *Tree) Tombstones(level int, body func(address uint64) []byte) int {
 	}
 	return n
 }
-
-// Blocks counts the grid blocks the forest references: every live table's
-// index and value blocks, and the manifest log's blocks.
-func (f *Forest) Blocks(body func(address uint64) []byte) int {
-	n := len(f.manifest.blocks)
-	for _, t := range f.trees {
-		for level := range f.cfg.LevelCount {
-			for _, table := range t.levels[level] {
-				ib, ok := decodeIndexBlock(body(table.Index.Address), t.cfg.KeySize)
-				if !ok {
-					panic("lsm: index block does not decode")
-				}
-				n += 1 + ib.count
-			}
-		}
-	}
-	return n
-}

@@ -356,3 +356,66 @@ func (f *Forest) placeTables(live []TableInfo) error {
 	}
 	return nil
 }
+
+// References lists every block the forest's tables and manifest log hold, in
+// address order, reading each table's index block to name its value blocks.
+// Right after a checkpoint these, with the free set's and client sessions'
+// blocks, are exactly the grid's acquired blocks, which lets a checker find
+// leaks, and they are what state sync must fetch. An index block that cannot
+// be read ends the walk with its *BlockFaultError.
+func (f *Forest) References(done func(blocks []BlockRef, err error)) {
+	var out []BlockRef
+	var tables []TableInfo
+	for _, b := range f.manifest.blocks {
+		out = append(out, b.ref)
+	}
+	for _, t := range f.trees {
+		for level := range f.cfg.LevelCount {
+			tables = append(tables, t.levels[level]...)
+		}
+	}
+	pending, failed := len(tables), error(nil)
+	finish := func() {
+		if failed != nil {
+			done(nil, failed)
+			return
+		}
+		slices.SortFunc(out, func(a, b BlockRef) int { return cmpUint64(a.Address, b.Address) })
+		done(out, nil)
+	}
+	if pending == 0 {
+		finish()
+		return
+	}
+	for i := range tables {
+		table := tables[i]
+		ks := f.Tree(table.TreeID).cfg.KeySize
+		f.grid.ReadBlock(table.Index.Address, table.Index.Checksum, func(body []byte, ok bool) {
+			ib, decoded := decodeIndexBlock(body, ks)
+			if !ok || !decoded {
+				if failed == nil {
+					failed = &BlockFaultError{Block: table.Index}
+				}
+			} else {
+				out = append(out, table.Index)
+				for j := range ib.count {
+					out = append(out, ib.ref(j))
+				}
+			}
+			pending--
+			if pending == 0 {
+				finish()
+			}
+		})
+	}
+}
+
+func cmpUint64(a, b uint64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}

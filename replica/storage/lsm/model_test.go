@@ -204,6 +204,15 @@ func TestModel(t *testing.T) {
 				bar, barStart = nil, state.clone()
 				if rapid.IntRange(0, 3).Draw(rt, "checkpoint") == 0 {
 					saved = &savedCheckpoint{refs: h.checkpoint(), base: prevBarStart, replay: prevBar, from: h.op - uint64(len(prevBar))}
+					// No leaks: the grid holds exactly the blocks the
+					// checkpoint references.
+					var refs []lsm.BlockRef
+					h.f.References(func(blocks []lsm.BlockRef, err error) { refs = blocks })
+					grid.Drain()
+					acquired := grid.AcquiredAddresses()
+					if !slices.EqualFunc(acquired, refs, func(a uint64, r lsm.BlockRef) bool { return a == r.Address }) {
+						rt.Fatalf("op %d: %d blocks acquired, %d referenced", h.op, len(acquired), len(refs))
+					}
 				}
 			}
 			if rapid.IntRange(0, 9).Draw(rt, "check") == 0 {

@@ -179,8 +179,16 @@ func TestLongRunBounded(t *testing.T) {
 		h.beat()
 		if h.op%(testCompactOps*5) == 0 {
 			h.checkpoint()
-			if acquired, referenced := h.grid.Acquired(), h.f.Blocks(h.grid.Body); acquired != referenced {
-				t.Fatalf("op %d: %d blocks acquired, %d referenced", h.op, acquired, referenced)
+			var refs []lsm.BlockRef
+			h.f.References(func(blocks []lsm.BlockRef, err error) {
+				if err != nil {
+					t.Fatal(err)
+				}
+				refs = blocks
+			})
+			h.grid.Drain()
+			if acquired := h.grid.AcquiredAddresses(); !slices.EqualFunc(acquired, refs, func(a uint64, r lsm.BlockRef) bool { return a == r.Address }) {
+				t.Fatalf("op %d: %d blocks acquired, %d referenced", h.op, len(acquired), len(refs))
 			}
 		}
 		tables := 0

@@ -225,5 +225,16 @@ func (g *Grid) Acquired() int {
 	return n
 }
 
+// AcquiredAddresses lists the addresses not free, in order.
+func (g *Grid) AcquiredAddresses() []uint64 {
+	var out []uint64
+	for a := 1; a < len(g.free); a++ {
+		if !g.free[a] {
+			out = append(out, uint64(a))
+		}
+	}
+	return out
+}
+
 // Body returns the stored body of address (nil if never written).
 func (g *Grid) Body(address uint64) []byte { return g.blocks[address].body }
