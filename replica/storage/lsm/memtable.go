@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"slices"
+	"sort"
 )
 
 // run is a sorted, deduplicated array of values with their tombstone flags:
@@ -13,6 +14,9 @@ type run struct {
 	tombs     []bool
 	valueSize int
 	keySize   int
+	// prefixes, when set, holds each key's first eight bytes as a word: a
+	// search then probes a dense array instead of striding over values.
+	prefixes []uint64
 }
 
 func (r *run) len() int { return len(r.tombs) }
@@ -24,6 +28,15 @@ func (r *run) value(i int) []byte {
 // search returns the first index whose key is >= key.
 func (r *run) search(key []byte) int {
 	lo, hi := 0, r.len()
+	if r.prefixes != nil {
+		p := keyPrefix(key)
+		lo, _ = slices.BinarySearch(r.prefixes, p)
+		if r.keySize <= 8 {
+			return lo // the prefix is the whole key
+		}
+		end := lo + sort.Search(hi-lo, func(i int) bool { return r.prefixes[lo+i] > p })
+		hi = end
+	}
 	for lo < hi {
 		mid := int(uint(lo+hi) >> 1)
 		if compareKeys(r.value(mid)[:r.keySize], key) < 0 {
@@ -159,9 +172,12 @@ func (m *mutable) sealed() *run {
 		valueSize: m.valueSize,
 		keySize:   m.keySize,
 	}
-	for _, i := range m.order() {
+	order := m.order()
+	r.prefixes = make([]uint64, 0, len(order))
+	for j, i := range order {
 		r.values = append(r.values, m.value(i)...)
 		r.tombs = append(r.tombs, m.tombs[i])
+		r.prefixes = append(r.prefixes, m.sortBuf[j].prefix)
 	}
 	return r
 }
