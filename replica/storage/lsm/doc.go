@@ -22,8 +22,11 @@
 // disjoint tables in key order, at most Growth^(level+1) of them, so a point
 // lookup reads at most one index and one value block per level: mutable,
 // immutable, then levels top down, the first version found wins. A scan is
-// one cursor per source, merged in key order, reading only the blocks that
-// meet its range.
+// one cursor per source, merged in key order (or reversed), reading only the
+// blocks that meet its range up to its limit. (Level 0 is disjoint too, as
+// in TigerBeetle, rather than LevelDB's overlapping level 0 searched newest
+// first: the immutable table merges into the level-0 tables it overlaps, so
+// no level ever needs more than one probe.)
 //
 // # Compaction
 //
@@ -63,6 +66,10 @@
 // replica replays that bar from its WAL, and those beats do no compaction
 // (it is already in the checkpoint) but seal the replayed puts into the
 // immutable table, leaving the forest as it was.
+//
+// References lists every block the forest holds; right after a checkpoint
+// they are, with the free set's and client sessions' blocks, exactly the
+// grid's acquired blocks (a leak check, and state sync's fetch list).
 //
 // Reads (lookups, scans, compaction's) see a snapshot: levels are replaced,
 // never edited, and a released block stays intact until the next checkpoint
