@@ -259,3 +259,56 @@ func TestReadFaults(t *testing.T) {
 		t.Fatalf("open over a faulty manifest block: %v", openErr)
 	}
 }
+
+// TestDeterminismUnderReadFaults: a replica whose compaction reads keep
+// failing (parking until repaired) still writes exactly the blocks of one
+// whose reads never fail.
+func TestDeterminismUnderReadFaults(t *testing.T) {
+	clean := newHarness(t, lsmtest.New(testBodyMax), testForest, testTree)
+	clean.run(1, determinismOps)
+
+	grid := lsmtest.New(testBodyMax)
+	grid.Shuffle(11)
+	h := newHarness(t, grid, testForest, testTree)
+	rng := rand.New(rand.NewPCG(5, 6))
+	parks := 0
+	for h.op = 1; h.op <= determinismOps; {
+		workload(h.tree, h.op, determinismKeys)
+		var faulty []uint64
+		for range 3 {
+			if n := len(grid.Writes); n > 0 {
+				a := grid.Writes[rng.IntN(n)].Address
+				grid.SetFaulty(a, true)
+				faulty = append(faulty, a)
+			}
+		}
+		done := false
+		h.f.Beat(h.op, func() { done = true })
+		grid.Drain()
+		for !done {
+			if len(h.f.Parked()) == 0 {
+				t.Fatalf("op %d: beat neither done nor parked", h.op)
+			}
+			parks++
+			for _, a := range faulty { // the replica repairs the blocks
+				grid.SetFaulty(a, false)
+			}
+			h.f.RetryParked()
+			grid.Drain()
+		}
+		for _, a := range faulty {
+			grid.SetFaulty(a, false)
+		}
+		h.op++
+		if h.op%uint64(testCompactOps*determinismCheckpoint) == 0 {
+			h.checkpoint()
+		}
+	}
+	if parks == 0 {
+		t.Fatal("no compaction read ever failed")
+	}
+	if !slices.Equal(clean.grid.Writes, grid.Writes) {
+		t.Fatalf("writes differ after %d parks", parks)
+	}
+	t.Logf("%d parks, %d writes", parks, len(grid.Writes))
+}
