@@ -46,7 +46,8 @@ type snapOp struct {
 // state a snapshot holds: random and increasing ids (both halves of the id
 // index), history accounts, pending transfers with and without timeouts,
 // posts, voids, expiries, linked chains that roll back, and transient
-// failures that burn ids. It returns the ops and the ledger they built.
+// failures that burn ids, until nTransfers transfers are stored. It returns
+// the ops and the ledger they built.
 func buildOps(seed uint64, nAccounts, nTransfers, batch int) ([]snapOp, *Ledger) {
 	r := rand.New(rand.NewPCG(seed, 0x5eed))
 	l := New(Config{BatchMax: batch})
@@ -77,9 +78,8 @@ func buildOps(seed uint64, nAccounts, nTransfers, batch int) ([]snapOp, *Ledger)
 	}
 	var pendings []u128.U128
 	nextID := uint64(0)
-	for done := 0; done < nTransfers; {
-		n := min(batch, nTransfers-done)
-		done += n
+	for l.s.transfers.len() < nTransfers {
+		n := min(batch, nTransfers-l.s.transfers.len())
 		body := make([]byte, n*TransferSize)
 		for i := 0; i < n; i++ {
 			// Ids mostly increase, as TigerBeetle advises; one in fifty
