@@ -163,7 +163,7 @@ func (l *Ledger) createTransfers(body []byte, timestamp uint64, out []byte) []by
 		// A transient failure burns the id even when it broke a chain: the
 		// client saw the failure, so the same id must never succeed later.
 		if transient(status) {
-			l.s.failed[t.ID] = struct{}{}
+			l.s.failed.add(t.ID)
 		}
 		return status, resTS
 	})
@@ -208,7 +208,7 @@ func (l *Ledger) createTransfer(t *Transfer, ts, batchTS uint64, batchImported b
 		}
 		return TransferExists, e.Timestamp
 	}
-	if _, ok := l.s.failed[t.ID]; ok {
+	if l.s.failed.has(t.ID) {
 		return TransferIDAlreadyFailed, ts
 	}
 	if !imported {

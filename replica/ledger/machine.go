@@ -46,3 +46,17 @@ func (m *Machine) Commit(_ u128.U128, _, timestamp uint64, op vsr.Operation, bod
 }
 
 func (m *Machine) Checksum() u128.U128 { return m.L.Checksum() }
+
+// Snapshot encodes the ledger's whole state for a checkpoint.
+func (m *Machine) Snapshot() []byte { return m.L.Snapshot() }
+
+// Restore replaces the ledger with the one snapshot holds, keeping the
+// configuration; on error the current ledger stays.
+func (m *Machine) Restore(snapshot []byte) error {
+	l, err := Restore(m.L.cfg, snapshot)
+	if err != nil {
+		return err
+	}
+	m.L = l
+	return nil
+}

@@ -239,7 +239,7 @@ type store struct {
 	accountPos map[u128.U128]int32
 	transfers  chunks[transferRec]
 	transferAt idIndex
-	failed     map[u128.U128]struct{}
+	failed     idSet
 
 	accountIdx  fieldIndex
 	transferIdx fieldIndex
@@ -259,7 +259,7 @@ type store struct {
 
 func newStore() *store {
 	return &store{
-		accountPos: map[u128.U128]int32{}, transferAt: newIDIndex(), failed: map[u128.U128]struct{}{},
+		accountPos: map[u128.U128]int32{}, transferAt: newIDIndex(), failed: newIDSet(),
 	}
 }
 
