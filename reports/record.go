@@ -110,6 +110,9 @@ type Record struct {
 	// any client, in ticks: how close the run came to its patience
 	// (--ticks-max-requests), which ends the phase.
 	ReplyGapMax uint64 `json:"reply_gap_max_ticks"`
+	// Checkpoints is how many distinct checkpoints the cluster made (each
+	// checkpoint op counted once, whichever replicas reached it).
+	Checkpoints int `json:"checkpoints"`
 	// Workload counts the committed ledger operations: per operation, the
 	// number of requests and of each result status (create operations) or
 	// of objects found (lookups and queries).

@@ -20,6 +20,8 @@ type checkers struct {
 	sessions *check.Sessions
 	views    *check.Views
 	rollback *check.Rollback
+	// checkpoints holds every replica's checkpoints to the same id.
+	checkpoints *check.Checkpoints
 	// durability reads the disks: prepare_ok and commit claim what is on them.
 	durability *check.Durability
 	// validator judges the request behind an invalid_request_* eviction with
@@ -45,10 +47,11 @@ type checkers struct {
 func newCheckers(c *Cluster) *checkers {
 	r := len(c.replicas)
 	return &checkers{
-		once:     check.NewOnce(),
-		sessions: check.NewSessions(int(c.vcfg.ClientsMax)),
-		views:    check.NewViews(r),
-		rollback: check.NewRollback(c.state, r),
+		once:        check.NewOnce(),
+		sessions:    check.NewSessions(int(c.vcfg.ClientsMax)),
+		views:       check.NewViews(r),
+		rollback:    check.NewRollback(c.state, r),
+		checkpoints: check.NewCheckpoints(),
 		durability: check.NewDurability(c.cluster, c.vcfg, func(replica int, zone rio.Zone, offset uint64, buf []byte) {
 			c.disks[replica].Peek(zone, offset, buf)
 		}),

@@ -40,6 +40,11 @@ type Config struct {
 	// LedgerBugs plants ledger defects in every replica, for tests that
 	// prove the auditor catches them.
 	LedgerBugs ledger.Bugs
+	// WALWrap lets a run outgrow its WAL: checkpoints free the slots of
+	// the ops they hold. A replica that falls behind what its peers' WALs
+	// still hold cannot catch up until state sync exists, so only runs
+	// whose replicas keep up stay live.
+	WALWrap bool
 	// Recorder, if set, receives the run's timeline; network counters are
 	// sampled every SampleTicks (default 100).
 	Recorder    Recorder
@@ -148,7 +153,7 @@ func New(opts faults.Options, cfg Config) (*Cluster, error) {
 	}
 	// Without checkpoints the WAL must hold the whole run; half of it is
 	// for requests and registrations, half for the ledger's pulses.
-	if uint64(opts.RequestsMax+4*opts.ClientCount+16) >= c.vcfg.JournalSlotCount/2 {
+	if !cfg.WALWrap && uint64(opts.RequestsMax+4*opts.ClientCount+16) >= c.vcfg.JournalSlotCount/2 {
 		return nil, fmt.Errorf("requests max %d does not fit a journal of %d slots", opts.RequestsMax, c.vcfg.JournalSlotCount)
 	}
 	nodes := r + opts.ClientCount
@@ -305,6 +310,18 @@ func (o observer) StatusChanged(replica uint8, status vsr.Status, view uint32) {
 	}
 	c.viewMax = max(c.viewMax, view)
 	c.checkStatus(replica, status, view)
+}
+
+func (o observer) Opened(replica uint8, op uint64, state u128.U128) {
+	if err := o.c.state.Opened(int(replica), op, state); err != nil {
+		o.c.fail(reports.Correctness, err)
+	}
+}
+
+func (o observer) Checkpointed(replica uint8, op uint64, id u128.U128) {
+	if err := o.c.checks.checkpoints.Checkpointed(int(replica), op, id); err != nil {
+		o.c.failCheck("storage", err)
+	}
 }
 
 func (o observer) HeaderDropped(replica uint8, op uint64, sum u128.U128) {

@@ -8,6 +8,7 @@ import (
 	"encoding/binary"
 
 	"viewstamp/replica/checksum"
+	"viewstamp/replica/storage/snapshot"
 	"viewstamp/replica/u128"
 	"viewstamp/replica/vsr"
 )
@@ -23,8 +24,9 @@ const ReplySize = 24
 
 // Machine is the echo state machine.
 type Machine struct {
-	state u128.U128
-	buf   []byte
+	// The state, with its checkpoints.
+	snapshot.Hash
+	buf []byte
 }
 
 func (m *Machine) Check(op vsr.Operation, body []byte) vsr.EvictionReason {
@@ -46,15 +48,15 @@ func (m *Machine) EventCount(_ vsr.Operation, body []byte) uint64 { return uint6
 
 func (m *Machine) Commit(client u128.U128, op, timestamp uint64, _ vsr.Operation, body []byte) []byte {
 	m.buf = m.buf[:0]
-	m.buf = binary.LittleEndian.AppendUint64(m.buf, m.state.Lo)
-	m.buf = binary.LittleEndian.AppendUint64(m.buf, m.state.Hi)
+	m.buf = binary.LittleEndian.AppendUint64(m.buf, m.State.Lo)
+	m.buf = binary.LittleEndian.AppendUint64(m.buf, m.State.Hi)
 	m.buf = binary.LittleEndian.AppendUint64(m.buf, client.Lo)
 	m.buf = binary.LittleEndian.AppendUint64(m.buf, client.Hi)
 	m.buf = binary.LittleEndian.AppendUint64(m.buf, op)
 	m.buf = binary.LittleEndian.AppendUint64(m.buf, timestamp)
 	m.buf = append(m.buf, body...)
-	m.state = checksum.Sum(m.buf)
-	return Reply(op, m.state)
+	m.State = checksum.Sum(m.buf)
+	return Reply(op, m.State)
 }
 
 // Reply encodes what a reply to op must contain.
@@ -65,4 +67,6 @@ func Reply(op uint64, state u128.U128) []byte {
 	return r
 }
 
-func (m *Machine) Checksum() u128.U128 { return m.state }
+func (m *Machine) Checksum() u128.U128 { return m.State }
+
+var _ vsr.StateMachine = (*Machine)(nil)

@@ -1,6 +1,9 @@
 package ledger
 
 import (
+	"viewstamp/replica/storage"
+	"viewstamp/replica/storage/grid"
+	"viewstamp/replica/storage/snapshot"
 	"viewstamp/replica/u128"
 	"viewstamp/replica/vsr"
 )
@@ -8,6 +11,9 @@ import (
 // Machine adapts a Ledger to the replica's StateMachine interface.
 type Machine struct {
 	L *Ledger
+	// checkpoints writes the ledger whole at each checkpoint, until the
+	// ledger lives in the LSM forest.
+	checkpoints snapshot.Keeper
 }
 
 // NewMachine returns a ledger state machine whose batches fit messages of
@@ -59,4 +65,24 @@ func (m *Machine) Restore(snapshot []byte) error {
 	}
 	m.L = l
 	return nil
+}
+
+// MarkCheckpoint captures the state as of the op just committed for the next
+// checkpoint.
+func (m *Machine) MarkCheckpoint() { m.checkpoints.Capture(m.L.Snapshot()) }
+
+// Checkpoint writes the captured state into the grid.
+func (m *Machine) Checkpoint(g *grid.Grid, cs *storage.CheckpointState, done func()) {
+	m.checkpoints.Checkpoint(g, cs, done)
+}
+
+// Open restores the ledger a checkpoint holds; the formatted state is the
+// empty ledger the machine starts with.
+func (m *Machine) Open(g *grid.Grid, cs *storage.CheckpointState, done func(ok bool)) {
+	m.checkpoints.Open(g, cs, func(state []byte, ok bool) {
+		if ok && state != nil {
+			ok = m.Restore(state) == nil
+		}
+		done(ok)
+	})
 }

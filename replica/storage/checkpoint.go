@@ -10,7 +10,7 @@ import (
 )
 
 // CheckpointStateSize is the fixed encoding of a CheckpointState. The fields
-// take 288 bytes; the rest is zero, room for fields to come without moving
+// take 344 bytes; the rest is zero, room for fields to come without moving
 // the superblock's layout.
 const CheckpointStateSize = 512
 
@@ -58,6 +58,10 @@ type CheckpointState struct {
 	// StorageSize is how much of the data file this checkpoint needs (the
 	// layout's prefix up to the highest acquired block).
 	StorageSize uint64
+
+	// Snapshot is the state machine's state written whole, for a state
+	// machine kept in memory rather than in the forest (zero otherwise).
+	Snapshot TrailerRef
 }
 
 const (
@@ -70,7 +74,8 @@ const (
 	cpParent         = cpManifest + manifestRefSize
 	cpGrandparent    = cpParent + 16
 	cpStorageSize    = cpGrandparent + 16
-	cpEnd            = cpStorageSize + 8
+	cpSnapshot       = cpStorageSize + 8
+	cpEnd            = cpSnapshot + trailerRefSize
 
 	refSize         = 24
 	trailerRefSize  = refSize + 8 + 8 + 16
@@ -120,6 +125,7 @@ func (s *CheckpointState) Encode(b []byte) {
 	s.ParentID.Put(b[cpParent:])
 	s.GrandparentID.Put(b[cpGrandparent:])
 	binary.LittleEndian.PutUint64(b[cpStorageSize:], s.StorageSize)
+	putTrailer(b[cpSnapshot:], s.Snapshot)
 }
 
 // ErrCheckpointState reports an encoding that no CheckpointState produces.
@@ -149,7 +155,8 @@ func DecodeCheckpointState(b []byte) (CheckpointState, error) {
 	s.ParentID = u128.Get(b[cpParent:])
 	s.GrandparentID = u128.Get(b[cpGrandparent:])
 	s.StorageSize = binary.LittleEndian.Uint64(b[cpStorageSize:])
-	for _, t := range []TrailerRef{s.FreeSetAcquired, s.FreeSetReleased, s.ClientSessions} {
+	s.Snapshot = getTrailer(b[cpSnapshot:])
+	for _, t := range []TrailerRef{s.FreeSetAcquired, s.FreeSetReleased, s.ClientSessions, s.Snapshot} {
 		if (t.Last.Address == 0) != (t.BlockCount == 0) || (t.BlockCount == 0 && (t.Size != 0 || !t.Checksum.IsZero())) {
 			return CheckpointState{}, ErrCheckpointState
 		}

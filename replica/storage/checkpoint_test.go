@@ -25,6 +25,7 @@ func sampleState() CheckpointState {
 		ParentID:        u128.U128{Lo: 41, Hi: 42},
 		GrandparentID:   u128.U128{Lo: 43, Hi: 44},
 		StorageSize:     1 << 33,
+		Snapshot:        trailer(24),
 	}
 }
 
@@ -74,6 +75,7 @@ func TestCheckpointIDChangesWithEveryField(t *testing.T) {
 		func(s *CheckpointState) { s.ParentID.Lo++ },
 		func(s *CheckpointState) { s.GrandparentID.Hi++ },
 		func(s *CheckpointState) { s.StorageSize++ },
+		func(s *CheckpointState) { s.Snapshot.Size++ },
 	}
 	for i, m := range mutations {
 		s := base

@@ -2,6 +2,8 @@ package vsr
 
 import (
 	"testing"
+	"viewstamp/replica/storage"
+	"viewstamp/replica/storage/grid"
 
 	rio "viewstamp/replica/io"
 	"viewstamp/replica/u128"
@@ -102,6 +104,11 @@ func (nopSM) EventCount(Operation, []byte) uint64                        { retur
 func (nopSM) Pulse(uint64) (Operation, bool)                             { return 0, false }
 func (nopSM) Commit(u128.U128, uint64, uint64, Operation, []byte) []byte { return nil }
 func (nopSM) Checksum() u128.U128                                        { return u128.Zero }
+
+// nopSM has no state, so its checkpoints hold none.
+func (nopSM) MarkCheckpoint()                                                   {}
+func (nopSM) Checkpoint(_ *grid.Grid, _ *storage.CheckpointState, done func())  { done() }
+func (nopSM) Open(_ *grid.Grid, _ *storage.CheckpointState, done func(ok bool)) { done(true) }
 
 // openReplica formats (if st is fresh) and opens replica index of a cluster
 // of count, completing every IO.

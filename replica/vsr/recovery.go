@@ -70,7 +70,7 @@ func (r *Replica) openSuperblock(copies [][]byte) {
 			stale = append(stale, uint8(c))
 		}
 	}
-	r.repairSuperblock(stale, r.openJournalReads)
+	r.repairSuperblock(stale, func() { r.openCheckpoint(r.openJournalReads) })
 }
 
 func (r *Replica) repairSuperblock(stale []uint8, then func()) {
@@ -160,20 +160,27 @@ func (r *Replica) openJournal(ring []byte, prepares [][]byte) {
 	}
 	var viewHead uint64
 	for i := range d.ViewHeaders {
-		r.journal.setHeader(&d.ViewHeaders[i])
 		viewHead = max(viewHead, d.ViewHeaders[i].Op)
+	}
+	for s := uint64(0); s < slots; s++ {
+		if sl := &r.journal.slots[s]; sl.has && sl.header.Op > viewHead && sl.header.View != d.LogView {
+			r.journal.removeHeader(sl.header.Op)
+		}
+	}
+	for i := range d.ViewHeaders {
+		// A slot holding a later op of the log view has wrapped past this
+		// view header: the op it names is behind the checkpoint.
+		vh := &d.ViewHeaders[i]
+		if sl := r.journal.slotFor(vh.Op); sl.has && sl.header.Op > vh.Op {
+			continue
+		}
+		r.journal.setHeader(vh)
 	}
 	var head uint64
 	for s := uint64(0); s < slots; s++ {
-		sl := &r.journal.slots[s]
-		if !sl.has {
-			continue
+		if sl := &r.journal.slots[s]; sl.has {
+			head = max(head, sl.header.Op)
 		}
-		if sl.header.Op > viewHead && sl.header.View != d.LogView {
-			r.journal.removeHeader(sl.header.Op)
-			continue
-		}
-		head = max(head, sl.header.Op)
 	}
 	r.journal.version++
 	r.view, r.logView, r.commitMax = d.View, d.LogView, d.CommitMax
@@ -194,8 +201,8 @@ func (r *Replica) openJournal(ring []byte, prepares [][]byte) {
 		// was committed: writes can complete out of order, but an op commits
 		// only once it and all before it are durable, so anything past the
 		// first hole was never committed and has no peer to repair it from.
-		good := uint64(0)
-		for op := uint64(1); op <= r.op; op++ {
+		good := r.commitMin
+		for op := r.commitMin + 1; op <= r.op; op++ {
 			h, ok := r.journal.header(op)
 			prev, _ := r.journal.checksum(op - 1)
 			if !ok || h.Parent != prev || !r.journal.present(op) {

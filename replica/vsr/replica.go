@@ -6,6 +6,8 @@ import (
 	"math/rand/v2"
 
 	rio "viewstamp/replica/io"
+	"viewstamp/replica/storage"
+	"viewstamp/replica/storage/grid"
 	"viewstamp/replica/u128"
 )
 
@@ -79,6 +81,11 @@ type Replica struct {
 	journal  *journal
 	sb       superblock
 	sessions sessions
+	grid     *grid.Grid
+	// checkpoint is the durable checkpoint this replica runs from; ckpt the
+	// next one, from its op to its superblock write.
+	checkpoint storage.CheckpointState
+	ckpt       checkpointing
 
 	// Primary.
 	pipeline      []pipelineEntry
@@ -142,6 +149,7 @@ func New(o Options) (*Replica, error) {
 	}
 	r.sb = superblock{cfg: r.cfg, cluster: r.cluster, storage: r.storage, done: r.onSuperblockDurable}
 	r.sessions = newSessions(int(r.cfg.ClientsMax))
+	r.grid = grid.New(r.storage, r.cfg.Layout(), r.cluster)
 	if r.cfg.Bugs.ReplicationQuorumTooSmall && r.q.Replication > 1 {
 		r.q.Replication--
 	}
@@ -494,7 +502,7 @@ func (r *Replica) onRequest(m *Message) {
 			return
 		}
 	}
-	if uint64(len(r.pipeline)) >= r.cfg.PipelineMax {
+	if !r.canPrepare() {
 		if len(r.requestQueue) >= r.cfg.RequestQueueMax {
 			r.Drops.Stale++
 			return
@@ -637,13 +645,25 @@ func (r *Replica) commitPipeline() {
 		}
 	}
 	r.commitJournal()
-	for len(r.requestQueue) > 0 && uint64(len(r.pipeline)) < r.cfg.PipelineMax && r.status == StatusNormal && r.isPrimary() {
+	r.prepareQueued()
+	if len(r.pipeline) == 0 {
+		r.tPrepare.stop()
+	}
+}
+
+// canPrepare reports whether the primary may prepare another op now: the
+// pipeline has room, and the op's WAL slot holds nothing the durable
+// checkpoint still needs.
+func (r *Replica) canPrepare() bool {
+	return uint64(len(r.pipeline)) < r.cfg.PipelineMax && r.op < r.prepareMax()
+}
+
+// prepareQueued prepares queued requests for as long as it may.
+func (r *Replica) prepareQueued() {
+	for len(r.requestQueue) > 0 && r.canPrepare() && r.status == StatusNormal && r.isPrimary() {
 		q := r.requestQueue[0]
 		r.requestQueue = r.requestQueue[1:]
 		r.prepareRequest(q)
-	}
-	if len(r.pipeline) == 0 {
-		r.tPrepare.stop()
 	}
 }
 
@@ -685,6 +705,12 @@ func (r *Replica) onPrepare(m *Message) {
 		return
 	}
 	if !fromPrimary || h.Op <= r.commitMin {
+		r.Drops.Stale++
+		return
+	}
+	if h.Op > r.prepareMax() {
+		// Its slot still holds an op our durable checkpoint does not
+		// cover; the primary retransmits once we have checkpointed.
 		r.Drops.Stale++
 		return
 	}
@@ -794,7 +820,9 @@ func (r *Replica) onPrepareDurable(op uint64, sum u128.U128) {
 		return
 	}
 	if r.isPrimary() {
-		r.ackPipeline(op, sum, r.index)
+		if op <= r.ackMax() {
+			r.ackPipeline(op, sum, r.index)
+		}
 	} else {
 		r.sendPrepareOK(op)
 	}
@@ -807,7 +835,7 @@ func (r *Replica) sendPrepareOK(op uint64) {
 		return
 	}
 	h, ok := r.journal.header(op)
-	if !ok || !r.journal.present(op) {
+	if !ok || !r.journal.present(op) || op > r.ackMax() {
 		return
 	}
 	r.send(r.primaryIndex(r.view), &Message{Header: Header{
@@ -832,6 +860,9 @@ func (r *Replica) commitJournal() {
 	}
 	verified := r.verifiedFrom()
 	for r.commitMin < r.commitMax && r.commitMin < r.op {
+		if r.checkpointBlocksCommit() {
+			return
+		}
 		op := r.commitMin + 1
 		if op < verified {
 			return
@@ -863,6 +894,7 @@ func (r *Replica) execute(p *Message) {
 		reply = r.sm.Commit(h.Client, h.Op, h.Timestamp, h.Operation, p.Body)
 	}
 	r.commitMin = h.Op
+	r.afterExecute(h.Op)
 	r.failedViews = 0
 	if h.Timestamp > r.lastTimestamp {
 		r.lastTimestamp = h.Timestamp

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"viewstamp/replica/storage/snapshot"
 
 	"viewstamp/replica/checksum"
 	rio "viewstamp/replica/io"
@@ -116,6 +117,16 @@ func (o scenObserver) Committed(replica uint8, h *Header, body, _ []byte, _ u128
 
 func (o scenObserver) StatusChanged(replica uint8, status Status, view uint32) {
 	o.s.emitf("r%d: %v view=%d", replica, status, view)
+}
+
+func (o scenObserver) Opened(replica uint8, op uint64, _ u128.U128) {
+	if op > 0 {
+		o.s.emitf("r%d: opened checkpoint op=%d", replica, op)
+	}
+}
+
+func (o scenObserver) Checkpointed(replica uint8, op uint64, _ u128.U128) {
+	o.s.emitf("r%d: checkpoint op=%d durable", replica, op)
 }
 
 func (o scenObserver) HeaderDropped(replica uint8, op uint64, sum u128.U128) {
@@ -287,7 +298,9 @@ const scenOperation = OperationStateMachineMin
 
 // scenSM keeps a hash chain over committed bodies and replies with the body:
 // commits print as the text the client sent.
-type scenSM struct{ state u128.U128 }
+type scenSM struct {
+	snapshot.Hash // the state, with its checkpoints
+}
 
 func (m *scenSM) Check(op Operation, _ []byte) EvictionReason {
 	if op != scenOperation {
@@ -299,13 +312,13 @@ func (m *scenSM) EventCount(Operation, []byte) uint64 { return 0 }
 func (m *scenSM) Pulse(uint64) (Operation, bool)      { return 0, false }
 func (m *scenSM) Commit(client u128.U128, op, timestamp uint64, _ Operation, body []byte) []byte {
 	var b [HeaderSize]byte
-	m.state.Put(b[0:])
+	m.State.Put(b[0:])
 	client.Put(b[16:])
 	b[32] = byte(op)
-	m.state = checksum.Sum(append(b[:33], body...))
+	m.State = checksum.Sum(append(b[:33], body...))
 	return append([]byte(nil), body...)
 }
-func (m *scenSM) Checksum() u128.U128 { return m.state }
+func (m *scenSM) Checksum() u128.U128 { return m.State }
 
 // ---- Clients ----
 

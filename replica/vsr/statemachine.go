@@ -1,6 +1,10 @@
 package vsr
 
-import "viewstamp/replica/u128"
+import (
+	"viewstamp/replica/storage"
+	"viewstamp/replica/storage/grid"
+	"viewstamp/replica/u128"
+)
 
 // StateMachine is the replicated service. Every replica runs the same
 // operations in the same order with the same timestamps, so every method must
@@ -25,6 +29,20 @@ type StateMachine interface {
 	Commit(client u128.U128, op, timestamp uint64, operation Operation, body []byte) []byte
 	// Checksum summarizes the whole state, for checkers comparing replicas.
 	Checksum() u128.U128
+
+	// MarkCheckpoint marks the state as of the op just committed as the next
+	// checkpoint's. Checkpoint, called a bar later, writes that state: the
+	// commits between must not change what it writes. (A state machine in
+	// the forest has nothing to do here; one held in memory copies itself.)
+	MarkCheckpoint()
+	// Checkpoint writes the state MarkCheckpoint marked into g, fills in its part
+	// of cs, and calls done once all of it is durable. It acquires every
+	// block it writes before it returns: the free set is encoded next.
+	Checkpoint(g *grid.Grid, cs *storage.CheckpointState, done func())
+	// Open restores the state checkpoint cs holds (the empty state of a
+	// formatted file when cs is zero) and calls done; ok is false if a
+	// block of it cannot be read.
+	Open(g *grid.Grid, cs *storage.CheckpointState, done func(ok bool))
 }
 
 // Observer hears about what a replica does, for checkers and logs. The
@@ -32,6 +50,12 @@ type StateMachine interface {
 type Observer interface {
 	Committed(replica uint8, h *Header, body, reply []byte, state u128.U128)
 	StatusChanged(replica uint8, status Status, view uint32)
+	// Opened: a starting replica resumes from checkpoint op with the state
+	// machine's state checksum there, and replays from op+1.
+	Opened(replica uint8, op uint64, state u128.U128)
+	// Checkpointed: the replica's checkpoint at op is durable in its
+	// superblock. Every replica checkpointing op must name the same id.
+	Checkpointed(replica uint8, op uint64, id u128.U128)
 	// HeaderDropped: the header with checksum left the replica's log at op,
 	// replaced by another header for the same op or removed, while the
 	// replica was running (not while recovery rebuilds the log). A committed
@@ -46,4 +70,6 @@ type nopObserver struct{}
 func (nopObserver) Committed(uint8, *Header, []byte, []byte, u128.U128) {}
 func (nopObserver) StatusChanged(uint8, Status, uint32)                 {}
 func (nopObserver) HeaderDropped(uint8, uint64, u128.U128)              {}
+func (nopObserver) Opened(uint8, uint64, u128.U128)                     {}
+func (nopObserver) Checkpointed(uint8, uint64, u128.U128)               {}
 func (nopObserver) Logf(uint8, string, ...any)                          {}

@@ -115,11 +115,19 @@ func (r *Replica) transitionToViewChange(view uint32) {
 }
 
 func (r *Replica) stageSuperblock() {
-	r.sb.stage(VSRState{Replica: r.index, View: r.view, LogView: r.logView, CommitMax: r.commitMax, ViewHeaders: r.viewHeaders})
+	cp := r.checkpoint
+	if r.ckpt.started && r.ckpt.pending == 0 {
+		// The next checkpoint's data is durable: it rides on this write.
+		cp = r.ckpt.state
+	}
+	r.sb.stage(VSRState{Replica: r.index, View: r.view, LogView: r.logView, CommitMax: r.commitMax, ViewHeaders: r.viewHeaders, Checkpoint: cp})
 }
 
 func (r *Replica) onSuperblockDurable() {
 	d := &r.sb.durable
+	if r.ckpt.started && d.Checkpoint.Op == r.ckpt.op && r.status != StatusRecovering {
+		r.checkpointDurable()
+	}
 	if d.View != r.view || r.status == StatusRecovering {
 		return
 	}

@@ -54,6 +54,24 @@ func (s *State) At(op uint64) (Committed, bool) {
 // Restarted tells the checker a replica lost its memory and will replay.
 func (s *State) Restarted(replica int) { s.next[replica] = 1 }
 
+// Opened tells the checker a starting replica resumes from its checkpoint at
+// op with the given state: it replays from op+1, and that state must be the
+// one the history reached at op (op 0: the formatted, empty state).
+func (s *State) Opened(replica int, op uint64, state u128.U128) error {
+	s.next[replica] = op + 1
+	if op == 0 {
+		return nil
+	}
+	c, ok := s.At(op)
+	switch {
+	case !ok:
+		return fmt.Errorf("replica %d opened a checkpoint at op %d, beyond the committed history (op %d)", replica, op, s.CommitMax())
+	case c.State != state:
+		return fmt.Errorf("replica %d opened its checkpoint at op %d with state %v, but the history reached %v there", replica, op, state, c.State)
+	}
+	return nil
+}
+
 // Commit checks one replica executing one op.
 func (s *State) Commit(replica int, h *vsr.Header, reply []byte, state u128.U128) error {
 	op := h.Op

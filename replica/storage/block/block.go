@@ -48,10 +48,15 @@ const (
 	TypeManifest       Type = 3
 	TypeIndex          Type = 4
 	TypeValue          Type = 5
-	typeCount               = 6
+	// TypeSnapshot holds a state machine's whole state (a checkpoint
+	// trailer), for a state machine not kept in the forest.
+	TypeSnapshot Type = 6
 )
 
-var typeNames = [typeCount]string{"reserved", "free_set", "client_sessions", "manifest", "index", "value"}
+// typeCount bounds the block types.
+const typeCount = 7
+
+var typeNames = [typeCount]string{"reserved", "free_set", "client_sessions", "manifest", "index", "value", "snapshot"}
 
 func (t Type) String() string {
 	if t < typeCount {

@@ -1,0 +1,245 @@
+package vsr
+
+import (
+	"fmt"
+
+	"viewstamp/replica/checksum"
+	rio "viewstamp/replica/io"
+	"viewstamp/replica/storage"
+	"viewstamp/replica/storage/grid"
+)
+
+type gridRefs = grid.CheckpointRefs
+
+// Checkpoints. A checkpoint makes the state as of op N durable, so that WAL
+// slots of ops up to N may be reused and a restart replays only the ops after
+// N. The schedule (storage.Schedule) is TigerBeetle's:
+//
+//	commit N             the state machine and the client table mark their
+//	                     state as of N (MarkCheckpoint; the table is encoded)
+//	commit trigger(N)    N + one bar: the state, the client replies changed
+//	                     since the last checkpoint, the sessions trailer and
+//	                     the free set are written; then the superblock names
+//	                     the new checkpoint. Commits past the trigger wait
+//	                     for that superblock write.
+//	commit durable(N)+1  a replication quorum has checkpointed N: blocks the
+//	                     previous checkpoint released are free again.
+//
+// A replica whose durable checkpoint is C writes prepares only up to
+// PrepareMax(C) (the slot of C's own op) and acknowledges only up to
+// AckMax(C), so that a replication quorum acknowledging past a trigger
+// proves the checkpoint is on that quorum.
+
+// checkpointing is a checkpoint between its op and its superblock write.
+type checkpointing struct {
+	op       uint64 // 0: none
+	sessions []byte // the client table as of op
+	replies  []replyWrite
+	state    storage.CheckpointState
+	started  bool // the trigger has committed and the writes are under way
+	pending  int  // writes not yet durable
+}
+
+// replyWrite is one reply body for the client replies zone: only bodies
+// changed since the last checkpoint are written, at the checkpoint, so that
+// the zone always holds the replies of a checkpoint being made or made.
+type replyWrite struct {
+	slot int
+	body []byte
+}
+
+func (r *Replica) schedule() storage.Schedule { return r.cfg.Schedule() }
+
+// checkpointOp is the op of the durable checkpoint this replica runs from.
+func (r *Replica) checkpointOp() uint64 { return r.checkpoint.Op }
+
+// prepareMax is the highest op this replica may write to its WAL.
+func (r *Replica) prepareMax() uint64 { return r.schedule().PrepareMax(r.checkpointOp()) }
+
+// ackMax is the highest op this replica acknowledges.
+func (r *Replica) ackMax() uint64 { return r.schedule().AckMax(r.checkpointOp()) }
+
+// checkpointBlocksCommit reports whether op may not execute yet: its
+// checkpoint trigger has committed and the superblock is not yet written.
+func (r *Replica) checkpointBlocksCommit() bool {
+	return r.ckpt.started
+}
+
+// afterExecute runs the checkpoint schedule once op has executed.
+func (r *Replica) afterExecute(op uint64) {
+	s := r.schedule()
+	cp := r.checkpointOp()
+	if durable, ok := s.DurableAt(cp); ok && op == durable {
+		r.grid.CheckpointDurable()
+	}
+	next := s.Next(cp)
+	switch {
+	case op == next:
+		r.sm.MarkCheckpoint()
+		r.ckpt = checkpointing{op: op, sessions: r.sessions.encode()}
+		for i := range r.sessions.slots {
+			e := &r.sessions.slots[i]
+			if e.used && e.lastOp > cp && len(e.reply.Body) > 0 {
+				r.ckpt.replies = append(r.ckpt.replies, replyWrite{slot: i, body: e.reply.Body})
+			}
+		}
+	case r.ckpt.op != 0 && !r.ckpt.started:
+		if trigger, _ := s.Trigger(r.ckpt.op); op == trigger {
+			r.startCheckpoint()
+		}
+	}
+}
+
+// startCheckpoint writes the state of r.ckpt.op: the state machine's first,
+// so that its blocks are acquired before the free set is encoded, which
+// grid.Checkpoint does last.
+func (r *Replica) startCheckpoint() {
+	c := &r.ckpt
+	c.started = true
+	h, ok := r.journal.header(c.op)
+	if !ok {
+		panic(fmt.Sprintf("replica %d: checkpoint op %d has left the log before its checkpoint", r.index, c.op))
+	}
+	prev := r.checkpoint
+	c.state = storage.CheckpointState{
+		HeaderChecksum: h.Checksum,
+		Op:             c.op,
+		ParentID:       prev.CheckpointID(),
+		GrandparentID:  prev.ParentID,
+	}
+	c.pending = 2 + len(c.replies)
+	r.sm.Checkpoint(r.grid, &c.state, r.checkpointWritten)
+	for _, w := range c.replies {
+		r.writeReply(w)
+	}
+	r.grid.Checkpoint(c.sessions, func(refs gridRefs) {
+		c.state.ClientSessions = refs.ClientSessions
+		c.state.FreeSetAcquired = refs.FreeSetAcquired
+		c.state.FreeSetReleased = refs.FreeSetReleased
+		c.state.StorageSize = refs.StorageSize
+		r.checkpointWritten()
+	})
+}
+
+func (r *Replica) writeReply(w replyWrite) {
+	l := r.cfg.Layout()
+	buf := make([]byte, l.SectorCeil(uint64(len(w.body))))
+	copy(buf, w.body)
+	r.storage.Write(rio.ZoneClientReplies, l.ClientReplyOffset(uint64(w.slot)), buf, r.checkpointWritten)
+}
+
+// checkpointWritten counts one of the checkpoint's writes durable; the last
+// one stages the superblock.
+func (r *Replica) checkpointWritten() {
+	r.ckpt.pending--
+	if r.ckpt.pending > 0 {
+		return
+	}
+	r.logf("checkpoint op %d: data durable, writing the superblock", r.ckpt.op)
+	r.stageSuperblock()
+}
+
+// checkpointDurable finishes a checkpoint whose superblock write completed:
+// the grid frees what the old checkpoint released once the next is durable,
+// commits resume, and what the old checkpoint held back goes out.
+func (r *Replica) checkpointDurable() {
+	r.checkpoint = r.ckpt.state
+	r.ckpt = checkpointing{}
+	r.grid.CheckpointWritten()
+	r.obs.Checkpointed(r.index, r.checkpoint.Op, r.checkpoint.CheckpointID())
+	r.logf("checkpoint op %d durable: prepare up to %d, acknowledge up to %d", r.checkpoint.Op, r.prepareMax(), r.ackMax())
+	if r.status != StatusNormal {
+		return
+	}
+	// Acknowledgements withheld past the old limit.
+	for op := r.commitMin + 1; op <= r.op; op++ {
+		if h, ok := r.journal.header(op); ok && r.journal.present(op) {
+			if r.isPrimary() {
+				r.ackPipeline(op, h.Checksum, r.index)
+			} else {
+				r.sendPrepareOK(op)
+			}
+		}
+	}
+	r.commitJournal()
+	if r.isPrimary() {
+		r.prepareQueued()
+	}
+}
+
+// openCheckpoint loads the durable checkpoint at a start: the grid's free set
+// and client sessions, the replies the sessions name, then the state
+// machine. then runs once all of it is in memory.
+func (r *Replica) openCheckpoint(then func()) {
+	cs := r.sb.durable.Checkpoint
+	r.checkpoint = cs
+	if cs.Op == 0 {
+		r.sm.Open(r.grid, &cs, func(ok bool) {
+			if !ok {
+				panic("replica: the formatted state does not open")
+			}
+			r.obs.Opened(r.index, 0, r.sm.Checksum())
+			then()
+		})
+		return
+	}
+	refs := gridRefs{ClientSessions: cs.ClientSessions, FreeSetAcquired: cs.FreeSetAcquired,
+		FreeSetReleased: cs.FreeSetReleased, StorageSize: cs.StorageSize}
+	r.grid.Open(refs, func(b []byte, ok bool) {
+		if !ok {
+			// Only a storage fault loses a durable checkpoint's blocks;
+			// fetching them from peers is the storage-fault work.
+			panic(fmt.Sprintf("replica %d: checkpoint %d: grid trailers unreadable", r.index, cs.Op))
+		}
+		s, err := decodeSessions(b, int(r.cfg.ClientsMax))
+		if err != nil {
+			panic(fmt.Sprintf("replica %d: checkpoint %d: %v", r.index, cs.Op, err))
+		}
+		r.sessions = s
+		r.readReplies(func() {
+			r.sm.Open(r.grid, &cs, func(ok bool) {
+				if !ok {
+					panic(fmt.Sprintf("replica %d: checkpoint %d: state machine blocks unreadable", r.index, cs.Op))
+				}
+				r.commitMin, r.commitMax = cs.Op, max(r.commitMax, cs.Op)
+				r.obs.Opened(r.index, cs.Op, r.sm.Checksum())
+				r.logf("opened checkpoint op %d", cs.Op)
+				then()
+			})
+		})
+	})
+}
+
+// readReplies reads the body of every session's reply from its slot. A slot
+// holding another body (a later checkpoint's, whose write began before a
+// crash) leaves that reply to replay: its op is after this checkpoint, since
+// a slot is only rewritten for a reply newer than the last checkpoint.
+func (r *Replica) readReplies(then func()) {
+	l := r.cfg.Layout()
+	left := 1
+	done := func() {
+		left--
+		if left == 0 {
+			then()
+		}
+	}
+	for i := range r.sessions.slots {
+		e := &r.sessions.slots[i]
+		if !e.used || e.reply.Header.Size <= HeaderSize {
+			continue
+		}
+		n := uint64(e.reply.Header.Size) - HeaderSize
+		buf := make([]byte, l.SectorCeil(n))
+		left++
+		r.storage.Read(rio.ZoneClientReplies, l.ClientReplyOffset(uint64(i)), buf, func() {
+			body := buf[:n]
+			if checksum.Sum(body) == e.reply.Header.ChecksumBody {
+				e.reply.Body = body
+			} else {
+				r.logf("client reply slot %d holds another body: replay rebuilds it", i)
+			}
+			done()
+		})
+	}
+	done()
+}

@@ -1,0 +1,46 @@
+package sim_test
+
+import (
+	"testing"
+
+	"viewstamp/faults"
+	"viewstamp/replica/vsr"
+	"viewstamp/reports"
+	"viewstamp/sim"
+)
+
+// checkpointJournalSlots is a WAL that wraps every 52 ops (checkpoints at
+// 51, 103, ...), as the storage engine's simulator preset will.
+const checkpointJournalSlots = 64
+
+// TestCheckpointsWrapTheWAL runs clusters far past their WAL on a quiet
+// network: the WAL is reused only behind durable checkpoints, every replica
+// names each checkpoint alike (the storage checker), and replicas that
+// crash reopen from their checkpoint and replay only what follows it (the
+// state checker holds the reopened state to the history's).
+func TestCheckpointsWrapTheWAL(t *testing.T) {
+	for _, tc := range []struct {
+		seed     uint64
+		replicas int
+	}{{11, 1}, {12, 3}, {13, 6}} {
+		opts := faults.Draw(tc.seed, faults.Limits{RequestsMax: 600})
+		opts.ReplicaCount = tc.replicas
+		opts.Network.LossProbability, opts.Network.ReplayProbability = 0, 0
+		opts.Network.ClogProbability, opts.Network.PartitionProbability = 0, 0
+		opts.Network.CorruptProbability = 0
+		opts.Process.CrashProbability, opts.Process.RestartProbability = 3e-5, 1e-2
+		opts.Process.PauseProbability = 0
+		rec := sim.Run(opts, sim.Config{Lite: true, WALWrap: true, Mutate: func(c *vsr.Config) {
+			c.JournalSlotCount = checkpointJournalSlots
+		}})
+		if rec.Result != reports.Pass {
+			t.Fatalf("seed %d, %d replicas: %s: %s", tc.seed, tc.replicas, rec.Result, rec.Failure)
+		}
+		wraps := rec.CommitMax / checkpointJournalSlots
+		t.Logf("seed %d: completed %d of %d requests, ticks %d, view changes %d", tc.seed, rec.RequestsCompleted, opts.RequestsMax, rec.Ticks, rec.ViewChanges)
+		if wraps < 5 || rec.Checkpoints < int(wraps) {
+			t.Fatalf("seed %d: commit_max %d (%d wraps) with %d checkpoints", tc.seed, rec.CommitMax, wraps, rec.Checkpoints)
+		}
+		t.Logf("seed %d, %d replicas: commit_max %d, %d checkpoints, %d restarts", tc.seed, tc.replicas, rec.CommitMax, rec.Checkpoints, rec.Restarts)
+	}
+}
