@@ -113,6 +113,9 @@ type Record struct {
 	// Checkpoints is how many distinct checkpoints the cluster made (each
 	// checkpoint op counted once, whichever replicas reached it).
 	Checkpoints int `json:"checkpoints"`
+	// StateSyncs counts replicas that adopted a peer's newer checkpoint,
+	// having fallen behind what the WALs still held.
+	StateSyncs uint64 `json:"state_syncs"`
 	// Workload counts the committed ledger operations: per operation, the
 	// number of requests and of each result status (create operations) or
 	// of objects found (lookups and queries).

@@ -28,7 +28,7 @@ func TestCheckpointsWrapTheWAL(t *testing.T) {
 		opts.Network.LossProbability, opts.Network.ReplayProbability = 0, 0
 		opts.Network.ClogProbability, opts.Network.PartitionProbability = 0, 0
 		opts.Network.CorruptProbability = 0
-		opts.Process.CrashProbability, opts.Process.RestartProbability = 3e-5, 1e-2
+		opts.Process.CrashProbability, opts.Process.RestartProbability = 1e-5, 1e-2
 		opts.Process.PauseProbability = 0
 		rec := sim.Run(opts, sim.Config{Lite: true, WALWrap: true, Mutate: func(c *vsr.Config) {
 			c.JournalSlotCount = checkpointJournalSlots

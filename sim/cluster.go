@@ -84,13 +84,15 @@ type Cluster struct {
 	sched sched.Scheduler
 	net   *packet.Network
 
-	cluster  u128.U128
-	disks    []*disk.Disk
-	replicas []*vsr.Replica
-	down     []bool
-	paused   []bool
-	changed  []uint64 // tick of a replica's last process change
-	restarts []uint64
+	cluster u128.U128
+	disks   []*disk.Disk
+	// stateSyncs counts replicas that adopted a peer's newer checkpoint.
+	stateSyncs uint64
+	replicas   []*vsr.Replica
+	down       []bool
+	paused     []bool
+	changed    []uint64 // tick of a replica's last process change
+	restarts   []uint64
 
 	clients  []*simClient
 	clientBy map[u128.U128]int
@@ -312,7 +314,10 @@ func (o observer) StatusChanged(replica uint8, status vsr.Status, view uint32) {
 	c.checkStatus(replica, status, view)
 }
 
-func (o observer) Opened(replica uint8, op uint64, state u128.U128) {
+func (o observer) Opened(replica uint8, op uint64, state u128.U128, synced bool) {
+	if synced {
+		o.c.stateSyncs++
+	}
 	if err := o.c.state.Opened(int(replica), op, state); err != nil {
 		o.c.fail(reports.Correctness, err)
 	}

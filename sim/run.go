@@ -316,6 +316,7 @@ func (c *Cluster) Record() reports.Record {
 	rec.RequestsCompletedSafety = c.completedSafety
 	rec.ReplyGapMax = c.replyGapMax
 	rec.Checkpoints = c.checks.checkpoints.Count()
+	rec.StateSyncs = c.stateSyncs
 	rec.NoProgressCause = c.noProgress
 	for _, n := range c.restarts {
 		rec.Restarts += n

@@ -3,10 +3,10 @@ package vsr
 import (
 	"fmt"
 
-	"viewstamp/replica/checksum"
 	rio "viewstamp/replica/io"
 	"viewstamp/replica/storage"
 	"viewstamp/replica/storage/grid"
+	"viewstamp/replica/u128"
 )
 
 type gridRefs = grid.CheckpointRefs
@@ -143,7 +143,7 @@ func (r *Replica) checkpointWritten() {
 // the grid frees what the old checkpoint released once the next is durable,
 // commits resume, and what the old checkpoint held back goes out.
 func (r *Replica) checkpointDurable() {
-	r.checkpoint = r.ckpt.state
+	r.setCheckpoint(r.ckpt.state)
 	r.ckpt = checkpointing{}
 	r.grid.CheckpointWritten()
 	r.obs.Checkpointed(r.index, r.checkpoint.Op, r.checkpoint.CheckpointID())
@@ -172,13 +172,13 @@ func (r *Replica) checkpointDurable() {
 // machine. then runs once all of it is in memory.
 func (r *Replica) openCheckpoint(then func()) {
 	cs := r.sb.durable.Checkpoint
-	r.checkpoint = cs
+	r.setCheckpoint(cs)
 	if cs.Op == 0 {
 		r.sm.Open(r.grid, &cs, func(ok bool) {
 			if !ok {
 				panic("replica: the formatted state does not open")
 			}
-			r.obs.Opened(r.index, 0, r.sm.Checksum())
+			r.obs.Opened(r.index, 0, r.sm.Checksum(), false)
 			then()
 		})
 		return
@@ -202,7 +202,7 @@ func (r *Replica) openCheckpoint(then func()) {
 					panic(fmt.Sprintf("replica %d: checkpoint %d: state machine blocks unreadable", r.index, cs.Op))
 				}
 				r.commitMin, r.commitMax = cs.Op, max(r.commitMax, cs.Op)
-				r.obs.Opened(r.index, cs.Op, r.sm.Checksum())
+				r.obs.Opened(r.index, cs.Op, r.sm.Checksum(), r.sync.opening)
 				r.logf("opened checkpoint op %d", cs.Op)
 				then()
 			})
@@ -233,13 +233,27 @@ func (r *Replica) readReplies(then func()) {
 		left++
 		r.storage.Read(rio.ZoneClientReplies, l.ClientReplyOffset(uint64(i)), buf, func() {
 			body := buf[:n]
-			if checksum.Sum(body) == e.reply.Header.ChecksumBody {
+			if replyBodyMatches(&e.reply.Header, body) {
 				e.reply.Body = body
 			} else {
-				r.logf("client reply slot %d holds another body: replay rebuilds it", i)
+				// Replay rebuilds it if its op is after the checkpoint;
+				// else (a synced checkpoint) a peer sends it.
+				e.replyMissing = true
 			}
 			done()
 		})
 	}
 	done()
+}
+
+// checkpointID names this replica's durable checkpoint to peers.
+func (r *Replica) checkpointID() u128.U128 { return r.cpID }
+
+// setCheckpoint makes cs the checkpoint this replica runs from.
+func (r *Replica) setCheckpoint(cs storage.CheckpointState) {
+	r.checkpoint = cs
+	r.cpID = u128.Zero
+	if cs.Op > 0 {
+		r.cpID = cs.CheckpointID()
+	}
 }

@@ -31,8 +31,11 @@ const (
 	CommandGetView    Command = 13
 	CommandGetHeaders Command = 14
 	CommandGetPrepare Command = 15
+	CommandGetReply   Command = 16
 	CommandHeaders    Command = 17
 	CommandEviction   Command = 18
+	CommandGetBlocks  Command = 19
+	CommandBlock      Command = 20
 	CommandView       Command = 24
 	commandUpperBound         = 25
 )
@@ -44,6 +47,7 @@ var commandNames = [commandUpperBound]string{
 	CommandCommit: "commit", CommandExitView: "exit_view", CommandJoinView: "join_view",
 	CommandGetView: "get_view", CommandGetHeaders: "get_headers", CommandGetPrepare: "get_prepare",
 	CommandHeaders: "headers", CommandEviction: "eviction", CommandView: "view",
+	CommandGetReply: "get_reply", CommandGetBlocks: "get_blocks", CommandBlock: "block",
 }
 
 func (c Command) String() string {
@@ -123,6 +127,7 @@ type Header struct {
 	Ref          u128.U128 // prepare: request checksum; prepare_ok / get_prepare: prepare checksum; commit: commit checksum; reply: request checksum
 	Context      u128.U128 // reply: the client's next parent; view, get_view: nonce
 	CheckpointID u128.U128
+	CheckpointOp uint64 // commit, ping, view: the sender's durable checkpoint
 	Client       u128.U128
 	Op           uint64 // prepare op; join_view / view: op head; get_headers: op_max
 	Commit       uint64 // commit number (commit_max, or commit_min in prepare_ok)
@@ -145,6 +150,7 @@ const (
 	fRef
 	fContext
 	fCheckpointID
+	fCheckpointOp
 	fClient
 	fOp
 	fCommit
@@ -178,14 +184,17 @@ var layouts = [commandUpperBound][]placement{
 		{fRequest, 192}, {fOperation, 196}},
 	CommandReply: {{fRef, 128}, {fContext, 160}, {fClient, 192}, {fOp, 208}, {fCommit, 216},
 		{fTimestamp, 224}, {fRequest, 232}, {fOperation, 236}},
-	CommandCommit: {{fRef, 128}, {fCheckpointID, 160}, {fCommit, 184}, {fTimestamp, 192}},
+	CommandCommit: {{fRef, 128}, {fCheckpointID, 160}, {fCheckpointOp, 176}, {fCommit, 184}, {fTimestamp, 192}},
 	CommandJoinView: {{fPresent, 128}, {fNack, 144}, {fOp, 160}, {fCommitMin, 168},
 		{fCommit, 176}, {fLogView, 184}},
-	CommandView:       {{fContext, 128}, {fOp, 144}, {fCommit, 152}},
+	CommandView:       {{fContext, 128}, {fOp, 144}, {fCommit, 152}, {fCheckpointOp, 160}},
 	CommandGetView:    {{fContext, 128}},
 	CommandGetHeaders: {{fCommitMin, 128}, {fOp, 136}},
 	CommandGetPrepare: {{fRef, 128}, {fOp, 144}},
-	CommandPing:       {{fCheckpointID, 128}, {fTimestamp, 152}},
+	CommandPing:       {{fCheckpointID, 128}, {fCheckpointOp, 144}, {fTimestamp, 152}},
+	CommandGetReply:   {{fRef, 128}, {fClient, 144}, {fOp, 160}},
+	// A block's header is its own (package storage/block): no fields here.
+	CommandBlock:      {},
 	CommandPong:       {{fTimestamp, 128}, {fTimestamp2, 136}},
 	CommandPingClient: {{fClient, 128}, {fTimestamp, 144}},
 	CommandPongClient: {{fTimestamp, 128}},
@@ -203,6 +212,8 @@ func (h *Header) put(b []byte, f field) {
 		h.Context.Put(b)
 	case fCheckpointID:
 		h.CheckpointID.Put(b)
+	case fCheckpointOp:
+		le.PutUint64(b, h.CheckpointOp)
 	case fClient:
 		h.Client.Put(b)
 	case fOp:
@@ -243,6 +254,8 @@ func (h *Header) get(b []byte, f field) {
 		h.Context = u128.Get(b)
 	case fCheckpointID:
 		h.CheckpointID = u128.Get(b)
+	case fCheckpointOp:
+		h.CheckpointOp = le.Uint64(b)
 	case fClient:
 		h.Client = u128.Get(b)
 	case fOp:

@@ -7,6 +7,7 @@ import (
 
 	rio "viewstamp/replica/io"
 	"viewstamp/replica/storage"
+	"viewstamp/replica/storage/block"
 	"viewstamp/replica/storage/grid"
 	"viewstamp/replica/u128"
 )
@@ -85,7 +86,15 @@ type Replica struct {
 	// checkpoint is the durable checkpoint this replica runs from; ckpt the
 	// next one, from its op to its superblock write.
 	checkpoint storage.CheckpointState
+	cpID       u128.U128 // checkpoint's id, sent with every heartbeat
 	ckpt       checkpointing
+	sync       syncState
+	// missingBlocks are the blocks grid reads wait for, oldest first;
+	// blockRound turns get_blocks and get_reply requests over the peers.
+	missingBlocks []block.Ref
+	blockRound    uint64
+	// StateSyncs counts the state syncs this replica began.
+	StateSyncs uint64
 
 	// Primary.
 	pipeline      []pipelineEntry
@@ -150,6 +159,7 @@ func New(o Options) (*Replica, error) {
 	r.sb = superblock{cfg: r.cfg, cluster: r.cluster, storage: r.storage, done: r.onSuperblockDurable}
 	r.sessions = newSessions(int(r.cfg.ClientsMax))
 	r.grid = grid.New(r.storage, r.cfg.Layout(), r.cluster)
+	r.grid.SetMissing(r.onBlockMissing)
 	if r.cfg.Bugs.ReplicationQuorumTooSmall && r.q.Replication > 1 {
 		r.q.Replication--
 	}
@@ -197,12 +207,25 @@ func (r *Replica) setStatus(s Status) {
 func (r *Replica) Tick() {
 	r.ticks++
 	if r.status == StatusRecovering {
+		// Opening a checkpoint synced to before a crash may wait for
+		// blocks from peers.
+		if len(r.missingBlocks) > 0 && r.ticks%r.cfg.RepairTicks == 0 {
+			r.requestBlocks()
+		}
 		return
 	}
 	if r.tPing.tick(r.rng) {
 		r.sendPings()
 	}
 	if r.tRepair.tick(r.rng) {
+		// Once per round, not on every answer that calls repair: blocks
+		// and replies a synced checkpoint still lacks, and the count of
+		// rounds without progress that makes a laggard sync.
+		r.requestBlocks()
+		if r.status == StatusNormal {
+			r.noteProgress()
+			r.requestReplies()
+		}
 		r.repair()
 	}
 	switch r.status {
@@ -309,11 +332,15 @@ func (r *Replica) receive(m *Message, b []byte) {
 		r.Drops.Decode++
 		return
 	}
+	h := &m.Header
+	if h.Command == CommandBlock {
+		r.onBlock(b)
+		return
+	}
 	if r.status == StatusRecovering {
 		r.Drops.Stale++
 		return
 	}
-	h := &m.Header
 	if h.Command != CommandRequest && h.Command != CommandPingClient && h.Replica >= r.cfg.ReplicaCount {
 		r.Drops.Decode++
 		return
@@ -346,6 +373,12 @@ func (r *Replica) receive(m *Message, b []byte) {
 		r.onHeaders(m)
 	case CommandGetPrepare:
 		r.onGetPrepare(m)
+	case CommandGetBlocks:
+		r.onGetBlocks(m)
+	case CommandGetReply:
+		r.onGetReply(m)
+	case CommandReply:
+		r.onReplyFromPeer(m)
 	default:
 		r.Drops.Stale++
 	}
@@ -384,7 +417,8 @@ func (r *Replica) sendRaw(to uint8, b []byte) {
 }
 
 func (r *Replica) sendPings() {
-	r.broadcast(&Message{Header: Header{Command: CommandPing, Timestamp: r.time.Monotonic()}})
+	r.broadcast(&Message{Header: Header{Command: CommandPing, Timestamp: r.time.Monotonic(),
+		CheckpointOp: r.checkpoint.Op, CheckpointID: r.checkpointID()}})
 }
 
 // fromCurrentPrimary reports whether m is from the primary of our view and
@@ -471,7 +505,7 @@ func (r *Replica) onRequest(m *Message) {
 	s := r.sessions.get(h.Client)
 	if h.Operation == OperationRegister {
 		if s != nil {
-			if s.request == 0 {
+			if s.request == 0 && !s.replyMissing {
 				r.net.SendToClient(h.Client, s.reply.Bytes())
 			}
 			return
@@ -491,7 +525,7 @@ func (r *Replica) onRequest(m *Message) {
 			r.Drops.Stale++
 			return
 		case h.Request == s.request:
-			if h.Checksum == s.requestCS {
+			if h.Checksum == s.requestCS && !s.replyMissing {
 				r.net.SendToClient(h.Client, s.reply.Bytes())
 			} else {
 				r.Drops.Stale++
@@ -601,7 +635,8 @@ func (r *Replica) resendPrepares() {
 
 func (r *Replica) sendCommit() {
 	sum, _ := r.journal.checksum(r.commitMax)
-	r.broadcast(&Message{Header: Header{Command: CommandCommit, Commit: r.commitMax, Ref: sum, Timestamp: r.time.Monotonic()}})
+	r.broadcast(&Message{Header: Header{Command: CommandCommit, Commit: r.commitMax, Ref: sum, Timestamp: r.time.Monotonic(),
+		CheckpointOp: r.checkpoint.Op, CheckpointID: r.checkpointID()}})
 }
 
 func (r *Replica) onPrepareOK(m *Message) {
@@ -761,6 +796,11 @@ func (r *Replica) onCommit(m *Message) {
 		r.heardFromPrimary()
 	}
 	r.advanceCommit(h.Commit, h.Ref)
+	if r.wantSync(h.CheckpointOp) {
+		// The primary's checkpoint is out of our WAL's reach: its `view`
+		// carries the checkpoint state to sync to.
+		r.sendGetView()
+	}
 }
 
 // advanceCommit records that op commit (with checksum sum, when known) is
@@ -860,7 +900,7 @@ func (r *Replica) commitJournal() {
 	}
 	verified := r.verifiedFrom()
 	for r.commitMin < r.commitMax && r.commitMin < r.op {
-		if r.checkpointBlocksCommit() {
+		if r.checkpointBlocksCommit() || r.syncing() {
 			return
 		}
 		op := r.commitMin + 1
@@ -869,6 +909,14 @@ func (r *Replica) commitJournal() {
 		}
 		p := r.journal.prepare(op)
 		if p == nil {
+			return
+		}
+		if cp := r.checkpoint; op == cp.Op+1 && cp.Op > 0 && p.Header.Parent != cp.HeaderChecksum {
+			// Not the successor of our checkpoint: a leftover of another
+			// view at this op. Repair fetches the canonical one.
+			r.logf("op %d does not follow checkpoint %d: dropping it", op, cp.Op)
+			r.journal.removeHeader(op)
+			r.repair()
 			return
 		}
 		if r.isPrimary() && !r.journal.present(op) {
@@ -918,6 +966,7 @@ func (r *Replica) execute(p *Message) {
 	s.request = h.Request
 	s.requestCS = h.Ref
 	s.reply = rep
+	s.replyMissing = false
 	s.lastOp = h.Op
 	if r.isPrimary() && r.status == StatusNormal {
 		r.net.SendToClient(h.Client, rep.Bytes())

@@ -5,10 +5,11 @@ import (
 	"fmt"
 	"strings"
 	"testing"
-	"viewstamp/replica/storage/snapshot"
 
 	"viewstamp/replica/checksum"
 	rio "viewstamp/replica/io"
+	"viewstamp/replica/storage"
+	"viewstamp/replica/storage/snapshot"
 	"viewstamp/replica/u128"
 )
 
@@ -119,8 +120,11 @@ func (o scenObserver) StatusChanged(replica uint8, status Status, view uint32) {
 	o.s.emitf("r%d: %v view=%d", replica, status, view)
 }
 
-func (o scenObserver) Opened(replica uint8, op uint64, _ u128.U128) {
-	if op > 0 {
+func (o scenObserver) Opened(replica uint8, op uint64, _ u128.U128, synced bool) {
+	switch {
+	case synced:
+		o.s.emitf("r%d: synced to checkpoint op=%d", replica, op)
+	case op > 0:
 		o.s.emitf("r%d: opened checkpoint op=%d", replica, op)
 	}
 }
@@ -447,7 +451,9 @@ func (s *scenario) describeSent(p *inflight) string {
 	case CommandJoinView:
 		return fmt.Sprintf("%s v%d log_view=%d op=%d commit=%d: %s", head, h.View, h.LogView, h.Op, h.Commit, s.describeJoin(p.m))
 	case CommandView:
-		return fmt.Sprintf("%s v%d op=%d commit=%d: %s", head, h.View, h.Op, h.Commit, s.describeHeaders(p.m.Body))
+		// The body opens with the primary's checkpoint state.
+		return fmt.Sprintf("%s v%d op=%d commit=%d checkpoint=%d: %s", head, h.View, h.Op, h.Commit, h.CheckpointOp,
+			s.describeHeaders(p.m.Body[storage.CheckpointStateSize:]))
 	case CommandGetView:
 		return fmt.Sprintf("%s v%d", head, h.View)
 	case CommandGetHeaders:

@@ -17,7 +17,10 @@ type session struct {
 	request   uint32 // last committed request number
 	requestCS u128.U128
 	reply     Message // cached reply to resend on duplicates
-	lastOp    uint64  // op of the last reply: eviction picks the smallest
+	// replyMissing: the reply's body is not at hand (a checkpoint opened
+	// whose reply slot holds another body); it is fetched from a peer.
+	replyMissing bool
+	lastOp       uint64 // op of the last reply: eviction picks the smallest
 }
 
 // sessions is the client table: clients_max fixed slots, so that a session

@@ -50,9 +50,10 @@ type StateMachine interface {
 type Observer interface {
 	Committed(replica uint8, h *Header, body, reply []byte, state u128.U128)
 	StatusChanged(replica uint8, status Status, view uint32)
-	// Opened: a starting replica resumes from checkpoint op with the state
-	// machine's state checksum there, and replays from op+1.
-	Opened(replica uint8, op uint64, state u128.U128)
+	// Opened: a replica resumes from checkpoint op with the state machine's
+	// state checksum there, and replays from op+1: at a start, or after a
+	// state sync (synced) to a peer's newer checkpoint.
+	Opened(replica uint8, op uint64, state u128.U128, synced bool)
 	// Checkpointed: the replica's checkpoint at op is durable in its
 	// superblock. Every replica checkpointing op must name the same id.
 	Checkpointed(replica uint8, op uint64, id u128.U128)
@@ -70,6 +71,6 @@ type nopObserver struct{}
 func (nopObserver) Committed(uint8, *Header, []byte, []byte, u128.U128) {}
 func (nopObserver) StatusChanged(uint8, Status, uint32)                 {}
 func (nopObserver) HeaderDropped(uint8, uint64, u128.U128)              {}
-func (nopObserver) Opened(uint8, uint64, u128.U128)                     {}
+func (nopObserver) Opened(uint8, uint64, u128.U128, bool)               {}
 func (nopObserver) Checkpointed(uint8, uint64, u128.U128)               {}
 func (nopObserver) Logf(uint8, string, ...any)                          {}

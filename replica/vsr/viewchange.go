@@ -2,6 +2,7 @@ package vsr
 
 import (
 	"slices"
+	"viewstamp/replica/storage"
 
 	"viewstamp/replica/u128"
 )
@@ -116,16 +117,23 @@ func (r *Replica) transitionToViewChange(view uint32) {
 
 func (r *Replica) stageSuperblock() {
 	cp := r.checkpoint
-	if r.ckpt.started && r.ckpt.pending == 0 {
+	switch {
+	case r.syncing():
+		cp = r.sync.target
+	case r.ckpt.started && r.ckpt.pending == 0:
 		// The next checkpoint's data is durable: it rides on this write.
 		cp = r.ckpt.state
 	}
-	r.sb.stage(VSRState{Replica: r.index, View: r.view, LogView: r.logView, CommitMax: r.commitMax, ViewHeaders: r.viewHeaders, Checkpoint: cp})
+	r.sb.stage(VSRState{Replica: r.index, View: r.view, LogView: r.logView, CommitMax: max(r.commitMax, cp.Op), ViewHeaders: r.viewHeaders, Checkpoint: cp})
 }
 
 func (r *Replica) onSuperblockDurable() {
 	d := &r.sb.durable
-	if r.ckpt.started && d.Checkpoint.Op == r.ckpt.op && r.status != StatusRecovering {
+	switch {
+	case r.status == StatusRecovering:
+	case r.syncing() && !r.sync.opening && d.Checkpoint.Op == r.sync.target.Op:
+		r.syncDurable()
+	case r.ckpt.started && d.Checkpoint.Op == r.ckpt.op:
 		r.checkpointDurable()
 	}
 	if d.View != r.view || r.status == StatusRecovering {
@@ -445,14 +453,18 @@ func (r *Replica) startView() {
 	r.commitPipeline()
 }
 
+// viewMessage is the `view` this primary sends: its durable checkpoint's
+// state (what a replica too far behind syncs to), then the log suffix.
 func (r *Replica) viewMessage(nonce u128.U128) *Message {
-	body := make([]byte, 0, len(r.viewHeaders)*HeaderSize)
+	body := make([]byte, storage.CheckpointStateSize, storage.CheckpointStateSize+len(r.viewHeaders)*HeaderSize)
+	r.checkpoint.Encode(body)
 	var b [HeaderSize]byte
 	for i := range r.viewHeaders {
 		EncodeHeader(&r.viewHeaders[i], b[:])
 		body = append(body, b[:]...)
 	}
-	return &Message{Header: Header{Command: CommandView, Op: r.viewHeaders[0].Op, Commit: r.commitMax, Context: nonce}, Body: body}
+	return &Message{Header: Header{Command: CommandView, Op: r.viewHeaders[0].Op, Commit: r.commitMax, Context: nonce,
+		CheckpointOp: r.checkpoint.Op}, Body: body}
 }
 
 func (r *Replica) onGetView(m *Message) {
@@ -469,17 +481,30 @@ func (r *Replica) onView(m *Message) {
 		r.Drops.Stale++
 		return
 	}
-	if h.View == r.view && r.status == StatusNormal && r.logView == r.view {
+	if len(m.Body) < storage.CheckpointStateSize {
+		r.Drops.Decode++
 		return
 	}
-	n := len(m.Body) / HeaderSize
-	if len(m.Body)%HeaderSize != 0 || n == 0 {
+	cs, err := storage.DecodeCheckpointState(m.Body[:storage.CheckpointStateSize])
+	if err != nil || cs.Op != h.CheckpointOp {
+		r.Drops.Decode++
+		return
+	}
+	if h.View == r.view && r.status == StatusNormal && r.logView == r.view {
+		if r.wantSync(cs.Op) {
+			r.startSync(cs)
+		}
+		return
+	}
+	suffix := m.Body[storage.CheckpointStateSize:]
+	n := len(suffix) / HeaderSize
+	if len(suffix)%HeaderSize != 0 || n == 0 {
 		r.Drops.Decode++
 		return
 	}
 	headers := make([]Header, n)
 	for i := 0; i < n; i++ {
-		if DecodeHeader(m.Body[i*HeaderSize:], &headers[i]) != nil || headers[i].Command != CommandPrepare ||
+		if DecodeHeader(suffix[i*HeaderSize:], &headers[i]) != nil || headers[i].Command != CommandPrepare ||
 			headers[i].Op != h.Op-uint64(i) || (i > 0 && headers[i-1].Parent != headers[i].Checksum) {
 			r.Drops.Decode++
 			return

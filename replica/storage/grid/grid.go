@@ -42,6 +42,11 @@ type Grid struct {
 
 	readsInFlight int
 	stats         Stats
+
+	// missing, if set, hears of each block a read found damaged or absent;
+	// such reads are parked until WriteRepaired brings the block named.
+	missing func(ref block.Ref)
+	parked  map[block.Ref][]func(blk []byte, ok bool)
 }
 
 // Stats counts what the grid has seen, for the run record and tests.
@@ -70,8 +75,9 @@ type reader struct {
 }
 
 type read struct {
-	ref  block.Ref
-	done func(blk []byte, ok bool)
+	ref   block.Ref
+	done  func(blk []byte, ok bool)
+	local bool // never parked: a failure is the answer
 }
 
 // New returns the grid of a freshly formatted data file (checkpoint 0: every
@@ -243,9 +249,29 @@ func (g *Grid) ReadBlock(address uint64, checksum u128.U128, done func(body []by
 // ReadBlockFull is ReadBlock handing over the whole block, header included,
 // for callers that read its metadata (block.Metadata).
 func (g *Grid) ReadBlockFull(address uint64, checksum u128.U128, done func(blk []byte, ok bool)) {
-	g.layout.BlockOffset(address) // refuses an address outside the grid now, not when issued
-	g.reads = append(g.reads, &read{ref: block.Ref{Address: address, Checksum: checksum}, done: done})
+	g.read(block.Ref{Address: address, Checksum: checksum}, false, done)
+}
+
+// ReadBlockLocal reads a whole block from this grid only, never waiting for
+// a peer's copy: how a replica serves a peer's get_blocks.
+func (g *Grid) ReadBlockLocal(ref block.Ref, done func(blk []byte, ok bool)) {
+	g.read(ref, true, done)
+}
+
+func (g *Grid) read(ref block.Ref, local bool, done func(blk []byte, ok bool)) {
+	g.layout.BlockOffset(ref.Address) // refuses an address outside the grid now, not when issued
+	g.reads = append(g.reads, &read{ref: ref, done: done, local: local})
 	g.issueReads()
+}
+
+// SetMissing makes reads that find their block damaged or absent wait
+// instead of failing: missing hears of the block once per episode, and the
+// reads complete when WriteRepaired writes it (a peer's copy). A replica
+// opening a checkpoint it synced to, whose blocks it has not yet fetched,
+// reads through this.
+func (g *Grid) SetMissing(missing func(ref block.Ref)) {
+	g.missing = missing
+	g.parked = map[block.Ref][]func([]byte, bool){}
 }
 
 // issueReads starts queued reads while slots are free. A read whose block
@@ -270,6 +296,14 @@ func (g *Grid) issueReads() {
 			res := block.Verify(buf, g.layout.SectorSize, g.cluster, r.ref)
 			g.stats.Reads[res]++
 			if res != block.Valid {
+				if g.missing != nil && !r.local {
+					waiting := g.parked[r.ref]
+					g.parked[r.ref] = append(waiting, r.done)
+					if len(waiting) == 0 {
+						g.missing(r.ref)
+					}
+					return
+				}
 				r.done(nil, false)
 				return
 			}
@@ -299,5 +333,13 @@ func (g *Grid) WriteRepaired(want block.Ref, blk []byte, done func()) bool {
 	w.checksum = want.Checksum
 	g.layout.BlockOffset(want.Address)
 	g.enqueueWrite(w)
+	// Parked reads of this block are served from the write as it lands.
+	if waiting := g.parked[want]; len(waiting) > 0 {
+		delete(g.parked, want)
+		for _, done := range waiting {
+			g.reads = append(g.reads, &read{ref: want, done: done})
+		}
+		g.issueReads()
+	}
 	return true
 }

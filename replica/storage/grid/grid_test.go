@@ -318,3 +318,42 @@ func TestIOIsBounded(t *testing.T) {
 		t.Fatalf("left in flight: %d writes, %d reads", w, r)
 	}
 }
+
+// With SetMissing, a read of a block the grid lacks waits for a peer's copy
+// instead of failing, once per block however many wait; a local read (what a
+// replica serves to peers) still fails at once.
+func TestMissingBlocksParkReadsUntilRepaired(t *testing.T) {
+	peer, pst := newTestGrid(16)
+	local, lst := newTestGrid(16)
+	a := peer.Acquire()
+	want := body(9, 2000)
+	sum := peer.WriteBlock(a, uint8(block.TypeValue), want, func() {})
+	pst.RunFIFO()
+	ref := block.Ref{Address: a, Checksum: sum}
+
+	var heard []block.Ref
+	local.SetMissing(func(r block.Ref) { heard = append(heard, r) })
+	var r1, r2, l readResult
+	local.ReadBlock(a, sum, r1.done)
+	local.ReadBlock(a, sum, r2.done)
+	local.ReadBlockLocal(ref, l.done)
+	lst.RunFIFO()
+	if r1.calls+r2.calls != 0 || l.calls != 1 || l.ok {
+		t.Fatalf("before repair: parked reads answered %d times, local read %d times (ok %v)", r1.calls+r2.calls, l.calls, l.ok)
+	}
+	if len(heard) != 1 || heard[0] != ref {
+		t.Fatalf("missing heard %v, want once %v", heard, ref)
+	}
+	var served []byte
+	peer.ReadBlockLocal(ref, func(blk []byte, ok bool) { served = blk })
+	pst.RunFIFO()
+	if !local.WriteRepaired(ref, served, func() {}) {
+		t.Fatal("repair refused")
+	}
+	lst.RunFIFO()
+	for i, r := range []readResult{r1, r2} {
+		if r.calls != 1 || !r.ok || !bytes.Equal(r.body, want) {
+			t.Fatalf("parked read %d after repair: calls %d ok %v", i, r.calls, r.ok)
+		}
+	}
+}
