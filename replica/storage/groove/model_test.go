@@ -146,7 +146,7 @@ func drawStream(rt *rapid.T, g *groove.Groove, depth int) (*groove.Stream, func(
 func TestModel(t *testing.T) {
 	var cov struct {
 		runs, objectsMax, deepest, crashes, queries, nonEmpty, discarded int
-		hits                                                              uint64
+		hits                                                             uint64
 	}
 	rapid.Check(t, func(rt *rapid.T) {
 		cov.runs++
