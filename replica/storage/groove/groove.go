@@ -104,7 +104,7 @@ func (g *Groove) GetByID(id u128.U128) ([]byte, bool) {
 	if g.ids == nil {
 		panic(fmt.Sprintf("groove %s: objects have no id", g.cfg.Name))
 	}
-	e, ok := g.stash.byID[id]
+	e, ok := g.stash.byID.get(id)
 	if !ok || g.stash.entries[e].state == statePending {
 		panic(fmt.Sprintf("groove %s: id %s was not prefetched", g.cfg.Name, id))
 	}
@@ -115,13 +115,14 @@ func (g *Groove) GetByID(id u128.U128) ([]byte, bool) {
 // again (a transfer that failed transiently). The id must be prefetched.
 func (g *Groove) Orphaned(id u128.U128) bool {
 	g.GetByID(id)
-	return g.stash.entries[g.stash.byID[id]].state == stateOrphan
+	e, _ := g.stash.byID.get(id)
+	return g.stash.entries[e].state == stateOrphan
 }
 
 // GetByTimestamp returns the object with timestamp ts from the stash; like
 // GetByID, ts must have been prefetched (or the object inserted).
 func (g *Groove) GetByTimestamp(ts uint64) ([]byte, bool) {
-	e, ok := g.stash.byTS[ts]
+	e, ok := g.stash.byTS.get(u128.From64(ts))
 	if !ok || g.stash.entries[e].state == statePending {
 		panic(fmt.Sprintf("groove %s: timestamp %d was not prefetched", g.cfg.Name, ts))
 	}
@@ -144,13 +145,13 @@ func (g *Groove) Insert(object []byte) {
 	if ts == 0 {
 		panic(fmt.Sprintf("groove %s: insert with timestamp 0", g.cfg.Name))
 	}
-	if prev, ok := g.stash.byTS[ts]; ok && g.stash.entries[prev].state == statePresent {
+	if prev, ok := g.stash.byTS.get(u128.From64(ts)); ok && g.stash.entries[prev].state == statePresent {
 		panic(fmt.Sprintf("groove %s: insert at timestamp %d, which an object holds", g.cfg.Name, ts))
 	}
 	var id u128.U128
 	if g.ids != nil {
 		id = g.cfg.id(object)
-		e, ok := g.stash.byID[id]
+		e, ok := g.stash.byID.get(id)
 		if !ok || g.stash.entries[e].state != stateAbsent {
 			panic(fmt.Sprintf("groove %s: insert of id %s not prefetched as absent", g.cfg.Name, id))
 		}
@@ -158,9 +159,9 @@ func (g *Groove) Insert(object []byte) {
 	e := g.stash.add(statePresent, id, ts)
 	copy(g.stash.object(e), object)
 	g.logUndo(undoInsert, e, id, ts)
-	g.stash.byTS[ts] = e
+	g.stash.byTS.set(u128.From64(ts), e)
 	if g.ids != nil {
-		g.stash.byID[id] = e
+		g.stash.byID.set(id, e)
 	}
 
 	g.queueObject(ts, object)
@@ -181,13 +182,13 @@ func (g *Groove) Insert(object []byte) {
 // so a retry can be told it failed before. The id must be prefetched absent.
 func (g *Groove) InsertOrphan(id u128.U128) {
 	g.checkWritable()
-	e, ok := g.stash.byID[id]
+	e, ok := g.stash.byID.get(id)
 	if g.ids == nil || !ok || g.stash.entries[e].state != stateAbsent {
 		panic(fmt.Sprintf("groove %s: orphan of id %s not prefetched as absent", g.cfg.Name, id))
 	}
 	ne := g.stash.add(stateOrphan, id, 0)
 	g.logUndo(undoOrphan, ne, id, 0)
-	g.stash.byID[id] = ne
+	g.stash.byID.set(id, ne)
 	off := g.reserve(idSize + timestampSize)
 	putID(g.arena[off:], id)
 	putTimestamp(g.arena[off+idSize:], 0)
@@ -203,7 +204,7 @@ func (g *Groove) Update(old, next []byte) {
 	g.checkSize(old)
 	g.checkSize(next)
 	ts := g.cfg.timestamp(old)
-	e, ok := g.stash.byTS[ts]
+	e, ok := g.stash.byTS.get(u128.From64(ts))
 	if !ok || g.stash.entries[e].state != statePresent || !bytes.Equal(g.stash.object(e), old) {
 		panic(fmt.Sprintf("groove %s: update of timestamp %d, not the stash's object", g.cfg.Name, ts))
 	}
@@ -244,10 +245,10 @@ func (g *Groove) logUndo(kind undoKind, e int32, id u128.U128, ts uint64) {
 		return
 	}
 	u := undo{kind: kind, entry: e, id: id, ts: ts, prevID: noEntry, prevTS: noEntry}
-	if p, ok := g.stash.byID[id]; ok && g.ids != nil {
+	if p, ok := g.stash.byID.get(id); ok && g.ids != nil {
 		u.prevID = p
 	}
-	if p, ok := g.stash.byTS[ts]; ok && kind != undoOrphan {
+	if p, ok := g.stash.byTS.get(u128.From64(ts)); ok && kind != undoOrphan {
 		u.prevTS = p
 	}
 	g.undo = append(g.undo, u)
@@ -339,21 +340,14 @@ func (g *Groove) ScopeClose(persist bool) {
 }
 
 func (g *Groove) revert(u *undo) {
-	restore := func(m map[uint64]int32, k uint64, prev int32) {
-		if prev == noEntry {
-			delete(m, k)
-		} else {
-			m[k] = prev
-		}
-	}
 	switch u.kind {
 	case undoInsert:
-		restore(g.stash.byTS, u.ts, u.prevTS)
+		g.stash.byTS.restore(u128.From64(u.ts), u.prevTS)
 		if g.ids != nil {
-			g.stash.byID[u.id] = u.prevID // the absent entry Insert required
+			g.stash.byID.restore(u.id, u.prevID) // the absent entry Insert required
 		}
 	case undoOrphan:
-		g.stash.byID[u.id] = u.prevID
+		g.stash.byID.restore(u.id, u.prevID)
 	case undoUpdate:
 		copy(g.stash.object(u.entry), g.saved[u.off:u.off+g.cfg.ObjectSize])
 	}

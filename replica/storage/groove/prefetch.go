@@ -51,7 +51,7 @@ func (g *Groove) Prefetch(ids []u128.U128, timestamps []uint64, done func(error)
 	}
 	p := &prefetch{g: g, done: done}
 	for _, id := range ids {
-		if _, ok := g.stash.byID[id]; ok {
+		if _, ok := g.stash.byID.get(id); ok {
 			continue
 		}
 		if obj, ok := g.cache.get(id); ok {
@@ -59,11 +59,11 @@ func (g *Groove) Prefetch(ids []u128.U128, timestamps []uint64, done func(error)
 			continue
 		}
 		e := g.stash.add(statePending, id, 0)
-		g.stash.byID[id] = e
+		g.stash.byID.set(id, e)
 		p.reqs = append(p.reqs, request{entry: e, byID: true, id: id})
 	}
 	for _, ts := range timestamps {
-		if _, ok := g.stash.byTS[ts]; ok {
+		if _, ok := g.stash.byTS.get(u128.From64(ts)); ok {
 			continue
 		}
 		if g.ids == nil {
@@ -73,7 +73,7 @@ func (g *Groove) Prefetch(ids []u128.U128, timestamps []uint64, done func(error)
 			}
 		}
 		e := g.stash.add(statePending, u128.U128{}, ts)
-		g.stash.byTS[ts] = e
+		g.stash.byTS.set(u128.From64(ts), e)
 		p.reqs = append(p.reqs, request{entry: e, ts: ts})
 	}
 	g.prefetching = true
@@ -84,9 +84,9 @@ func (g *Groove) Prefetch(ids []u128.U128, timestamps []uint64, done func(error)
 // already holds at its timestamp so that no object has two copies.
 func (g *Groove) stashObject(obj []byte) int32 {
 	ts := g.cfg.timestamp(obj)
-	if e, ok := g.stash.byTS[ts]; ok && g.stash.entries[e].state == statePresent {
+	if e, ok := g.stash.byTS.get(u128.From64(ts)); ok && g.stash.entries[e].state == statePresent {
 		if g.ids != nil {
-			g.stash.byID[g.cfg.id(obj)] = e
+			g.stash.byID.set(g.cfg.id(obj), e)
 		}
 		return e
 	}
@@ -96,9 +96,9 @@ func (g *Groove) stashObject(obj []byte) int32 {
 	}
 	e := g.stash.add(statePresent, id, ts)
 	copy(g.stash.object(e), obj)
-	g.stash.byTS[ts] = e
+	g.stash.byTS.set(u128.From64(ts), e)
 	if g.ids != nil {
-		g.stash.byID[id] = e
+		g.stash.byID.set(id, e)
 	}
 	return e
 }
@@ -195,9 +195,9 @@ func (p *prefetch) finish() {
 		var e int32
 		var own bool
 		if r.byID {
-			e, own = g.stash.byID[r.id]
+			e, own = g.stash.byID.get(r.id)
 		} else {
-			e, own = g.stash.byTS[r.ts]
+			e, own = g.stash.byTS.get(u128.From64(r.ts))
 		}
 		own = own && e == r.entry
 		if !own {
@@ -208,9 +208,9 @@ func (p *prefetch) finish() {
 				first = err
 			}
 			if r.byID {
-				delete(g.stash.byID, r.id)
+				g.stash.byID.del(r.id)
 			} else {
-				delete(g.stash.byTS, r.ts)
+				g.stash.byTS.del(u128.From64(r.ts))
 			}
 		}
 		if r.err != nil {
@@ -227,8 +227,8 @@ func (p *prefetch) finish() {
 			fail(fmt.Errorf("groove %s: object at timestamp %d holds timestamp %d", g.cfg.Name, r.ts, ts))
 			continue
 		}
-		if e, ok := g.stash.byTS[ts]; ok && e != r.entry && g.stash.entries[e].state == statePresent {
-			g.stash.byID[r.id] = e // loaded twice: keep the first copy
+		if e, ok := g.stash.byTS.get(u128.From64(ts)); ok && e != r.entry && g.stash.entries[e].state == statePresent {
+			g.stash.byID.set(r.id, e) // loaded twice: keep the first copy
 			continue
 		}
 		var id u128.U128
@@ -240,9 +240,9 @@ func (p *prefetch) finish() {
 			}
 		}
 		g.stash.entries[r.entry] = entry{state: statePresent, id: id, ts: ts}
-		g.stash.byTS[ts] = r.entry
+		g.stash.byTS.set(u128.From64(ts), r.entry)
 		if g.ids != nil {
-			g.stash.byID[id] = r.entry
+			g.stash.byID.set(id, r.entry)
 		}
 		g.cache.upsert(g.cacheKey(obj), obj)
 	}

@@ -25,30 +25,30 @@ type entry struct {
 }
 
 // stash holds everything this batch prefetched or inserted, never evicting,
-// so execute finds each object it was promised. Its maps are only looked up,
-// never iterated. Entries are allocated in a fixed arena of StashMax
+// so execute finds each object it was promised. Its two tables map ids and
+// timestamps to entries. Entries are allocated in a fixed arena of StashMax
 // objects: a batch that needs more is misconfigured.
 type stash struct {
 	max        int
 	objectSize int
 	entries    []entry
 	objects    []byte
-	byID       map[u128.U128]int32
-	byTS       map[uint64]int32
+	byID       slots
+	byTS       slots
 }
 
 func (s *stash) init(max, objectSize int) {
 	s.max, s.objectSize = max, objectSize
 	s.entries = make([]entry, 0, max)
 	s.objects = make([]byte, max*objectSize)
-	s.byID = make(map[u128.U128]int32, max)
-	s.byTS = make(map[uint64]int32, max)
+	s.byID.init(max)
+	s.byTS.init(max)
 }
 
 func (s *stash) reset() {
 	s.entries = s.entries[:0]
-	clear(s.byID)
-	clear(s.byTS)
+	s.byID.reset()
+	s.byTS.reset()
 }
 
 func (s *stash) add(state entryState, id u128.U128, ts uint64) int32 {
@@ -69,4 +69,78 @@ func (s *stash) present(e int32) ([]byte, bool) {
 		return nil, false
 	}
 	return s.object(e), true
+}
+
+// slots is a fixed hash table from a u128 to a stash entry: linear probing
+// at most half full, cleared in O(1) by bumping a generation. A Go map
+// costs several times as much per lookup here, and prefetch and execute do
+// a handful of lookups per object. A deleted key keeps its slot (value
+// noEntry), so probes never break; the keys a batch can place are bounded
+// by the entries it allocates, StashMax.
+type slots struct {
+	keys []u128.U128
+	vals []int32
+	gens []uint32
+	gen  uint32
+	mask uint64
+}
+
+func (t *slots) init(max int) {
+	n := 1
+	for n < 2*max {
+		n *= 2
+	}
+	t.keys, t.vals, t.gens = make([]u128.U128, n), make([]int32, n), make([]uint32, n)
+	t.gen, t.mask = 1, uint64(n-1)
+}
+
+func (t *slots) reset() {
+	t.gen++
+	if t.gen == 0 { // wrapped: old generations would look current
+		clear(t.gens)
+		t.gen = 1
+	}
+}
+
+// find returns key's slot, or the empty slot where it would go.
+func (t *slots) find(key u128.U128) (int, bool) {
+	h := (key.Lo ^ key.Hi*0x9e3779b97f4a7c15) * 0xbf58476d1ce4e5b9
+	i := (h ^ h>>32) & t.mask
+	for {
+		if t.gens[i] != t.gen {
+			return int(i), false
+		}
+		if t.keys[i] == key {
+			return int(i), true
+		}
+		i = (i + 1) & t.mask
+	}
+}
+
+func (t *slots) get(key u128.U128) (int32, bool) {
+	i, ok := t.find(key)
+	if !ok || t.vals[i] == noEntry {
+		return noEntry, false
+	}
+	return t.vals[i], true
+}
+
+func (t *slots) set(key u128.U128, v int32) {
+	i, _ := t.find(key)
+	t.keys[i], t.vals[i], t.gens[i] = key, v, t.gen
+}
+
+func (t *slots) del(key u128.U128) {
+	if i, ok := t.find(key); ok {
+		t.vals[i] = noEntry
+	}
+}
+
+// restore puts back a value saved before a change (noEntry: absent).
+func (t *slots) restore(key u128.U128, v int32) {
+	if v == noEntry {
+		t.del(key)
+		return
+	}
+	t.set(key, v)
 }
