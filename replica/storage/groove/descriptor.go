@@ -87,9 +87,15 @@ type Descriptor struct {
 // Config is a groove's descriptor and its bounds.
 type Config struct {
 	Descriptor
-	// PutsPerOpMax is the most distinct objects one op may insert or update:
-	// with the forest's CompactionOps it sizes every tree's tables.
+	// PutsPerOpMax is the most distinct objects one op may insert or update
+	// (an account is updated by many transfers of a batch): with the
+	// forest's CompactionOps it sizes the object tree's tables and those of
+	// mutable fields' indexes (a remove and a put per update).
 	PutsPerOpMax int
+	// InsertsPerOpMax is the most objects (and orphaned ids) one op may
+	// insert, which sizes the id tree's and the other indexes' tables; 0
+	// means PutsPerOpMax.
+	InsertsPerOpMax int
 	// CacheObjects is the object cache's capacity, a multiple of CacheWays
 	// (0: no cache). Objects live there across batches; it is the only
 	// memory that grows with the working set, and it is bounded.
@@ -113,8 +119,8 @@ func (c *Config) validate() error {
 		return fmt.Errorf("%w: %s: id offset %d", errConfig, d.Name, d.IDOffset)
 	case d.ObjectTree == 0:
 		return fmt.Errorf("%w: %s: object tree id 0", errConfig, d.Name)
-	case c.PutsPerOpMax < 1 || c.StashMax < 1:
-		return fmt.Errorf("%w: %s: puts per op %d, stash %d", errConfig, d.Name, c.PutsPerOpMax, c.StashMax)
+	case c.PutsPerOpMax < 1 || c.StashMax < 1 || c.InsertsPerOpMax < 0 || c.InsertsPerOpMax > c.PutsPerOpMax:
+		return fmt.Errorf("%w: %s: puts per op %d, inserts per op %d, stash %d", errConfig, d.Name, c.PutsPerOpMax, c.InsertsPerOpMax, c.StashMax)
 	case c.CacheObjects < 0 || c.CacheObjects%CacheWays != 0:
 		return fmt.Errorf("%w: %s: cache of %d objects is not a multiple of %d", errConfig, d.Name, c.CacheObjects, CacheWays)
 	}
@@ -127,10 +133,14 @@ func (c *Config) validate() error {
 }
 
 // trees returns the lsm configs of the groove's trees: objects, the id
-// tree, then one per field, each sized for a bar of PutsPerOpMax.
+// tree, then one per field, each sized for the distinct keys a bar may put.
 func (c *Config) trees(compactionOps int) []lsm.TreeConfig {
 	d := &c.Descriptor
 	perBar := c.PutsPerOpMax * compactionOps
+	insertsPerBar := perBar
+	if c.InsertsPerOpMax > 0 {
+		insertsPerBar = c.InsertsPerOpMax * compactionOps
+	}
 	out := []lsm.TreeConfig{{
 		ID: d.ObjectTree, Name: d.Name, KeySize: timestampSize,
 		ValueSize: timestampSize + d.ObjectSize, TableValueCountMax: perBar,
@@ -138,13 +148,13 @@ func (c *Config) trees(compactionOps int) []lsm.TreeConfig {
 	if d.IDTree != 0 {
 		out = append(out, lsm.TreeConfig{
 			ID: d.IDTree, Name: d.Name + ".id", KeySize: idSize,
-			ValueSize: idSize + timestampSize, TableValueCountMax: perBar,
+			ValueSize: idSize + timestampSize, TableValueCountMax: insertsPerBar,
 		})
 	}
 	for _, f := range d.Fields {
-		n := perBar
+		n := insertsPerBar
 		if f.Mutable {
-			n *= 2
+			n = 2 * perBar
 		}
 		out = append(out, lsm.TreeConfig{
 			ID: f.Tree, Name: d.Name + "." + f.Name, KeySize: f.Width + timestampSize,
