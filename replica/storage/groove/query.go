@@ -3,6 +3,7 @@ package groove
 import (
 	"encoding/binary"
 	"math"
+	"sort"
 
 	"viewstamp/replica/storage/lsm"
 	"viewstamp/replica/u128"
@@ -301,9 +302,8 @@ func (s *Stream) advanceScan(t uint64) (streamState, uint64) {
 		case s.wait:
 			return streamWaiting, 0
 		}
-		for s.pos < len(s.buf) && q.ahead(t, s.buf[s.pos]) {
-			s.pos++
-		}
+		// A seek inside the chunk: the first entry not before t.
+		s.pos += sort.Search(len(s.buf)-s.pos, func(i int) bool { return !q.ahead(t, s.buf[s.pos+i]) })
 		if s.pos < len(s.buf) {
 			return streamReady, s.buf[s.pos]
 		}
@@ -354,7 +354,8 @@ type IndexEntry struct {
 
 // ScanIndex returns up to limit entries of field's index with values in
 // [valueMin, valueMax], in (value, timestamp) order or reversed: a range
-// over the field itself, as the pulse's scan of expires_at needs.
+// over the field itself, as the pulse's scan of expires_at needs. A limit
+// of 0 or less returns them all.
 func (g *Groove) ScanIndex(field int, valueMin, valueMax u128.U128, limit int, reversed bool, done func([]IndexEntry, error)) {
 	f := g.cfg.Fields[field]
 	ks := f.Width + timestampSize
