@@ -22,6 +22,7 @@ const (
 	actUpdate
 	actScopeOpen
 	actScopeClose
+	actOrphan
 )
 
 // action is one groove call of an op, logged so that a restart can replay
@@ -49,6 +50,8 @@ func (e *env) apply(a action) {
 		e.g.ScopeOpen()
 	case actScopeClose:
 		e.g.ScopeClose(a.persist)
+	case actOrphan:
+		e.g.InsertOrphan(a.ids[0])
 	}
 }
 
@@ -56,6 +59,7 @@ func (e *env) apply(a action) {
 type model struct {
 	objects []object // ascending ts
 	pos     map[u128.U128]int
+	orphans map[u128.U128]bool
 }
 
 func (m *model) byTS(ts uint64) (object, bool) {
@@ -145,8 +149,8 @@ func drawStream(rt *rapid.T, g *groove.Groove, depth int) (*groove.Stream, func(
 // from the checkpoint, and holds every lookup and query to the model.
 func TestModel(t *testing.T) {
 	var cov struct {
-		runs, objectsMax, deepest, crashes, queries, nonEmpty, discarded int
-		hits                                                             uint64
+		runs, objectsMax, deepest, lastLevel, crashes, queries, nonEmpty, discarded int
+		hits                                                                        uint64
 	}
 	rapid.Check(t, func(rt *rapid.T) {
 		cov.runs++
@@ -154,8 +158,12 @@ func TestModel(t *testing.T) {
 		if rapid.Bool().Draw(rt, "shuffle") {
 			grid.Shuffle(rapid.Uint64().Draw(rt, "seed"))
 		}
-		e := newEnv(rt, grid, testShape, testConfig())
-		m := &model{pos: map[u128.U128]int{}}
+		// Two levels put data on the last level, where compaction drops
+		// the mutable index's tombstones; three keep a level between.
+		shape := testShape
+		shape.LevelCount = rapid.IntRange(2, 3).Draw(rt, "levels")
+		e := newEnv(rt, grid, shape, testConfig())
+		m := &model{pos: map[u128.U128]int{}, orphans: map[u128.U128]bool{}}
 		var nextID uint64 = 1
 		var nextTS uint64 = 1
 		logs := map[uint64][]action{}
@@ -191,9 +199,15 @@ func TestModel(t *testing.T) {
 				tss = append(tss, rapid.Uint64Range(0, nextTS+2).Draw(rt, "ts"))
 			}
 			if split := rapid.IntRange(0, len(ids)).Draw(rt, "split"); split < len(ids) {
-				// Two stages, as a post's prefetch has.
-				do(action{kind: actPrefetch, ids: ids[:split]})
-				do(action{kind: actPrefetch, ids: ids[split:], tss: tss})
+				// Two stages, as a post's prefetch has; the timestamps
+				// in either.
+				if rapid.Bool().Draw(rt, "timestamps first") {
+					do(action{kind: actPrefetch, ids: ids[:split], tss: tss})
+					do(action{kind: actPrefetch, ids: ids[split:]})
+				} else {
+					do(action{kind: actPrefetch, ids: ids[:split]})
+					do(action{kind: actPrefetch, ids: ids[split:], tss: tss})
+				}
 			} else {
 				do(action{kind: actPrefetch, ids: ids, tss: tss})
 			}
@@ -203,6 +217,9 @@ func TestModel(t *testing.T) {
 					p, want := m.pos[id]
 					if ok != want || (ok && decode(got) != m.objects[p]) {
 						rt.Fatalf("op %d %s: GetByID %s = %v %+v, model %v", op, what, id, ok, decodeOrZero(got), want)
+					}
+					if e.g.Orphaned(id) != m.orphans[id] {
+						rt.Fatalf("op %d %s: Orphaned %s = %v", op, what, id, !m.orphans[id])
 					}
 				}
 				for _, ts := range tss {
@@ -222,6 +239,7 @@ func TestModel(t *testing.T) {
 				chain := rapid.IntRange(0, 2).Draw(rt, "chain") // 0: no scope
 				type undo struct {
 					insert bool
+					orphan bool
 					id     u128.U128
 					old    object
 				}
@@ -255,7 +273,13 @@ func TestModel(t *testing.T) {
 						undos = append(undos, undo{id: id, old: old})
 						continue
 					}
-					if !slices.Contains(fresh, id) {
+					if !slices.Contains(fresh, id) || m.orphans[id] {
+						continue
+					}
+					if rapid.IntRange(0, 5).Draw(rt, "orphan") == 0 {
+						do(action{kind: actOrphan, ids: []u128.U128{id}})
+						m.orphans[id] = true
+						undos = append(undos, undo{orphan: true, id: id})
 						continue
 					}
 					nextTS += rapid.Uint64Range(1, 3).Draw(rt, "gap")
@@ -276,7 +300,9 @@ func TestModel(t *testing.T) {
 					do(action{kind: actScopeClose, persist: persist})
 					for i := len(undos) - 1; !persist && i >= 0; i-- {
 						u := undos[i]
-						if u.insert {
+						if u.orphan {
+							delete(m.orphans, u.id)
+						} else if u.insert {
 							m.objects = m.objects[:len(m.objects)-1]
 							delete(m.pos, u.id)
 						} else {
@@ -363,12 +389,15 @@ func TestModel(t *testing.T) {
 			for l, n := range e.f.LSM().Tree(f).TableCounts() {
 				if n > 0 {
 					cov.deepest = max(cov.deepest, l+1)
+					if l == len(e.f.LSM().Tree(f).TableCounts())-1 {
+						cov.lastLevel++
+					}
 				}
 			}
 		}
 	})
-	t.Logf("%d runs: up to %d objects, tables down to level %d, %d crash-restarts, %d discarded chains, %d queries (%d non-empty), %d cache hits",
-		cov.runs, cov.objectsMax, cov.deepest, cov.crashes, cov.discarded, cov.queries, cov.nonEmpty, cov.hits)
+	t.Logf("%d runs: up to %d objects, tables down to level %d (%d trees reached their last level), %d crash-restarts, %d discarded chains, %d queries (%d non-empty), %d cache hits",
+		cov.runs, cov.objectsMax, cov.deepest, cov.lastLevel, cov.crashes, cov.discarded, cov.queries, cov.nonEmpty, cov.hits)
 }
 
 func decodeOrZero(b []byte) object {
