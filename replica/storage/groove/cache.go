@@ -18,6 +18,9 @@ const clockCountMax = 3
 type cache struct {
 	objectSize int
 	sets       uint64
+	// tags hold 16 bits of each entry's hash: a lookup scans its set's
+	// tags (one cache line) and compares a full key only on a match.
+	tags       []uint16
 	keys       []u128.U128
 	counts     []uint8 // 0: empty or evictable
 	hands      []uint8
@@ -33,6 +36,7 @@ func newCache(capacity, objectSize int) *cache {
 	return &cache{
 		objectSize: objectSize,
 		sets:       uint64(capacity / CacheWays),
+		tags:       make([]uint16, capacity),
 		keys:       make([]u128.U128, capacity),
 		counts:     make([]uint8, capacity),
 		hands:      make([]uint8, capacity/CacheWays),
@@ -40,15 +44,16 @@ func newCache(capacity, objectSize int) *cache {
 	}
 }
 
-// set maps a key to its set: a fixed mix of both words (so sequential ids
-// and timestamps spread), reduced by multiply-high rather than modulo.
-func (c *cache) set(key u128.U128) uint64 {
+// set maps a key to its set and tag: a fixed mix of both words (so
+// sequential ids and timestamps spread), reduced by multiply-high rather
+// than modulo, the tag from bits the reduction weighs least.
+func (c *cache) set(key u128.U128) (uint64, uint16) {
 	h := key.Lo*0x9e3779b97f4a7c15 ^ key.Hi*0xc2b2ae3d27d4eb4f
 	h ^= h >> 31
 	h *= 0xbf58476d1ce4e5b9
 	h ^= h >> 29
 	s, _ := bits.Mul64(h, c.sets)
-	return s
+	return s, uint16(h)
 }
 
 func (c *cache) object(i int) []byte { return c.objects[i*c.objectSize : (i+1)*c.objectSize] }
@@ -58,9 +63,10 @@ func (c *cache) get(key u128.U128) ([]byte, bool) {
 	if c == nil {
 		return nil, false
 	}
-	base := int(c.set(key)) * CacheWays
+	s, tag := c.set(key)
+	base := int(s) * CacheWays
 	for i := base; i < base+CacheWays; i++ {
-		if c.counts[i] > 0 && c.keys[i] == key {
+		if c.tags[i] == tag && c.counts[i] > 0 && c.keys[i] == key {
 			if c.counts[i] < clockCountMax {
 				c.counts[i]++
 			}
@@ -77,10 +83,10 @@ func (c *cache) upsert(key u128.U128, object []byte) {
 	if c == nil {
 		return
 	}
-	s := c.set(key)
+	s, tag := c.set(key)
 	base := int(s) * CacheWays
 	for i := base; i < base+CacheWays; i++ {
-		if c.counts[i] > 0 && c.keys[i] == key {
+		if c.tags[i] == tag && c.counts[i] > 0 && c.keys[i] == key {
 			copy(c.object(i), object)
 			return
 		}
@@ -90,7 +96,7 @@ func (c *cache) upsert(key u128.U128, object []byte) {
 		i := base + int(c.hands[s])
 		c.hands[s] = uint8((int(c.hands[s]) + 1) % CacheWays)
 		if c.counts[i] == 0 {
-			c.keys[i], c.counts[i] = key, 1
+			c.tags[i], c.keys[i], c.counts[i] = tag, key, 1
 			copy(c.object(i), object)
 			return
 		}

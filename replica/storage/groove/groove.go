@@ -98,8 +98,9 @@ func (g *Groove) cacheKey(object []byte) u128.U128 {
 
 // GetByID returns the object with id from the stash. The id must have been
 // prefetched in this batch (or inserted): anything else is a programming
-// error, because execute must never wait for IO. The slice is read-only and
-// valid until the next PrefetchSetup.
+// error, because execute must never wait for IO. The slice is the stash's
+// copy: read-only (change it with Update, after which it shows the new
+// bytes) and valid until the next PrefetchSetup.
 func (g *Groove) GetByID(id u128.U128) ([]byte, bool) {
 	if g.ids == nil {
 		panic(fmt.Sprintf("groove %s: objects have no id", g.cfg.Name))

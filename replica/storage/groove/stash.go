@@ -78,11 +78,17 @@ func (s *stash) present(e int32) ([]byte, bool) {
 // noEntry), so probes never break; the keys a batch can place are bounded
 // by the entries it allocates, StashMax.
 type slots struct {
-	keys []u128.U128
-	vals []int32
-	gens []uint32
-	gen  uint32
-	mask uint64
+	slots []slot
+	gen   uint32
+	mask  uint64
+}
+
+// slot keeps key, value and generation together: a probe touches one
+// cache line.
+type slot struct {
+	key u128.U128
+	val int32
+	gen uint32
 }
 
 func (t *slots) init(max int) {
@@ -90,49 +96,50 @@ func (t *slots) init(max int) {
 	for n < 2*max {
 		n *= 2
 	}
-	t.keys, t.vals, t.gens = make([]u128.U128, n), make([]int32, n), make([]uint32, n)
+	t.slots = make([]slot, n)
 	t.gen, t.mask = 1, uint64(n-1)
 }
 
 func (t *slots) reset() {
 	t.gen++
 	if t.gen == 0 { // wrapped: old generations would look current
-		clear(t.gens)
+		clear(t.slots)
 		t.gen = 1
 	}
 }
 
 // find returns key's slot, or the empty slot where it would go.
-func (t *slots) find(key u128.U128) (int, bool) {
+func (t *slots) find(key u128.U128) (*slot, bool) {
 	h := (key.Lo ^ key.Hi*0x9e3779b97f4a7c15) * 0xbf58476d1ce4e5b9
 	i := (h ^ h>>32) & t.mask
 	for {
-		if t.gens[i] != t.gen {
-			return int(i), false
+		s := &t.slots[i]
+		if s.gen != t.gen {
+			return s, false
 		}
-		if t.keys[i] == key {
-			return int(i), true
+		if s.key == key {
+			return s, true
 		}
 		i = (i + 1) & t.mask
 	}
 }
 
 func (t *slots) get(key u128.U128) (int32, bool) {
-	i, ok := t.find(key)
-	if !ok || t.vals[i] == noEntry {
+	s, ok := t.find(key)
+	if !ok || s.val == noEntry {
 		return noEntry, false
 	}
-	return t.vals[i], true
+	return s.val, true
 }
 
 func (t *slots) set(key u128.U128, v int32) {
-	i, _ := t.find(key)
-	t.keys[i], t.vals[i], t.gens[i] = key, v, t.gen
+	s, _ := t.find(key)
+	*s = slot{key: key, val: v, gen: t.gen}
 }
 
 func (t *slots) del(key u128.U128) {
-	if i, ok := t.find(key); ok {
-		t.vals[i] = noEntry
+	if s, ok := t.find(key); ok {
+		s.val = noEntry
 	}
 }
 
