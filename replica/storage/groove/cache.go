@@ -20,13 +20,13 @@ type cache struct {
 	sets       uint64
 	// tags hold 16 bits of each entry's hash: a lookup scans its set's
 	// tags (one cache line) and compares a full key only on a match.
-	tags       []uint16
-	keys       []u128.U128
-	counts     []uint8 // 0: empty or evictable
-	hands      []uint8
-	objects    []byte
-	hits       uint64
-	misses     uint64
+	tags    []uint16
+	keys    []u128.U128
+	counts  []uint8 // 0: empty or evictable
+	hands   []uint8
+	objects []byte
+	hits    uint64
+	misses  uint64
 }
 
 func newCache(capacity, objectSize int) *cache {
