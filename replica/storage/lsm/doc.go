@@ -78,29 +78,15 @@
 // scan or Open with *BlockFaultError, and parks a compaction (the commit
 // stalls) until the replica repairs it and calls RetryParked.
 //
-// # Grooves (the ledger's layer above, not yet built)
+// # Grooves
 //
-// A groove is one object type (accounts, transfers, transfers_pending,
-// account_events) stored as a thin layer of trees in one forest:
-//
-//   - the object tree: key = timestamp (u64 big-endian), value = the object
-//     in a storage layout with the timestamp first; unique per object, so a
-//     put replaces and a remove tombstones;
-//   - the id tree: key = value = id (u128 big-endian) ++ timestamp, so
-//     get-by-id is a scan of [id++0, id++max] with limit 1 and then an
-//     object lookup by timestamp (a transiently failed create leaves an id
-//     entry with timestamp 0: the orphaned id);
-//   - one index tree per indexed field: key = value = field (widened to u64
-//     or u128, big-endian) ++ timestamp, inserted when the object is created
-//     and, for fields that change (a pending transfer's status), removed and
-//     reinserted; a zero optional field inserts nothing.
-//
-// Queries (get_account_transfers, query_*) are scans of the index trees for
-// [field++timestamp_min, field++timestamp_max], merged (intersection or
-// union by timestamp) and then object lookups, so their cost is the results,
-// not the ledger. Prefetch collects a batch's ids and timestamps, resolves
-// them through the id tree and the object tree with Get, and fills a bounded
-// object cache; execute then runs in memory, unchanged. Each tree's
+// The typed layer above, one groove per object type (accounts, transfers,
+// transfers_pending, account_events), is package storage/groove: an object
+// tree keyed by timestamp, an id tree keyed by the id alone (a point Get; an
+// orphaned id maps to timestamp 0), and one index tree per indexed field
+// keyed by field ++ timestamp, zero optional fields not indexed. Queries are
+// index scans merged by timestamp; prefetch resolves a batch's ids and
+// timestamps into a bounded cache so execute runs in memory. Each tree's
 // TableValueCountMax is the batch maximum of values it can receive per op
 // times CompactionOps.
 package lsm
