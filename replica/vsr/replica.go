@@ -930,7 +930,14 @@ func (r *Replica) commitJournal() {
 	}
 }
 
+// execute applies a committed op, then runs the checkpoint schedule: a
+// checkpoint at this op holds the op's effects, the client table's included.
 func (r *Replica) execute(p *Message) {
+	r.apply(p)
+	r.afterExecute(p.Header.Op)
+}
+
+func (r *Replica) apply(p *Message) {
 	h := &p.Header
 	var reply []byte
 	switch {
@@ -942,7 +949,6 @@ func (r *Replica) execute(p *Message) {
 		reply = r.sm.Commit(h.Client, h.Op, h.Timestamp, h.Operation, p.Body)
 	}
 	r.commitMin = h.Op
-	r.afterExecute(h.Op)
 	r.failedViews = 0
 	if h.Timestamp > r.lastTimestamp {
 		r.lastTimestamp = h.Timestamp
