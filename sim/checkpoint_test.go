@@ -30,7 +30,7 @@ func TestCheckpointsWrapTheWAL(t *testing.T) {
 		opts.Network.CorruptProbability = 0
 		opts.Process.CrashProbability, opts.Process.RestartProbability = 1e-5, 1e-2
 		opts.Process.PauseProbability = 0
-		rec := sim.Run(opts, sim.Config{Lite: true, WALWrap: true, Mutate: func(c *vsr.Config) {
+		rec := sim.Run(opts, sim.Config{Lite: true, Mutate: func(c *vsr.Config) {
 			c.JournalSlotCount = checkpointJournalSlots
 		}})
 		if rec.Result != reports.Pass {

@@ -40,11 +40,6 @@ type Config struct {
 	// LedgerBugs plants ledger defects in every replica, for tests that
 	// prove the auditor catches them.
 	LedgerBugs ledger.Bugs
-	// WALWrap lets a run outgrow its WAL: checkpoints free the slots of
-	// the ops they hold. A replica that falls behind what its peers' WALs
-	// still hold cannot catch up until state sync exists, so only runs
-	// whose replicas keep up stay live.
-	WALWrap bool
 	// Recorder, if set, receives the run's timeline; network counters are
 	// sampled every SampleTicks (default 100).
 	Recorder    Recorder
@@ -152,11 +147,6 @@ func New(opts faults.Options, cfg Config) (*Cluster, error) {
 	}
 	if err := c.vcfg.Validate(); err != nil {
 		return nil, err
-	}
-	// Without checkpoints the WAL must hold the whole run; half of it is
-	// for requests and registrations, half for the ledger's pulses.
-	if !cfg.WALWrap && uint64(opts.RequestsMax+4*opts.ClientCount+16) >= c.vcfg.JournalSlotCount/2 {
-		return nil, fmt.Errorf("requests max %d does not fit a journal of %d slots", opts.RequestsMax, c.vcfg.JournalSlotCount)
 	}
 	nodes := r + opts.ClientCount
 	c.net = packet.New(opts.Network, rand.New(rand.NewPCG(c.rng.Uint64(), 1)), &c.sched, nodes, r, c.deliver)
@@ -316,7 +306,10 @@ func (o observer) StatusChanged(replica uint8, status vsr.Status, view uint32) {
 
 func (o observer) Opened(replica uint8, op uint64, state u128.U128, synced bool) {
 	if synced {
+		// A replica that syncs may go back to a checkpoint below what it
+		// had executed, and executes those ops again: as after a restart.
 		o.c.stateSyncs++
+		o.c.checks.rollback.Restarted(int(replica))
 	}
 	if err := o.c.state.Opened(int(replica), op, state); err != nil {
 		o.c.fail(reports.Correctness, err)

@@ -20,6 +20,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"viewstamp/faults"
+	"viewstamp/replica/vsr"
 	"viewstamp/reports"
 	"viewstamp/sim"
 )
@@ -51,6 +52,7 @@ type flags struct {
 	ticksMaxRequests uint64
 	ticksMaxConv     uint64
 	requestsMax      int
+	journalSlots     uint64
 	log              string
 	json             bool
 	report           string
@@ -90,6 +92,7 @@ Exit codes: 0 pass, 1 usage error, 127 crash, 128 liveness failure,
 	fl.Uint64Var(&f.ticksMaxRequests, "ticks-max-requests", 0, "end the safety phase after this many ticks without a reply (default 100000)")
 	fl.Uint64Var(&f.ticksMaxConv, "ticks-max-convergence", 0, "liveness phase budget in ticks (default 30000)")
 	fl.IntVar(&f.requestsMax, "requests-max", 0, "client requests in the safety phase (default: drawn from the seed)")
+	fl.Uint64Var(&f.journalSlots, "journal-slots", 0, "WAL slots per replica (default 32, the simulator preset: checkpoints every 20 ops); a larger WAL wraps less often")
 	fl.StringVar(&f.log, "log", "info", "log level: error, info or debug")
 	fl.BoolVar(&f.json, "json", false, "print only the run record as one JSON object")
 	fl.StringVar(&f.report, "report", "", "write graphs of the run (timeline, latency, messages) and an index.html into this directory")
@@ -135,6 +138,12 @@ func runSeed(f flags, stdout, stderr io.Writer) (int, error) {
 	}
 	opts := faults.Draw(seed, faults.Limits{RequestsMax: f.requestsMax})
 	cfg := sim.Config{Lite: f.lite, TicksMax: f.ticksMax, TicksMaxRequests: f.ticksMaxRequests, TicksMaxConvergence: f.ticksMaxConv}
+	if slots := f.journalSlots; slots > 0 {
+		cfg.Mutate = func(c *vsr.Config) { c.JournalSlotCount = slots }
+	}
+	if f.bug != "" && f.journalSlots > 0 {
+		return 1, fmt.Errorf("%w: --plant-bug and --journal-slots exclude each other", errUsage)
+	}
 	if f.bug != "" {
 		plant, err := plantedBug(f.bug)
 		if err != nil {

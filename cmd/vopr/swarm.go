@@ -88,6 +88,7 @@ Exit codes: 0 every seed passed, 129 / 128 / 127 the worst failure seen
 	fl.Uint64Var(&f.child.ticksMaxRequests, "ticks-max-requests", 0, "passed to every seed")
 	fl.Uint64Var(&f.child.ticksMaxConv, "ticks-max-convergence", 0, "passed to every seed")
 	fl.IntVar(&f.child.requestsMax, "requests-max", 0, "passed to every seed")
+	fl.Uint64Var(&f.child.journalSlots, "journal-slots", 0, "passed to every seed")
 	fl.StringVar(&f.child.bug, "plant-bug", "", "passed to every seed")
 	_ = fl.MarkHidden("plant-bug")
 	cmd.AddCommand(newMergeCmd(stdout, stderr, code, &f))
@@ -148,7 +149,8 @@ func (f flags) runFlags() []string {
 		name string
 		v    uint64
 	}{{"--ticks-max", f.ticksMax}, {"--ticks-max-requests", f.ticksMaxRequests},
-		{"--ticks-max-convergence", f.ticksMaxConv}, {"--requests-max", uint64(max(f.requestsMax, 0))}} {
+		{"--ticks-max-convergence", f.ticksMaxConv}, {"--requests-max", uint64(max(f.requestsMax, 0))},
+		{"--journal-slots", f.journalSlots}} {
 		if kv.v > 0 {
 			out = append(out, kv.name, strconv.FormatUint(kv.v, 10))
 		}

@@ -173,6 +173,19 @@ func (r *Replica) checkpointDurable() {
 func (r *Replica) openCheckpoint(then func()) {
 	cs := r.sb.durable.Checkpoint
 	r.setCheckpoint(cs)
+	r.opening, r.openThen, r.openStalled = true, then, 0
+	r.openGen++
+	gen := r.openGen
+	opened := then
+	then = func() {
+		// Blocks still arriving for this open are not ours to write now.
+		r.opening, r.openThen = false, nil
+		r.expectedBlocks = r.expectedBlocks[:0]
+		opened()
+	}
+	// abandoned: a newer checkpoint replaced this one mid-open (retarget);
+	// the reads it cancelled answer here and are ignored.
+	abandoned := func() bool { return gen != r.openGen }
 	if cs.Op == 0 {
 		r.sm.Open(r.grid, &cs, func(ok bool) {
 			if !ok {
@@ -186,6 +199,9 @@ func (r *Replica) openCheckpoint(then func()) {
 	refs := gridRefs{ClientSessions: cs.ClientSessions, FreeSetAcquired: cs.FreeSetAcquired,
 		FreeSetReleased: cs.FreeSetReleased, StorageSize: cs.StorageSize}
 	r.grid.Open(refs, func(b []byte, ok bool) {
+		if abandoned() {
+			return
+		}
 		if !ok {
 			// Only a storage fault loses a durable checkpoint's blocks;
 			// fetching them from peers is the storage-fault work.
@@ -198,6 +214,9 @@ func (r *Replica) openCheckpoint(then func()) {
 		r.sessions = s
 		r.readReplies(func() {
 			r.sm.Open(r.grid, &cs, func(ok bool) {
+				if abandoned() {
+					return
+				}
 				if !ok {
 					panic(fmt.Sprintf("replica %d: checkpoint %d: state machine blocks unreadable", r.index, cs.Op))
 				}
@@ -245,6 +264,11 @@ func (r *Replica) readReplies(then func()) {
 	}
 	done()
 }
+
+// executedFloor is the op at or below which this replica wants no header or
+// prepare: what it executed, or the checkpoint it is opening (whose ops it
+// will never execute, and whose slots may already hold later ops).
+func (r *Replica) executedFloor() uint64 { return max(r.commitMin, r.checkpoint.Op) }
 
 // checkpointID names this replica's durable checkpoint to peers.
 func (r *Replica) checkpointID() u128.U128 { return r.cpID }

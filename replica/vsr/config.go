@@ -63,19 +63,14 @@ func ProductionConfig(replicaCount uint8) Config {
 	}
 }
 
-// simJournalSlotCount keeps the simulator's WAL large enough that no seed
-// wraps it: the replica does not yet reuse slots behind a checkpoint, nor
-// sync state to a replica that fell behind the peers' WALs. The storage
-// engine's simulator preset (32 slots) takes over once both land.
-const simJournalSlotCount = 1024
-
 // SimConfig is small on purpose, like TigerBeetle's test configuration: a small
 // pipeline and small messages make the interesting edges (full pipeline, full
 // request queue, multi-message repair) common.
 func SimConfig(replicaCount uint8) Config {
 	c := ProductionConfig(replicaCount)
+	// The storage engine's simulator preset: a WAL of 32 slots that wraps
+	// every 20 ops, so every seed crosses checkpoints.
 	c.Config = storage.SimulatorConfig()
-	c.JournalSlotCount = simJournalSlotCount
 	c.RequestQueueMax = 8
 	c.HeadersPerReply = 8
 	return c

@@ -172,9 +172,13 @@ func (j *journal) write(m *Message) {
 		return
 	}
 	if !s.writing.IsZero() {
-		// One write per slot at a time: two in flight could land out of order.
+		// One write per slot at a time: two in flight could land out of
+		// order. The queued write is the one the slot's header wants now:
+		// asking again for the write in flight drops an older wish.
 		if s.writing != sum {
 			s.queued = m
+		} else {
+			s.queued = nil
 		}
 		return
 	}
@@ -253,7 +257,12 @@ func (j *journal) sectorWritten(k uint64) {
 		op := s.header.Op
 		if q := s.queued; q != nil {
 			s.queued = nil
-			j.startWrite(q)
+			// Only if the log still wants it: a header that moved on since
+			// (a later op, or another prepare) must not be overwritten on
+			// disk by a prepare nobody holds any more.
+			if s.has && s.header.Checksum == q.Header.Checksum {
+				j.startWrite(q)
+			}
 		}
 		if s.has && s.header.Checksum == w.sum {
 			j.onDurable(op, w.sum)

@@ -28,11 +28,12 @@ func (r *Replica) repair() {
 		}
 		r.send(r.repairPeer(v-1), &Message{Header: Header{Command: CommandGetHeaders, CommitMin: lo, Op: v - 1}})
 	}
-	if !r.isPrimary() && r.commitMax > r.op && r.status == StatusNormal {
-		r.send(r.primaryIndex(r.view), &Message{Header: Header{Command: CommandGetHeaders, CommitMin: r.op + 1, Op: r.commitMax}})
+	if top := min(r.commitMax, r.prepareMax()); !r.isPrimary() && top > r.op && r.status == StatusNormal {
+		// Only as far as our WAL may hold: the answer comes from the top.
+		r.send(r.primaryIndex(r.view), &Message{Header: Header{Command: CommandGetHeaders, CommitMin: r.op + 1, Op: top}})
 	}
 	asked := 0
-	for op := max(v, r.commitMin+1); op <= r.op && asked < repairPreparesMax; op++ {
+	for op := max(v, r.executedFloor()+1); op <= r.op && asked < repairPreparesMax; op++ {
 		h, ok := r.journal.header(op)
 		if !ok {
 			continue
@@ -115,6 +116,9 @@ func (r *Replica) onHeaders(m *Message) {
 			return
 		}
 		switch {
+		case h.Op > r.prepareMax():
+			// Past what our WAL may hold: its slot still belongs to an op
+			// our checkpoint does not cover (state sync brings us there).
 		case h.Op > r.op && fromPrimary:
 			// The primary serves only canonical headers of its view: one past
 			// our head moves the head.
@@ -150,7 +154,7 @@ func (r *Replica) acceptRepairHeader(h *Header) bool {
 	if !ok || next.Parent != h.Checksum || h.Op+1 < r.verifiedFrom() {
 		return false
 	}
-	if h.Op <= r.commitMin {
+	if h.Op <= r.executedFloor() {
 		return false
 	}
 	r.journal.setHeader(h)

@@ -89,10 +89,24 @@ type Replica struct {
 	cpID       u128.U128 // checkpoint's id, sent with every heartbeat
 	ckpt       checkpointing
 	sync       syncState
-	// missingBlocks are the blocks grid reads wait for, oldest first;
-	// blockRound turns get_blocks and get_reply requests over the peers.
+	// missingBlocks are the blocks grid reads wait for, oldest first.
 	missingBlocks []block.Ref
-	blockRound    uint64
+	// expectedBlocks are the links of trailer blocks fetched: the blocks a
+	// peer sends after them unasked.
+	expectedBlocks []block.Ref
+	// blockRound and replyRound turn get_blocks and get_reply over the
+	// peers, each on its own count so that one cannot pin the other to a
+	// single peer.
+	blockRound uint64
+	replyRound uint64
+	opening    bool // a checkpoint is being opened (start or state sync)
+	// openThen continues the open in progress; openGen names it, so that an
+	// open abandoned for a newer checkpoint ignores its late answers;
+	// openStalled counts repair rounds it has waited on missing blocks.
+	openThen    func()
+	openGen     uint64
+	openStalled int
+	retargeting bool // a newer checkpoint is being written to replace the one opening
 	// StateSyncs counts the state syncs this replica began.
 	StateSyncs uint64
 
@@ -211,6 +225,7 @@ func (r *Replica) Tick() {
 		// blocks from peers.
 		if len(r.missingBlocks) > 0 && r.ticks%r.cfg.RepairTicks == 0 {
 			r.requestBlocks()
+			r.noteOpenStalled()
 		}
 		return
 	}
@@ -222,6 +237,7 @@ func (r *Replica) Tick() {
 		// and replies a synced checkpoint still lacks, and the count of
 		// rounds without progress that makes a laggard sync.
 		r.requestBlocks()
+		r.noteOpenStalled()
 		if r.status == StatusNormal {
 			r.noteProgress()
 			r.requestReplies()
@@ -248,7 +264,7 @@ func (r *Replica) Tick() {
 }
 
 func (r *Replica) tickPrimary() {
-	if len(r.pipeline) == 0 {
+	if len(r.pipeline) == 0 && r.commitMin >= r.commitMax {
 		r.lastProgress = r.ticks
 	} else if !r.abdicating && r.ticks-r.lastProgress > r.cfg.AbdicateTicks && !r.solo() {
 		// Backups can hear us but we cannot commit: go quiet so that they
@@ -338,6 +354,12 @@ func (r *Replica) receive(m *Message, b []byte) {
 		return
 	}
 	if r.status == StatusRecovering {
+		if h.Command == CommandView && r.opening {
+			// Opening a checkpoint whose blocks no peer may hold any
+			// more: a primary's newer checkpoint replaces it.
+			r.onViewWhileOpening(m)
+			return
+		}
 		r.Drops.Stale++
 		return
 	}
@@ -739,7 +761,7 @@ func (r *Replica) onPrepare(m *Message) {
 		r.commitJournal()
 		return
 	}
-	if !fromPrimary || h.Op <= r.commitMin {
+	if !fromPrimary || h.Op <= r.executedFloor() {
 		r.Drops.Stale++
 		return
 	}
@@ -925,8 +947,14 @@ func (r *Replica) commitJournal() {
 		}
 		r.execute(p)
 	}
-	if r.isPrimary() && r.commitMin == r.commitMax && len(r.requestQueue) > 0 {
-		r.commitPipeline()
+	if r.isPrimary() && r.commitMin == r.commitMax {
+		if r.abdicating && len(r.pipeline) == 0 {
+			// Abdicated for want of ops it could execute, which it now has.
+			r.resume()
+		}
+		if len(r.requestQueue) > 0 {
+			r.commitPipeline()
+		}
 	}
 }
 

@@ -27,6 +27,12 @@ const (
 	blocksPerRequest = 4
 	// blockRefSize is a block reference on the wire: address, checksum.
 	blockRefSize = 8 + 16
+	// chainBlocksMax bounds the predecessors a peer sends after a trailer
+	// block asked for: a trailer is a chain read backwards, so without them
+	// a syncing replica would learn of one block per round trip.
+	chainBlocksMax = 16
+	// expectedBlocksMax bounds the chain links a replica accepts unasked.
+	expectedBlocksMax = 4 * chainBlocksMax
 	// syncStuckRepairs is how many repair rounds without a commit make a
 	// replica that is one checkpoint behind sync instead of waiting for
 	// prepares that may be gone from every peer.
@@ -78,12 +84,14 @@ func (r *Replica) startSync(cs storage.CheckpointState) {
 // syncDurable opens the synced checkpoint once the superblock names it.
 func (r *Replica) syncDurable() {
 	r.sync.opening = true
-	r.openCheckpoint(func() {
-		r.sync = syncState{lastCommit: r.commitMin}
-		r.logf("state sync: at checkpoint %d", r.commitMin)
-		r.repair()
-		r.commitJournal()
-	})
+	r.openCheckpoint(r.syncOpened)
+}
+
+func (r *Replica) syncOpened() {
+	r.sync = syncState{lastCommit: r.commitMin}
+	r.logf("state sync: at checkpoint %d", r.commitMin)
+	r.repair()
+	r.commitJournal()
 }
 
 // ---- Blocks ----
@@ -117,7 +125,8 @@ func (r *Replica) peerInTurn(k uint64) uint8 {
 }
 
 // onGetBlocks serves the blocks asked for that this replica holds intact;
-// others are not answered (the asker turns to another peer).
+// others are not answered (the asker turns to another peer). After a
+// trailer's block it sends the blocks its chain links back to as well.
 func (r *Replica) onGetBlocks(m *Message) {
 	if len(m.Body)%blockRefSize != 0 || len(m.Body) > blocksPerRequest*blockRefSize {
 		r.Drops.Decode++
@@ -130,28 +139,71 @@ func (r *Replica) onGetBlocks(m *Message) {
 			r.Drops.Decode++
 			return
 		}
-		r.grid.ReadBlockLocal(ref, func(blk []byte, ok bool) {
-			if ok {
-				r.sendRaw(to, blk[:block.DecodeHeader(blk).Size])
-			}
-		})
+		r.serveBlock(to, ref, chainBlocksMax)
 	}
 }
 
-// onBlock writes a block a peer sent, if it is one we are missing.
+func (r *Replica) serveBlock(to uint8, ref block.Ref, chain int) {
+	r.grid.ReadBlockLocal(ref, func(blk []byte, ok bool) {
+		if !ok {
+			return
+		}
+		h := block.DecodeHeader(blk)
+		r.sendRaw(to, blk[:h.Size])
+		if link, ok := trailerLink(h, blk); ok && chain > 0 {
+			r.serveBlock(to, link, chain-1)
+		}
+	})
+}
+
+// trailerLink is the block a trailer's block links back to, if any.
+func trailerLink(h block.Header, blk []byte) (block.Ref, bool) {
+	switch h.Type {
+	case block.TypeFreeSet, block.TypeClientSessions, block.TypeSnapshot:
+		link := block.Link(block.Metadata(blk))
+		return link, link.Address != 0
+	}
+	return block.Ref{}, false
+}
+
+// onBlock writes a block a peer sent if we are missing it, or if a trailer
+// block we wrote links to it (the rest of a chain being fetched).
 func (r *Replica) onBlock(b []byte) {
 	h := block.DecodeHeader(b)
 	ref := block.Ref{Address: h.Address, Checksum: h.Checksum}
-	for i, want := range r.missingBlocks {
-		if want != ref {
-			continue
-		}
-		if r.grid.WriteRepaired(ref, b, func() {}) {
-			r.missingBlocks = append(r.missingBlocks[:i], r.missingBlocks[i+1:]...)
-		}
+	// On the wire a block ends at its size; on disk it is padded with zeros
+	// to its last sector, as WriteRepaired checks.
+	padded := make([]byte, r.cfg.Layout().SectorCeil(uint64(len(b))))
+	copy(padded, b)
+	if r.grid.Writing(ref.Address) {
+		// A copy of the same block is already on its way to disk.
+		r.Drops.Stale++
 		return
 	}
-	r.Drops.Stale++
+	take := func(refs []block.Ref) ([]block.Ref, bool) {
+		for i, want := range refs {
+			if want == ref && r.grid.WriteRepaired(ref, padded, func() {}) {
+				return append(refs[:i], refs[i+1:]...), true
+			}
+		}
+		return refs, false
+	}
+	var ok bool
+	if r.missingBlocks, ok = take(r.missingBlocks); !ok {
+		// Links are taken only while a checkpoint is being opened: later
+		// the same address may hold a newer block of our own.
+		if !r.opening {
+			r.Drops.Stale++
+			return
+		}
+		if r.expectedBlocks, ok = take(r.expectedBlocks); !ok {
+			r.Drops.Stale++
+			return
+		}
+	}
+	if link, ok := trailerLink(h, padded); ok && len(r.expectedBlocks) < expectedBlocksMax {
+		r.expectedBlocks = append(r.expectedBlocks, link)
+	}
 }
 
 // ---- Client replies ----
@@ -176,8 +228,8 @@ func (r *Replica) requestReplies() {
 		if !e.used || !e.replyMissing {
 			continue
 		}
-		r.blockRound++
-		r.send(r.peerInTurn(r.blockRound), &Message{Header: Header{Command: CommandGetReply,
+		r.replyRound++
+		r.send(r.peerInTurn(r.replyRound), &Message{Header: Header{Command: CommandGetReply,
 			Ref: canonicalReplySum(e.reply.Header), Client: e.client, Op: e.lastOp}})
 	}
 }
@@ -216,4 +268,82 @@ func (r *Replica) onReplyFromPeer(m *Message) {
 // replyBodyMatches reports whether body is the one a reply header names.
 func replyBodyMatches(h *Header, body []byte) bool {
 	return uint64(h.Size) == HeaderSize+uint64(len(body)) && checksum.Sum(body) == h.ChecksumBody
+}
+
+// ---- Re-targeting ----
+
+// noteOpenStalled counts repair rounds an open waits on missing blocks;
+// after syncStuckRepairs it asks every peer for its view: the primary's
+// answer names a newer checkpoint to open instead (the blocks of the one
+// opening may have been reused by peers that moved two checkpoints on).
+func (r *Replica) noteOpenStalled() {
+	if !r.opening || len(r.missingBlocks) == 0 || r.retargeting {
+		return
+	}
+	r.openStalled++
+	if r.openStalled%syncStuckRepairs != 0 || r.solo() {
+		return
+	}
+	for i := uint8(0); i < r.cfg.ReplicaCount; i++ {
+		if i != r.index {
+			r.send(i, &Message{Header: Header{Command: CommandGetView}})
+		}
+	}
+}
+
+// onViewWhileOpening reads only the checkpoint of a `view` that arrives
+// while a checkpoint is being opened.
+func (r *Replica) onViewWhileOpening(m *Message) {
+	h := &m.Header
+	if h.Replica != r.primaryIndex(h.View) || h.Replica == r.index || len(m.Body) < storage.CheckpointStateSize {
+		r.Drops.Stale++
+		return
+	}
+	cs, err := storage.DecodeCheckpointState(m.Body[:storage.CheckpointStateSize])
+	if err != nil || cs.Op != h.CheckpointOp {
+		r.Drops.Decode++
+		return
+	}
+	r.retarget(cs)
+}
+
+// retarget abandons the checkpoint being opened for cs, a newer one: cs is
+// written into the superblock in its place (the rest of the superblock as
+// it is), then opened.
+func (r *Replica) retarget(cs storage.CheckpointState) {
+	if !r.opening || r.retargeting || cs.Op <= r.checkpoint.Op {
+		return
+	}
+	r.logf("state sync: checkpoint %d is out of reach, retargeting to %d", r.checkpoint.Op, cs.Op)
+	r.openGen++
+	r.retargeting = true
+	r.sync.target = cs
+	r.sync.opening = false
+	r.grid.CancelParked()
+	r.missingBlocks, r.expectedBlocks = r.missingBlocks[:0], r.expectedBlocks[:0]
+	if r.status == StatusRecovering {
+		// The view and log were not loaded yet: keep the durable ones.
+		d := r.sb.durable
+		d.Checkpoint = cs
+		d.CommitMax = max(d.CommitMax, cs.Op)
+		r.sb.stage(d)
+		return
+	}
+	r.stageSuperblock()
+}
+
+// retargetDurable opens the checkpoint retarget wrote.
+func (r *Replica) retargetDurable() {
+	r.retargeting = false
+	r.sync.opening = true
+	then := r.syncOpened
+	if r.status == StatusRecovering {
+		// The start goes on (the journal) once the checkpoint is open.
+		start := r.openThen
+		then = func() {
+			r.sync = syncState{lastCommit: r.commitMin}
+			start()
+		}
+	}
+	r.openCheckpoint(then)
 }

@@ -130,6 +130,8 @@ func (r *Replica) stageSuperblock() {
 func (r *Replica) onSuperblockDurable() {
 	d := &r.sb.durable
 	switch {
+	case r.retargeting && d.Checkpoint.Op == r.sync.target.Op:
+		r.retargetDurable()
 	case r.status == StatusRecovering:
 	case r.syncing() && !r.sync.opening && d.Checkpoint.Op == r.sync.target.Op:
 		r.syncDurable()
@@ -178,7 +180,9 @@ func (r *Replica) resendViewChange() {
 // durable counts: the view is durable before we get here, and present bits
 // name prepares on disk, never ones merely in memory.
 func (r *Replica) sendJoinView() {
-	if r.sb.durable.View != r.view {
+	if r.sb.durable.View != r.view || r.syncing() {
+		// A replica syncing to a checkpoint neither votes for a new view's
+		// log nor leads one: its log and state are not yet its own.
 		return
 	}
 	n := min(r.op, r.cfg.PipelineMax) + 1
@@ -230,7 +234,7 @@ func (r *Replica) sendJoinView() {
 
 func (r *Replica) onJoinView(m *Message) {
 	h := &m.Header
-	if h.View < r.view {
+	if h.View < r.view || r.syncing() {
 		r.Drops.Stale++
 		return
 	}
@@ -490,10 +494,26 @@ func (r *Replica) onView(m *Message) {
 		r.Drops.Decode++
 		return
 	}
+	if r.opening && r.openStalled >= syncStuckRepairs && cs.Op > r.checkpoint.Op {
+		r.retarget(cs)
+	}
 	if h.View == r.view && r.status == StatusNormal && r.logView == r.view {
 		if r.wantSync(cs.Op) {
 			r.startSync(cs)
 		}
+		return
+	}
+	if h.Op > r.prepareMax() {
+		// The view's log reaches past what our WAL may hold: its slots
+		// still belong to ops our checkpoint does not cover. Sync to the
+		// primary's checkpoint first; the view is installed afterwards.
+		// That checkpoint may even be behind our commit_min (we executed
+		// past it but could not yet checkpoint ourselves): the ops after it
+		// are executed again, from the WAL, once the view is installed.
+		if cs.Op > r.checkpointOp() && !r.syncing() && !r.ckpt.started {
+			r.startSync(cs)
+		}
+		r.Drops.Stale++
 		return
 	}
 	suffix := m.Body[storage.CheckpointStateSize:]

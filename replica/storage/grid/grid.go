@@ -47,6 +47,9 @@ type Grid struct {
 	// such reads are parked until WriteRepaired brings the block named.
 	missing func(ref block.Ref)
 	parked  map[block.Ref][]func(blk []byte, ok bool)
+	// parkedOrder is the order blocks were first parked in, for
+	// CancelParked to answer them deterministically.
+	parkedOrder []block.Ref
 }
 
 // Stats counts what the grid has seen, for the run record and tests.
@@ -264,6 +267,23 @@ func (g *Grid) read(ref block.Ref, local bool, done func(blk []byte, ok bool)) {
 	g.issueReads()
 }
 
+// CancelParked fails every parked read (ok false), oldest block first: the
+// replica gave up the checkpoint they belong to for a newer one.
+func (g *Grid) CancelParked() {
+	order := g.parkedOrder
+	g.parkedOrder = nil
+	for _, ref := range order {
+		waiting := g.parked[ref]
+		delete(g.parked, ref)
+		for _, done := range waiting {
+			done(nil, false)
+		}
+	}
+}
+
+// Writing reports whether a write of address is under way.
+func (g *Grid) Writing(address uint64) bool { return g.writing(address) != nil }
+
 // SetMissing makes reads that find their block damaged or absent wait
 // instead of failing: missing hears of the block once per episode, and the
 // reads complete when WriteRepaired writes it (a peer's copy). A replica
@@ -300,6 +320,7 @@ func (g *Grid) issueReads() {
 					waiting := g.parked[r.ref]
 					g.parked[r.ref] = append(waiting, r.done)
 					if len(waiting) == 0 {
+						g.parkedOrder = append(g.parkedOrder, r.ref)
 						g.missing(r.ref)
 					}
 					return
@@ -336,6 +357,9 @@ func (g *Grid) WriteRepaired(want block.Ref, blk []byte, done func()) bool {
 	// Parked reads of this block are served from the write as it lands.
 	if waiting := g.parked[want]; len(waiting) > 0 {
 		delete(g.parked, want)
+		if i := slices.Index(g.parkedOrder, want); i >= 0 {
+			g.parkedOrder = slices.Delete(g.parkedOrder, i, i+1)
+		}
 		for _, done := range waiting {
 			g.reads = append(g.reads, &read{ref: want, done: done})
 		}
