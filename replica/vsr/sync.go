@@ -295,16 +295,13 @@ func (r *Replica) noteOpenStalled() {
 // while a checkpoint is being opened.
 func (r *Replica) onViewWhileOpening(m *Message) {
 	h := &m.Header
-	if h.Replica != r.primaryIndex(h.View) || h.Replica == r.index || len(m.Body) < storage.CheckpointStateSize {
+	if h.Replica != r.primaryIndex(h.View) || h.Replica == r.index {
 		r.Drops.Stale++
 		return
 	}
-	cs, err := storage.DecodeCheckpointState(m.Body[:storage.CheckpointStateSize])
-	if err != nil || cs.Op != h.CheckpointOp {
-		r.Drops.Decode++
-		return
+	if cs, ok := r.viewCheckpoint(m); ok {
+		r.retarget(cs)
 	}
-	r.retarget(cs)
 }
 
 // retarget abandons the checkpoint being opened for cs, a newer one: cs is

@@ -479,19 +479,28 @@ func (r *Replica) onGetView(m *Message) {
 	r.send(m.Header.Replica, r.viewMessage(m.Header.Context))
 }
 
+// viewCheckpoint decodes the checkpoint state a `view` opens with.
+func (r *Replica) viewCheckpoint(m *Message) (storage.CheckpointState, bool) {
+	if len(m.Body) < storage.CheckpointStateSize {
+		r.Drops.Decode++
+		return storage.CheckpointState{}, false
+	}
+	cs, err := storage.DecodeCheckpointState(m.Body[:storage.CheckpointStateSize])
+	if err != nil || cs.Op != m.Header.CheckpointOp {
+		r.Drops.Decode++
+		return storage.CheckpointState{}, false
+	}
+	return cs, true
+}
+
 func (r *Replica) onView(m *Message) {
 	h := &m.Header
 	if h.View < r.view || h.Replica != r.primaryIndex(h.View) || h.Replica == r.index {
 		r.Drops.Stale++
 		return
 	}
-	if len(m.Body) < storage.CheckpointStateSize {
-		r.Drops.Decode++
-		return
-	}
-	cs, err := storage.DecodeCheckpointState(m.Body[:storage.CheckpointStateSize])
-	if err != nil || cs.Op != h.CheckpointOp {
-		r.Drops.Decode++
+	cs, ok := r.viewCheckpoint(m)
+	if !ok {
 		return
 	}
 	if r.opening && r.openStalled >= syncStuckRepairs && cs.Op > r.checkpoint.Op {
