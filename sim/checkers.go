@@ -306,3 +306,38 @@ func (c *Cluster) checkJoinView(from int, h *vsr.Header, b []byte) {
 		c.failCheck("join_view", err)
 	}
 }
+
+// walGuard is the replica's storage as the WAL checker sees it: every
+// prepare written must be for an op after the replica's durable checkpoint
+// (ops at or below it are never needed again) and at most PrepareMax of it
+// (the slot it overwrites must hold an op that checkpoint covers). It reads
+// the durable superblock at the moment of the write; it only forwards IO,
+// so a run is the same run with it.
+type walGuard struct {
+	c     *Cluster
+	index int
+	disk  rio.Storage
+}
+
+func (g walGuard) Read(zone rio.Zone, offset uint64, buf []byte, done func()) {
+	g.disk.Read(zone, offset, buf, done)
+}
+
+func (g walGuard) Write(zone rio.Zone, offset uint64, buf []byte, done func()) {
+	if zone == rio.ZoneWALPrepares {
+		g.c.checkWALWrite(g.index, buf)
+	}
+	g.disk.Write(zone, offset, buf, done)
+}
+
+func (c *Cluster) checkWALWrite(i int, buf []byte) {
+	r := c.replicas[i]
+	var h vsr.Header
+	if r == nil || vsr.DecodeHeader(buf, &h) != nil {
+		return
+	}
+	cp := r.DurableCheckpoint()
+	if err := check.WALWrite(i, h.Op, cp, c.vcfg.Schedule().PrepareMax(cp)); err != nil {
+		c.failCheck("wal", err)
+	}
+}

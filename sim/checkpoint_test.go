@@ -44,3 +44,21 @@ func TestCheckpointsWrapTheWAL(t *testing.T) {
 		t.Logf("seed %d, %d replicas: commit_max %d, %d checkpoints, %d restarts", tc.seed, tc.replicas, rec.CommitMax, rec.Checkpoints, rec.Restarts)
 	}
 }
+
+// TestStateSync replays seeds on which replicas fell behind what their
+// peers' WALs still held and synced to a newer checkpoint, fetching its
+// blocks: the runs must pass every checker (a synced replica's state is the
+// history's at the checkpoint) and must still sync, or the test no longer
+// tests sync and needs other seeds.
+func TestStateSync(t *testing.T) {
+	for _, seed := range []uint64{9000511, 9000640} {
+		rec := sim.Run(faults.Draw(seed, faults.Limits{}), sim.Config{})
+		if rec.Result != reports.Pass {
+			t.Fatalf("seed %d: %s: %s", seed, rec.Result, rec.Failure)
+		}
+		if rec.StateSyncs == 0 || rec.Checkpoints == 0 {
+			t.Fatalf("seed %d: %d checkpoints, %d state syncs: it no longer exercises state sync", seed, rec.Checkpoints, rec.StateSyncs)
+		}
+		t.Logf("seed %d: %d checkpoints, %d state syncs", seed, rec.Checkpoints, rec.StateSyncs)
+	}
+}

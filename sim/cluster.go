@@ -199,7 +199,7 @@ func New(opts faults.Options, cfg Config) (*Cluster, error) {
 func (c *Cluster) startReplica(i int) error {
 	rep, err := vsr.New(vsr.Options{
 		Config: c.vcfg, Cluster: c.cluster, Replica: uint8(i), Time: simTime{&c.sched, c.opts.RealtimeEpochNs},
-		Network: replicaNet{c, i}, Storage: c.disks[i], SM: ledger.NewMachine(int(c.vcfg.MessageSizeMax), c.cfg.LedgerBugs),
+		Network: replicaNet{c, i}, Storage: walGuard{c, i, c.disks[i]}, SM: ledger.NewMachine(int(c.vcfg.MessageSizeMax), c.cfg.LedgerBugs),
 		Seed: c.rng.Uint64(), Observer: observer{c},
 	})
 	if err != nil {

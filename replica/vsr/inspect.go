@@ -44,3 +44,7 @@ func (r *Replica) VerifiedFrom() uint64 { return r.verifiedFrom() }
 // checker can so hold the replica's serving rule to account in every state
 // the replica passes through, not only in those a request happens to probe.
 func (r *Replica) Served(buf []byte, lo, hi uint64) []byte { return r.appendServed(buf, lo, hi) }
+
+// DurableCheckpoint is the op of the checkpoint the durable superblock
+// names: what a restart would open.
+func (r *Replica) DurableCheckpoint() uint64 { return r.sb.durable.Checkpoint.Op }

@@ -377,6 +377,13 @@ func (r *Replica) checkJoinQuorum() {
 		r.logf("view %d: head op %d has no known header", r.view, head)
 		return
 	}
+	if head > r.prepareMax() {
+		// Our WAL cannot hold this log: its slots still belong to ops our
+		// checkpoint does not cover. A replica that wrote the head could;
+		// let the view change move on to the next primary.
+		r.logf("view %d: head op %d is past our prepare_max %d: not leading this view", r.view, head, r.prepareMax())
+		return
+	}
 	r.logf("view %d: canonical log view %d head %d (of %d) commit_max %d from %d join_views", r.view, logView, head, opHead, commitMax, len(js))
 	for op := max(r.op, opHead); op > head; op-- {
 		r.journal.removeHeader(op)

@@ -36,3 +36,15 @@ func (c *Checkpoints) Checkpointed(replica int, op uint64, id u128.U128) error {
 
 // Count is how many distinct checkpoint ops the cluster reached.
 func (c *Checkpoints) Count() int { return len(c.ids) }
+
+// WALWrite checks a prepare a replica writes to its WAL at op against its
+// durable checkpoint: one past prepareMax overwrites the slot of an op that
+// checkpoint does not cover, which a restart from it needs. (A write at or
+// below the checkpoint is harmless: such an op is never needed again, and its
+// slot holds nothing newer while its header is still the slot's.)
+func WALWrite(replica int, op, checkpoint, prepareMax uint64) error {
+	if op > prepareMax {
+		return fmt.Errorf("replica %d wrote op %d to its WAL, past prepare_max %d of its durable checkpoint %d: the slot held an op a restart still needs", replica, op, prepareMax, checkpoint)
+	}
+	return nil
+}

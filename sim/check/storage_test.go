@@ -40,3 +40,19 @@ func TestOpenedStateMustBeTheHistorys(t *testing.T) {
 		t.Fatal("a checkpoint beyond the history passed")
 	}
 }
+
+func TestWALWriteStaysInsideTheCheckpointsReach(t *testing.T) {
+	for _, op := range []uint64{20, 35, 51} {
+		if err := WALWrite(0, op, 19, 51); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := WALWrite(0, 3, 0, 31); err != nil {
+		t.Fatal(err)
+	}
+	for _, op := range []uint64{52, 80} {
+		if err := WALWrite(0, op, 19, 51); err == nil {
+			t.Fatalf("op %d at checkpoint 19 (prepare_max 51) passed", op)
+		}
+	}
+}
