@@ -116,6 +116,11 @@ type Record struct {
 	// StateSyncs counts replicas that adopted a peer's newer checkpoint,
 	// having fallen behind what the WALs still held.
 	StateSyncs uint64 `json:"state_syncs"`
+	// GridBlocksMax is the most grid blocks any replica held acquired at a
+	// checkpoint; JournalWraps how many times the highest committed op went
+	// round the WAL.
+	GridBlocksMax uint64 `json:"grid_blocks_max"`
+	JournalWraps  uint64 `json:"journal_wraps"`
 	// Workload counts the committed ledger operations: per operation, the
 	// number of requests and of each result status (create operations) or
 	// of objects found (lookups and queries).

@@ -83,11 +83,13 @@ type Cluster struct {
 	disks   []*disk.Disk
 	// stateSyncs counts replicas that adopted a peer's newer checkpoint.
 	stateSyncs uint64
-	replicas   []*vsr.Replica
-	down       []bool
-	paused     []bool
-	changed    []uint64 // tick of a replica's last process change
-	restarts   []uint64
+	// gridBlocksMax is the most blocks a replica held at a checkpoint.
+	gridBlocksMax uint64
+	replicas      []*vsr.Replica
+	down          []bool
+	paused        []bool
+	changed       []uint64 // tick of a replica's last process change
+	restarts      []uint64
 
 	clients  []*simClient
 	clientBy map[u128.U128]int
@@ -317,6 +319,9 @@ func (o observer) Opened(replica uint8, op uint64, state u128.U128, synced bool)
 }
 
 func (o observer) Checkpointed(replica uint8, op uint64, id u128.U128) {
+	if r := o.c.replicas[replica]; r != nil {
+		o.c.gridBlocksMax = max(o.c.gridBlocksMax, r.GridBlocksAcquired())
+	}
 	if err := o.c.checks.checkpoints.Checkpointed(int(replica), op, id); err != nil {
 		o.c.failCheck("storage", err)
 	}

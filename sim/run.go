@@ -317,6 +317,8 @@ func (c *Cluster) Record() reports.Record {
 	rec.ReplyGapMax = c.replyGapMax
 	rec.Checkpoints = c.checks.checkpoints.Count()
 	rec.StateSyncs = c.stateSyncs
+	rec.GridBlocksMax = c.gridBlocksMax
+	rec.JournalWraps = c.state.CommitMax() / c.vcfg.JournalSlotCount
 	rec.NoProgressCause = c.noProgress
 	for _, n := range c.restarts {
 		rec.Restarts += n

@@ -48,3 +48,7 @@ func (r *Replica) Served(buf []byte, lo, hi uint64) []byte { return r.appendServ
 // DurableCheckpoint is the op of the checkpoint the durable superblock
 // names: what a restart would open.
 func (r *Replica) DurableCheckpoint() uint64 { return r.sb.durable.Checkpoint.Op }
+
+// GridBlocksAcquired is how many grid blocks the replica's free set holds
+// acquired.
+func (r *Replica) GridBlocksAcquired() uint64 { return r.grid.FreeSet().AcquiredCount() }
