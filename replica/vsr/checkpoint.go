@@ -110,7 +110,7 @@ func (r *Replica) startCheckpoint() {
 	c.pending = 2 + len(c.replies)
 	r.sm.Checkpoint(r.grid, &c.state, r.checkpointWritten)
 	for _, w := range c.replies {
-		r.writeReply(w)
+		r.writeReplySlot(w.slot, w.body, r.checkpointWritten)
 	}
 	r.grid.Checkpoint(c.sessions, func(refs gridRefs) {
 		c.state.ClientSessions = refs.ClientSessions
@@ -121,11 +121,13 @@ func (r *Replica) startCheckpoint() {
 	})
 }
 
-func (r *Replica) writeReply(w replyWrite) {
+// writeReplySlot writes a reply body into its session's slot of the client
+// replies zone, padded to whole sectors.
+func (r *Replica) writeReplySlot(slot int, body []byte, done func()) {
 	l := r.cfg.Layout()
-	buf := make([]byte, l.SectorCeil(uint64(len(w.body))))
-	copy(buf, w.body)
-	r.storage.Write(rio.ZoneClientReplies, l.ClientReplyOffset(uint64(w.slot)), buf, r.checkpointWritten)
+	buf := make([]byte, l.SectorCeil(uint64(len(body))))
+	copy(buf, body)
+	r.storage.Write(rio.ZoneClientReplies, l.ClientReplyOffset(uint64(slot)), buf, done)
 }
 
 // checkpointWritten counts one of the checkpoint's writes durable; the last

@@ -107,8 +107,6 @@ type Replica struct {
 	openGen     uint64
 	openStalled int
 	retargeting bool // a newer checkpoint is being written to replace the one opening
-	// StateSyncs counts the state syncs this replica began.
-	StateSyncs uint64
 
 	// Primary.
 	pipeline      []pipelineEntry

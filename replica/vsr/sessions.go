@@ -100,12 +100,18 @@ func (s *sessions) encode() []byte {
 		le.PutUint32(o[25:], e.request)
 		e.requestCS.Put(o[29:])
 		le.PutUint64(o[45:], e.lastOp)
-		h := e.reply.Header
-		h.Replica, h.View = 0, 0
-		h.sealHeader()
+		h := canonicalReply(e.reply.Header)
 		EncodeHeader(&h, o[sessionReplyHeaderAt:])
 	}
 	return b
+}
+
+// canonicalReply is a reply's header as every replica stores it in a
+// checkpoint: with the replica and view that sent it zeroed.
+func canonicalReply(h Header) Header {
+	h.Replica, h.View = 0, 0
+	h.sealHeader()
+	return h
 }
 
 var errSessions = errors.New("client sessions encoding")

@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 
 	"viewstamp/replica/checksum"
-	rio "viewstamp/replica/io"
 	"viewstamp/replica/storage"
 	"viewstamp/replica/storage/block"
 	"viewstamp/replica/u128"
@@ -77,7 +76,6 @@ func (r *Replica) startSync(cs storage.CheckpointState) {
 	r.logf("state sync: from checkpoint %d (commit %d) to checkpoint %d", r.checkpointOp(), r.commitMin, cs.Op)
 	r.sync.target = cs
 	r.ckpt = checkpointing{}
-	r.StateSyncs++
 	r.stageSuperblock()
 }
 
@@ -208,14 +206,6 @@ func (r *Replica) onBlock(b []byte) {
 
 // ---- Client replies ----
 
-// canonicalReplySum is the checksum of a reply's header as every replica
-// stores it in its checkpoint (replica and view zeroed).
-func canonicalReplySum(h Header) u128.U128 {
-	h.Replica, h.View = 0, 0
-	h.sealHeader()
-	return h.Checksum
-}
-
 // requestReplies asks a peer, in turn, for each session's reply whose body
 // this replica lacks (a checkpoint it synced to names replies it never
 // executed).
@@ -230,7 +220,7 @@ func (r *Replica) requestReplies() {
 		}
 		r.replyRound++
 		r.send(r.peerInTurn(r.replyRound), &Message{Header: Header{Command: CommandGetReply,
-			Ref: canonicalReplySum(e.reply.Header), Client: e.client, Op: e.lastOp}})
+			Ref: canonicalReply(e.reply.Header).Checksum, Client: e.client, Op: e.lastOp}})
 	}
 }
 
@@ -239,7 +229,7 @@ func (r *Replica) requestReplies() {
 func (r *Replica) onGetReply(m *Message) {
 	h := &m.Header
 	s := r.sessions.get(h.Client)
-	if s == nil || s.replyMissing || s.lastOp != h.Op || canonicalReplySum(s.reply.Header) != h.Ref {
+	if s == nil || s.replyMissing || s.lastOp != h.Op || canonicalReply(s.reply.Header).Checksum != h.Ref {
 		return
 	}
 	r.sendRaw(h.Replica, s.reply.Bytes())
@@ -256,10 +246,7 @@ func (r *Replica) onReplyFromPeer(m *Message) {
 		}
 		e.reply.Body = append([]byte(nil), m.Body...)
 		e.replyMissing = false
-		l := r.cfg.Layout()
-		buf := make([]byte, l.SectorCeil(uint64(len(m.Body))))
-		copy(buf, m.Body)
-		r.storage.Write(rio.ZoneClientReplies, l.ClientReplyOffset(uint64(i)), buf, func() {})
+		r.writeReplySlot(i, e.reply.Body, func() {})
 		return
 	}
 	r.Drops.Stale++
