@@ -45,10 +45,11 @@ import (
 // Limits. Each is a trade between memory a hostile or slow party can pin and
 // the burst a healthy cluster needs.
 const (
-	// sendQueuePeerMax messages wait per replica connection. A primary
-	// broadcasts up to a full pipeline of prepares (and commits, pings and
-	// repair answers) within one tick; 64 covers the production pipeline of
-	// 32 twice over, so steady-state bursts are not dropped.
+	// sendQueuePeerMax messages wait per replica connection. Within one
+	// tick a primary may send a peer a full pipeline of prepares (8 in
+	// production) plus commits and pings, and a repairing replica a batch
+	// of get_prepare answers; 64 leaves room for several such bursts while
+	// the writer drains, so only a stalled connection drops.
 	sendQueuePeerMax = 64
 	// sendQueueClientMax messages wait per client connection. A client has
 	// one request in flight, so it is owed a reply, a pong_client and maybe
@@ -93,6 +94,13 @@ const (
 	// long-dead peer from being hammered yet found promptly when it returns.
 	reconnectBackoffMin = 10 * time.Millisecond
 	reconnectBackoffMax = 500 * time.Millisecond
+	// acceptErrorDelay pauses the accept loop after an error such as
+	// EMFILE, which would otherwise repeat at once and spin a core.
+	acceptErrorDelay = 10 * time.Millisecond
+	// messageSizeMaxLimit bounds Config.MessageSizeMax: the bus allocates
+	// each frame whole, and no configuration needs more than TigerBeetle's
+	// 1 MiB by three orders of magnitude.
+	messageSizeMaxLimit = 1 << 30
 	// keepAlive* are TigerBeetle's TCP keepalive settings: a silently
 	// vanished peer is detected in about 17 s.
 	keepAliveIdle     = 5 * time.Second
@@ -193,8 +201,8 @@ func New(cfg Config) (*Bus, error) {
 		return nil, fmt.Errorf("bus: %d addresses, want 1 to %d", len(cfg.Addresses), vsr.ReplicasMax)
 	case int(cfg.Replica) >= len(cfg.Addresses):
 		return nil, fmt.Errorf("bus: replica %d outside %d addresses", cfg.Replica, len(cfg.Addresses))
-	case cfg.MessageSizeMax < vsr.HeaderSize || cfg.MessageSizeMax > 1<<31:
-		return nil, fmt.Errorf("bus: message size max %d outside [%d, 2 GiB]", cfg.MessageSizeMax, vsr.HeaderSize)
+	case cfg.MessageSizeMax < vsr.HeaderSize || cfg.MessageSizeMax > messageSizeMaxLimit:
+		return nil, fmt.Errorf("bus: message size max %d outside [%d, %d]", cfg.MessageSizeMax, vsr.HeaderSize, messageSizeMaxLimit)
 	case cfg.Post == nil || cfg.OnMessage == nil:
 		return nil, errors.New("bus: Post and OnMessage are required")
 	}
@@ -342,7 +350,7 @@ func (b *Bus) acceptLoop() {
 			}
 			// EMFILE and the like: back off rather than spin, as
 			// net/http does.
-			if !sleep(b.ctx, reconnectBackoffMin) {
+			if !sleep(b.ctx, acceptErrorDelay) {
 				return
 			}
 			continue

@@ -3,6 +3,7 @@ package bus
 import (
 	"bytes"
 	"errors"
+	"math/rand/v2"
 	"net"
 	"runtime"
 	"sync"
@@ -519,7 +520,7 @@ func poll(cond func() bool) bool {
 	return true
 }
 
-func waitFor(t *testing.T, what string, cond func() bool) {
+func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	if !poll(cond) {
 		t.Fatalf("gave up waiting for %s", what)
@@ -557,5 +558,40 @@ func TestNewRejectsBadConfig(t *testing.T) {
 		if _, err := New(cfg); err == nil {
 			t.Errorf("%s: accepted", name)
 		}
+	}
+}
+
+func TestHostileBytesAreCountedAndTheBusLivesOn(t *testing.T) {
+	l := newLoop()
+	n, dial := single(t, l)
+	rng := rand.New(rand.NewPCG(12, 0))
+	const connections = 40
+	for range connections {
+		c := dial()
+		junk := make([]byte, 1+rng.IntN(3*vsr.HeaderSize))
+		for i := range junk {
+			junk[i] = byte(rng.Uint32())
+		}
+		if _, err := c.Write(junk); err != nil {
+			t.Fatal(err)
+		}
+		_ = c.Close()
+	}
+	// Each connection ends in exactly one counter: a bad frame, or a
+	// read error for junk shorter than a header.
+	l.until(t, "every hostile connection counted", nil, func() bool {
+		s := n.bus.Stats()
+		return s.BadChecksum+s.BadCommand+s.BadSize+s.BadCluster+s.BadBody+s.BadIdentity+s.ReadErrors == connections
+	})
+	x := u128.U128{Lo: 0xee}
+	c := dial()
+	if _, err := c.Write(sealed(vsr.Header{Command: vsr.CommandPingClient, Cluster: testCluster, Client: x}, 0)); err != nil {
+		t.Fatal(err)
+	}
+	l.until(t, "a well-formed client after the junk", nil, func() bool { return len(n.got) == 1 })
+	r := reply(x, 1)
+	n.bus.SendToClient(x, r)
+	if got := readMessage(t, c); !bytes.Equal(got, r) {
+		t.Fatal("the client was not answered after the junk")
 	}
 }

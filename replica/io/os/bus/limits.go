@@ -10,6 +10,10 @@ import (
 // reconnectBackoffMin to reconnectBackoffMax, each delay drawn uniformly
 // from its upper half ("equal jitter"), so it still grows but two replicas
 // that lost a peer at the same instant do not redial in lockstep.
+// backoffShiftMax caps the exponent well below overflow: 2^16 x 10 ms is
+// far past reconnectBackoffMax already.
+const backoffShiftMax = 16
+
 type backoff struct {
 	attempt uint
 	rng     *rand.Rand
@@ -25,9 +29,7 @@ func (b *backoff) reset() { b.attempt = 0 }
 
 func (b *backoff) next() time.Duration {
 	d := reconnectBackoffMax
-	// The shift is capped well below overflow: 2^16 x 10 ms is far past
-	// the maximum already.
-	if b.attempt < 16 {
+	if b.attempt < backoffShiftMax {
 		d = min(d, reconnectBackoffMin<<b.attempt)
 	}
 	b.attempt++
