@@ -75,6 +75,7 @@ func (c *conn) enqueue(msg []byte) {
 func (c *conn) writeLoop() {
 	defer c.close()
 	var batch [writeBatchMax][]byte
+	var bufs net.Buffers // reused: WriteTo consumes it, and a fresh one would escape per batch
 	for {
 		var first []byte
 		select {
@@ -94,7 +95,7 @@ func (c *conn) writeLoop() {
 				break drain
 			}
 		}
-		bufs := net.Buffers(batch[:n])
+		bufs = batch[:n]
 		_ = c.nc.SetWriteDeadline(time.Now().Add(writeTimeout))
 		_, err := bufs.WriteTo(c.nc)
 		clear(batch[:n]) // the bytes belong to the replica; do not pin them
@@ -151,10 +152,9 @@ func (c *conn) readLoop() {
 			return
 		}
 		b.stats.received.Add(1)
-		onMessage, release := b.cfg.OnMessage, b.budget.release
 		b.cfg.Post(func() {
-			onMessage(frame)
-			release(size)
+			b.cfg.OnMessage(frame)
+			b.budget.release(size)
 		})
 	}
 }
