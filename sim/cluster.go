@@ -35,7 +35,10 @@ type Config struct {
 	TicksMaxConvergence uint64 // liveness phase budget
 	Log                 func(tick uint64, format string, args ...any)
 	// Progress, if set, is called every ProgressTicks ticks.
-	Progress      func(tick uint64, completed, requestsMax int)
+	Progress func(tick uint64, completed, requestsMax int)
+	// SafetyEnd, if set, is called once the safety phase ends, with the
+	// cluster still alive: a heap profile taken there shows what a run holds.
+	SafetyEnd     func()
 	ProgressTicks uint64
 	// Mutate, if set, may alter the vsr.Config before replicas are built: a
 	// hook for tests that plant protocol bugs.

@@ -43,6 +43,9 @@ func (c *Cluster) Run() {
 		c.step(true)
 	}
 	c.endSafety()
+	if c.cfg.SafetyEnd != nil {
+		c.cfg.SafetyEnd()
+	}
 	if c.failure != nil || c.cfg.Lite {
 		return
 	}

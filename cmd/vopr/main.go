@@ -12,6 +12,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -57,6 +59,8 @@ type flags struct {
 	json             bool
 	report           string
 	bug              string
+	cpuProfile       string
+	memProfile       string
 }
 
 func newRoot(stdout, stderr io.Writer, code *int) *cobra.Command {
@@ -98,6 +102,8 @@ Exit codes: 0 pass, 1 usage error, 127 crash, 128 liveness failure,
 	fl.StringVar(&f.report, "report", "", "write graphs of the run (timeline, latency, messages) and an index.html into this directory")
 	fl.StringVar(&f.bug, "plant-bug", "", "plant a known protocol bug, to show the checkers catch it: "+strings.Join(bugNames(), ", "))
 	_ = fl.MarkHidden("plant-bug")
+	fl.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of the run to this file (go tool pprof)")
+	fl.StringVar(&f.memProfile, "memprofile", "", "write a heap profile taken as the safety phase ends, the cluster still alive, to this file (go tool pprof)")
 	cmd.AddCommand(newSwarmCmd(stdout, stderr, code))
 	return cmd
 }
@@ -172,9 +178,20 @@ func runSeed(f flags, stdout, stderr io.Writer) (int, error) {
 	if f.report != "" {
 		cfg.Recorder = &tl
 	}
+	stopProfile, err := startProfiles(f.cpuProfile)
+	if err != nil {
+		return 1, err
+	}
+	var heapErr error
+	if f.memProfile != "" {
+		cfg.SafetyEnd = func() { heapErr = writeHeapProfile(f.memProfile) }
+	}
 	start := time.Now()
 	rec := sim.Run(opts, cfg)
 	elapsed := time.Since(start)
+	if err := errors.Join(stopProfile(), heapErr); err != nil {
+		return 1, err
+	}
 	if f.report != "" {
 		if err := reports.WriteSeedReport(f.report, rec, &tl, reports.Reproduce(rec.Seed, f.runFlags())); err != nil {
 			return 1, fmt.Errorf("report: %w", err)
@@ -247,4 +264,42 @@ func verdict(w io.Writer, rec reports.Record, f flags, elapsed time.Duration) {
 	fmt.Fprintf(w, "FAILED: %s: %s\n", rec.Result, rec.Failure)
 	repro := reports.Reproduce(rec.Seed, f.runFlags())
 	fmt.Fprintf(w, "reproduce: %s --log debug\n", repro)
+}
+
+// startProfiles starts a CPU profile into cpu, if named; the function it
+// returns stops it.
+func startProfiles(cpu string) (stop func() error, err error) {
+	if cpu == "" {
+		return func() error { return nil }, nil
+	}
+	f, err := os.Create(cpu)
+	if err != nil {
+		return nil, fmt.Errorf("--cpuprofile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("--cpuprofile: %w", err)
+	}
+	return func() error {
+		pprof.StopCPUProfile()
+		if err := f.Close(); err != nil {
+			return fmt.Errorf("--cpuprofile: %w", err)
+		}
+		return nil
+	}, nil
+}
+
+// writeHeapProfile writes what the heap holds now (after a collection, so
+// the in-use figures are live objects only) into path.
+func writeHeapProfile(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("--memprofile: %w", err)
+	}
+	runtime.GC()
+	if err := pprof.Lookup("heap").WriteTo(f, 0); err != nil {
+		f.Close()
+		return fmt.Errorf("--memprofile: %w", err)
+	}
+	return f.Close()
 }
