@@ -4,32 +4,50 @@ import (
 	"errors"
 	"fmt"
 	"sync"
-	"sync/atomic"
+	"time"
 
 	"golang.org/x/sys/unix"
 
+	"viewstamp/replica/io/os/loop"
 	"viewstamp/replica/io/os/uring"
 )
 
-// stopUserData marks the no-op that tells the reaper to stop; slots are
-// numbered below InFlightMax.
-const stopUserData = ^uint64(0)
+// wakeUserData marks the read of the wake-up eventfd; slots are numbered
+// below InFlightMax.
+const wakeUserData = ^uint64(0)
 
-// uringBackend submits on the loop goroutine and reaps on its own goroutine,
-// which blocks in io_uring_enter and posts each completion to the loop.
+// uringBackend is the loop's Waiter: the loop thread submits, sleeps inside
+// io_uring_enter until a completion, a Wake or the next tick, and delivers
+// completions itself. The kernel completes an IO through the task that
+// submitted it, so having that task be the one asleep in io_uring_enter
+// costs one wake-up per IO. Wake writes an eventfd that the ring always has
+// a read pending on. Everything but Wake runs on the loop goroutine.
 type uringBackend struct {
-	ring  *uring.Ring
-	fd    int
-	slots *[InFlightMax]slot
-	post  func(func())
-	// inFlight counts IOs issued and not yet reaped, so the reaper knows
-	// when Close may release the buffers the kernel still uses.
-	inFlight atomic.Int64
-	stopped  chan struct{} // closed when the reaper has returned
-	reapErr  error         // set by the reaper before closing stopped
+	d    *Disk
+	loop *loop.Loop
+	ring *uring.Ring
+	fd   int
+	cqes []uring.CQE
+
+	// efd wakes the loop from another goroutine; armed is set while a read
+	// of it is in the ring. efdBuf is that read's buffer.
+	efd    int
+	efdBuf [8]byte
+	armed  bool
+	// inFlight counts IOs issued and not yet reaped: Close waits for them
+	// before the buffers the kernel uses go away.
+	inFlight int
+
+	// mu makes Wake from another goroutine safe against Close: a write to
+	// a closed eventfd number could hit a file opened since.
+	mu     sync.RWMutex
+	closed bool
 }
 
-func newUringBackend(fd int, slots *[InFlightMax]slot, post func(func())) (*uringBackend, error) {
+func newUringBackend(d *Disk, l *loop.Loop) (*uringBackend, error) {
+	if l.HasWaiter() {
+		return nil, errors.New("disk: the loop already sleeps in another waiter; one io_uring data file per loop")
+	}
 	ring, err := uring.New(RingEntries)
 	if errors.Is(err, uring.ErrUnavailable) {
 		return nil, fmt.Errorf("disk: %v: %w", err, ErrUringUnavailable)
@@ -37,12 +55,17 @@ func newUringBackend(fd int, slots *[InFlightMax]slot, post func(func())) (*urin
 	if err != nil {
 		return nil, fmt.Errorf("disk: %w", err)
 	}
-	if ring.CQEntries() < InFlightMax {
+	if ring.CQEntries() < InFlightMax+1 {
 		_ = ring.Close()
-		return nil, fmt.Errorf("disk: io_uring completion queue of %d entries is below the %d IOs in flight", ring.CQEntries(), InFlightMax)
+		return nil, fmt.Errorf("disk: io_uring completion queue of %d entries is below the %d IOs in flight", ring.CQEntries(), InFlightMax+1)
 	}
-	b := &uringBackend{ring: ring, fd: fd, slots: slots, post: post, stopped: make(chan struct{})}
-	go b.reap()
+	efd, err := unix.Eventfd(0, unix.EFD_CLOEXEC)
+	if err != nil {
+		_ = ring.Close()
+		return nil, fmt.Errorf("disk: eventfd: %w", err)
+	}
+	b := &uringBackend{d: d, loop: l, ring: ring, fd: d.fd, cqes: make([]uring.CQE, reapBatch), efd: efd}
+	l.SetWaiter(b)
 	return b, nil
 }
 
@@ -54,76 +77,98 @@ func (b *uringBackend) issue(slot uint32, write bool, buf []byte, off uint64) {
 		err = b.ring.Read(b.fd, buf, off, uint64(slot))
 	}
 	if err != nil {
-		// A slot in flight always has a submission entry (RingEntries ==
-		// InFlightMax): running out is a bug here, not back-pressure.
+		// Every slot in flight plus the eventfd read has a submission
+		// entry (RingEntries): running out is a bug, not back-pressure.
 		panic(fmt.Sprintf("disk: queue IO in slot %d: %v", slot, err))
 	}
-	b.inFlight.Add(1)
+	b.inFlight++
 }
 
-func (b *uringBackend) flush() error {
-	for b.ring.Queued() > 0 {
-		_, err := b.ring.Submit()
-		switch {
-		case err == nil:
-		case errors.Is(err, unix.EAGAIN), errors.Is(err, unix.EBUSY):
-			// The kernel is short of memory or completions: the SQEs stay
-			// queued and the next flush (posted with the next IO) or this
-			// loop retries. The completion queue cannot overflow (see
-			// RingEntries), so this only spins while the kernel recovers.
-			continue
-		default:
-			return fmt.Errorf("disk: io_uring submit: %w", err)
-		}
+// Wait submits what is queued, sleeps if asked and nothing is ready, and
+// delivers the completions that are ready. It is loop.Waiter's Wait.
+func (b *uringBackend) Wait(timeout time.Duration) {
+	if b.closed {
+		return
 	}
-	return nil
+	if !b.armed {
+		if err := b.ring.Read(b.efd, b.efdBuf[:], 0, wakeUserData); err != nil {
+			panic(fmt.Sprintf("disk: queue the wake-up read: %v", err))
+		}
+		b.armed = true
+	}
+	var err error
+	switch {
+	case timeout > 0 && b.ring.Ready() == 0:
+		_, err = b.ring.SubmitAndWaitTimeout(1, timeout)
+	case b.ring.Queued() > 0:
+		_, err = b.ring.Submit()
+	}
+	// EAGAIN/EBUSY: the kernel is short of memory or completion space; the
+	// entries stay queued and the next Wait submits them again.
+	if err != nil && !errors.Is(err, unix.EAGAIN) && !errors.Is(err, unix.EBUSY) {
+		b.d.fatal(err)
+		return
+	}
+	b.reap(true)
 }
 
-// reap delivers completions until the stop no-op has been seen and every
-// IO issued before it has completed.
-func (b *uringBackend) reap() {
-	defer close(b.stopped)
-	cqes := make([]uring.CQE, reapBatch)
-	stopping := false
-	for !stopping || b.inFlight.Load() > 0 {
-		if err := b.ring.Wait(1); err != nil {
-			b.reapErr = err
+// reap takes every ready completion; deliver passes them to the Disk.
+func (b *uringBackend) reap(deliver bool) {
+	for !b.closed {
+		n := b.ring.Reap(b.cqes)
+		if n == 0 {
 			return
 		}
-		n := b.ring.Reap(cqes)
-		for _, c := range cqes[:n] {
-			if c.UserData == stopUserData {
-				stopping = true
+		for _, c := range b.cqes[:n] {
+			if c.UserData == wakeUserData {
+				b.armed = false
 				continue
 			}
-			s := &b.slots[c.UserData]
-			s.res.Store(c.Res)
-			b.inFlight.Add(-1)
-			b.post(s.fire)
+			b.inFlight--
+			if deliver {
+				b.d.complete(uint32(c.UserData), c.Res)
+				if b.closed {
+					// A callback closed the Disk: the ring is gone.
+					return
+				}
+			}
 		}
 	}
 }
 
+// Wake ends the loop's sleep in Wait. Any goroutine.
+func (b *uringBackend) Wake() {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	if b.closed {
+		return
+	}
+	one := [8]byte{1}
+	// The only failure is a counter about to overflow, i.e. the loop is
+	// already due to wake.
+	_, _ = unix.Write(b.efd, one[:])
+}
+
+// close hands the loop back its own wait, waits for every IO in the kernel
+// (dropping their completions) and the eventfd read, and releases the ring.
 func (b *uringBackend) close() error {
-	var errs []error
-	// Submit what is queued first: the stop needs a free submission entry.
-	if err := b.flush(); err != nil {
-		errs = append(errs, err)
-	} else if err := b.ring.Nop(stopUserData); err != nil {
-		errs = append(errs, fmt.Errorf("disk: queue the reaper's stop: %w", err))
-	} else if err := b.flush(); err != nil {
-		errs = append(errs, err)
+	b.loop.SetWaiter(nil)
+	if b.armed {
+		b.Wake()
 	}
-	if len(errs) == 0 {
-		<-b.stopped
-		errs = append(errs, b.reapErr)
+	for b.inFlight > 0 || b.armed {
+		if _, err := b.ring.SubmitAndWaitTimeout(1, closeWaitStep); err != nil && !errors.Is(err, unix.EAGAIN) && !errors.Is(err, unix.EBUSY) {
+			// The ring is unusable; keep it mapped rather than free memory
+			// the kernel may still write.
+			return fmt.Errorf("disk: drain io_uring at close: %w", err)
+		}
+		b.reap(false)
 	}
-	// Without a stopped reaper the ring must stay mapped: it may still be
-	// inside io_uring_enter. Leak it rather than unmap under the kernel.
-	if len(errs) == 1 && errs[0] == nil {
-		errs = append(errs, b.ring.Close())
-	}
-	return errors.Join(errs...)
+	b.mu.Lock()
+	b.closed = true
+	err := unix.Close(b.efd)
+	b.mu.Unlock()
+	return errors.Join(err, b.ring.Close())
 }
 
 // job is one pread or pwrite for a worker.
@@ -143,6 +188,8 @@ type syncBackend struct {
 	wg    sync.WaitGroup
 }
 
+// newSyncBackend starts the workers; their completions are posted to the
+// loop, each through its slot's fire.
 func newSyncBackend(fd int, slots *[InFlightMax]slot, post func(func())) *syncBackend {
 	// Room for every slot: issue never blocks the loop.
 	b := &syncBackend{fd: fd, slots: slots, post: post, jobs: make(chan job, InFlightMax)}
@@ -156,9 +203,6 @@ func newSyncBackend(fd int, slots *[InFlightMax]slot, post func(func())) *syncBa
 func (b *syncBackend) issue(slot uint32, write bool, buf []byte, off uint64) {
 	b.jobs <- job{slot: slot, write: write, buf: buf, off: off}
 }
-
-// flush has nothing to do: workers pick jobs up as they are issued.
-func (b *syncBackend) flush() error { return nil }
 
 func (b *syncBackend) work() {
 	defer b.wg.Done()

@@ -3,11 +3,14 @@
 // done by io_uring (the default) or by a small pool of pread/pwrite workers
 // (`--io=sync`, for kernels or containers that forbid io_uring).
 //
-// Threading: Read, Write and Close must be called from the goroutine that
-// runs Options.Post's functions (the process's event loop), and every
-// completion is delivered through Post, so done always runs on that
-// goroutine and never inside Read or Write. The backends' own goroutines
-// touch only the kernel, the buffers of IOs in flight and per-slot atomics.
+// Threading: Read, Write and Close must be called on the loop goroutine
+// (replica/io/os/loop), and every completion is delivered there, so done
+// never runs concurrently with the replica and never inside Read or Write.
+// With io_uring the Disk becomes the loop's Waiter: the loop thread submits,
+// sleeps in io_uring_enter and delivers completions between its other work,
+// with no goroutine of the Disk's own. The sync backend's workers touch only
+// the kernel, the buffers of IOs in flight and per-slot atomics, and Post
+// their completions.
 //
 // Durability: the descriptor has O_DSYNC, so the kernel completes a write
 // only once its data, and the metadata needed to read it back (a file grown
@@ -37,11 +40,13 @@ import (
 	"path/filepath"
 	"sync/atomic"
 	"syscall"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
 
 	rio "viewstamp/replica/io"
+	"viewstamp/replica/io/os/loop"
 	"viewstamp/replica/storage"
 )
 
@@ -54,11 +59,12 @@ const (
 	// room, while recovery's burst of WAL reads waits in the queue rather
 	// than in the device's.
 	InFlightMax = 128
-	// RingEntries is the io_uring submission queue size. It equals
-	// InFlightMax, so a submission slot is always free for an IO that got an
-	// in-flight slot, and the completion queue (twice as large) never
-	// overflows.
-	RingEntries = InFlightMax
+	// RingEntries is the io_uring submission queue size: room for every
+	// in-flight IO and the loop's wake-up read at once (the kernel rounds
+	// to a power of two anyway), so an IO that got an in-flight slot always
+	// finds a submission entry, and the completion queue (twice as large)
+	// never overflows.
+	RingEntries = 2 * InFlightMax
 	// SyncWorkers is the pread/pwrite pool of the sync backend. Each blocks
 	// for a whole IO; four keep a few IOs in the device queue on a
 	// two-core machine without a thread per IO.
@@ -67,9 +73,12 @@ const (
 	// which satisfies the direct-IO memory alignment of every common
 	// device (checked at Open against the file's own).
 	Alignment = 4096
-	// reapBatch is how many completions the io_uring reaper copies out of
-	// the ring per pass.
+	// reapBatch is how many completions the loop copies out of the ring
+	// per pass.
 	reapBatch = 256
+	// closeWaitStep bounds each wait while Close drains the ring, so a
+	// drain never depends on a wake-up that might not come.
+	closeWaitStep = 100 * time.Millisecond
 )
 
 // Backend selects how IO reaches the kernel.
@@ -118,10 +127,9 @@ var ErrInUse = errors.New("the data file is locked by another process")
 // Options configure Open.
 type Options struct {
 	Backend Backend
-	// Post schedules a function on the event loop; required. It must be
-	// safe from any goroutine and must not run the function inside the
-	// call (replica/io/os/loop's Post).
-	Post func(func())
+	// Loop is the process's event loop; required. With io_uring the Disk
+	// sets itself as the loop's Waiter (one such Disk per loop).
+	Loop *loop.Loop
 	// Fatal receives a write that could not be made durable, on the loop
 	// goroutine. Nil panics: a replica that cannot write its data file must
 	// stop rather than acknowledge what it has not stored.
@@ -157,16 +165,14 @@ type op struct {
 
 // slot is one in-flight position; its index is an io_uring user_data.
 type slot struct {
-	res  atomic.Int32 // written by the backend goroutine, read on the loop after Post
-	fire func()       // bound once at Open: the loop-side completion of this slot
+	res  atomic.Int32 // sync backend: written by a worker, read on the loop after Post
+	fire func()       // sync backend: bound once at Open, completes this slot with res
 	op   *op          // loop goroutine only
 }
 
-// backend hands IO to the kernel. issue and flush run on the loop
-// goroutine; completions set the slot's res and Post its fire.
+// backend hands IO to the kernel; issue and close run on the loop goroutine.
 type backend interface {
 	issue(slot uint32, write bool, buf []byte, off uint64)
-	flush() error
 	close() error
 }
 
@@ -187,10 +193,8 @@ type Disk struct {
 	freeOps   []*op
 	bounce    pool
 
-	flushPosted bool
-	flushFn     func()
-	closed      bool
-	stats       Stats
+	closed bool
+	stats  Stats
 }
 
 var _ rio.Storage = (*Disk)(nil)
@@ -284,8 +288,8 @@ func checkDirectIO(fd int, path string) (uint32, error) {
 // least every zone before the grid; the grid may extend beyond its end
 // (reads there return zeros, writes grow the file).
 func Open(path string, layout storage.Layout, opts Options) (*Disk, error) {
-	if opts.Post == nil {
-		return nil, errors.New("disk: Options.Post is required")
+	if opts.Loop == nil {
+		return nil, errors.New("disk: Options.Loop is required")
 	}
 	if layout.SectorSize%Alignment != 0 && Alignment%layout.SectorSize != 0 {
 		return nil, fmt.Errorf("disk: sector size %d and alignment %d are not multiples of one another", layout.SectorSize, Alignment)
@@ -333,20 +337,19 @@ func (d *Disk) open(layout storage.Layout) error {
 	d.freeSlots = make([]uint32, 0, InFlightMax)
 	for i := range d.slots {
 		s := uint32(i)
-		d.slots[i].fire = func() { d.complete(s) }
+		d.slots[i].fire = func() { d.complete(s, d.slots[s].res.Load()) }
 		// Popped from the end: slot 0 first.
 		d.freeSlots = append(d.freeSlots, InFlightMax-1-s)
 	}
-	d.flushFn = d.flush
 	switch d.opts.Backend {
 	case BackendUring:
-		be, err := newUringBackend(d.fd, &d.slots, d.opts.Post)
+		be, err := newUringBackend(d, d.opts.Loop)
 		if err != nil {
 			return err
 		}
 		d.be = be
 	case BackendSync:
-		d.be = newSyncBackend(d.fd, &d.slots, d.opts.Post)
+		d.be = newSyncBackend(d.fd, &d.slots, d.opts.Loop.Post)
 	default:
 		return fmt.Errorf("disk: unknown backend %v", d.opts.Backend)
 	}
@@ -429,7 +432,7 @@ func (d *Disk) submit(o *op) {
 	}
 	if len(o.buf) == 0 {
 		// Nothing to transfer; still never complete inside the call.
-		d.opts.Post(func() {
+		d.opts.Loop.Post(func() {
 			if !d.closed {
 				d.finish(o)()
 			}
@@ -443,28 +446,15 @@ func (d *Disk) submit(o *op) {
 	d.start(o)
 }
 
-// start gives o a slot and hands its remaining bytes to the backend; the
-// submission itself is batched into one flush per loop turn.
+// start gives o a slot and hands its remaining bytes to the backend. With
+// io_uring the submission itself waits for the loop's next Wait, so all the
+// IO of one loop turn goes to the kernel in one system call.
 func (d *Disk) start(o *op) {
 	n := len(d.freeSlots) - 1
 	o.slot = d.freeSlots[n]
 	d.freeSlots = d.freeSlots[:n]
 	d.slots[o.slot].op = o
 	d.be.issue(o.slot, o.write, o.buf[o.n:], o.abs+uint64(o.n))
-	if !d.flushPosted {
-		d.flushPosted = true
-		d.opts.Post(d.flushFn)
-	}
-}
-
-func (d *Disk) flush() {
-	d.flushPosted = false
-	if d.closed {
-		return
-	}
-	if err := d.be.flush(); err != nil {
-		d.fatal(err)
-	}
 }
 
 func (d *Disk) fatal(err error) {
@@ -474,8 +464,9 @@ func (d *Disk) fatal(err error) {
 	d.opts.Fatal(err)
 }
 
-// complete runs on the loop when the backend finished slot's IO.
-func (d *Disk) complete(s uint32) {
+// complete runs on the loop when the backend finished slot's IO with res
+// (bytes transferred, or a negated errno).
+func (d *Disk) complete(s uint32, res int32) {
 	if d.closed {
 		return
 	}
@@ -483,7 +474,7 @@ func (d *Disk) complete(s uint32) {
 	o := sl.op
 	sl.op = nil
 	d.freeSlots = append(d.freeSlots, s)
-	done := d.outcome(o, sl.res.Load())
+	done := d.outcome(o, res)
 	// Queued IOs take the freed slot before done can issue more.
 	d.startQueued()
 	if done != nil {

@@ -101,7 +101,7 @@ func newDisk(t testing.TB, b Backend, l storage.Layout, size uint64) *harness {
 
 func (h *harness) open(path string, b Backend, l storage.Layout) {
 	h.t.Helper()
-	d, err := Open(path, l, Options{Backend: b, Post: h.loop.Post, Fatal: func(err error) { h.t.Errorf("fatal: %v", err) }})
+	d, err := Open(path, l, Options{Backend: b, Loop: h.loop, Fatal: func(err error) { h.t.Errorf("fatal: %v", err) }})
 	if errors.Is(err, ErrUringUnavailable) {
 		h.t.Skipf("io_uring is refused here (%v); the sync backend is tested separately", err)
 	}
@@ -215,7 +215,7 @@ func TestTmpfsRefused(t *testing.T) {
 	if err := os.WriteFile(path, make([]byte, l.Size), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Open(path, l, Options{Post: func(func()) {}}); !errors.Is(err, ErrNoDirectIO) {
+	if _, err := Open(path, l, Options{Loop: loop.New()}); !errors.Is(err, ErrNoDirectIO) {
 		t.Fatalf("Open on tmpfs: %v, want ErrNoDirectIO", err)
 	}
 }
@@ -227,27 +227,26 @@ func TestOpenRefusals(t *testing.T) {
 	if err := Create(small, Alignment); err != nil {
 		t.Fatal(err)
 	}
-	post := func(func()) {}
-	if _, err := Open(small, l, Options{Post: post, Backend: BackendSync}); err == nil || !strings.Contains(err.Error(), "not a data file") {
+	if _, err := Open(small, l, Options{Loop: loop.New(), Backend: BackendSync}); err == nil || !strings.Contains(err.Error(), "not a data file") {
 		t.Fatalf("Open of a too small file: %v", err)
 	}
-	if _, err := Open(filepath.Join(dir, "missing"), l, Options{Post: post, Backend: BackendSync}); !errors.Is(err, os.ErrNotExist) {
+	if _, err := Open(filepath.Join(dir, "missing"), l, Options{Loop: loop.New(), Backend: BackendSync}); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("Open of a missing file: %v", err)
 	}
 	path := filepath.Join(dir, "replica.data")
 	if err := Create(path, l.Size); err != nil {
 		t.Fatal(err)
 	}
-	d, err := Open(path, l, Options{Post: post, Backend: BackendSync})
+	d, err := Open(path, l, Options{Loop: loop.New(), Backend: BackendSync})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer func() { _ = d.Close() }()
-	if _, err := Open(path, l, Options{Post: post, Backend: BackendSync}); !errors.Is(err, ErrInUse) {
+	if _, err := Open(path, l, Options{Loop: loop.New(), Backend: BackendSync}); !errors.Is(err, ErrInUse) {
 		t.Fatalf("second Open of one data file: %v, want ErrInUse", err)
 	}
 	if _, err := Open(path, l, Options{Backend: BackendSync}); err == nil {
-		t.Fatal("Open without Post")
+		t.Fatal("Open without a Loop")
 	}
 }
 

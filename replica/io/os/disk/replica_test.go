@@ -112,7 +112,7 @@ func start(t *testing.T, path string, b disk.Backend, format bool) *node {
 	t.Helper()
 	cfg := vsr.SimConfig(1)
 	n := &node{t: t, loop: loop.New(), sm: &echo.Machine{}}
-	d, err := disk.Open(path, cfg.Layout(), disk.Options{Backend: b, Post: n.loop.Post})
+	d, err := disk.Open(path, cfg.Layout(), disk.Options{Backend: b, Loop: n.loop})
 	if errors.Is(err, disk.ErrUringUnavailable) {
 		t.Skip(err)
 	}

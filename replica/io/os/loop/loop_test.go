@@ -2,6 +2,7 @@ package loop
 
 import (
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -10,14 +11,19 @@ import (
 // asserts how long anything takes.
 const testTick = time.Millisecond
 
+// noTick is a tick too long to happen during a test: with it only a Wake can
+// end the loop's sleep, so a lost wake-up hangs the test instead of hiding
+// behind the next tick.
+const noTick = time.Hour
+
 // runLoop runs l on its own goroutine until the test ends.
-func runLoop(t *testing.T, l *Loop, onTick func()) {
+func runLoop(t *testing.T, l *Loop, tick time.Duration, onTick func()) {
 	t.Helper()
 	stop := make(chan struct{})
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		l.Run(testTick, onTick, stop)
+		l.Run(tick, onTick, stop)
 	}()
 	t.Cleanup(func() {
 		close(stop)
@@ -30,7 +36,7 @@ func runLoop(t *testing.T, l *Loop, onTick func()) {
 func TestPostFromManyGoroutines(t *testing.T) {
 	const posters, each = 8, 1000
 	l := New()
-	runLoop(t, l, func() {})
+	runLoop(t, l, noTick, func() {})
 	next := make([]int, posters) // touched only on the loop goroutine
 	var offLoop, outOfOrder int
 	all := make(chan struct{})
@@ -76,7 +82,7 @@ func TestPostFromManyGoroutines(t *testing.T) {
 // after it returns, never inside it.
 func TestPostFromLoopRunsLater(t *testing.T) {
 	l := New()
-	runLoop(t, l, func() {})
+	runLoop(t, l, noTick, func() {})
 	done := make(chan bool)
 	l.Post(func() {
 		inside := true
@@ -96,7 +102,7 @@ func TestTicksAndPostedBeforeRun(t *testing.T) {
 	l.Post(func() { early <- l.OnLoop() })
 	ticks := make(chan bool, 1)
 	n := 0
-	runLoop(t, l, func() {
+	runLoop(t, l, testTick, func() {
 		n++
 		if n == 3 {
 			ticks <- l.OnLoop()
@@ -158,4 +164,84 @@ func BenchmarkPost(b *testing.B) {
 	b.StopTimer()
 	close(stop)
 	<-done
+}
+
+// fakeWaiter stands for the io_uring data file: completions arrive from
+// another goroutine into ready, and Wait delivers them itself.
+type fakeWaiter struct {
+	ready chan func()
+	wake  chan struct{}
+	waits atomic.Int64
+}
+
+func (f *fakeWaiter) Wait(timeout time.Duration) {
+	f.waits.Add(1)
+	deliver := func(fn func()) {
+		fn()
+		for {
+			select {
+			case fn := <-f.ready:
+				fn()
+			default:
+				return
+			}
+		}
+	}
+	if timeout <= 0 {
+		select {
+		case fn := <-f.ready:
+			deliver(fn)
+		default:
+		}
+		return
+	}
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
+	select {
+	case fn := <-f.ready:
+		deliver(fn)
+	case <-f.wake:
+	case <-timer.C:
+	}
+}
+
+func (f *fakeWaiter) Wake() {
+	select {
+	case f.wake <- struct{}{}:
+	default:
+	}
+}
+
+// TestWaiter: the loop sleeps in its waiter, which delivers completions on
+// the loop goroutine, and a Post wakes it (the tick never comes).
+func TestWaiter(t *testing.T) {
+	l := New()
+	f := &fakeWaiter{ready: make(chan func(), 16), wake: make(chan struct{}, 1)}
+	l.SetWaiter(f)
+	if !l.HasWaiter() {
+		t.Fatal("HasWaiter false after SetWaiter")
+	}
+	runLoop(t, l, noTick, func() {})
+	for range 100 {
+		onLoop := make(chan bool)
+		f.ready <- func() { onLoop <- l.OnLoop() }
+		if !<-onLoop {
+			t.Fatal("a waiter's completion ran off the loop")
+		}
+		posted := make(chan bool)
+		l.Post(func() { posted <- l.OnLoop() })
+		if !<-posted {
+			t.Fatal("a posted function ran off the loop")
+		}
+	}
+	if f.waits.Load() == 0 {
+		t.Fatal("the loop never waited in its waiter")
+	}
+	l.SetWaiter(nil)
+	if l.HasWaiter() {
+		t.Fatal("HasWaiter true after SetWaiter(nil)")
+	}
+	posted := make(chan struct{})
+	l.Post(func() { close(posted) })
+	<-posted
 }

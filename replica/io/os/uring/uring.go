@@ -21,6 +21,7 @@ import (
 	"fmt"
 	"sync/atomic"
 	"syscall"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -37,8 +38,12 @@ const (
 // fsyncDatasync is IORING_FSYNC_DATASYNC: fdatasync rather than fsync.
 const fsyncDatasync = 1
 
-// io_uring_enter flags.
-const enterGetEvents = 1
+// io_uring_enter flags: wait for completions; the argument is an
+// io_uring_getevents_arg (with a timeout) rather than a signal mask.
+const (
+	enterGetEvents = 1
+	enterExtArg    = 8
+)
 
 // mmap offsets of the three shared regions.
 const (
@@ -50,6 +55,10 @@ const (
 // featSingleMmap is IORING_FEAT_SINGLE_MMAP: SQ and CQ rings share one
 // mapping (every kernel since 5.4).
 const featSingleMmap = 1
+
+// featExtArg is IORING_FEAT_EXT_ARG (Linux 5.11): io_uring_enter takes a
+// timeout, so a thread can wait for a completion or the next tick at once.
+const featExtArg = 1 << 8
 
 // EntriesMax is the largest ring the kernel accepts (IORING_MAX_ENTRIES).
 const EntriesMax = 32768
@@ -154,6 +163,19 @@ type Ring struct {
 	cqMask    uint32
 	cqEntries uint32
 	cqes      []CQE
+
+	// The timeout argument of a waiting enter, kept here so that the
+	// pointer the kernel follows (arg.ts) refers to reachable memory.
+	arg getEventsArg
+	ts  unix.Timespec
+}
+
+// getEventsArg is struct io_uring_getevents_arg.
+type getEventsArg struct {
+	sigmask   uint64
+	sigmaskSz uint32
+	pad       uint32
+	ts        uint64
 }
 
 // New sets up a ring of at least entries submission slots (rounded up to a
@@ -172,6 +194,10 @@ func New(entries uint32) (*Ring, error) {
 		return nil, fmt.Errorf("uring: io_uring_setup(%d): %w", entries, errno)
 	}
 	r := &Ring{fd: int(fd)}
+	if p.features&featExtArg == 0 {
+		_ = r.Close()
+		return nil, fmt.Errorf("%w: the kernel's io_uring cannot wait with a timeout (IORING_FEAT_EXT_ARG, Linux 5.11)", ErrUnavailable)
+	}
 	if err := r.mmap(&p); err != nil {
 		_ = r.Close()
 		return nil, err
@@ -387,6 +413,23 @@ func (r *Ring) Wait(n uint32) error {
 		}
 		return nil
 	}
+}
+
+// SubmitAndWaitTimeout submits the queued SQEs and blocks until at least
+// wait completions are available or timeout has passed (which is not an
+// error). A signal (EINTR) also ends the wait early; callers loop anyway.
+func (r *Ring) SubmitAndWaitTimeout(wait uint32, timeout time.Duration) (int, error) {
+	r.publish()
+	toSubmit := atomic.LoadUint32(r.sqTail) - atomic.LoadUint32(r.sqHead)
+	r.ts = unix.NsecToTimespec(max(int64(timeout), 0))
+	r.arg = getEventsArg{ts: uint64(uintptr(unsafe.Pointer(&r.ts)))}
+	n, _, errno := unix.Syscall6(unix.SYS_IO_URING_ENTER, uintptr(r.fd), uintptr(toSubmit), uintptr(wait),
+		enterGetEvents|enterExtArg, uintptr(unsafe.Pointer(&r.arg)), unsafe.Sizeof(r.arg))
+	switch errno {
+	case 0, unix.ETIME, unix.EINTR:
+		return int(n), nil
+	}
+	return int(n), fmt.Errorf("uring: io_uring_enter with timeout: %w", errno)
 }
 
 // Ready is how many completions can be reaped now.

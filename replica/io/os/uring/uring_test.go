@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -235,5 +236,27 @@ func TestEntriesBounds(t *testing.T) {
 		if _, err := New(n); err == nil || errors.Is(err, ErrUnavailable) {
 			t.Errorf("New(%d): %v, want a bounds error", n, err)
 		}
+	}
+}
+
+// TestWaitTimeout: a wait with nothing in flight returns at its timeout, and
+// a wait with a completion ready returns it.
+func TestWaitTimeout(t *testing.T) {
+	r := newRing(t, 4)
+	if _, err := r.SubmitAndWaitTimeout(1, time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	if r.Ready() != 0 {
+		t.Fatalf("%d completions from nothing", r.Ready())
+	}
+	if err := r.Nop(7); err != nil {
+		t.Fatal(err)
+	}
+	// A long timeout: the no-op completes at once, so the wait ends early.
+	if _, err := r.SubmitAndWaitTimeout(1, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if c := complete(t, r, 1); c[0].UserData != 7 {
+		t.Fatalf("got %+v", c[0])
 	}
 }
