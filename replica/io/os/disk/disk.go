@@ -179,7 +179,6 @@ type backend interface {
 // Disk implements io.Storage over one data file.
 type Disk struct {
 	path   string
-	file   *os.File
 	fd     int
 	zones  [rio.ZoneCount]storage.Zone
 	sector uint64
@@ -291,9 +290,6 @@ func Open(path string, layout storage.Layout, opts Options) (*Disk, error) {
 	if opts.Loop == nil {
 		return nil, errors.New("disk: Options.Loop is required")
 	}
-	if layout.SectorSize%Alignment != 0 && Alignment%layout.SectorSize != 0 {
-		return nil, fmt.Errorf("disk: sector size %d and alignment %d are not multiples of one another", layout.SectorSize, Alignment)
-	}
 	fd, err := unix.Open(path, unix.O_RDWR|unix.O_DIRECT|unix.O_DSYNC|unix.O_CLOEXEC, 0)
 	switch {
 	case errors.Is(err, unix.EINVAL):
@@ -301,9 +297,9 @@ func Open(path string, layout storage.Layout, opts Options) (*Disk, error) {
 	case err != nil:
 		return nil, fmt.Errorf("disk: open %s: %w", path, err)
 	}
-	d := &Disk{path: path, file: os.NewFile(uintptr(fd), path), fd: fd, zones: layout.Zones, sector: layout.SectorSize, opts: opts}
+	d := &Disk{path: path, fd: fd, zones: layout.Zones, sector: layout.SectorSize, opts: opts}
 	if err := d.open(layout); err != nil {
-		_ = d.file.Close()
+		_ = unix.Close(fd)
 		return nil, err
 	}
 	return d, nil
@@ -568,8 +564,12 @@ func (d *Disk) Close() error {
 		return nil
 	}
 	d.closed = true
-	errs := []error{d.be.close(), d.file.Close()}
-	d.bounce.release()
+	err := d.be.close()
+	if err == nil {
+		// Otherwise the kernel may still transfer into them: leak them.
+		d.bounce.release()
+	}
+	errs := []error{err, unix.Close(d.fd)}
 	for i := range d.slots {
 		d.slots[i].op = nil
 	}

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -59,7 +60,7 @@ func startLoop(t testing.TB) *harness {
 }
 
 // loopTick is the production tick; nothing here depends on it.
-const loopTick = 10_000_000
+const loopTick = 10 * time.Millisecond
 
 func (h *harness) shutdown() {
 	if h.stop == nil {
