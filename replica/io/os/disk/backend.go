@@ -12,6 +12,10 @@ import (
 	"viewstamp/replica/io/os/uring"
 )
 
+// newRing sets up the ring; a variable so that a test can stand in for a
+// kernel that refuses io_uring.
+var newRing = uring.New
+
 // wakeUserData marks the read of the wake-up eventfd; slots are numbered
 // below InFlightMax.
 const wakeUserData = ^uint64(0)
@@ -48,7 +52,7 @@ func newUringBackend(d *Disk, l *loop.Loop) (*uringBackend, error) {
 	if l.HasWaiter() {
 		return nil, errors.New("disk: the loop already sleeps in another waiter; one io_uring data file per loop")
 	}
-	ring, err := uring.New(RingEntries)
+	ring, err := newRing(RingEntries)
 	if errors.Is(err, uring.ErrUnavailable) {
 		return nil, fmt.Errorf("disk: %v: %w", err, ErrUringUnavailable)
 	}

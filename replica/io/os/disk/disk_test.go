@@ -3,6 +3,7 @@ package disk
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -14,6 +15,7 @@ import (
 
 	rio "viewstamp/replica/io"
 	"viewstamp/replica/io/os/loop"
+	"viewstamp/replica/io/os/uring"
 	"viewstamp/replica/storage"
 )
 
@@ -554,4 +556,33 @@ func TestOutcomes(t *testing.T) {
 			t.Errorf("Resumed %d, want 1", s.Resumed)
 		}
 	})
+}
+
+// TestUringRefused: where the kernel refuses io_uring, Open says so, names
+// the --io=sync fallback and leaves the file unlocked for it.
+func TestUringRefused(t *testing.T) {
+	l := testLayout()
+	path := filepath.Join(dataDir(t), "replica.data")
+	if err := Create(path, l.Size); err != nil {
+		t.Fatal(err)
+	}
+	defer func(orig func(uint32) (*uring.Ring, error)) { newRing = orig }(newRing)
+	newRing = func(uint32) (*uring.Ring, error) {
+		return nil, fmt.Errorf("%w: io_uring_setup: operation not permitted", uring.ErrUnavailable)
+	}
+	lp := loop.New()
+	_, err := Open(path, l, Options{Backend: BackendUring, Loop: lp})
+	if !errors.Is(err, ErrUringUnavailable) || !strings.Contains(err.Error(), "--io=sync") {
+		t.Fatalf("Open with io_uring refused: %v", err)
+	}
+	if lp.HasWaiter() {
+		t.Fatal("a refused Open left itself as the loop's waiter")
+	}
+	d, err := Open(path, l, Options{Backend: BackendSync, Loop: lp})
+	if err != nil {
+		t.Fatalf("the sync fallback after a refused io_uring: %v", err)
+	}
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -351,8 +351,10 @@ func (r *Ring) Nop(userData uint64) error {
 	return nil
 }
 
-// Queued is how many SQEs are filled in but not yet submitted.
-func (r *Ring) Queued() uint32 { return r.sqeTail - r.sqeHead }
+// Queued is how many SQEs are filled in and not yet consumed by the kernel:
+// never submitted, or left over by a submission the kernel cut short
+// (EAGAIN), which the next Submit retries.
+func (r *Ring) Queued() uint32 { return r.sqeTail - atomic.LoadUint32(r.sqHead) }
 
 // publish makes every filled SQE visible to the kernel. The store-release of
 // the tail orders the SQE contents before it.
