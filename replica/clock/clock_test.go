@@ -380,3 +380,40 @@ func TestLearnAndTickDoNotAllocate(t *testing.T) {
 		t.Fatalf("%v allocations per tick", allocs)
 	}
 }
+
+// A sample slower than the epoch's best for that peer, whose offset moved by
+// about the extra delay, had the extra on one path only: it is put back by
+// the extra. One whose offset stayed within the margin is kept as it is.
+func TestAsymmetricDelayIsCorrected(t *testing.T) {
+	f := &fixed{mono: 1000 * s, real: testEpochNs}
+	c := New(ProductionConfig(), 2, 0, f)
+	// pingPeer samples a peer with a perfect clock over the given paths.
+	pingPeer := func(there, back uint64) {
+		m0 := f.mono
+		f.advance(there)
+		t1 := f.real
+		f.advance(back)
+		c.Learn(1, m0, t1, f.mono)
+	}
+	pingPeer(5*ms, 5*ms)
+	f.advance(WindowMinTicks * TickNs)
+	c.Tick()
+	if !c.Synchronized() || c.epoch.sources[1] != (sample{offset: 0, delay: 5 * ms, ok: true}) {
+		t.Fatalf("epoch %+v", c.epoch.sources[1])
+	}
+	for _, tc := range []struct {
+		there, back uint64
+		want        int64
+	}{
+		{45 * ms, 5 * ms, 0}, // read 20 ms late: +20 ms uncorrected
+		{5 * ms, 45 * ms, 0}, // read 20 ms early: -20 ms uncorrected
+		{20 * ms, 10 * ms, 5 * ms},
+		{10 * ms, 20 * ms, -5 * ms},
+	} {
+		c.window.sources[1] = sample{}
+		pingPeer(tc.there, tc.back)
+		if got := c.window.sources[1].offset; got != tc.want {
+			t.Errorf("paths %d/%d ms: offset %d, want %d", tc.there/ms, tc.back/ms, got, tc.want)
+		}
+	}
+}
