@@ -50,6 +50,9 @@ type Config struct {
 	// sampled every SampleTicks (default 100).
 	Recorder    Recorder
 	SampleTicks uint64
+	// ClockFaults gives every replica its own faulty clock (sim/clock), drawn
+	// from the seed on a stream of its own; off, all read one perfect clock.
+	ClockFaults bool
 }
 
 const (
@@ -132,6 +135,8 @@ type Cluster struct {
 	progress        progress
 
 	tl timeline
+
+	clocks clocks
 }
 
 // New builds the cluster for opts: formats every data file and opens every
@@ -172,6 +177,7 @@ func New(opts faults.Options, cfg Config) (*Cluster, error) {
 	c.checks = newCheckers(c)
 	c.gen = workload.New(rand.New(rand.NewPCG(c.rng.Uint64(), 3)), workload.Options{})
 	c.auditor = workload.NewAuditor(c.batchMax())
+	c.newClocks()
 	for i := 0; i < r; i++ {
 		c.disks[i] = disk.New(opts.Storage, rand.New(rand.NewPCG(c.rng.Uint64(), 2)), &c.sched, c.vcfg.SectorSize, zones)
 		formatted := false
@@ -207,7 +213,7 @@ func New(opts faults.Options, cfg Config) (*Cluster, error) {
 
 func (c *Cluster) startReplica(i int) error {
 	rep, err := vsr.New(vsr.Options{
-		Config: c.vcfg, Cluster: c.cluster, Replica: uint8(i), Time: simTime{&c.sched, c.opts.RealtimeEpochNs},
+		Config: c.vcfg, Cluster: c.cluster, Replica: uint8(i), Time: c.timeFor(i),
 		Network: replicaNet{c, i}, Storage: walGuard{c, i, c.disks[i]}, SM: ledger.NewMachine(int(c.vcfg.MessageSizeMax), c.cfg.LedgerBugs),
 		Seed: c.rng.Uint64(), Observer: observer{c},
 	})
