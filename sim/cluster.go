@@ -362,22 +362,17 @@ func (c *Cluster) stored(i int, id u128.U128) check.Stored {
 		size := min(max(uint64(block.DecodeHeader(blk).Size), block.HeaderSize), l.BlockSize)
 		blk = buf[:l.SectorCeil(size)]
 		d.Peek(rio.ZoneGrid, l.BlockOffset(address), blk)
-		sum := checksum.Sum(blk)
 		binary.LittleEndian.PutUint64(addr[:], address)
 		grid.Write(addr[:])
 		grid.Write(blk)
-		st.Blocks = append(st.Blocks, check.BlockDigest{Address: address, Digest: sum})
+		st.Blocks = append(st.Blocks, check.Digest{Address: address, Digest: checksum.Sum(blk)})
 	})
 	st.Grid = grid.Sum()
-	var replies checksum.Stream
-	r.CheckpointReplies(func(slot int, size uint64) {
+	r.CheckpointReplies(func(slot int, size uint64, missing bool) {
 		body := buf[:l.SectorCeil(size)]
 		d.Peek(rio.ZoneClientReplies, l.ClientReplyOffset(uint64(slot)), body)
-		binary.LittleEndian.PutUint64(addr[:], uint64(slot))
-		replies.Write(addr[:])
-		replies.Write(body[:size])
+		st.Slots = append(st.Slots, check.Digest{Address: uint64(slot), Digest: checksum.Sum(body[:size]), Missing: missing})
 	})
-	st.Replies = replies.Sum()
 	return st
 }
 

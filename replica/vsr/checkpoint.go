@@ -35,9 +35,13 @@ type checkpointing struct {
 	op       uint64 // 0: none
 	sessions []byte // the client table as of op
 	replies  []replyWrite
-	state    storage.CheckpointState
-	started  bool // the trigger has committed and the writes are under way
-	pending  int  // writes not yet durable
+	// missing are the slots whose reply body this replica lacked as of op
+	// (a synced checkpoint named it): the replies zone does not hold it
+	// until it is fetched.
+	missing []int
+	state   storage.CheckpointState
+	started bool // the trigger has committed and the writes are under way
+	pending int  // writes not yet durable
 }
 
 // replyWrite is one reply body for the client replies zone: only bodies
@@ -82,6 +86,9 @@ func (r *Replica) afterExecute(op uint64) {
 			if e.used && e.lastOp > cp && len(e.reply.Body) > 0 {
 				r.ckpt.replies = append(r.ckpt.replies, replyWrite{slot: i, body: e.reply.Body})
 			}
+			if e.used && e.replyMissing {
+				r.ckpt.missing = append(r.ckpt.missing, i)
+			}
 		}
 	case r.ckpt.op != 0 && !r.ckpt.started:
 		if trigger, _ := s.Trigger(r.ckpt.op); op == trigger {
@@ -122,12 +129,63 @@ func (r *Replica) startCheckpoint() {
 }
 
 // writeReplySlot writes a reply body into its session's slot of the client
-// replies zone, padded to whole sectors.
+// replies zone, padded to whole sectors. Writes to one slot go one at a time,
+// in the order asked: two in flight at once may land in either order, and a
+// reply a peer sent for a synced checkpoint must not land over the newer one
+// the next checkpoint writes.
 func (r *Replica) writeReplySlot(slot int, body []byte, done func()) {
 	l := r.cfg.Layout()
 	buf := make([]byte, l.SectorCeil(uint64(len(body))))
 	copy(buf, body)
-	r.storage.Write(rio.ZoneClientReplies, l.ClientReplyOffset(uint64(slot)), buf, done)
+	if r.replySlots == nil {
+		r.replySlots = make([][]slotWrite, r.cfg.ClientsMax)
+	}
+	q := append(r.replySlots[slot], slotWrite{buf, done})
+	r.replySlots[slot] = q
+	r.replyWrites++
+	if len(q) == 1 {
+		r.issueReplySlot(slot)
+	}
+}
+
+// awaitReplySlots calls then once no client reply slot write is queued or
+// in flight: a checkpoint names its sessions' replies in their slots, a
+// fetched one included, so they land before its superblock does.
+func (r *Replica) awaitReplySlots(then func()) {
+	if r.replyWrites == 0 {
+		then()
+		return
+	}
+	r.replyIdle = append(r.replyIdle, then)
+}
+
+// slotWrite is a client reply slot write, waiting or in flight.
+type slotWrite struct {
+	buf  []byte
+	done func()
+}
+
+// issueReplySlot writes the slot's oldest queued write; its completion
+// issues the next.
+func (r *Replica) issueReplySlot(slot int) {
+	l := r.cfg.Layout()
+	w := r.replySlots[slot][0]
+	r.storage.Write(rio.ZoneClientReplies, l.ClientReplyOffset(uint64(slot)), w.buf, func() {
+		q := r.replySlots[slot][1:]
+		r.replySlots[slot] = q
+		r.replyWrites--
+		if len(q) > 0 {
+			r.issueReplySlot(slot)
+		}
+		w.done()
+		if r.replyWrites == 0 && len(r.replyIdle) > 0 {
+			idle := r.replyIdle
+			r.replyIdle = nil
+			for _, fn := range idle {
+				fn()
+			}
+		}
+	})
 }
 
 // checkpointWritten counts one of the checkpoint's writes durable; the last
@@ -137,8 +195,10 @@ func (r *Replica) checkpointWritten() {
 	if r.ckpt.pending > 0 {
 		return
 	}
-	r.logf("checkpoint op %d: data durable, writing the superblock", r.ckpt.op)
-	r.stageSuperblock()
+	r.awaitReplySlots(func() {
+		r.logf("checkpoint op %d: data durable, writing the superblock", r.ckpt.op)
+		r.stageSuperblock()
+	})
 }
 
 // checkpointDurable finishes a checkpoint whose superblock write completed:
@@ -146,7 +206,7 @@ func (r *Replica) checkpointWritten() {
 // commits resume, and what the old checkpoint held back goes out.
 func (r *Replica) checkpointDurable() {
 	r.setCheckpoint(r.ckpt.state)
-	r.checkpointSessions = r.ckpt.sessions
+	r.checkpointSessions, r.checkpointMissing = r.ckpt.sessions, r.ckpt.missing
 	r.ckpt = checkpointing{}
 	r.grid.CheckpointWritten()
 	r.obs.Checkpointed(r.index, r.checkpoint.Op, r.checkpoint.CheckpointID())
@@ -202,6 +262,18 @@ func (r *Replica) openCheckpoint(then func()) {
 		})
 		return
 	}
+	// Blocks fetched for a checkpoint abandoned mid-open (retarget) may
+	// still be writing; the free set is replaced only once they landed.
+	r.grid.AwaitWrites(func() {
+		if !abandoned() {
+			r.openGrid(cs, abandoned, then)
+		}
+	})
+}
+
+// openGrid opens checkpoint cs's grid trailers, client replies and state
+// machine for openCheckpoint.
+func (r *Replica) openGrid(cs storage.CheckpointState, abandoned func() bool, then func()) {
 	refs := gridRefs{ClientSessions: cs.ClientSessions, FreeSetAcquired: cs.FreeSetAcquired,
 		FreeSetReleased: cs.FreeSetReleased, StorageSize: cs.StorageSize}
 	r.grid.Open(refs, func(b []byte, ok bool) {
@@ -226,10 +298,22 @@ func (r *Replica) openCheckpoint(then func()) {
 				if !ok {
 					panic(fmt.Sprintf("replica %d: checkpoint %d: state machine blocks unreadable", r.index, cs.Op))
 				}
-				r.commitMin, r.commitMax = cs.Op, max(r.commitMax, cs.Op)
-				r.obs.Opened(r.index, cs.Op, r.sm.Checksum(), r.sync.opening)
-				r.logf("opened checkpoint op %d", cs.Op)
-				then()
+				opened := func() {
+					r.commitMin, r.commitMax = cs.Op, max(r.commitMax, cs.Op)
+					r.obs.Opened(r.index, cs.Op, r.sm.Checksum(), r.sync.opening)
+					r.logf("opened checkpoint op %d", cs.Op)
+					then()
+				}
+				if cs.Op != r.syncOp {
+					opened()
+					return
+				}
+				r.sm.Fetch(func() {
+					if !abandoned() {
+						r.logf("checkpoint op %d: every block fetched", cs.Op)
+						opened()
+					}
+				})
 			})
 		})
 	})

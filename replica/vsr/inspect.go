@@ -62,11 +62,13 @@ func (r *Replica) GridBlocksAcquired() uint64 { return r.grid.FreeSet().Acquired
 // checkpoint must hold the same blocks, byte for byte.
 func (r *Replica) CheckpointBlocks(fn func(address uint64)) { r.grid.FreeSet().EachReferenced(fn) }
 
-// CheckpointReplies calls fn, in slot order, with the size of the reply body
-// each session of the last checkpoint this replica wrote keeps in its slot of
-// the client replies zone (sessions without a reply body are skipped); false
-// if the replica has written no checkpoint since it started.
-func (r *Replica) CheckpointReplies(fn func(slot int, size uint64)) bool {
+// CheckpointReplies calls fn, in slot order, for each session of the last
+// checkpoint this replica wrote that keeps a reply body in its slot of the
+// client replies zone: the body's size, and whether the replica knew it
+// lacked that body (it synced to a checkpoint naming a reply it never
+// executed, and fetches it from a peer), so the slot may hold anything. It
+// reports false if the replica has written no checkpoint since it started.
+func (r *Replica) CheckpointReplies(fn func(slot int, size uint64, missing bool)) bool {
 	if r.checkpointSessions == nil {
 		return false
 	}
@@ -74,10 +76,15 @@ func (r *Replica) CheckpointReplies(fn func(slot int, size uint64)) bool {
 	if err != nil {
 		panic(fmt.Sprintf("replica %d: its own checkpoint's sessions do not decode: %v", r.index, err))
 	}
+	missing := r.checkpointMissing
 	for i := range s.slots {
 		e := &s.slots[i]
+		lacks := len(missing) > 0 && missing[0] == i
+		if lacks {
+			missing = missing[1:]
+		}
 		if e.used && e.reply.Header.Size > HeaderSize {
-			fn(i, uint64(e.reply.Header.Size)-HeaderSize)
+			fn(i, uint64(e.reply.Header.Size)-HeaderSize, lacks)
 		}
 	}
 	return true

@@ -58,6 +58,7 @@ func (r *Replica) openSuperblock(copies [][]byte) {
 		panic("superblock: no valid copy (data file not formatted for this replica?)")
 	}
 	r.sb.durable = best
+	r.syncOp = best.SyncOp
 	// The newest version may sit in fewer than all copies if a crash cut its
 	// write short. Complete it before relying on it, rewriting only copies
 	// that hold something else, so no good copy is ever torn; the stale ones

@@ -88,10 +88,19 @@ type Replica struct {
 	checkpoint storage.CheckpointState
 	cpID       u128.U128 // checkpoint's id, sent with every heartbeat
 	ckpt       checkpointing
+	// syncOp is the superblock's SyncOp: the checkpoint this replica
+	// synced to, until one of its own replaces it.
+	syncOp uint64
 	// checkpointSessions is the client table the last checkpoint this
 	// replica wrote holds, encoded, for checkers (CheckpointReplies).
 	checkpointSessions []byte
-	sync               syncState
+	checkpointMissing  []int // its slots whose reply body was missing
+	// replySlots are the writes of each client reply slot, in flight
+	// first (writeReplySlot).
+	replySlots  [][]slotWrite
+	replyWrites int      // slot writes queued or in flight
+	replyIdle   []func() // awaitReplySlots callers
+	sync        syncState
 	// missingBlocks are the blocks grid reads wait for, oldest first.
 	missingBlocks []block.Ref
 	// expectedBlocks are the links of trailer blocks fetched: the blocks a
@@ -305,13 +314,7 @@ func (r *Replica) tickPrimary() {
 // Only with everything committed executed, so the state machine answers for
 // the state the pulse will run against, and one pulse at a time.
 func (r *Replica) pulse() {
-	if r.status != StatusNormal || r.commitMin < r.commitMax || uint64(len(r.pipeline)) >= r.cfg.PipelineMax {
-		return
-	}
-	// Until checkpoints exist the WAL must hold every op since op 1. Pulses
-	// may use the first half of it; the second half is for client requests,
-	// which the harness bounds (sim.New refuses runs that would not fit).
-	if r.op >= r.cfg.JournalSlotCount/2 {
+	if r.status != StatusNormal || r.commitMin < r.commitMax || !r.canPrepare() {
 		return
 	}
 	for _, e := range r.pipeline {

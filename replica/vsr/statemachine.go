@@ -56,6 +56,13 @@ type StateMachine interface {
 	// formatted file when cs is zero) and calls done; ok is false if a
 	// block of it cannot be read.
 	Open(g *grid.Grid, cs *storage.CheckpointState, done func(ok bool))
+	// Fetch reads every grid block the state opened last references, and
+	// calls done once all were read: a replica that state-synced to a
+	// checkpoint holds none of its blocks but those it read, and the grid
+	// repairs each block it lacks from peers as it is read. Called after
+	// such an Open only, before any commit, so the replica holds the whole
+	// checkpoint before it writes one of its own.
+	Fetch(done func())
 }
 
 // Observer hears about what a replica does, for checkers and logs. The
@@ -98,3 +105,6 @@ func (InMemory) Prefetch(_, _ uint64, _ Operation, _ []byte, done func()) { done
 
 // Compact is done at once: there are no tables.
 func (InMemory) Compact(_ uint64, done func()) { done() }
+
+// Fetch is done at once: Open read the whole state.
+func (InMemory) Fetch(done func()) { done() }

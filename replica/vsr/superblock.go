@@ -34,6 +34,10 @@ type VSRState struct {
 	CommitMax   uint64
 	ViewHeaders []Header // the log suffix installed at LogView, op descending
 	Checkpoint  storage.CheckpointState
+	// SyncOp is the op of a checkpoint this replica state-synced to and
+	// may not hold every block of (zero otherwise): a restart from it
+	// fetches them before committing, as the sync would have.
+	SyncOp uint64
 }
 
 // Where the fields sit in a superblock copy (docs/data-file.md): the VSR
@@ -51,7 +55,8 @@ const (
 	sbLogView      = 72
 	sbCommitMax    = 80
 	sbViewHeaders  = 88 // count
-	sbFieldsEnd    = 92
+	sbSyncOp       = 92
+	sbFieldsEnd    = 100
 	sbCheckpoint   = storage.SuperblockVSRFieldsSize
 )
 
@@ -64,7 +69,8 @@ var _ [storage.SuperblockVSRFieldsSize - sbFieldsEnd]struct{}
 // as high (commit_max is only a hint of what was committed, never a promise).
 func (d *VSRState) covers(s *VSRState) bool {
 	return d.Replica == s.Replica && d.View == s.View && d.LogView == s.LogView &&
-		d.CommitMax >= s.CommitMax && slices.Equal(d.ViewHeaders, s.ViewHeaders) && d.Checkpoint == s.Checkpoint
+		d.CommitMax >= s.CommitMax && slices.Equal(d.ViewHeaders, s.ViewHeaders) && d.Checkpoint == s.Checkpoint &&
+		d.SyncOp == s.SyncOp
 }
 
 // viewHeadersOffset is where the view headers of a copy begin.
@@ -87,6 +93,7 @@ func (s *VSRState) encode(cfg Config, cluster u128.U128, copyIndex uint8) []byte
 	le.PutUint32(b[sbLogView:], s.LogView)
 	le.PutUint64(b[sbCommitMax:], s.CommitMax)
 	le.PutUint32(b[sbViewHeaders:], uint32(len(s.ViewHeaders)))
+	le.PutUint64(b[sbSyncOp:], s.SyncOp)
 	s.Checkpoint.Encode(b[sbCheckpoint : sbCheckpoint+storage.CheckpointStateSize])
 	off := viewHeadersOffset(l)
 	for i := range s.ViewHeaders {
@@ -122,6 +129,7 @@ func decodeSuperblock(b []byte, cfg Config, cluster u128.U128) (VSRState, bool) 
 	s.View = le.Uint32(b[sbView:])
 	s.LogView = le.Uint32(b[sbLogView:])
 	s.CommitMax = le.Uint64(b[sbCommitMax:])
+	s.SyncOp = le.Uint64(b[sbSyncOp:])
 	cp, err := storage.DecodeCheckpointState(b[sbCheckpoint : sbCheckpoint+storage.CheckpointStateSize])
 	if err != nil {
 		return s, false

@@ -88,6 +88,7 @@ func (r *Replica) syncDurable() {
 func (r *Replica) syncOpened() {
 	r.sync = syncState{lastCommit: r.commitMin}
 	r.logf("state sync: at checkpoint %d", r.commitMin)
+	r.requestReplies()
 	r.repair()
 	r.commitJournal()
 }
@@ -310,6 +311,7 @@ func (r *Replica) retarget(cs storage.CheckpointState) {
 		d := r.sb.durable
 		d.Checkpoint = cs
 		d.CommitMax = max(d.CommitMax, cs.Op)
+		d.SyncOp, r.syncOp = cs.Op, cs.Op
 		r.sb.stage(d)
 		return
 	}

@@ -124,7 +124,16 @@ func (r *Replica) stageSuperblock() {
 		// The next checkpoint's data is durable: it rides on this write.
 		cp = r.ckpt.state
 	}
-	r.sb.stage(VSRState{Replica: r.index, View: r.view, LogView: r.logView, CommitMax: max(r.commitMax, cp.Op), ViewHeaders: r.viewHeaders, Checkpoint: cp})
+	// A synced checkpoint is marked until a checkpoint of our own replaces
+	// it: by then every block it references is here.
+	switch {
+	case r.syncing():
+		r.syncOp = cp.Op
+	case cp.Op != r.syncOp:
+		r.syncOp = 0
+	}
+	r.sb.stage(VSRState{Replica: r.index, View: r.view, LogView: r.logView, CommitMax: max(r.commitMax, cp.Op),
+		ViewHeaders: r.viewHeaders, Checkpoint: cp, SyncOp: r.syncOp})
 }
 
 func (r *Replica) onSuperblockDurable() {

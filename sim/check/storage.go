@@ -15,44 +15,69 @@ import (
 // what it stores even if it executed the same ops and names the same id: a
 // block it never fetched after a state sync, a buffer not cleared, a write
 // that landed elsewhere.
+//
+// A reply slot a replica declares missing (it synced to a checkpoint naming
+// a reply it never executed, and fetches the body from a peer) is not
+// compared: the replica knows its slot is stale. Every slot it claims to
+// hold must match.
 type Checkpoints struct {
 	ids   map[uint64]Stored
 	first map[uint64]int
 	// blocks keeps, for the newest checkpoint ops only, the first
 	// replica's digest of each block, so a mismatch names the block.
-	blocks map[uint64][]BlockDigest
-	kept   []uint64 // the ops blocks holds, oldest first
+	blocks     map[uint64][]Digest
+	blocksKept []uint64 // the ops blocks holds, oldest first
+	// slots keeps, for the newest checkpoint ops, the digest of every
+	// reply slot some replica held at that op.
+	slots     map[uint64][]Digest
+	slotsKept []uint64
 }
 
 // Stored is what a replica holds at a checkpoint, as digests.
 type Stored struct {
-	ID      u128.U128 // the checkpoint id
-	Grid    u128.U128 // every referenced grid block: address and bytes
-	Replies u128.U128 // every session's reply body in its slot
+	ID   u128.U128 // the checkpoint id
+	Grid u128.U128 // every referenced grid block: address and bytes
 	// Blocks are the per-block digests behind Grid, in address order.
-	Blocks []BlockDigest
+	Blocks []Digest
+	// Slots are the client reply slots its sessions name, in slot order
+	// (Address is the slot).
+	Slots []Digest
 }
 
-// BlockDigest is one grid block's address and the digest of its bytes.
-type BlockDigest struct {
+// Digest is one grid block's (or reply slot's) address and the digest of its
+// bytes; Missing marks a reply slot its replica knows it lacks.
+type Digest struct {
 	Address uint64
 	Digest  u128.U128
+	Missing bool
 }
 
-// blocksKept bounds the checkpoint ops whose per-block digests are kept for
-// diagnosis, so the checker's memory does not grow with the run.
-const blocksKept = 4
+const (
+	// blocksKept bounds the checkpoint ops whose per-block digests are
+	// kept for diagnosis, so the checker's memory does not grow with the
+	// run.
+	blocksKept = 4
+	// slotsKept bounds the checkpoint ops whose reply slots are kept for
+	// comparison: a replica checkpointing an op older than that (after
+	// more than this many checkpoints of lag) has its grid compared, not
+	// its replies.
+	slotsKept = 64
+)
 
 func NewCheckpoints() *Checkpoints {
-	return &Checkpoints{ids: map[uint64]Stored{}, first: map[uint64]int{}, blocks: map[uint64][]BlockDigest{}}
+	return &Checkpoints{ids: map[uint64]Stored{}, first: map[uint64]int{},
+		blocks: map[uint64][]Digest{}, slots: map[uint64][]Digest{}}
 }
 
 // Checkpointed judges what replica stores at its durable checkpoint op.
 func (c *Checkpoints) Checkpointed(replica int, op uint64, got Stored) error {
 	want, ok := c.ids[op]
 	if !ok {
-		c.ids[op], c.first[op] = Stored{ID: got.ID, Grid: got.Grid, Replies: got.Replies}, replica
-		c.keepBlocks(op, got.Blocks)
+		c.ids[op], c.first[op] = Stored{ID: got.ID, Grid: got.Grid}, replica
+		c.blocks[op] = got.Blocks
+		c.blocksKept = keepNewest(c.blocks, append(c.blocksKept, op), blocksKept)
+		c.slots[op] = append([]Digest(nil), got.Slots...)
+		c.slotsKept = keepNewest(c.slots, append(c.slotsKept, op), slotsKept)
 		return nil
 	}
 	first := c.first[op]
@@ -60,38 +85,65 @@ func (c *Checkpoints) Checkpointed(replica int, op uint64, got Stored) error {
 	case want.ID != got.ID:
 		return fmt.Errorf("replica %d checkpointed op %d as %v, but replica %d checkpointed it as %v", replica, op, got.ID, first, want.ID)
 	case want.Grid != got.Grid:
-		return fmt.Errorf("replica %d checkpointed op %d with grid blocks unlike replica %d's%s", replica, op, first, diffBlocks(c.blocks[op], got.Blocks))
-	case want.Replies != got.Replies:
-		return fmt.Errorf("replica %d checkpointed op %d with client replies unlike replica %d's", replica, op, first)
+		return fmt.Errorf("replica %d checkpointed op %d with grid blocks unlike replica %d's%s", replica, op, first, diffDigests("block", c.blocks[op], got.Blocks))
+	}
+	if ref, ok := c.slots[op]; ok {
+		merged, err := mergeSlots(ref, got.Slots)
+		if err != nil {
+			return fmt.Errorf("replica %d checkpointed op %d with client replies unlike the cluster's: %v", replica, op, err)
+		}
+		c.slots[op] = merged
 	}
 	return nil
 }
 
-func (c *Checkpoints) keepBlocks(op uint64, blocks []BlockDigest) {
-	c.blocks[op] = blocks
-	c.kept = append(c.kept, op)
-	if len(c.kept) > blocksKept {
-		delete(c.blocks, c.kept[0])
-		c.kept = c.kept[1:]
+// keepNewest drops the oldest ops of kept past limit from m.
+func keepNewest(m map[uint64][]Digest, kept []uint64, limit int) []uint64 {
+	for len(kept) > limit {
+		delete(m, kept[0])
+		kept = kept[1:]
 	}
+	return kept
 }
 
-// diffBlocks names the first block in which two address-ordered lists differ,
-// if the first list is still kept.
-func diffBlocks(want, got []BlockDigest) string {
+// mergeSlots compares a replica's reply slots with those seen so far at the
+// same checkpoint: both name the same slots, and a slot both hold has the
+// same bytes. A slot seen only as missing so far takes the first held copy.
+func mergeSlots(ref, got []Digest) ([]Digest, error) {
+	if len(ref) != len(got) {
+		return nil, fmt.Errorf("%d reply slots, the cluster has %d", len(got), len(ref))
+	}
+	for i := range ref {
+		r, g := &ref[i], got[i]
+		switch {
+		case r.Address != g.Address:
+			return nil, fmt.Errorf("reply slot %d where the cluster has reply slot %d", g.Address, r.Address)
+		case g.Missing:
+		case r.Missing:
+			*r = g
+		case r.Digest != g.Digest:
+			return nil, fmt.Errorf("reply slot %d differs", g.Address)
+		}
+	}
+	return ref, nil
+}
+
+// diffDigests names the first block in which two address-ordered lists
+// differ, if the first list is still kept.
+func diffDigests(what string, want, got []Digest) string {
 	if want == nil {
 		return ""
 	}
 	for i := 0; i < len(want) || i < len(got); i++ {
 		switch {
 		case i >= len(got):
-			return fmt.Sprintf(": it lacks block %d", want[i].Address)
+			return fmt.Sprintf(": it lacks %s %d", what, want[i].Address)
 		case i >= len(want):
-			return fmt.Sprintf(": it has block %d in addition", got[i].Address)
+			return fmt.Sprintf(": it has %s %d in addition", what, got[i].Address)
 		case want[i].Address != got[i].Address:
-			return fmt.Sprintf(": block %d where the other has block %d", got[i].Address, want[i].Address)
+			return fmt.Sprintf(": %s %d where the other has %s %d", what, got[i].Address, what, want[i].Address)
 		case want[i].Digest != got[i].Digest:
-			return fmt.Sprintf(": block %d differs", got[i].Address)
+			return fmt.Sprintf(": %s %d differs", what, got[i].Address)
 		}
 	}
 	return ""

@@ -8,9 +8,9 @@ import (
 )
 
 func stored(id uint64, blocks ...uint64) Stored {
-	st := Stored{ID: u128.From64(id), Replies: u128.From64(1)}
+	st := Stored{ID: u128.From64(id), Slots: []Digest{{Address: 3, Digest: u128.From64(1)}, {Address: 5, Digest: u128.From64(2)}}}
 	for i, d := range blocks {
-		st.Blocks = append(st.Blocks, BlockDigest{Address: uint64(i + 1), Digest: u128.From64(d)})
+		st.Blocks = append(st.Blocks, Digest{Address: uint64(i + 1), Digest: u128.From64(d)})
 		st.Grid = u128.U128{Lo: st.Grid.Lo*31 + d, Hi: uint64(i + 1)}
 	}
 	return st
@@ -49,23 +49,47 @@ func TestCheckpointsFailOnADivergentBlock(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "lacks block 3") {
 		t.Fatalf("a missing block 3: %v", err)
 	}
-	bad := stored(7, 10, 11, 12)
-	bad.Replies = u128.From64(2)
-	if err := c.Checkpointed(5, 19, bad); err == nil || !strings.Contains(err.Error(), "client replies") {
-		t.Fatalf("divergent client replies: %v", err)
+}
+
+// Reply slots are compared slot by slot; one its replica declares missing
+// is skipped, and the first held copy of a slot becomes the reference.
+func TestCheckpointsCompareReplySlots(t *testing.T) {
+	c := NewCheckpoints()
+	lacking := stored(7, 10)
+	lacking.Slots[1] = Digest{Address: 5, Digest: u128.From64(99), Missing: true}
+	if err := c.Checkpointed(0, 19, lacking); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Checkpointed(1, 19, stored(7, 10)); err != nil {
+		t.Fatalf("a replica holding the slot another lacks: %v", err)
+	}
+	bad := stored(7, 10)
+	bad.Slots[1].Digest = u128.From64(3)
+	if err := c.Checkpointed(2, 19, bad); err == nil || !strings.Contains(err.Error(), "reply slot 5 differs") {
+		t.Fatalf("a divergent reply slot 5, after the first held copy: %v", err)
+	}
+	bad = stored(7, 10)
+	bad.Slots[0].Digest = u128.From64(3)
+	if err := c.Checkpointed(3, 19, bad); err == nil || !strings.Contains(err.Error(), "reply slot 3 differs") {
+		t.Fatalf("a divergent reply slot 3: %v", err)
+	}
+	bad = stored(7, 10)
+	bad.Slots = bad.Slots[:1]
+	if err := c.Checkpointed(4, 19, bad); err == nil || !strings.Contains(err.Error(), "reply slots") {
+		t.Fatalf("a slot fewer: %v", err)
 	}
 }
 
 // Per-block digests are kept for the newest checkpoints only.
 func TestCheckpointsKeepBlocksBounded(t *testing.T) {
 	c := NewCheckpoints()
-	for op := uint64(19); op < 19+20*10; op += 20 {
+	for op := uint64(19); op < 19+20*100; op += 20 {
 		if err := c.Checkpointed(0, op, stored(op, 1, 2, 3)); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if len(c.blocks) != blocksKept {
-		t.Fatalf("%d checkpoints' blocks kept, want %d", len(c.blocks), blocksKept)
+	if len(c.blocks) != blocksKept || len(c.slots) != slotsKept {
+		t.Fatalf("%d checkpoints' blocks and %d checkpoints' slots kept, want %d and %d", len(c.blocks), len(c.slots), blocksKept, slotsKept)
 	}
 }
 

@@ -30,6 +30,7 @@ type Grid struct {
 	writes       []*write
 	writesIssued int
 	spare        []*write
+	idle         []func() // AwaitWrites callers, until no write is left
 	// reads wait for a slot (storage.Config.GridReadsMax), oldest first.
 	reads []*read
 
@@ -104,6 +105,16 @@ func (g *Grid) FreeSet() *freeset.FreeSet { return g.free }
 func (g *Grid) Stats() Stats { return g.stats }
 
 // InFlight reports the writes and reads not yet completed, queued included.
+// AwaitWrites calls then once no block write is queued or in flight: at
+// once if none is.
+func (g *Grid) AwaitWrites(then func()) {
+	if len(g.writes) == 0 {
+		then()
+		return
+	}
+	g.idle = append(g.idle, then)
+}
+
 func (g *Grid) InFlight() (writes, reads int) {
 	return len(g.writes), g.readsInFlight + len(g.reads)
 }
@@ -231,6 +242,13 @@ func (w *write) completed() {
 		g.stats.Reads[results[i]]++
 		g.stats.ReadsFromWrites++
 		r.done(blks[i], results[i] == block.Valid)
+	}
+	if len(g.writes) == 0 && len(g.idle) > 0 {
+		idle := g.idle
+		g.idle = nil
+		for _, fn := range idle {
+			fn()
+		}
 	}
 }
 
