@@ -1,0 +1,203 @@
+package ledger
+
+import (
+	"bytes"
+	"testing"
+
+	"pgregory.net/rapid"
+
+	"viewstamp/replica/storage/lsm"
+	"viewstamp/replica/storage/lsm/lsmtest"
+	"viewstamp/replica/u128"
+	"viewstamp/replica/vsr"
+)
+
+// forestConformanceBatch is the largest batch whose trees fit the
+// simulator's blocks, above any vector's batch.
+const forestConformanceBatch = 64
+
+// simBlockBody is the simulator's 4 KiB block less its header.
+const simBlockBody = 4<<10 - 256
+
+// forestDriver runs a ForestMachine over an in-memory grid the way a
+// replica does: prefetch, commit, compact, one op after another, each step
+// driven to completion.
+// fataler is what the driver needs of testing.TB and rapid.T alike.
+type fataler interface {
+	Fatalf(format string, args ...any)
+	Fatal(args ...any)
+}
+
+type forestDriver struct {
+	t    fataler
+	m    *ForestMachine
+	grid *lsmtest.Grid
+	op   uint64
+}
+
+func newForestDriver(t fataler, batchMax int, shuffle uint64) *forestDriver {
+	g := lsmtest.New(simBlockBody)
+	if shuffle != 0 {
+		g.Shuffle(shuffle)
+	}
+	m := newForestMachine(Config{BatchMax: batchMax}, ForestConfig{Shape: lsm.SimulatorForest, AccountCacheObjects: 64})
+	if err := m.OpenEmpty(g); err != nil {
+		t.Fatal(err)
+	}
+	return &forestDriver{t: t, m: m, grid: g}
+}
+
+func (d *forestDriver) prefetch(op uint8, ts uint64, body []byte) {
+	ready := false
+	d.m.Prefetch(d.op, ts, vsr.Operation(op), body, func() { ready = true })
+	d.grid.Drain()
+	if !ready {
+		d.t.Fatalf("op %d (%s): prefetch never completed", d.op, OperationName(op))
+	}
+}
+
+func (d *forestDriver) compact() {
+	done := false
+	d.m.Compact(d.op, func() { done = true })
+	d.grid.Drain()
+	if !done {
+		d.t.Fatalf("op %d: beat never completed", d.op)
+	}
+}
+
+// execute runs one state-machine op at timestamp and returns its reply.
+func (d *forestDriver) execute(op uint8, ts uint64, body []byte) []byte {
+	d.op++
+	d.prefetch(op, ts, body)
+	reply := d.m.Commit(u128.U128{}, d.op, ts, vsr.Operation(op), body)
+	d.compact()
+	return reply
+}
+
+// TestForestMatchesMemory: random batches of every operation run on the
+// in-memory ledger and on the forest machine (over a grid completing IO in
+// a shuffled order): every reply, pulse decision and checksum agree.
+func TestForestMatchesMemory(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		cfg := Config{BatchMax: 16}
+		ref := New(cfg)
+		d := newForestDriver(t, cfg.BatchMax, rapid.Uint64Range(0, 1<<20).Draw(t, "shuffle"))
+		clock, last := uint64(1_000_000_000), uint64(0)
+		var seen []uint64
+		var pendings []u128.U128
+		nextID := uint64(0)
+		steps := rapid.IntRange(20, 120).Draw(t, "steps")
+		for i := -1; i < steps; i++ {
+			op, body, events := genOp(t, i < 0, &nextID, pendings, seen)
+			if op == OpPulse {
+				clock += uint64(rapid.IntRange(1, 3).Draw(t, "secs")) * 1e9
+				due := ref.PulseDue(max(last+1, clock))
+				if d.m.PulseDue(max(last+1, clock)) != due {
+					t.Fatalf("step %d: pulse decisions differ", i)
+				}
+				if !due {
+					continue
+				}
+			}
+			last = max(last+1, clock) + uint64(events)
+			seen = append(seen, last-uint64(events)+1, last)
+			want := append([]byte(nil), ref.Execute(op, last, body)...)
+			pendings = notePendings(op, body, want, pendings)
+			if got := d.execute(op, last, body); !bytes.Equal(got, want) {
+				t.Fatalf("step %d (%s): forest replies %x, want %x", i, OperationName(op), got, want)
+			}
+			if d.m.Checksum() != ref.Checksum() {
+				t.Fatalf("step %d (%s): checksums differ", i, OperationName(op))
+			}
+		}
+	})
+}
+
+// genOp draws one operation as TestSnapshotProperty does (OpPulse: the
+// caller decides whether one is due).
+func genOp(t *rapid.T, first bool, nextID *uint64, pendings []u128.U128, seen []uint64) (op uint8, body []byte, events int) {
+	kind := rapid.IntRange(0, 9).Draw(t, "kind")
+	if first {
+		kind = 0
+	}
+	switch kind {
+	case 0:
+		body = genAccounts(t, first)
+		return OpCreateAccounts, body, len(body) / AccountSize
+	case 1, 2:
+		return OpPulse, nil, 0
+	case 3, 4, 5:
+		n := rapid.IntRange(1, 6).Draw(t, "batch")
+		body = make([]byte, n*TransferSize)
+		for k := 0; k < n; k++ {
+			*nextID++
+			tr := genSnapTransfer(t, *nextID, pendings)
+			tr.Encode(body[k*TransferSize:])
+		}
+		return OpCreateTransfers, body, n
+	case 6:
+		op = []uint8{OpGetAccountTransfers, OpGetAccountBalances}[rapid.IntRange(0, 1).Draw(t, "account_query")]
+		return op, genAccountFilter(t, seen), 0
+	case 7:
+		op = []uint8{OpQueryAccounts, OpQueryTransfers}[rapid.IntRange(0, 1).Draw(t, "query")]
+		return op, genQueryFilter(t, seen), 0
+	case 8:
+		return OpLookupAccounts, genIDs(t, 9), 0
+	}
+	return OpLookupTransfers, genIDs(t, 40), 0
+}
+
+func notePendings(op uint8, body, reply []byte, pendings []u128.U128) []u128.U128 {
+	if op != OpCreateTransfers {
+		return pendings
+	}
+	for k := 0; k < len(body)/TransferSize; k++ {
+		tr := DecodeTransfer(body[k*TransferSize:])
+		if tr.Flags&TransferPending != 0 && DecodeResult(reply[k*ResultSize:]).Status == StatusCreated {
+			pendings = append(pendings, tr.ID)
+		}
+	}
+	return pendings
+}
+
+// objectTimestamp looks an account or transfer up between ops, as a test's
+// view of the forest.
+func (d *forestDriver) objectTimestamp(transfer bool, id u128.U128) (uint64, bool) {
+	g := d.m.accounts
+	if transfer {
+		g = d.m.transfers
+	}
+	g.PrefetchSetup()
+	ready := false
+	d.m.fetch(g, []u128.U128{id}, nil, func() { ready = true })
+	d.grid.Drain()
+	if !ready {
+		d.t.Fatal("lookup never completed")
+	}
+	b, ok := g.GetByID(id)
+	if !ok {
+		return 0, false
+	}
+	return le.Uint64(b[120:]), true
+}
+
+// setBalances is Ledger.SetBalances on the forest: the conformance
+// scenarios' way to start from given balances.
+func (d *forestDriver) setBalances(id, dp, dpo, cp, cpo u128.U128) bool {
+	g := d.m.accounts
+	if _, ok := d.objectTimestamp(false, id); !ok {
+		return false
+	}
+	old, _ := g.GetByID(id)
+	a := DecodeAccount(old)
+	a.DebitsPending, a.DebitsPosted, a.CreditsPending, a.CreditsPosted = dp, dpo, cp, cpo
+	next := make([]byte, AccountSize)
+	a.Encode(next)
+	g.Replace(append([]byte(nil), old...), next)
+	return true
+}
+
+// TestForestConformance runs the conformance vectors on the forest machine.
+func TestForestConformance(t *testing.T) {
+	runConformanceOn(t, conformanceDir(), nil, nil, true)
+}
