@@ -29,10 +29,11 @@ type fataler interface {
 }
 
 type forestDriver struct {
-	t    fataler
-	m    *ForestMachine
-	grid *lsmtest.Grid
-	op   uint64
+	t     fataler
+	m     *ForestMachine
+	grid  *lsmtest.Grid // nil over a grid.Grid
+	drain func()
+	op    uint64
 }
 
 func newForestDriver(t fataler, batchMax int, shuffle uint64) *forestDriver {
@@ -44,13 +45,13 @@ func newForestDriver(t fataler, batchMax int, shuffle uint64) *forestDriver {
 	if err := m.OpenEmpty(g); err != nil {
 		t.Fatal(err)
 	}
-	return &forestDriver{t: t, m: m, grid: g}
+	return &forestDriver{t: t, m: m, grid: g, drain: g.Drain}
 }
 
 func (d *forestDriver) prefetch(op uint8, ts uint64, body []byte) {
 	ready := false
 	d.m.Prefetch(d.op, ts, vsr.Operation(op), body, func() { ready = true })
-	d.grid.Drain()
+	d.drain()
 	if !ready {
 		d.t.Fatalf("op %d (%s): prefetch never completed", d.op, OperationName(op))
 	}
@@ -59,7 +60,7 @@ func (d *forestDriver) prefetch(op uint8, ts uint64, body []byte) {
 func (d *forestDriver) compact() {
 	done := false
 	d.m.Compact(d.op, func() { done = true })
-	d.grid.Drain()
+	d.drain()
 	if !done {
 		d.t.Fatalf("op %d: beat never completed", d.op)
 	}
@@ -170,7 +171,7 @@ func (d *forestDriver) objectTimestamp(transfer bool, id u128.U128) (uint64, boo
 	g.PrefetchSetup()
 	ready := false
 	d.m.fetch(g, []u128.U128{id}, nil, func() { ready = true })
-	d.grid.Drain()
+	d.drain()
 	if !ready {
 		d.t.Fatal("lookup never completed")
 	}
