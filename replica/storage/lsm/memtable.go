@@ -61,11 +61,17 @@ func (r *run) keyRange() (lo, hi []byte) {
 	return r.value(0)[:r.keySize], r.value(r.len() - 1)[:r.keySize]
 }
 
-// mutable collects one bar's puts. A map finds a key's slot (lookups only:
-// nothing iterates it), and the slots stay in arrival order until sealed,
-// when one sort orders them; sorting unique keys is deterministic.
+// mutable collects one bar's puts. A hash table finds a key's slot (lookups
+// only: nothing iterates it), and the slots stay in arrival order until
+// sealed, when one sort orders them; sorting unique keys is deterministic.
+// The table is open addressing over the values themselves, at most half
+// full, cleared in O(1) by a generation: a Go map keyed by string(key)
+// allocated a string per new key and cost a clear proportional to its
+// capacity each bar, and it dominated a batch's puts.
 type mutable struct {
-	slot      map[string]int
+	table     []mslot
+	mask      uint64
+	gen       uint32
 	values    []byte
 	tombs     []bool
 	valueSize int
@@ -76,9 +82,22 @@ type mutable struct {
 	dirty     bool
 }
 
+// mslot is one hash table slot: the value's index, current while gen is
+// the table's.
+type mslot struct {
+	index int32
+	gen   uint32
+}
+
 func newMutable(keySize, valueSize, capacity int) *mutable {
+	n := 1
+	for n < 2*capacity {
+		n *= 2
+	}
 	return &mutable{
-		slot:      make(map[string]int, capacity),
+		table:     make([]mslot, n),
+		mask:      uint64(n - 1),
+		gen:       1,
 		values:    make([]byte, 0, capacity*valueSize),
 		tombs:     make([]bool, 0, capacity),
 		valueSize: valueSize,
@@ -91,9 +110,43 @@ func (m *mutable) len() int { return len(m.tombs) }
 
 func (m *mutable) value(i int) []byte { return m.values[i*m.valueSize : (i+1)*m.valueSize] }
 
+// hashKey mixes the key's bytes eight at a time (splitmix64's finalizer):
+// keys are often sequential (timestamps, time-based ids), so each word is
+// spread before the table masks it. Deterministic, though nothing depends
+// on slot positions.
+func hashKey(key []byte) uint64 {
+	h := uint64(len(key))
+	for len(key) > 0 {
+		var b [8]byte
+		n := copy(b[:], key)
+		key = key[n:]
+		h ^= binary.LittleEndian.Uint64(b[:])
+		h ^= h >> 30
+		h *= 0xbf58476d1ce4e5b9
+		h ^= h >> 27
+		h *= 0x94d049bb133111eb
+		h ^= h >> 31
+	}
+	return h
+}
+
+// find returns key's value index, or -1 and the empty slot it would take.
+func (m *mutable) find(key []byte) (int, *mslot) {
+	for s := hashKey(key) & m.mask; ; s = (s + 1) & m.mask {
+		e := &m.table[s]
+		if e.gen != m.gen {
+			return -1, e
+		}
+		if bytes.Equal(m.value(int(e.index))[:m.keySize], key) {
+			return int(e.index), e
+		}
+	}
+}
+
 func (m *mutable) put(value []byte, tomb bool) {
 	key := value[:m.keySize]
-	if i, ok := m.slot[string(key)]; ok {
+	i, e := m.find(key)
+	if i >= 0 {
 		copy(m.value(i), value)
 		m.tombs[i] = tomb
 		return
@@ -101,14 +154,14 @@ func (m *mutable) put(value []byte, tomb bool) {
 	if m.len() == m.capacity {
 		panic("lsm: mutable table full: more distinct keys in one bar than TableValueCountMax")
 	}
-	m.slot[string(key)] = m.len()
+	*e = mslot{index: int32(m.len()), gen: m.gen}
 	m.values = append(m.values, value...)
 	m.tombs = append(m.tombs, tomb)
 	m.dirty = true
 }
 
 func (m *mutable) get(key []byte) (value []byte, tomb, found bool) {
-	if i, ok := m.slot[string(key)]; ok {
+	if i, _ := m.find(key); i >= 0 {
 		return m.value(i), m.tombs[i], true
 	}
 	return nil, false, false
@@ -156,7 +209,11 @@ func keyPrefix(key []byte) uint64 {
 // reset empties the table for the next bar, keeping its memory: nothing
 // outside holds its buffers (sealed and rangeRun copy).
 func (m *mutable) reset() {
-	clear(m.slot)
+	m.gen++
+	if m.gen == 0 { // wrapped: old generations would look current
+		clear(m.table)
+		m.gen = 1
+	}
 	m.values = m.values[:0]
 	m.tombs = m.tombs[:0]
 	m.sorted = m.sorted[:0]
