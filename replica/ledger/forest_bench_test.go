@@ -25,7 +25,7 @@ const (
 	benchAccountCache = 1 << 20
 	// benchWarmBatches run before the timer: the first bar allocates the
 	// memtables and fills the cache.
-	benchWarmBatches = 4
+	benchWarmBatches  = 4
 	benchAccountsMany = 1_000_000
 )
 
