@@ -202,3 +202,58 @@ func (d *forestDriver) setBalances(id, dp, dpo, cp, cpo u128.U128) bool {
 func TestForestConformance(t *testing.T) {
 	runConformanceOn(t, conformanceDir(), nil, nil, true)
 }
+
+// TestForestPrefetchParksOnBlockFault: a prefetch whose reads fail waits,
+// parked, instead of failing the commit; once the blocks read again,
+// RetryParked completes it and the op replies as the in-memory ledger does.
+func TestForestPrefetchParksOnBlockFault(t *testing.T) {
+	const batch = 16
+	ref := New(Config{BatchMax: batch})
+	d := newForestDriver(t, batch, 0)
+	ts := uint64(1_000_000_000)
+	// Enough accounts, in enough ops, that most sit in tables on disk and
+	// out of the 64-object cache.
+	for start := uint64(1); start <= 20*batch; start += batch {
+		body := make([]byte, batch*AccountSize)
+		for i := range uint64(batch) {
+			a := Account{ID: u128.From64(start + i), Ledger: 1, Code: 1}
+			a.Encode(body[i*AccountSize:])
+		}
+		ts += batch + 1
+		want := append([]byte(nil), ref.Execute(OpCreateAccounts, ts, body)...)
+		if got := d.execute(OpCreateAccounts, ts, body); !bytes.Equal(got, want) {
+			t.Fatal("create_accounts replies differ")
+		}
+	}
+	body := make([]byte, 4*IDSize)
+	for i, id := range []uint64{1, 2, 3, 4} {
+		putU128(body[i*IDSize:], u128.From64(id))
+	}
+	for _, w := range d.grid.Writes {
+		d.grid.SetFaulty(w.Address, true)
+	}
+	ts++
+	d.op++
+	ready := false
+	d.m.Prefetch(d.op, ts, vsr.Operation(OpLookupAccounts), body, func() { ready = true })
+	d.drain()
+	if ready || !d.m.Parked() {
+		t.Fatalf("prefetch over faulty blocks: ready %v, parked %v", ready, d.m.Parked())
+	}
+	for _, w := range d.grid.Writes {
+		d.grid.SetFaulty(w.Address, false)
+	}
+	d.m.RetryParked()
+	d.drain()
+	if !ready || d.m.Parked() {
+		t.Fatalf("after repair: ready %v, parked %v", ready, d.m.Parked())
+	}
+	want := ref.Execute(OpLookupAccounts, ts, body)
+	if got := d.m.Commit(u128.U128{}, d.op, ts, vsr.Operation(OpLookupAccounts), body); !bytes.Equal(got, want) {
+		t.Fatal("lookup after repair replies differently")
+	}
+	d.compact()
+	if d.m.Checksum() != ref.Checksum() {
+		t.Fatal("checksums differ")
+	}
+}
