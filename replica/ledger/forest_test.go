@@ -257,3 +257,69 @@ func TestForestPrefetchParksOnBlockFault(t *testing.T) {
 		t.Fatal("checksums differ")
 	}
 }
+
+// TestForestPulseBacklog: one pulse expires many batches' worth of pending
+// transfers (more than one stash round loads), some posted or voided
+// first, and the forest machine expires exactly what the in-memory ledger
+// does, in the same order, with the same next expiry.
+func TestForestPulseBacklog(t *testing.T) {
+	const batch = 4
+	ref := New(Config{BatchMax: batch})
+	d := newForestDriver(t, batch, 7)
+	ts := uint64(1_000_000_000)
+	run := func(op uint8, body []byte, events int) {
+		t.Helper()
+		ts += uint64(events) + 1
+		want := append([]byte(nil), ref.Execute(op, ts, body)...)
+		if got := d.execute(op, ts, body); !bytes.Equal(got, want) {
+			t.Fatalf("%s at %d: forest replies %x, want %x", OperationName(op), ts, got, want)
+		}
+		if d.m.Checksum() != ref.Checksum() {
+			t.Fatalf("%s at %d: checksums differ", OperationName(op), ts)
+		}
+	}
+	accounts := make([]byte, 4*AccountSize)
+	for i := range 4 {
+		a := Account{ID: u128.From64(uint64(i + 1)), Ledger: 1, Code: 1, Flags: AccountHistory}
+		a.Encode(accounts[i*AccountSize:])
+	}
+	run(OpCreateAccounts, accounts, 4)
+	id := uint64(100)
+	for op := range 12 {
+		body := make([]byte, batch*TransferSize)
+		for k := range batch {
+			id++
+			tr := Transfer{ID: u128.From64(id), DebitAccountID: u128.From64(uint64(1 + k%4)),
+				CreditAccountID: u128.From64(uint64(1 + (k+1)%4)), Amount: u128.From64(uint64(k + 1)),
+				Ledger: 1, Code: 1, Flags: TransferPending, Timeout: uint32(1 + (op+k)%3)}
+			if op%4 == 3 && k < 2 {
+				// Resolve two earlier pending transfers instead.
+				tr = Transfer{ID: u128.From64(id), PendingID: u128.From64(id - batch*2),
+					Flags: []uint16{TransferPostPending, TransferVoidPending}[k], Amount: u128Max}
+				if k == 1 {
+					tr.Amount = u128.U128{}
+				}
+			}
+			tr.Encode(body[k*TransferSize:])
+		}
+		run(OpCreateTransfers, body, batch)
+	}
+	ts += 10 * nsPerSecond
+	if !ref.PulseDue(ts+1) || !d.m.PulseDue(ts+1) {
+		t.Fatal("no pulse due after the timeouts")
+	}
+	run(OpPulse, nil, 0)
+	if len(d.m.pulseExpiring) <= pulseRoundPerBatch*batch {
+		t.Fatalf("the pulse expired %d transfers: not more than one round", len(d.m.pulseExpiring))
+	}
+	for _, later := range []uint64{ts + 1, ts + 5*nsPerSecond} {
+		if ref.PulseDue(later) != d.m.PulseDue(later) {
+			t.Fatalf("pulse decisions at %d differ", later)
+		}
+	}
+	f := AccountFilter{AccountID: u128.From64(1), Limit: 100, Flags: FilterDebits | FilterCredits}
+	body := make([]byte, AccountFilterSize)
+	f.Encode(body)
+	run(OpGetAccountBalances, body, 0)
+	run(OpGetAccountTransfers, body, 0)
+}
