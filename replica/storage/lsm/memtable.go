@@ -2,6 +2,7 @@ package lsm
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/binary"
 	"slices"
 	"sort"
@@ -87,22 +88,37 @@ type mutable struct {
 type mslot struct {
 	index int32
 	gen   uint32
+	tag   uint32 // the hash's high bits: most mismatches never read the value
 }
 
+// mutableTableMin is the hash table's size before a bar's puts grow it: a
+// table sized for the bar's capacity from the start would spread a few
+// thousand keys over megabytes, a cache miss per probe.
+const mutableTableMin = 1 << 10
+
 func newMutable(keySize, valueSize, capacity int) *mutable {
-	n := 1
-	for n < 2*capacity {
-		n *= 2
-	}
 	return &mutable{
-		table:     make([]mslot, n),
-		mask:      uint64(n - 1),
+		table:     make([]mslot, mutableTableMin),
+		mask:      mutableTableMin - 1,
 		gen:       1,
 		values:    make([]byte, 0, capacity*valueSize),
 		tombs:     make([]bool, 0, capacity),
 		valueSize: valueSize,
 		keySize:   keySize,
 		capacity:  capacity,
+	}
+}
+
+// grow doubles the table once it is half full, re-placing every key; it
+// never outgrows twice the capacity, so its memory stays bounded by the
+// configuration while a bar that puts few keys keeps a small table.
+func (m *mutable) grow() {
+	n := 2 * len(m.table)
+	m.table = make([]mslot, n)
+	m.mask, m.gen = uint64(n-1), 1
+	for i := range m.len() {
+		_, e, tag := m.find(m.value(i)[:m.keySize])
+		*e = mslot{index: int32(i), gen: m.gen, tag: tag}
 	}
 }
 
@@ -131,21 +147,23 @@ func hashKey(key []byte) uint64 {
 }
 
 // find returns key's value index, or -1 and the empty slot it would take.
-func (m *mutable) find(key []byte) (int, *mslot) {
-	for s := hashKey(key) & m.mask; ; s = (s + 1) & m.mask {
+func (m *mutable) find(key []byte) (int, *mslot, uint32) {
+	h := hashKey(key)
+	tag := uint32(h >> 32)
+	for s := h & m.mask; ; s = (s + 1) & m.mask {
 		e := &m.table[s]
 		if e.gen != m.gen {
-			return -1, e
+			return -1, e, tag
 		}
-		if bytes.Equal(m.value(int(e.index))[:m.keySize], key) {
-			return int(e.index), e
+		if e.tag == tag && bytes.Equal(m.value(int(e.index))[:m.keySize], key) {
+			return int(e.index), e, tag
 		}
 	}
 }
 
 func (m *mutable) put(value []byte, tomb bool) {
 	key := value[:m.keySize]
-	i, e := m.find(key)
+	i, e, tag := m.find(key)
 	if i >= 0 {
 		copy(m.value(i), value)
 		m.tombs[i] = tomb
@@ -154,14 +172,17 @@ func (m *mutable) put(value []byte, tomb bool) {
 	if m.len() == m.capacity {
 		panic("lsm: mutable table full: more distinct keys in one bar than TableValueCountMax")
 	}
-	*e = mslot{index: int32(m.len()), gen: m.gen}
+	*e = mslot{index: int32(m.len()), gen: m.gen, tag: tag}
 	m.values = append(m.values, value...)
 	m.tombs = append(m.tombs, tomb)
+	if 2*m.len() >= len(m.table) {
+		m.grow()
+	}
 	m.dirty = true
 }
 
 func (m *mutable) get(key []byte) (value []byte, tomb, found bool) {
-	if i, _ := m.find(key); i >= 0 {
+	if i, _, _ := m.find(key); i >= 0 {
 		return m.value(i), m.tombs[i], true
 	}
 	return nil, false, false
@@ -169,18 +190,26 @@ func (m *mutable) get(key []byte) (value []byte, tomb, found bool) {
 
 func (m *mutable) order() []int {
 	if m.dirty || len(m.sorted) != m.len() {
-		// Sort (key prefix, slot) pairs: the prefix compares as a word and
-		// keeps the sort in cache; only equal prefixes look at the values.
+		// Sort (key words, slot) pairs: the key's first three words
+		// compare as integers and keep the sort in cache; only keys
+		// longer than that whose words are all equal look at the values.
+		// (One word was not enough: an index key starts with its field,
+		// which most entries share.)
 		m.sortBuf = m.sortBuf[:0]
 		for i := range m.len() {
-			m.sortBuf = append(m.sortBuf, sortEntry{prefix: keyPrefix(m.value(i)[:m.keySize]), slot: i})
+			key := m.value(i)[:m.keySize]
+			m.sortBuf = append(m.sortBuf, sortEntry{prefix: keyPrefix(key), word2: keyWord(key, 1), word3: keyWord(key, 2), slot: i})
 		}
+		long := m.keySize > 3*8
 		slices.SortFunc(m.sortBuf, func(a, b sortEntry) int {
-			switch {
-			case a.prefix < b.prefix:
-				return -1
-			case a.prefix > b.prefix:
-				return 1
+			if c := cmp.Compare(a.prefix, b.prefix); c != 0 {
+				return c
+			}
+			if c := cmp.Compare(a.word2, b.word2); c != 0 {
+				return c
+			}
+			if c := cmp.Compare(a.word3, b.word3); c != 0 || !long {
+				return c
 			}
 			return compareKeys(m.value(a.slot)[:m.keySize], m.value(b.slot)[:m.keySize])
 		})
@@ -194,8 +223,17 @@ func (m *mutable) order() []int {
 }
 
 type sortEntry struct {
-	prefix uint64
-	slot   int
+	prefix, word2, word3 uint64
+	slot                 int
+}
+
+// keyWord is the key's i-th eight bytes as a big-endian word (zero padded,
+// zero past the key), which orders like the bytes themselves.
+func keyWord(key []byte, i int) uint64 {
+	if len(key) <= 8*i {
+		return 0
+	}
+	return keyPrefix(key[8*i:])
 }
 
 // keyPrefix is the key's first eight bytes as a big-endian word (zero
