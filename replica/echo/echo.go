@@ -26,6 +26,7 @@ const ReplySize = 24
 type Machine struct {
 	// The state, with its checkpoints.
 	snapshot.Hash
+	vsr.InMemory
 	buf []byte
 }
 

@@ -10,6 +10,8 @@ import (
 
 // Machine adapts a Ledger to the replica's StateMachine interface.
 type Machine struct {
+	// The ledger is held whole in memory: nothing to prefetch or compact.
+	vsr.InMemory
 	L *Ledger
 	// checkpoints writes the ledger whole at each checkpoint, until the
 	// ledger lives in the LSM forest.

@@ -173,6 +173,9 @@ func (r *Replica) checkpointDurable() {
 // and client sessions, the replies the sessions name, then the state
 // machine. then runs once all of it is in memory.
 func (r *Replica) openCheckpoint(then func()) {
+	if r.committing != nil {
+		panic(fmt.Sprintf("replica %d: opening a checkpoint while op %d commits", r.index, r.committing.Header.Op))
+	}
 	cs := r.sb.durable.Checkpoint
 	r.setCheckpoint(cs)
 	r.opening, r.openThen, r.openStalled = true, then, 0

@@ -97,7 +97,7 @@ type memTime struct{}
 func (memTime) Monotonic() uint64 { return 1 }
 func (memTime) Realtime() int64   { return 1 }
 
-type nopSM struct{}
+type nopSM struct{ InMemory }
 
 func (nopSM) Check(Operation, []byte) EvictionReason                     { return 0 }
 func (nopSM) EventCount(Operation, []byte) uint64                        { return 0 }

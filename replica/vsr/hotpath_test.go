@@ -52,11 +52,16 @@ func (n *countNet) SendToClient(_ u128.U128, b []byte) { n.sent++; n.last = b }
 // newBackup returns replica 1 of 3 in view 0, normal and recovered from a
 // freshly formatted data file.
 func newBackup(t testing.TB) (*Replica, *allocStorage, *countNet) {
+	return newBackupWith(t, nopSM{})
+}
+
+// newBackupWith is newBackup running sm.
+func newBackupWith(t testing.TB, sm StateMachine) (*Replica, *allocStorage, *countNet) {
 	cfg := SimConfig(3)
 	st, net := &allocStorage{}, &countNet{}
 	Format(cfg, testCluster, 1, st, func() {})
 	st.drain()
-	r, err := New(Options{Config: cfg, Cluster: testCluster, Replica: 1, Time: memTime{}, Network: net, Storage: st, SM: nopSM{}, Seed: 1})
+	r, err := New(Options{Config: cfg, Cluster: testCluster, Replica: 1, Time: memTime{}, Network: net, Storage: st, SM: sm, Seed: 1})
 	if err != nil {
 		t.Fatal(err)
 	}

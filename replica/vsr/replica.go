@@ -109,6 +109,10 @@ type Replica struct {
 	retargeting bool // a newer checkpoint is being written to replace the one opening
 
 	// Primary.
+	// committing is the op between its prefetch and the end of its
+	// compaction (execute), nil when no op is.
+	committing *Message
+
 	pipeline      []pipelineEntry
 	requestQueue  []*Message
 	lastTimestamp uint64
@@ -909,7 +913,7 @@ func (r *Replica) sendPrepareOK(op uint64) {
 // commitJournal executes committed ops in order for as long as their headers
 // are verified and their prepares are at hand.
 func (r *Replica) commitJournal() {
-	if r.status != StatusNormal {
+	if r.status != StatusNormal || r.committing != nil {
 		return
 	}
 	if r.commitMin >= r.commitMax || r.commitMin >= r.op {
@@ -943,7 +947,9 @@ func (r *Replica) commitJournal() {
 			// Our own reply must not run ahead of our own durability.
 			return
 		}
-		r.execute(p)
+		if !r.execute(p) {
+			return // the state machine's completion resumes the loop
+		}
 	}
 	if r.isPrimary() && r.commitMin == r.commitMax {
 		if r.abdicating && len(r.pipeline) == 0 {
@@ -956,11 +962,65 @@ func (r *Replica) commitJournal() {
 	}
 }
 
-// execute applies a committed op, then runs the checkpoint schedule: a
-// checkpoint at this op holds the op's effects, the client table's included.
-func (r *Replica) execute(p *Message) {
+// execute commits op p in three steps: the state machine prefetches what it
+// reads, the op is applied, and the state machine compacts; then the
+// checkpoint schedule runs, so a checkpoint at this op holds the op's effects,
+// the client table's included. Either step of the state machine may complete
+// later, from storage: execute then reports false, and the completion
+// finishes the op and resumes commitJournal. r.committing names the op
+// meanwhile, and nothing else commits, syncs or opens a checkpoint.
+//
+// The op stays committed whatever happens while it waits (a view change, a
+// new primary), so it is applied when its prefetch completes: only the reply
+// depends on the status and view then.
+func (r *Replica) execute(p *Message) bool {
+	r.committing = p
+	if p.Header.Operation < OperationStateMachineMin {
+		return r.executePrefetched()
+	}
+	h := &p.Header
+	return r.await(func(done func()) { r.sm.Prefetch(h.Op, h.Timestamp, h.Operation, p.Body, done) },
+		func() {
+			if r.executePrefetched() {
+				r.commitJournal()
+			}
+		}) && r.executePrefetched()
+}
+
+func (r *Replica) executePrefetched() bool {
+	p := r.committing
 	r.apply(p)
-	r.afterExecute(p.Header.Op)
+	return r.await(func(done func()) { r.sm.Compact(p.Header.Op, done) },
+		func() {
+			r.executeCompacted()
+			r.commitJournal()
+		}) && r.executeCompacted()
+}
+
+func (r *Replica) executeCompacted() bool {
+	op := r.committing.Header.Op
+	r.committing = nil
+	r.afterExecute(op)
+	return true
+}
+
+// await starts an asynchronous step and reports whether it completed before
+// start returned; if not, resume runs when it does. State machines may
+// complete at once (one held in memory) or from a storage completion, and
+// this keeps a run of ops that complete at once a loop, not a recursion.
+func (r *Replica) await(start func(done func()), resume func()) bool {
+	inline, completed := true, false
+	start(func() {
+		if completed {
+			panic(fmt.Sprintf("replica %d: a state machine step completed twice", r.index))
+		}
+		completed = true
+		if !inline {
+			resume()
+		}
+	})
+	inline = false
+	return completed
 }
 
 func (r *Replica) apply(p *Message) {

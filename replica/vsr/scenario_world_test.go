@@ -304,6 +304,7 @@ const scenOperation = OperationStateMachineMin
 // commits print as the text the client sent.
 type scenSM struct {
 	snapshot.Hash // the state, with its checkpoints
+	InMemory
 }
 
 func (m *scenSM) Check(op Operation, _ []byte) EvictionReason {

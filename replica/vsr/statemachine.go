@@ -8,8 +8,10 @@ import (
 
 // StateMachine is the replicated service. Every replica runs the same
 // operations in the same order with the same timestamps, so every method must
-// be deterministic. Commit must not do IO; when the storage engine arrives it
-// will supply objects through a separate prefetch step.
+// be deterministic. Commit must not do IO: the objects an op reads are loaded
+// before it by Prefetch, and its share of the storage engine's background work
+// runs after it in Compact. A committing op goes Prefetch, Commit, Compact, and
+// the next op's Prefetch starts only once Compact is done.
 type StateMachine interface {
 	// Check returns zero if a request is acceptable, else the reason to
 	// evict the client that sent it: invalid requests are refused before
@@ -22,6 +24,10 @@ type StateMachine interface {
 	// timestamp (the ledger expires pending transfers this way), and which.
 	// The primary asks; it must not change state.
 	Pulse(timestamp uint64) (Operation, bool)
+	// Prefetch loads what Commit of the op will read and calls done once
+	// Commit may run. It is called for state machine operations only, one
+	// op at a time in op order; done may be called before Prefetch returns.
+	Prefetch(op, timestamp uint64, operation Operation, body []byte, done func())
 	// Commit applies a committed operation. timestamp is the batch's highest;
 	// its events own timestamp-EventCount+1 .. timestamp. It returns the reply
 	// body, which the caller owns. client is zero for the state machine's own
@@ -29,11 +35,18 @@ type StateMachine interface {
 	Commit(client u128.U128, op, timestamp uint64, operation Operation, body []byte) []byte
 	// Checksum summarizes the whole state, for checkers comparing replicas.
 	Checksum() u128.U128
+	// Compact does op's share of compaction once op has executed, for
+	// every op (the protocol's own, such as register, too), in op order, and
+	// calls done once the next op may prefetch; done may be called before
+	// Compact returns.
+	Compact(op uint64, done func())
 
-	// MarkCheckpoint marks the state as of the op just committed as the next
-	// checkpoint's. Checkpoint, called a bar later, writes that state: the
-	// commits between must not change what it writes. (A state machine in
-	// the forest has nothing to do here; one held in memory copies itself.)
+	// MarkCheckpoint marks the state as of the op just compacted, a bar's
+	// last, as the next checkpoint's. Checkpoint, called once the next bar's
+	// last op is compacted and before any later Prefetch, writes that state:
+	// the commits between must not change what it writes. (A forest's
+	// tables at that point hold exactly the marked state; a state machine
+	// held in memory copies itself here.)
 	MarkCheckpoint()
 	// Checkpoint writes the state MarkCheckpoint marked into g, fills in its part
 	// of cs, and calls done once all of it is durable. It acquires every
@@ -74,3 +87,14 @@ func (nopObserver) HeaderDropped(uint8, uint64, u128.U128)              {}
 func (nopObserver) Opened(uint8, uint64, u128.U128, bool)               {}
 func (nopObserver) Checkpointed(uint8, uint64, u128.U128)               {}
 func (nopObserver) Logf(uint8, string, ...any)                          {}
+
+// InMemory gives a state machine held whole in memory the steps it has no use
+// for: nothing to load before an op and nothing to compact after one. Embed
+// it.
+type InMemory struct{}
+
+// Prefetch is done at once: every object is in memory.
+func (InMemory) Prefetch(_, _ uint64, _ Operation, _ []byte, done func()) { done() }
+
+// Compact is done at once: there are no tables.
+func (InMemory) Compact(_ uint64, done func()) { done() }

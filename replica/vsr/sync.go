@@ -63,7 +63,7 @@ func (r *Replica) noteProgress() {
 // synced to: two or more checkpoints ahead of ours (its WAL cannot hold what
 // we lack), or one ahead while repair has made no progress.
 func (r *Replica) wantSync(op uint64) bool {
-	if r.syncing() || r.ckpt.started || r.status != StatusNormal || r.isPrimary() || op <= r.commitMin {
+	if r.syncing() || r.ckpt.started || r.committing != nil || r.status != StatusNormal || r.isPrimary() || op <= r.commitMin {
 		return false
 	}
 	s := r.schedule()
