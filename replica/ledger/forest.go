@@ -728,16 +728,31 @@ func (m *ForestMachine) Checkpoint(g *grid.Grid, cs *storage.CheckpointState, do
 		panic("ledger: checkpoint without a marked state")
 	}
 	m.marked = false
+	// Both parts acquire their blocks before Checkpoint returns (the manifest
+	// flushes its open block, then the trailer reserves its own), as the
+	// free set's encoding, next, requires; only their completions wait.
+	st := m.captured
+	st.forestOp = m.forest.OpNext() - 1
+	m.keeper.Capture(st.encode())
+	pending := 2
+	written := func() {
+		pending--
+		if pending == 0 {
+			done()
+		}
+	}
 	m.forest.Checkpoint(func(refs lsm.CheckpointRefs) {
+		if refs.Op != st.forestOp {
+			panic(fmt.Sprintf("ledger: forest checkpoint at op %d, want %d", refs.Op, st.forestOp))
+		}
 		cs.Manifest = storage.ManifestRef{
+			Oldest:     blockRef(refs.ManifestOldest),
 			Newest:     blockRef(refs.ManifestNewest),
 			BlockCount: refs.ManifestBlocks,
 		}
-		st := m.captured
-		st.forestOp = refs.Op
-		m.keeper.Capture(st.encode())
-		m.keeper.Checkpoint(g, cs, done)
+		written()
 	})
+	m.keeper.Checkpoint(g, cs, written)
 }
 
 // Open discards everything held and opens the checkpoint cs names on a
@@ -766,7 +781,7 @@ func (m *ForestMachine) Open(g *grid.Grid, cs *storage.CheckpointState, done fun
 			done(false)
 			return
 		}
-		refs := lsm.CheckpointRefs{ManifestNewest: lsmRef(cs.Manifest.Newest), ManifestBlocks: cs.Manifest.BlockCount, Op: st.forestOp}
+		refs := lsm.CheckpointRefs{ManifestOldest: lsmRef(cs.Manifest.Oldest), ManifestNewest: lsmRef(cs.Manifest.Newest), ManifestBlocks: cs.Manifest.BlockCount, Op: st.forestOp}
 		m.forest.Open(refs, func(err error) {
 			if gen != m.gen {
 				return
@@ -784,3 +799,5 @@ func (m *ForestMachine) Open(g *grid.Grid, cs *storage.CheckpointState, done fun
 func blockRef(r lsm.BlockRef) block.Ref { return block.Ref{Address: r.Address, Checksum: r.Checksum} }
 
 func lsmRef(r block.Ref) lsm.BlockRef { return lsm.BlockRef{Address: r.Address, Checksum: r.Checksum} }
+
+var _ vsr.StateMachine = (*ForestMachine)(nil)

@@ -114,8 +114,15 @@ func TestForestCheckpointOpen(t *testing.T) {
 				}
 			}
 		}
-		// log[k] is op k+1.
-		r := openForest(t, rg, rst, &cs)
+		// log[k] is op k+1. The checkpoint goes through its superblock
+		// encoding, as a restart reads it.
+		var enc [storage.CheckpointStateSize]byte
+		cs.Encode(enc[:])
+		decoded, err := storage.DecodeCheckpointState(enc[:])
+		if err != nil {
+			t.Fatalf("checkpoint state: %v", err)
+		}
+		r := openForest(t, rg, rst, &decoded)
 		if r.m.Checksum() != log[checkpoint-1].checksum {
 			t.Fatalf("opened checksum %v, want op %d's %v", r.m.Checksum(), checkpoint, log[checkpoint-1].checksum)
 		}

@@ -51,6 +51,9 @@ func (f *Forest) LastBeat() BeatStats { return f.stats }
 // manifest block (which links back to the others), how many blocks the log
 // holds, and the op whose beat ended the checkpoint's bar.
 type CheckpointRefs struct {
+	// ManifestOldest is the log's first block, for the superblock's record
+	// (Open walks back from the newest and does not need it).
+	ManifestOldest BlockRef
 	ManifestNewest BlockRef
 	ManifestBlocks uint64
 	Op             uint64
@@ -277,6 +280,7 @@ func (f *Forest) Checkpoint(done func(CheckpointRefs)) {
 	f.awaitWrites(func() {
 		refs := CheckpointRefs{ManifestBlocks: uint64(len(f.manifest.blocks))}
 		if n := len(f.manifest.blocks); n > 0 {
+			refs.ManifestOldest = f.manifest.blocks[0].ref
 			refs.ManifestNewest = f.manifest.blocks[n-1].ref
 		}
 		if f.started {
