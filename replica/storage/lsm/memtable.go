@@ -73,6 +73,14 @@ type mutable struct {
 	table     []mslot
 	mask      uint64
 	gen       uint32
+	// values[:ascending] arrived in ascending key order and are not in the
+	// table: found by binary search. A bar of timestamps or time-based ids
+	// (object trees, id trees, an index on a field most objects share)
+	// puts only ascending keys and never touches the table, whose probes
+	// are a cache miss each. The run ends at the first key out of order;
+	// from then on every new key goes to the table.
+	ascending int
+	hashed    bool
 	values    []byte
 	tombs     []bool
 	valueSize int
@@ -109,14 +117,14 @@ func newMutable(keySize, valueSize, capacity int) *mutable {
 	}
 }
 
-// grow doubles the table once it is half full, re-placing every key; it
+// grow doubles the table once it is half full, re-placing its keys; it
 // never outgrows twice the capacity, so its memory stays bounded by the
 // configuration while a bar that puts few keys keeps a small table.
 func (m *mutable) grow() {
 	n := 2 * len(m.table)
 	m.table = make([]mslot, n)
 	m.mask, m.gen = uint64(n-1), 1
-	for i := range m.len() {
+	for i := m.ascending; i < m.len(); i++ {
 		_, e, tag := m.find(m.value(i)[:m.keySize])
 		*e = mslot{index: int32(i), gen: m.gen, tag: tag}
 	}
@@ -163,26 +171,66 @@ func (m *mutable) find(key []byte) (int, *mslot, uint32) {
 
 func (m *mutable) put(value []byte, tomb bool) {
 	key := value[:m.keySize]
-	i, e, tag := m.find(key)
+	n := m.len()
+	if !m.hashed && (n == 0 || compareKeys(key, m.value(n-1)[:m.keySize]) > 0) {
+		m.add(value, tomb)
+		m.ascending++
+		return
+	}
+	i := m.searchAscending(key)
+	var e *mslot
+	var tag uint32
+	if i < 0 && m.hashed {
+		i, e, tag = m.find(key)
+	}
 	if i >= 0 {
 		copy(m.value(i), value)
 		m.tombs[i] = tomb
 		return
 	}
+	if e == nil {
+		_, e, tag = m.find(key)
+	}
+	m.hashed = true
+	*e = mslot{index: int32(n), gen: m.gen, tag: tag}
+	m.add(value, tomb)
+	if 2*(m.len()-m.ascending) >= len(m.table) {
+		m.grow()
+	}
+}
+
+func (m *mutable) add(value []byte, tomb bool) {
 	if m.len() == m.capacity {
 		panic("lsm: mutable table full: more distinct keys in one bar than TableValueCountMax")
 	}
-	*e = mslot{index: int32(m.len()), gen: m.gen, tag: tag}
 	m.values = append(m.values, value...)
 	m.tombs = append(m.tombs, tomb)
-	if 2*m.len() >= len(m.table) {
-		m.grow()
-	}
 	m.dirty = true
 }
 
+// searchAscending finds key in the ascending run, or returns -1.
+func (m *mutable) searchAscending(key []byte) int {
+	lo, hi := 0, m.ascending
+	for lo < hi {
+		mid := int(uint(lo+hi) >> 1)
+		if compareKeys(m.value(mid)[:m.keySize], key) < 0 {
+			lo = mid + 1
+		} else {
+			hi = mid
+		}
+	}
+	if lo < m.ascending && compareKeys(m.value(lo)[:m.keySize], key) == 0 {
+		return lo
+	}
+	return -1
+}
+
 func (m *mutable) get(key []byte) (value []byte, tomb, found bool) {
-	if i, _, _ := m.find(key); i >= 0 {
+	i := m.searchAscending(key)
+	if i < 0 && m.hashed {
+		i, _, _ = m.find(key)
+	}
+	if i >= 0 {
 		return m.value(i), m.tombs[i], true
 	}
 	return nil, false, false
@@ -252,6 +300,7 @@ func (m *mutable) reset() {
 		clear(m.table)
 		m.gen = 1
 	}
+	m.ascending, m.hashed = 0, false
 	m.values = m.values[:0]
 	m.tombs = m.tombs[:0]
 	m.sorted = m.sorted[:0]
