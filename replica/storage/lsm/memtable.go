@@ -70,9 +70,9 @@ func (r *run) keyRange() (lo, hi []byte) {
 // allocated a string per new key and cost a clear proportional to its
 // capacity each bar, and it dominated a batch's puts.
 type mutable struct {
-	table     []mslot
-	mask      uint64
-	gen       uint32
+	table []mslot
+	mask  uint64
+	gen   uint32
 	// values[:ascending] arrived in ascending key order and are not in the
 	// table: found by binary search. A bar of timestamps or time-based ids
 	// (object trees, id trees, an index on a field most objects share)
@@ -172,7 +172,7 @@ func (m *mutable) find(key []byte) (int, *mslot, uint32) {
 func (m *mutable) put(value []byte, tomb bool) {
 	key := value[:m.keySize]
 	n := m.len()
-	if !m.hashed && (n == 0 || compareKeys(key, m.value(n-1)[:m.keySize]) > 0) {
+	if !m.hashed && (n == 0 || compareKeys(key, m.value(n - 1)[:m.keySize]) > 0) {
 		m.add(value, tomb)
 		m.ascending++
 		return
