@@ -110,6 +110,11 @@ func (f *Forest) ManifestBlocks() int { return f.manifest.blockCount() }
 // deterministic.
 func (f *Forest) write(blockType uint8, body []byte) BlockRef {
 	address := f.grid.Acquire()
+	if address == 0 {
+		// The data file is sized by configuration; a forest that outgrows
+		// it is a configuration error, not a state to limp on in.
+		panic("lsm: the grid is full: no free block for the forest")
+	}
 	f.writesPending++
 	checksum := f.grid.WriteBlock(address, blockType, body, func() {
 		f.writesPending--
