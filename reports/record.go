@@ -130,6 +130,27 @@ type Record struct {
 	LatencyP50 uint64 `json:"latency_p50_ticks,omitempty"`
 	LatencyP99 uint64 `json:"latency_p99_ticks,omitempty"`
 	LatencyMax uint64 `json:"latency_max_ticks,omitempty"`
+	// Clock describes the replicas' clocks when the run drew clock faults;
+	// absent when every replica read one perfect clock.
+	Clock *Clock `json:"clock,omitempty"`
+}
+
+// Clock is what a run's clock faults were. Offsets and steps are wall clock
+// minus true time; the largest magnitude drawn over all replicas is kept.
+type Clock struct {
+	Perfect     bool  `json:"perfect"`
+	OffsetMaxNs int64 `json:"offset_max_ns"`
+	DriftMaxPpb int64 `json:"drift_max_ppb"`
+	WanderMaxNs int64 `json:"wander_max_ns"`
+	StepMaxNs   int64 `json:"step_max_ns"`
+	// Steps counts the steps that took effect during the run, Far those
+	// that made a false ticker (beyond any agreement); StepMaxNs is the
+	// largest of them.
+	Steps uint64 `json:"steps"`
+	Far   uint64 `json:"far"`
+	// UnsynchronizedPrimaryTicks: ticks some primary spent without a
+	// synchronized clock (zero until replicas synchronize their clocks).
+	UnsynchronizedPrimaryTicks uint64 `json:"unsynchronized_primary_ticks"`
 }
 
 // Percentile is the nearest-rank p-th percentile of sorted, which must not

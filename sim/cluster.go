@@ -12,8 +12,11 @@ import (
 	"github.com/zeebo/xxh3"
 
 	"viewstamp/faults"
+	"viewstamp/replica/checksum"
 	"viewstamp/replica/client"
+	rio "viewstamp/replica/io"
 	"viewstamp/replica/ledger"
+	"viewstamp/replica/storage/block"
 	"viewstamp/replica/u128"
 	"viewstamp/replica/vsr"
 	"viewstamp/reports"
@@ -32,7 +35,10 @@ type Config struct {
 	TicksMaxConvergence uint64 // liveness phase budget
 	Log                 func(tick uint64, format string, args ...any)
 	// Progress, if set, is called every ProgressTicks ticks.
-	Progress      func(tick uint64, completed, requestsMax int)
+	Progress func(tick uint64, completed, requestsMax int)
+	// SafetyEnd, if set, is called once the safety phase ends, with the
+	// cluster still alive: a heap profile taken there shows what a run holds.
+	SafetyEnd     func()
 	ProgressTicks uint64
 	// Mutate, if set, may alter the vsr.Config before replicas are built: a
 	// hook for tests that plant protocol bugs.
@@ -44,6 +50,9 @@ type Config struct {
 	// sampled every SampleTicks (default 100).
 	Recorder    Recorder
 	SampleTicks uint64
+	// ClockFaults gives every replica its own faulty clock (sim/clock), drawn
+	// from the seed on a stream of its own; off, all read one perfect clock.
+	ClockFaults bool
 }
 
 const (
@@ -85,6 +94,7 @@ type Cluster struct {
 	stateSyncs uint64
 	// gridBlocksMax is the most blocks a replica held at a checkpoint.
 	gridBlocksMax uint64
+	storedBuf     []byte // the storage checker's read buffer
 	replicas      []*vsr.Replica
 	down          []bool
 	paused        []bool
@@ -125,6 +135,8 @@ type Cluster struct {
 	progress        progress
 
 	tl timeline
+
+	clocks clocks
 }
 
 // New builds the cluster for opts: formats every data file and opens every
@@ -165,6 +177,7 @@ func New(opts faults.Options, cfg Config) (*Cluster, error) {
 	c.checks = newCheckers(c)
 	c.gen = workload.New(rand.New(rand.NewPCG(c.rng.Uint64(), 3)), workload.Options{})
 	c.auditor = workload.NewAuditor(c.batchMax())
+	c.newClocks()
 	for i := 0; i < r; i++ {
 		c.disks[i] = disk.New(opts.Storage, rand.New(rand.NewPCG(c.rng.Uint64(), 2)), &c.sched, c.vcfg.SectorSize, zones)
 		formatted := false
@@ -200,7 +213,7 @@ func New(opts faults.Options, cfg Config) (*Cluster, error) {
 
 func (c *Cluster) startReplica(i int) error {
 	rep, err := vsr.New(vsr.Options{
-		Config: c.vcfg, Cluster: c.cluster, Replica: uint8(i), Time: simTime{&c.sched, c.opts.RealtimeEpochNs},
+		Config: c.vcfg, Cluster: c.cluster, Replica: uint8(i), Time: c.timeFor(i),
 		Network: replicaNet{c, i}, Storage: walGuard{c, i, c.disks[i]}, SM: ledger.NewMachine(int(c.vcfg.MessageSizeMax), c.cfg.LedgerBugs),
 		Seed: c.rng.Uint64(), Observer: observer{c},
 	})
@@ -319,12 +332,53 @@ func (o observer) Opened(replica uint8, op uint64, state u128.U128, synced bool)
 }
 
 func (o observer) Checkpointed(replica uint8, op uint64, id u128.U128) {
-	if r := o.c.replicas[replica]; r != nil {
-		o.c.gridBlocksMax = max(o.c.gridBlocksMax, r.GridBlocksAcquired())
-	}
-	if err := o.c.checks.checkpoints.Checkpointed(int(replica), op, id); err != nil {
+	r := o.c.replicas[replica]
+	o.c.gridBlocksMax = max(o.c.gridBlocksMax, r.GridBlocksAcquired())
+	if err := o.c.checks.checkpoints.Checkpointed(int(replica), op, o.c.stored(int(replica), id)); err != nil {
 		o.c.failCheck("storage", err)
 	}
+}
+
+// stored reads what replica i's disk holds of the checkpoint it has just
+// made durable: each referenced grid block as far as its header says it was
+// written (whole sectors: the padding is written too), and each session's
+// reply body in the client replies zone.
+func (c *Cluster) stored(i int, id u128.U128) check.Stored {
+	r, d, l := c.replicas[i], c.disks[i], c.vcfg.Layout()
+	st := check.Stored{ID: id}
+	buf := c.storedBuf[:0]
+	if uint64(cap(buf)) < l.BlockSize {
+		buf = make([]byte, l.BlockSize)
+	}
+	buf = buf[:l.BlockSize]
+	c.storedBuf = buf
+	var grid checksum.Stream
+	var addr [8]byte
+	r.CheckpointBlocks(func(address uint64) {
+		blk := buf[:block.HeaderSize]
+		d.Peek(rio.ZoneGrid, l.BlockOffset(address), blk)
+		// A block never written here (a hole) has a size of garbage:
+		// clamped, its bytes still differ from the peers'.
+		size := min(max(uint64(block.DecodeHeader(blk).Size), block.HeaderSize), l.BlockSize)
+		blk = buf[:l.SectorCeil(size)]
+		d.Peek(rio.ZoneGrid, l.BlockOffset(address), blk)
+		sum := checksum.Sum(blk)
+		binary.LittleEndian.PutUint64(addr[:], address)
+		grid.Write(addr[:])
+		grid.Write(blk)
+		st.Blocks = append(st.Blocks, check.BlockDigest{Address: address, Digest: sum})
+	})
+	st.Grid = grid.Sum()
+	var replies checksum.Stream
+	r.CheckpointReplies(func(slot int, size uint64) {
+		body := buf[:l.SectorCeil(size)]
+		d.Peek(rio.ZoneClientReplies, l.ClientReplyOffset(uint64(slot)), body)
+		binary.LittleEndian.PutUint64(addr[:], uint64(slot))
+		replies.Write(addr[:])
+		replies.Write(body[:size])
+	})
+	st.Replies = replies.Sum()
+	return st
 }
 
 func (o observer) HeaderDropped(replica uint8, op uint64, sum u128.U128) {

@@ -43,6 +43,9 @@ func (c *Cluster) Run() {
 		c.step(true)
 	}
 	c.endSafety()
+	if c.cfg.SafetyEnd != nil {
+		c.cfg.SafetyEnd()
+	}
 	if c.failure != nil || c.cfg.Lite {
 		return
 	}
@@ -236,6 +239,7 @@ func (c *Cluster) startLiveness() {
 	}
 	c.log("liveness: core %v", core)
 	c.net.Heal(1_000_000)
+	c.healClocks()
 	fast := disk.Options{ReadLatencyMinNs: 1_000_000, WriteLatencyMinNs: 1_000_000}
 	for i := range c.replicas {
 		c.disks[i].SetOptions(fast)
@@ -328,6 +332,7 @@ func (c *Cluster) Record() reports.Record {
 		rec.Failure = c.failure.Error()
 	}
 	c.latencyPercentiles(&rec)
+	rec.Clock = c.clockRecord()
 	rec.ExitCode = rec.Result.ExitCode()
 	return rec
 }

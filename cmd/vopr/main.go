@@ -12,6 +12,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -53,10 +55,13 @@ type flags struct {
 	ticksMaxConv     uint64
 	requestsMax      int
 	journalSlots     uint64
+	clockFaults      bool
 	log              string
 	json             bool
 	report           string
 	bug              string
+	cpuProfile       string
+	memProfile       string
 }
 
 func newRoot(stdout, stderr io.Writer, code *int) *cobra.Command {
@@ -93,11 +98,14 @@ Exit codes: 0 pass, 1 usage error, 127 crash, 128 liveness failure,
 	fl.Uint64Var(&f.ticksMaxConv, "ticks-max-convergence", 0, "liveness phase budget in ticks (default 30000)")
 	fl.IntVar(&f.requestsMax, "requests-max", 0, "client requests in the safety phase (default: drawn from the seed)")
 	fl.Uint64Var(&f.journalSlots, "journal-slots", 0, "WAL slots per replica (default 32, the simulator preset: checkpoints every 20 ops); a larger WAL wraps less often")
+	fl.BoolVar(&f.clockFaults, "clock-faults", false, "give every replica its own clock, with offset, drift, wander and steps drawn from the seed")
 	fl.StringVar(&f.log, "log", "info", "log level: error, info or debug")
 	fl.BoolVar(&f.json, "json", false, "print only the run record as one JSON object")
 	fl.StringVar(&f.report, "report", "", "write graphs of the run (timeline, latency, messages) and an index.html into this directory")
 	fl.StringVar(&f.bug, "plant-bug", "", "plant a known protocol bug, to show the checkers catch it: "+strings.Join(bugNames(), ", "))
 	_ = fl.MarkHidden("plant-bug")
+	fl.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of the run to this file (go tool pprof)")
+	fl.StringVar(&f.memProfile, "memprofile", "", "write a heap profile taken as the safety phase ends, the cluster still alive, to this file (go tool pprof)")
 	cmd.AddCommand(newSwarmCmd(stdout, stderr, code))
 	return cmd
 }
@@ -137,7 +145,7 @@ func runSeed(f flags, stdout, stderr io.Writer) (int, error) {
 		return 1, fmt.Errorf("%w: --requests-max must not be negative", errUsage)
 	}
 	opts := faults.Draw(seed, faults.Limits{RequestsMax: f.requestsMax})
-	cfg := sim.Config{Lite: f.lite, TicksMax: f.ticksMax, TicksMaxRequests: f.ticksMaxRequests, TicksMaxConvergence: f.ticksMaxConv}
+	cfg := sim.Config{Lite: f.lite, TicksMax: f.ticksMax, TicksMaxRequests: f.ticksMaxRequests, TicksMaxConvergence: f.ticksMaxConv, ClockFaults: f.clockFaults}
 	if slots := f.journalSlots; slots > 0 {
 		cfg.Mutate = func(c *vsr.Config) { c.JournalSlotCount = slots }
 	}
@@ -172,9 +180,20 @@ func runSeed(f flags, stdout, stderr io.Writer) (int, error) {
 	if f.report != "" {
 		cfg.Recorder = &tl
 	}
+	stopProfile, err := startProfiles(f.cpuProfile)
+	if err != nil {
+		return 1, err
+	}
+	var heapErr error
+	if f.memProfile != "" {
+		cfg.SafetyEnd = func() { heapErr = writeHeapProfile(f.memProfile) }
+	}
 	start := time.Now()
 	rec := sim.Run(opts, cfg)
 	elapsed := time.Since(start)
+	if err := errors.Join(stopProfile(), heapErr); err != nil {
+		return 1, err
+	}
 	if f.report != "" {
 		if err := reports.WriteSeedReport(f.report, rec, &tl, reports.Reproduce(rec.Seed, f.runFlags())); err != nil {
 			return 1, fmt.Errorf("report: %w", err)
@@ -247,4 +266,42 @@ func verdict(w io.Writer, rec reports.Record, f flags, elapsed time.Duration) {
 	fmt.Fprintf(w, "FAILED: %s: %s\n", rec.Result, rec.Failure)
 	repro := reports.Reproduce(rec.Seed, f.runFlags())
 	fmt.Fprintf(w, "reproduce: %s --log debug\n", repro)
+}
+
+// startProfiles starts a CPU profile into cpu, if named; the function it
+// returns stops it.
+func startProfiles(cpu string) (stop func() error, err error) {
+	if cpu == "" {
+		return func() error { return nil }, nil
+	}
+	f, err := os.Create(cpu)
+	if err != nil {
+		return nil, fmt.Errorf("--cpuprofile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("--cpuprofile: %w", err)
+	}
+	return func() error {
+		pprof.StopCPUProfile()
+		if err := f.Close(); err != nil {
+			return fmt.Errorf("--cpuprofile: %w", err)
+		}
+		return nil
+	}, nil
+}
+
+// writeHeapProfile writes what the heap holds now (after a collection, so
+// the in-use figures are live objects only) into path.
+func writeHeapProfile(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("--memprofile: %w", err)
+	}
+	runtime.GC()
+	if err := pprof.Lookup("heap").WriteTo(f, 0); err != nil {
+		f.Close()
+		return fmt.Errorf("--memprofile: %w", err)
+	}
+	return f.Close()
 }

@@ -146,6 +146,7 @@ func (r *Replica) checkpointWritten() {
 // commits resume, and what the old checkpoint held back goes out.
 func (r *Replica) checkpointDurable() {
 	r.setCheckpoint(r.ckpt.state)
+	r.checkpointSessions = r.ckpt.sessions
 	r.ckpt = checkpointing{}
 	r.grid.CheckpointWritten()
 	r.obs.Checkpointed(r.index, r.checkpoint.Op, r.checkpoint.CheckpointID())

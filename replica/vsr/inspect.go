@@ -1,6 +1,10 @@
 package vsr
 
-import "viewstamp/replica/u128"
+import (
+	"fmt"
+
+	"viewstamp/replica/u128"
+)
 
 // Read-only views of a replica for the simulator's checkers. None of them
 // changes the replica's state. VerifiedFrom and Served may fill the memo of
@@ -52,3 +56,29 @@ func (r *Replica) DurableCheckpoint() uint64 { return r.sb.durable.Checkpoint.Op
 // GridBlocksAcquired is how many grid blocks the replica's free set holds
 // acquired.
 func (r *Replica) GridBlocksAcquired() uint64 { return r.grid.FreeSet().AcquiredCount() }
+
+// CheckpointBlocks calls fn, in address order, with every grid block the
+// checkpoint this replica runs from references. Replicas at the same
+// checkpoint must hold the same blocks, byte for byte.
+func (r *Replica) CheckpointBlocks(fn func(address uint64)) { r.grid.FreeSet().EachReferenced(fn) }
+
+// CheckpointReplies calls fn, in slot order, with the size of the reply body
+// each session of the last checkpoint this replica wrote keeps in its slot of
+// the client replies zone (sessions without a reply body are skipped); false
+// if the replica has written no checkpoint since it started.
+func (r *Replica) CheckpointReplies(fn func(slot int, size uint64)) bool {
+	if r.checkpointSessions == nil {
+		return false
+	}
+	s, err := decodeSessions(r.checkpointSessions, int(r.cfg.ClientsMax))
+	if err != nil {
+		panic(fmt.Sprintf("replica %d: its own checkpoint's sessions do not decode: %v", r.index, err))
+	}
+	for i := range s.slots {
+		e := &s.slots[i]
+		if e.used && e.reply.Header.Size > HeaderSize {
+			fn(i, uint64(e.reply.Header.Size)-HeaderSize)
+		}
+	}
+	return true
+}

@@ -88,7 +88,10 @@ type Replica struct {
 	checkpoint storage.CheckpointState
 	cpID       u128.U128 // checkpoint's id, sent with every heartbeat
 	ckpt       checkpointing
-	sync       syncState
+	// checkpointSessions is the client table the last checkpoint this
+	// replica wrote holds, encoded, for checkers (CheckpointReplies).
+	checkpointSessions []byte
+	sync               syncState
 	// missingBlocks are the blocks grid reads wait for, oldest first.
 	missingBlocks []block.Ref
 	// expectedBlocks are the links of trailer blocks fetched: the blocks a

@@ -29,6 +29,9 @@ type Committed struct {
 type State struct {
 	history []Committed
 	next    []uint64 // per replica: the op it must commit next
+	// replyDropped has a bit per op whose reply body a client accepted,
+	// after which the history keeps only its checksums.
+	replyDropped []uint64
 }
 
 // NewState starts a history holding only the root prepare at op 0.
@@ -96,6 +99,9 @@ func (s *State) Commit(replica int, h *vsr.Header, reply []byte, state u128.U128
 	if h.Parent != s.history[op-1].Checksum {
 		return fmt.Errorf("replica %d committed op %d whose parent %v is not the committed op %d %v", replica, op, h.Parent, op-1, s.history[op-1].Checksum)
 	}
+	if len(s.replyDropped) <= int(op/64) {
+		s.replyDropped = append(s.replyDropped, 0)
+	}
 	s.history = append(s.history, Committed{
 		Checksum: h.Checksum, Parent: h.Parent, State: state, Client: h.Client,
 		Request: h.Request, Operation: h.Operation, Reply: append([]byte(nil), reply...),
@@ -141,11 +147,19 @@ func (r *Replies) Reply(client u128.U128, request uint32, op uint64, operation v
 	if c.Client != client || c.Request != request || c.Operation != operation {
 		return fmt.Errorf("client %v request %d: reply names op %d, committed for client %v request %d", client, request, op, c.Client, c.Request)
 	}
+	if r.state.replyDropped[op/64]&(1<<(op%64)) != 0 {
+		panic(fmt.Sprintf("check: client %v request %d: the reply body of op %d was dropped when it was accepted before", client, request, op))
+	}
 	if string(c.Reply) != string(body) {
 		return fmt.Errorf("client %v request %d: reply body for op %d differs from what the op produced", client, request, op)
 	}
 	if operation == vsr.OperationRegister {
 		r.session[client] = op
 	}
+	// Accepted once, never again (a later reply for this request fails the
+	// request number check first), so the body need not be kept: the
+	// history's memory is a few checksums per op, not every reply.
+	r.state.history[op].Reply = nil
+	r.state.replyDropped[op/64] |= 1 << (op % 64)
 	return nil
 }

@@ -98,15 +98,15 @@ func TestStateCatchesBrokenChainAndGaps(t *testing.T) {
 }
 
 func TestRepliesCatchUncommittedAndMismatched(t *testing.T) {
-	s := NewState(1, root)
-	hs := chain(root, 2, 0)
-	for i := range hs {
-		if err := s.Commit(0, &hs[i], []byte{byte(i)}, state(hs[i].Op)); err != nil {
-			t.Fatal(err)
-		}
-	}
 	client := u128.From64(9)
 	fresh := func() *Replies {
+		s := NewState(1, root)
+		hs := chain(root, 2, 0)
+		for i := range hs {
+			if err := s.Commit(0, &hs[i], []byte{byte(i)}, state(hs[i].Op)); err != nil {
+				t.Fatal(err)
+			}
+		}
 		r := NewReplies(s)
 		r.last[client] = 0 // registered
 		return r
@@ -114,6 +114,9 @@ func TestRepliesCatchUncommittedAndMismatched(t *testing.T) {
 	r := fresh()
 	if err := r.Reply(client, 1, 1, vsr.OperationStateMachineMin, []byte{0}); err != nil {
 		t.Fatalf("a good reply was refused: %v", err)
+	}
+	if c, _ := r.state.At(1); c.Reply != nil {
+		t.Fatal("an accepted reply's body is still kept")
 	}
 	if err := r.Reply(client, 2, 7, vsr.OperationStateMachineMin, nil); err == nil || !strings.Contains(err.Error(), "no replica has committed") {
 		t.Fatalf("a reply for an op never committed: got %v", err)

@@ -346,3 +346,21 @@ func lowMask(n uint64) uint64 {
 	}
 	return 1<<n - 1
 }
+
+// EachReferenced calls fn, in address order, with every block the current
+// checkpoint references: acquired and released by no checkpoint since. (A
+// released block is still acquired, for the checkpoint before, which may
+// still be restarted from; the current one no longer refers to it.)
+func (f *FreeSet) EachReferenced(fn func(address uint64)) {
+	for w, word := range f.acquired {
+		word &^= f.released[w] | f.releasedPrior[w]
+		for word != 0 {
+			i := uint64(w)*wordBits + uint64(bits.TrailingZeros64(word))
+			if i >= f.blocks {
+				return
+			}
+			fn(i + 1)
+			word &= word - 1
+		}
+	}
+}

@@ -410,3 +410,26 @@ func TestReserveAgreesWithAModel(t *testing.T) {
 		f.CheckpointDurable()
 	}
 }
+
+// The blocks a checkpoint references are the acquired ones no checkpoint
+// since has released, whichever of the two released sets holds them.
+func TestEachReferencedSkipsReleasedBlocks(t *testing.T) {
+	f := New(200)
+	for range 130 {
+		f.Acquire()
+	}
+	f.Release(3)  // while checkpoint 0 is durable
+	f.Release(70) // likewise, in another word
+	f.CheckpointWritten()
+	f.Release(129) // before the new checkpoint is durable: the prior set
+	var got []uint64
+	f.EachReferenced(func(a uint64) { got = append(got, a) })
+	if len(got) != 127 || got[0] != 1 || got[2] != 4 || got[len(got)-1] != 130 {
+		t.Fatalf("referenced %d blocks %v...%v", len(got), got[:3], got[len(got)-3:])
+	}
+	for _, a := range got {
+		if a == 3 || a == 70 || a == 129 {
+			t.Fatalf("released block %d reported referenced", a)
+		}
+	}
+}
