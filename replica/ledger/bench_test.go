@@ -84,6 +84,7 @@ func benchmarkExecute(b *testing.B, mk func(*rand.Rand) pick) {
 	}
 	l, ts := benchLedger()
 	b.ResetTimer()
+	cpu := cpuSeconds()
 	for i := 0; i < b.N; i++ {
 		ts += benchBatch + 1
 		reply := l.Execute(OpCreateTransfers, ts, batches[i])
@@ -91,7 +92,7 @@ func benchmarkExecute(b *testing.B, mk func(*rand.Rand) pick) {
 			b.Fatal("benchmark transfer not created")
 		}
 	}
-	b.ReportMetric(float64(b.N*benchBatch)/b.Elapsed().Seconds(), "transfers/s")
+	reportCPU(b, cpu)
 }
 
 type mapAccount struct{ debits, credits u128.U128 }

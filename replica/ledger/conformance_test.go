@@ -81,6 +81,12 @@ func TestEveryStatusReachable(t *testing.T) {
 }
 
 func runConformance(t *testing.T, dir string, seenA, seenT map[uint32]bool) {
+	runConformanceOn(t, dir, seenA, seenT, false)
+}
+
+// runConformanceOn runs the vectors on the in-memory ledger, or on the
+// forest machine when forest is set.
+func runConformanceOn(t *testing.T, dir string, seenA, seenT map[uint32]bool, forest bool) {
 	scenarios := loadScenarios(t, dir)
 	names := make([]string, 0, len(scenarios))
 	for n := range scenarios {
@@ -91,6 +97,11 @@ func runConformance(t *testing.T, dir string, seenA, seenT map[uint32]bool) {
 		for i, sc := range scenarios[file] {
 			t.Run(fmt.Sprintf("%s/%d", strings.TrimSuffix(file, ".json"), i), func(t *testing.T) {
 				r := newRunner()
+				if forest {
+					// The simulator's block size, so a smaller batch.
+					r.l = New(Config{BatchMax: forestConformanceBatch})
+					r.f = newForestDriver(t, forestConformanceBatch, 0)
+				}
 				if seenA != nil {
 					r.seenA, r.seenT = seenA, seenT
 				}
@@ -122,7 +133,9 @@ func TestConformanceVectorsMatchShared(t *testing.T) {
 }
 
 type runner struct {
-	l      *Ledger
+	l *Ledger
+	// f, when set, runs the vectors on the forest machine instead of l.
+	f      *forestDriver
 	clock  uint64 // the cluster's realtime, frozen between steps
 	lastTS uint64
 	seenA  map[uint32]bool
@@ -144,7 +157,40 @@ func (r *runner) exec(op uint8, body []byte, events int) []byte {
 	if v := r.l.Validate(op, body); v != Valid {
 		panic("runner built an invalid request: " + v.String())
 	}
-	return r.l.Execute(op, r.timestamp(events), body)
+	return r.execute(op, r.timestamp(events), body)
+}
+
+func (r *runner) execute(op uint8, ts uint64, body []byte) []byte {
+	if r.f != nil {
+		return r.f.execute(op, ts, body)
+	}
+	return r.l.Execute(op, ts, body)
+}
+
+func (r *runner) pulseDue(ts uint64) bool {
+	if r.f != nil {
+		return r.f.m.PulseDue(ts)
+	}
+	return r.l.PulseDue(ts)
+}
+
+// objectTS is the timestamp of the account or transfer with id.
+func (r *runner) objectTS(transfer bool, id u128.U128) (uint64, bool) {
+	if r.f != nil {
+		return r.f.objectTimestamp(transfer, id)
+	}
+	if transfer {
+		pos, ok := r.l.s.transfer(id)
+		if !ok {
+			return 0, false
+		}
+		return r.l.s.transfers.at(pos).Timestamp, true
+	}
+	pos, ok := r.l.s.account(id)
+	if !ok {
+		return 0, false
+	}
+	return r.l.s.accounts.at(pos).Timestamp, true
 }
 
 func str(raw json.RawMessage) string {
@@ -253,22 +299,22 @@ func (r *runner) transferTS(m map[string]json.RawMessage, key string) uint64 {
 	if _, ok := m[key]; !ok {
 		return 0
 	}
-	pos, ok := r.l.s.transfer(num(m, key, 128))
+	ts, ok := r.objectTS(true, num(m, key, 128))
 	if !ok {
 		panic("filter names a transfer that does not exist: " + key)
 	}
-	return r.l.s.transfers.at(pos).Timestamp
+	return ts
 }
 
 func (r *runner) accountTS(m map[string]json.RawMessage, key string) uint64 {
 	if _, ok := m[key]; !ok {
 		return 0
 	}
-	pos, ok := r.l.s.account(num(m, key, 128))
+	ts, ok := r.objectTS(false, num(m, key, 128))
 	if !ok {
 		panic("filter names an account that does not exist: " + key)
 	}
-	return r.l.s.accounts.at(pos).Timestamp
+	return ts
 }
 
 func (r *runner) step(step map[string]json.RawMessage) (err error) {
@@ -399,14 +445,18 @@ func (r *runner) step(step map[string]json.RawMessage) (err error) {
 		var secs uint64
 		_ = json.Unmarshal(step["seconds"], &secs)
 		r.clock = max(r.clock, r.lastTS) + secs*1e9
-		if r.l.PulseDue(max(r.lastTS+1, r.clock)) {
-			r.l.Execute(OpPulse, r.timestamp(0), nil)
+		if r.pulseDue(max(r.lastTS+1, r.clock)) {
+			r.execute(OpPulse, r.timestamp(0), nil)
 		}
 	case "set_clock":
 		r.clock = n64(step, "timestamp", 64)
 		r.lastTS = r.clock
 	case "set_account_balances":
-		if !r.l.SetBalances(num(step, "id", 128), num(step, "debits_pending", 128), num(step, "debits_posted", 128),
+		set := r.l.SetBalances
+		if r.f != nil {
+			set = r.f.setBalances
+		}
+		if !set(num(step, "id", 128), num(step, "debits_pending", 128), num(step, "debits_posted", 128),
 			num(step, "credits_pending", 128), num(step, "credits_posted", 128)) {
 			return fmt.Errorf("set_account_balances: no such account")
 		}

@@ -476,14 +476,20 @@ func resolvedAmount(t, p *Transfer) u128.U128 {
 
 // linkTransfer appends the new transfer to both accounts' lists and, for
 // history accounts, the balances it left behind.
+// A working set keeps only the history accounts' lists: the batch's account
+// events are built from them, and the grooves index the rest.
 func (l *Ledger) linkTransfer(pos int32, d, c *accountRec) {
-	d.transfers = append(d.transfers, pos)
-	c.transfers = append(c.transfers, pos)
 	if d.Flags&AccountHistory != 0 {
+		d.transfers = append(d.transfers, pos)
 		d.balances = append(d.balances, balanceOf(&d.Account))
+	} else if l.s.indexed {
+		d.transfers = append(d.transfers, pos)
 	}
 	if c.Flags&AccountHistory != 0 {
+		c.transfers = append(c.transfers, pos)
 		c.balances = append(c.balances, balanceOf(&c.Account))
+	} else if l.s.indexed {
+		c.transfers = append(c.transfers, pos)
 	}
 	l.digestTransfer(pos)
 }

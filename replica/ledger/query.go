@@ -184,6 +184,11 @@ func (l *Ledger) query(f *QueryFilter, x *fieldIndex, count int, get func(pos in
 		return
 	}
 	list, all := candidates(x, f)
+	if !l.s.indexed {
+		// A working set holds exactly the groove query's results, in
+		// timestamp order.
+		list, all = nil, true
+	}
 	at := func(k int) int32 {
 		if all {
 			return int32(k)

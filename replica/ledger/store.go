@@ -255,11 +255,28 @@ type store struct {
 
 	// onRead, when set (tests only), hears every lookup by id.
 	onRead func(transfer bool, id u128.U128)
+
+	// indexed: the store holds the whole ledger and indexes it (the
+	// in-memory ledger). A forest working set (!indexed) holds one batch's
+	// objects, loaded by prefetch before the objects the batch creates, and
+	// leaves the indexes and the history to the grooves.
+	indexed bool
+	// A working set's loaded objects sit below the bases, in no order; the
+	// ones the batch creates follow, in timestamp order. lastAccount and
+	// lastTransfer are the ledger's newest timestamps before the batch, and
+	// the loaded maps hold the timestamps of the loaded objects, for the
+	// imported events' "is this timestamp taken" checks. In memory the
+	// bases are zero and the maps nil, so every object is one the store
+	// created, in order.
+	accountsBase, transfersBase int
+	lastAccount, lastTransfer   uint64
+	loadedAccountTS             map[uint64]struct{}
+	loadedTransferTS            map[uint64]struct{}
 }
 
 func newStore() *store {
 	return &store{
-		accountPos: map[u128.U128]int32{}, transferAt: newIDIndex(), failed: newIDSet(),
+		accountPos: map[u128.U128]int32{}, transferAt: newIDIndex(), failed: newIDSet(), indexed: true,
 	}
 }
 
@@ -289,15 +306,15 @@ func (s *store) mustTransfer(id u128.U128) int32 {
 }
 
 func (s *store) lastAccountTimestamp() uint64 {
-	if s.accounts.len() == 0 {
-		return 0
+	if s.accounts.len() == s.accountsBase {
+		return s.lastAccount
 	}
 	return s.accounts.at(int32(s.accounts.len() - 1)).Timestamp
 }
 
 func (s *store) lastTransferTimestamp() uint64 {
-	if s.transfers.len() == 0 {
-		return 0
+	if s.transfers.len() == s.transfersBase {
+		return s.lastTransfer
 	}
 	return s.transfers.at(int32(s.transfers.len() - 1)).Timestamp
 }
@@ -306,7 +323,9 @@ func (s *store) insertAccount(a *Account) {
 	pos := s.accounts.push(accountRec{Account: *a, stamp: s.stamp})
 	s.changed = append(s.changed, pos)
 	s.accountPos[a.ID] = pos
-	s.accountIdx.insert(pos, a.UserData128, a.UserData64, a.UserData32, a.Ledger, a.Code)
+	if s.indexed {
+		s.accountIdx.insert(pos, a.UserData128, a.UserData64, a.UserData32, a.Ledger, a.Code)
+	}
 	if s.scoped {
 		s.log = append(s.log, undo{kind: undoAccountInsert, pos: pos})
 	}
@@ -316,7 +335,9 @@ func (s *store) insertAccount(a *Account) {
 func (s *store) insertTransfer(t *Transfer, state uint8) int32 {
 	pos := s.transfers.push(transferRec{Transfer: *t, state: state})
 	s.transferAt.put(t.ID, pos)
-	s.transferIdx.insert(pos, t.UserData128, t.UserData64, t.UserData32, t.Ledger, t.Code)
+	if s.indexed {
+		s.transferIdx.insert(pos, t.UserData128, t.UserData64, t.UserData32, t.Ledger, t.Code)
+	}
 	if s.scoped {
 		s.log = append(s.log, undo{kind: undoTransferInsert, pos: pos})
 	}
@@ -366,12 +387,16 @@ func (s *store) rollback() {
 		switch u.kind {
 		case undoAccountInsert:
 			a := s.accounts.at(u.pos)
-			s.accountIdx.remove(a.UserData128, a.UserData64, a.UserData32, a.Ledger, a.Code)
+			if s.indexed {
+				s.accountIdx.remove(a.UserData128, a.UserData64, a.UserData32, a.Ledger, a.Code)
+			}
 			delete(s.accountPos, a.ID)
 			s.accounts.truncate(int(u.pos))
 		case undoTransferInsert:
 			t := s.transfers.at(u.pos)
-			s.transferIdx.remove(t.UserData128, t.UserData64, t.UserData32, t.Ledger, t.Code)
+			if s.indexed {
+				s.transferIdx.remove(t.UserData128, t.UserData64, t.UserData32, t.Ledger, t.Code)
+			}
 			s.transferAt.remove(t.ID)
 			s.transfers.truncate(int(u.pos))
 		case undoAccountUpdate:
@@ -415,11 +440,19 @@ func (s *store) live(e expiry) bool {
 // Accounts and transfers share one timestamp space, so an imported object
 // must not take a timestamp that an object of the other kind holds.
 func (s *store) accountAtTimestamp(ts uint64) bool {
-	i := sort.Search(s.accounts.len(), func(k int) bool { return s.accounts.at(int32(k)).Timestamp >= ts })
+	if _, ok := s.loadedAccountTS[ts]; ok {
+		return true
+	}
+	b, n := s.accountsBase, s.accounts.len()-s.accountsBase
+	i := b + sort.Search(n, func(k int) bool { return s.accounts.at(int32(b+k)).Timestamp >= ts })
 	return i < s.accounts.len() && s.accounts.at(int32(i)).Timestamp == ts
 }
 
 func (s *store) transferAtTimestamp(ts uint64) bool {
-	i := sort.Search(s.transfers.len(), func(k int) bool { return s.transfers.at(int32(k)).Timestamp >= ts })
+	if _, ok := s.loadedTransferTS[ts]; ok {
+		return true
+	}
+	b, n := s.transfersBase, s.transfers.len()-s.transfersBase
+	i := b + sort.Search(n, func(k int) bool { return s.transfers.at(int32(b+k)).Timestamp >= ts })
 	return i < s.transfers.len() && s.transfers.at(int32(i)).Timestamp == ts
 }

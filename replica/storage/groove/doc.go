@@ -62,6 +62,10 @@
 // cache evicts, execute still finds what it was promised. Writes go through
 // to the cache, so it never holds a stale copy.
 //
+// Replace is Update for a caller that keeps its own working set and
+// vouches for the stored bytes itself, so a batch larger than one stash (a
+// pulse expiring a backlog, loaded in rounds) can still write its updates.
+//
 // Determinism: completions only fill their request's slot; when all have
 // completed, results enter the stash and the cache in request order. So
 // the cache's contents, its hits and misses and every later read depend on

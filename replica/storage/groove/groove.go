@@ -369,3 +369,40 @@ func (g *Groove) Stats() Stats {
 	}
 	return s
 }
+
+// Replace is Update for a caller that keeps its own copy of the batch's
+// objects (a working set that may have outgrown one stash, as a pulse
+// expiring many transfers does): old is the object as stored, which the
+// caller vouches for instead of the stash, and next its new version, under
+// Update's rules (same id and timestamp, only mutable fields move). The
+// stash's copy, if it holds the object, follows. Not inside a scope: the
+// caller writes only committed effects.
+func (g *Groove) Replace(old, next []byte) {
+	g.checkWritable()
+	if g.scoped {
+		panic(fmt.Sprintf("groove %s: replace inside a scope", g.cfg.Name))
+	}
+	g.checkSize(old)
+	g.checkSize(next)
+	ts := g.cfg.timestamp(old)
+	if g.cfg.timestamp(next) != ts || (g.ids != nil && g.cfg.id(next) != g.cfg.id(old)) {
+		panic(fmt.Sprintf("groove %s: replace changes the id or timestamp", g.cfg.Name))
+	}
+	for i, f := range g.cfg.Fields {
+		was, now := f.Value(old), f.Value(next)
+		if was == now {
+			continue
+		}
+		if !f.Mutable {
+			panic(fmt.Sprintf("groove %s: replace changes immutable field %s", g.cfg.Name, f.Name))
+		}
+		g.queueField(i, writeRemove, was, ts)
+		g.queueField(i, writePut, now, ts)
+	}
+	g.queueObject(ts, next)
+	g.queueCache(next)
+	if e, ok := g.stash.byTS.get(u128.From64(ts)); ok && g.stash.entries[e].state == statePresent {
+		copy(g.stash.object(e), next)
+	}
+	g.flush()
+}

@@ -60,9 +60,9 @@
 // memory) are appended again and the blocks released, a few more blocks than
 // the half-bar appended, so the log stays proportional to the live tables.
 // Checkpoint, right after a bar's last beat, flushes the partial block and
-// returns the newest block and the count, which the superblock keeps; Open
-// walks the log from the newest block back, keeping each table's newest
-// entry. The tables then hold every put before the checkpoint's bar; the
+// returns the oldest and newest blocks and the count, which the superblock
+// keeps; Open walks the log from the newest block back, keeping each
+// table's newest entry. The tables then hold every put before the checkpoint's bar; the
 // replica replays that bar from its WAL, and those beats do no compaction
 // (it is already in the checkpoint) but seal the replayed puts into the
 // immutable table, leaving the forest as it was.

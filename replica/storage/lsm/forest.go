@@ -51,6 +51,9 @@ func (f *Forest) LastBeat() BeatStats { return f.stats }
 // manifest block (which links back to the others), how many blocks the log
 // holds, and the op whose beat ended the checkpoint's bar.
 type CheckpointRefs struct {
+	// ManifestOldest is the log's first block, for the superblock's record
+	// (Open walks back from the newest and does not need it).
+	ManifestOldest BlockRef
 	ManifestNewest BlockRef
 	ManifestBlocks uint64
 	Op             uint64
@@ -107,6 +110,11 @@ func (f *Forest) ManifestBlocks() int { return f.manifest.blockCount() }
 // deterministic.
 func (f *Forest) write(blockType uint8, body []byte) BlockRef {
 	address := f.grid.Acquire()
+	if address == 0 {
+		// The data file is sized by configuration; a forest that outgrows
+		// it is a configuration error, not a state to limp on in.
+		panic("lsm: the grid is full: no free block for the forest")
+	}
 	f.writesPending++
 	checksum := f.grid.WriteBlock(address, blockType, body, func() {
 		f.writesPending--
@@ -277,6 +285,7 @@ func (f *Forest) Checkpoint(done func(CheckpointRefs)) {
 	f.awaitWrites(func() {
 		refs := CheckpointRefs{ManifestBlocks: uint64(len(f.manifest.blocks))}
 		if n := len(f.manifest.blocks); n > 0 {
+			refs.ManifestOldest = f.manifest.blocks[0].ref
 			refs.ManifestNewest = f.manifest.blocks[n-1].ref
 		}
 		if f.started {

@@ -11,7 +11,7 @@ import (
 // sees zones, headers or the free set. Completions may arrive in any order and
 // may run inside the call that issued them.
 type Grid interface {
-	Acquire() uint64                                                                           // a free block address, deterministic
+	Acquire() uint64                                                                           // a free block address, deterministic; 0 if none is free
 	Release(address uint64)                                                                    // freed only after the next durable checkpoint (grid's concern)
 	WriteBlock(address uint64, blockType uint8, body []byte, done func()) (checksum u128.U128) // the forest never modifies body again
 	ReadBlock(address uint64, checksum u128.U128, done func(body []byte, ok bool))             // body is valid only during done

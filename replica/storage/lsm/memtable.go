@@ -2,6 +2,7 @@ package lsm
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/binary"
 	"slices"
 	"sort"
@@ -61,11 +62,25 @@ func (r *run) keyRange() (lo, hi []byte) {
 	return r.value(0)[:r.keySize], r.value(r.len() - 1)[:r.keySize]
 }
 
-// mutable collects one bar's puts. A map finds a key's slot (lookups only:
-// nothing iterates it), and the slots stay in arrival order until sealed,
-// when one sort orders them; sorting unique keys is deterministic.
+// mutable collects one bar's puts. A hash table finds a key's slot (lookups
+// only: nothing iterates it), and the slots stay in arrival order until
+// sealed, when one sort orders them; sorting unique keys is deterministic.
+// The table is open addressing over the values themselves, at most half
+// full, cleared in O(1) by a generation: a Go map keyed by string(key)
+// allocated a string per new key and cost a clear proportional to its
+// capacity each bar, and it dominated a batch's puts.
 type mutable struct {
-	slot      map[string]int
+	table []mslot
+	mask  uint64
+	gen   uint32
+	// values[:ascending] arrived in ascending key order and are not in the
+	// table: found by binary search. A bar of timestamps or time-based ids
+	// (object trees, id trees, an index on a field most objects share)
+	// puts only ascending keys and never touches the table, whose probes
+	// are a cache miss each. The run ends at the first key out of order;
+	// from then on every new key goes to the table.
+	ascending int
+	hashed    bool
 	values    []byte
 	tombs     []bool
 	valueSize int
@@ -76,9 +91,24 @@ type mutable struct {
 	dirty     bool
 }
 
+// mslot is one hash table slot: the value's index, current while gen is
+// the table's.
+type mslot struct {
+	index int32
+	gen   uint32
+	tag   uint32 // the hash's high bits: most mismatches never read the value
+}
+
+// mutableTableMin is the hash table's size before a bar's puts grow it: a
+// table sized for the bar's capacity from the start would spread a few
+// thousand keys over megabytes, a cache miss per probe.
+const mutableTableMin = 1 << 10
+
 func newMutable(keySize, valueSize, capacity int) *mutable {
 	return &mutable{
-		slot:      make(map[string]int, capacity),
+		table:     make([]mslot, mutableTableMin),
+		mask:      mutableTableMin - 1,
+		gen:       1,
 		values:    make([]byte, 0, capacity*valueSize),
 		tombs:     make([]bool, 0, capacity),
 		valueSize: valueSize,
@@ -87,28 +117,120 @@ func newMutable(keySize, valueSize, capacity int) *mutable {
 	}
 }
 
+// grow doubles the table once it is half full, re-placing its keys; it
+// never outgrows twice the capacity, so its memory stays bounded by the
+// configuration while a bar that puts few keys keeps a small table.
+func (m *mutable) grow() {
+	n := 2 * len(m.table)
+	m.table = make([]mslot, n)
+	m.mask, m.gen = uint64(n-1), 1
+	for i := m.ascending; i < m.len(); i++ {
+		_, e, tag := m.find(m.value(i)[:m.keySize])
+		*e = mslot{index: int32(i), gen: m.gen, tag: tag}
+	}
+}
+
 func (m *mutable) len() int { return len(m.tombs) }
 
 func (m *mutable) value(i int) []byte { return m.values[i*m.valueSize : (i+1)*m.valueSize] }
 
+// hashKey mixes the key's bytes eight at a time (splitmix64's finalizer):
+// keys are often sequential (timestamps, time-based ids), so each word is
+// spread before the table masks it. Deterministic, though nothing depends
+// on slot positions.
+func hashKey(key []byte) uint64 {
+	h := uint64(len(key))
+	for len(key) > 0 {
+		var b [8]byte
+		n := copy(b[:], key)
+		key = key[n:]
+		h ^= binary.LittleEndian.Uint64(b[:])
+		h ^= h >> 30
+		h *= 0xbf58476d1ce4e5b9
+		h ^= h >> 27
+		h *= 0x94d049bb133111eb
+		h ^= h >> 31
+	}
+	return h
+}
+
+// find returns key's value index, or -1 and the empty slot it would take.
+func (m *mutable) find(key []byte) (int, *mslot, uint32) {
+	h := hashKey(key)
+	tag := uint32(h >> 32)
+	for s := h & m.mask; ; s = (s + 1) & m.mask {
+		e := &m.table[s]
+		if e.gen != m.gen {
+			return -1, e, tag
+		}
+		if e.tag == tag && bytes.Equal(m.value(int(e.index))[:m.keySize], key) {
+			return int(e.index), e, tag
+		}
+	}
+}
+
 func (m *mutable) put(value []byte, tomb bool) {
 	key := value[:m.keySize]
-	if i, ok := m.slot[string(key)]; ok {
+	n := m.len()
+	if !m.hashed && (n == 0 || compareKeys(key, m.value(n - 1)[:m.keySize]) > 0) {
+		m.add(value, tomb)
+		m.ascending++
+		return
+	}
+	i := m.searchAscending(key)
+	var e *mslot
+	var tag uint32
+	if i < 0 && m.hashed {
+		i, e, tag = m.find(key)
+	}
+	if i >= 0 {
 		copy(m.value(i), value)
 		m.tombs[i] = tomb
 		return
 	}
+	if e == nil {
+		_, e, tag = m.find(key)
+	}
+	m.hashed = true
+	*e = mslot{index: int32(n), gen: m.gen, tag: tag}
+	m.add(value, tomb)
+	if 2*(m.len()-m.ascending) >= len(m.table) {
+		m.grow()
+	}
+}
+
+func (m *mutable) add(value []byte, tomb bool) {
 	if m.len() == m.capacity {
 		panic("lsm: mutable table full: more distinct keys in one bar than TableValueCountMax")
 	}
-	m.slot[string(key)] = m.len()
 	m.values = append(m.values, value...)
 	m.tombs = append(m.tombs, tomb)
 	m.dirty = true
 }
 
+// searchAscending finds key in the ascending run, or returns -1.
+func (m *mutable) searchAscending(key []byte) int {
+	lo, hi := 0, m.ascending
+	for lo < hi {
+		mid := int(uint(lo+hi) >> 1)
+		if compareKeys(m.value(mid)[:m.keySize], key) < 0 {
+			lo = mid + 1
+		} else {
+			hi = mid
+		}
+	}
+	if lo < m.ascending && compareKeys(m.value(lo)[:m.keySize], key) == 0 {
+		return lo
+	}
+	return -1
+}
+
 func (m *mutable) get(key []byte) (value []byte, tomb, found bool) {
-	if i, ok := m.slot[string(key)]; ok {
+	i := m.searchAscending(key)
+	if i < 0 && m.hashed {
+		i, _, _ = m.find(key)
+	}
+	if i >= 0 {
 		return m.value(i), m.tombs[i], true
 	}
 	return nil, false, false
@@ -116,18 +238,26 @@ func (m *mutable) get(key []byte) (value []byte, tomb, found bool) {
 
 func (m *mutable) order() []int {
 	if m.dirty || len(m.sorted) != m.len() {
-		// Sort (key prefix, slot) pairs: the prefix compares as a word and
-		// keeps the sort in cache; only equal prefixes look at the values.
+		// Sort (key words, slot) pairs: the key's first three words
+		// compare as integers and keep the sort in cache; only keys
+		// longer than that whose words are all equal look at the values.
+		// (One word was not enough: an index key starts with its field,
+		// which most entries share.)
 		m.sortBuf = m.sortBuf[:0]
 		for i := range m.len() {
-			m.sortBuf = append(m.sortBuf, sortEntry{prefix: keyPrefix(m.value(i)[:m.keySize]), slot: i})
+			key := m.value(i)[:m.keySize]
+			m.sortBuf = append(m.sortBuf, sortEntry{prefix: keyPrefix(key), word2: keyWord(key, 1), word3: keyWord(key, 2), slot: i})
 		}
+		long := m.keySize > 3*8
 		slices.SortFunc(m.sortBuf, func(a, b sortEntry) int {
-			switch {
-			case a.prefix < b.prefix:
-				return -1
-			case a.prefix > b.prefix:
-				return 1
+			if c := cmp.Compare(a.prefix, b.prefix); c != 0 {
+				return c
+			}
+			if c := cmp.Compare(a.word2, b.word2); c != 0 {
+				return c
+			}
+			if c := cmp.Compare(a.word3, b.word3); c != 0 || !long {
+				return c
 			}
 			return compareKeys(m.value(a.slot)[:m.keySize], m.value(b.slot)[:m.keySize])
 		})
@@ -141,8 +271,17 @@ func (m *mutable) order() []int {
 }
 
 type sortEntry struct {
-	prefix uint64
-	slot   int
+	prefix, word2, word3 uint64
+	slot                 int
+}
+
+// keyWord is the key's i-th eight bytes as a big-endian word (zero padded,
+// zero past the key), which orders like the bytes themselves.
+func keyWord(key []byte, i int) uint64 {
+	if len(key) <= 8*i {
+		return 0
+	}
+	return keyPrefix(key[8*i:])
 }
 
 // keyPrefix is the key's first eight bytes as a big-endian word (zero
@@ -156,7 +295,12 @@ func keyPrefix(key []byte) uint64 {
 // reset empties the table for the next bar, keeping its memory: nothing
 // outside holds its buffers (sealed and rangeRun copy).
 func (m *mutable) reset() {
-	clear(m.slot)
+	m.gen++
+	if m.gen == 0 { // wrapped: old generations would look current
+		clear(m.table)
+		m.gen = 1
+	}
+	m.ascending, m.hashed = 0, false
 	m.values = m.values[:0]
 	m.tombs = m.tombs[:0]
 	m.sorted = m.sorted[:0]

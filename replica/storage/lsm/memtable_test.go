@@ -1,0 +1,74 @@
+package lsm
+
+import (
+	"bytes"
+	"encoding/binary"
+	"math/rand/v2"
+	"slices"
+	"testing"
+)
+
+// TestMutableTable: puts in every order - an ascending run, then keys out
+// of order, re-puts and tombstones of keys in the run and in the hash
+// table - read back as a map does, over several bars (reset) and table
+// growth, and seal in key order with one value per key.
+func TestMutableTable(t *testing.T) {
+	const keySize, valueSize, capacity = 16, 24, 3000
+	rng := rand.New(rand.NewPCG(4, 4))
+	m := newMutable(keySize, valueSize, capacity)
+	for bar := range 6 {
+		model := map[[keySize]byte][]byte{}
+		tombs := map[[keySize]byte]bool{}
+		var keys [][keySize]byte
+		put := func(k [keySize]byte, tomb bool) {
+			v := make([]byte, valueSize)
+			copy(v, k[:])
+			binary.LittleEndian.PutUint64(v[keySize:], rng.Uint64())
+			m.put(v, tomb)
+			if _, ok := model[k]; !ok {
+				keys = append(keys, k)
+			}
+			model[k], tombs[k] = v, tomb
+		}
+		key := func(hi, lo uint64) (k [keySize]byte) {
+			binary.BigEndian.PutUint64(k[:], hi)
+			binary.BigEndian.PutUint64(k[8:], lo)
+			return k
+		}
+		ascending := rng.IntN(capacity / 2)
+		if bar == 0 {
+			ascending = 0 // hashed from the first key
+		}
+		for i := range ascending {
+			put(key(uint64(bar), uint64(10*i+10)), false)
+		}
+		for len(keys) < capacity {
+			switch r := rng.IntN(10); {
+			case r < 3 && len(keys) > 0:
+				put(keys[rng.IntN(len(keys))], r == 0) // a re-put or a tombstone
+			default:
+				put(key(uint64(bar), rng.Uint64N(uint64(20*capacity))), false)
+			}
+		}
+		for k, v := range model {
+			got, tomb, found := m.get(k[:])
+			if !found || !bytes.Equal(got, v) || tomb != tombs[k] {
+				t.Fatalf("bar %d: key %x: found %v tomb %v, want tomb %v", bar, k, found, tomb, tombs[k])
+			}
+		}
+		if _, _, found := m.get(make([]byte, keySize)); found {
+			t.Fatalf("bar %d: found a key never put", bar)
+		}
+		r := m.sealed()
+		if r.len() != len(model) {
+			t.Fatalf("bar %d: sealed %d values, want %d", bar, r.len(), len(model))
+		}
+		slices.SortFunc(keys, func(a, b [keySize]byte) int { return bytes.Compare(a[:], b[:]) })
+		for i, k := range keys {
+			if !bytes.Equal(r.value(i), model[k]) || r.tombs[i] != tombs[k] {
+				t.Fatalf("bar %d: sealed value %d is not key %x's", bar, i, k)
+			}
+		}
+		m.reset()
+	}
+}
