@@ -17,6 +17,7 @@ import (
 	rio "viewstamp/replica/io"
 	"viewstamp/replica/ledger"
 	"viewstamp/replica/storage/block"
+	"viewstamp/replica/storage/lsm"
 	"viewstamp/replica/u128"
 	"viewstamp/replica/vsr"
 	"viewstamp/reports"
@@ -211,10 +212,23 @@ func New(opts faults.Options, cfg Config) (*Cluster, error) {
 	return c, nil
 }
 
+// newLedger is a replica's ledger: in the LSM forest on its grid, with the
+// simulator's forest shape, its bar the storage config's.
+func (c *Cluster) newLedger() *ledger.ForestMachine {
+	shape := lsm.SimulatorForest
+	shape.CompactionOps = int(c.vcfg.CompactionOps)
+	return ledger.NewForestMachine(int(c.vcfg.MessageSizeMax), c.cfg.LedgerBugs,
+		ledger.ForestConfig{Shape: shape, AccountCacheObjects: simAccountCache})
+}
+
+// simAccountCache is the accounts a replica's forest keeps cached: a few
+// batches' worth, so that hot accounts hit and others are read from the grid.
+const simAccountCache = 256
+
 func (c *Cluster) startReplica(i int) error {
 	rep, err := vsr.New(vsr.Options{
 		Config: c.vcfg, Cluster: c.cluster, Replica: uint8(i), Time: c.timeFor(i),
-		Network: replicaNet{c, i}, Storage: walGuard{c, i, c.disks[i]}, SM: ledger.NewMachine(int(c.vcfg.MessageSizeMax), c.cfg.LedgerBugs),
+		Network: replicaNet{c, i}, Storage: walGuard{c, i, c.disks[i]}, SM: c.newLedger(),
 		Seed: c.rng.Uint64(), Observer: observer{c},
 	})
 	if err != nil {

@@ -94,9 +94,10 @@ const (
 	SimulatorPipelineMax      = 4
 	SimulatorCompactionOps    = 4
 	SimulatorBlockSize        = 4 << 10
-	// SimulatorGridBlockCount is 16 MiB of blocks per replica: small enough
-	// for six replicas in one process, large enough for a long run's forest.
-	SimulatorGridBlockCount = 4096
+	// SimulatorGridBlockCount is 256 MiB of blocks per replica, of which
+	// the simulated disk holds only what was written: room for the forest
+	// of a 100,000-request run (4,096 blocks filled at about 8,500).
+	SimulatorGridBlockCount = 1 << 16
 	SimulatorGridReadsMax   = 8
 	SimulatorGridWritesMax  = 8
 )

@@ -535,7 +535,7 @@ func (r *Replica) onView(m *Message) {
 		// That checkpoint may even be behind our commit_min (we executed
 		// past it but could not yet checkpoint ourselves): the ops after it
 		// are executed again, from the WAL, once the view is installed.
-		if cs.Op > r.checkpointOp() && !r.syncing() && !r.ckpt.started {
+		if cs.Op > r.checkpointOp() && !r.syncing() && !r.ckpt.started && r.committing == nil {
 			r.startSync(cs)
 		}
 		r.Drops.Stale++

@@ -206,10 +206,17 @@ func (f *Forest) Beat(op uint64, done func()) {
 			}
 		}
 		f.stats.Merged = remaining - left
+		if beat%half != half-1 {
+			// A beat inside a half-bar does not wait for its writes: its
+			// outputs are invisible until the half-bar installs them, and
+			// reads of a block still writing are served from the write,
+			// so the next ops commit while the disk catches up.
+			f.beating = false
+			done()
+			return
+		}
 		f.awaitWrites(func() {
-			if beat%half == half-1 {
-				f.endHalfBar(op, compacting, beat == ops-1)
-			}
+			f.endHalfBar(op, compacting, beat == ops-1)
 			f.awaitWrites(func() {
 				f.beating = false
 				done()
