@@ -51,15 +51,26 @@ var initial = func() state {
 // Sum returns the checksum of data: the tag bytes, which are also the bytes
 // TigerBeetle puts on the wire (read as a little-endian u128).
 func Sum(data []byte) [TagSize]byte {
-	s := initial
 	full := len(data) &^ (BlockSize - 1)
-	absorb(&s, data[:full])
+	var last *[BlockSize]byte
 	if full < len(data) {
-		var last [BlockSize]byte
-		copy(last[:], data[full:])
-		absorb(&s, last[:])
+		var padded [BlockSize]byte
+		copy(padded[:], data[full:])
+		last = &padded
 	}
-	return finalize(&s, uint64(len(data)))
+	return sum(&initial, data[:full], last, uint64(len(data)))
+}
+
+// sumGeneric is the checksum of adLen bytes of associated data: full, a
+// whole number of blocks, absorbed into a copy of *s, then last, the
+// zero-padded partial block if there is one.
+func sumGeneric(s *state, full []byte, last *[BlockSize]byte, adLen uint64) [TagSize]byte {
+	st := *s
+	absorbGeneric(&st, full)
+	if last != nil {
+		absorbGeneric(&st, last[:])
+	}
+	return finalizeGeneric(&st, adLen)
 }
 
 // finalizeGeneric absorbs the length block and folds the state into the
@@ -132,11 +143,11 @@ func (st *Stream) Sum() [TagSize]byte {
 	if !st.started {
 		st.Reset()
 	}
-	s := st.s
+	var last *[BlockSize]byte
 	if st.n > 0 {
-		var last [BlockSize]byte
-		copy(last[:], st.pending[:st.n])
-		absorb(&s, last[:])
+		var padded [BlockSize]byte
+		copy(padded[:], st.pending[:st.n])
+		last = &padded
 	}
-	return finalize(&s, st.total)
+	return sum(&st.s, nil, last, st.total)
 }

@@ -17,10 +17,10 @@ var useAES = hasAES
 //go:noescape
 func absorbAES(s *state, p []byte)
 
-// finalAES is finalizeGeneric on AES-NI; it leaves *s undefined.
+// sumAES is sumGeneric on AES-NI, with the length in bits.
 //
 //go:noescape
-func finalAES(s *state, adBits uint64, tag *[TagSize]byte)
+func sumAES(s *state, full []byte, last *[BlockSize]byte, adBits uint64, tag *[TagSize]byte)
 
 func absorb(s *state, p []byte) {
 	if useAES {
@@ -30,11 +30,11 @@ func absorb(s *state, p []byte) {
 	}
 }
 
-func finalize(s *state, adLen uint64) [TagSize]byte {
+func sum(s *state, full []byte, last *[BlockSize]byte, adLen uint64) [TagSize]byte {
 	if !useAES {
-		return finalizeGeneric(s, adLen)
+		return sumGeneric(s, full, last, adLen)
 	}
 	var tag [TagSize]byte
-	finalAES(s, adLen*8, &tag)
+	sumAES(s, full, last, adLen*8, &tag)
 	return tag
 }

@@ -70,11 +70,17 @@ loop:
 done:
 	RET
 
-// func finalAES(s *state, adBits uint64, tag *[TagSize]byte)
-TEXT ·finalAES(SB), NOSPLIT, $0-24
+// func sumAES(s *state, full []byte, last *[BlockSize]byte, adBits uint64, tag *[TagSize]byte)
+//
+// One call for a whole checksum, so that a header's state never leaves the
+// registers; *s is only read.
+TEXT ·sumAES(SB), NOSPLIT, $0-56
 	MOVQ s+0(FP), DI
-	MOVQ adBits+8(FP), AX
-	MOVQ tag+16(FP), DX
+	MOVQ full_base+8(FP), SI
+	MOVQ full_len+16(FP), CX
+	MOVQ last+32(FP), BX
+	MOVQ adBits+40(FP), AX
+	MOVQ tag+48(FP), DX
 	MOVOU 0(DI), X0
 	MOVOU 16(DI), X1
 	MOVOU 32(DI), X2
@@ -83,16 +89,34 @@ TEXT ·finalAES(SB), NOSPLIT, $0-24
 	MOVOU 80(DI), X5
 	MOVOU 96(DI), X6
 	MOVOU 112(DI), X7
+	SHRQ $5, CX
+	JZ   tail
 
+blocks:
+	MOVOU 0(SI), X10
+	MOVOU 16(SI), X11
+	UPDATE(X10, X11)
+	ADDQ $32, SI
+	DECQ CX
+	JNZ  blocks
+
+tail:
+	TESTQ BX, BX
+	JZ    final
+	MOVOU 0(BX), X10
+	MOVOU 16(BX), X11
+	UPDATE(X10, X11)
+
+final:
 	// t = S2 ^ (LE64(adBits) || LE64(0)); MOVQ zeroes the high half.
 	MOVQ AX, X10
 	PXOR X2, X10
 	MOVQ $7, CX
 
-final:
+rounds:
 	UPDATE(X10, X10)
 	DECQ CX
-	JNZ  final
+	JNZ  rounds
 
 	PXOR  X1, X0
 	PXOR  X2, X0
