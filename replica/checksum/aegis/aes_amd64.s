@@ -6,6 +6,8 @@
 // X9 as scratch. AESENC K, D computes D = AESRound(D) ^ K, so each new block
 // S(i) = AESRound(S(i-1)) ^ S(i) starts as a copy of S(i-1). Going from S7
 // down keeps every S(i-1) old when it is read; X8 holds the old S7 for S0.
+// M1 and M0 are folded into the round key once S4 and S0 have been read as
+// round inputs, which keeps the XOR off the chain from one update to the next.
 #define UPDATE(M0, M1) \
 	MOVO   X7, X8;  \
 	MOVO   X6, X9;  \
@@ -17,9 +19,9 @@
 	MOVO   X4, X9;  \
 	AESENC X5, X9;  \
 	MOVO   X9, X5;  \
+	PXOR   M1, X4;  \
 	MOVO   X3, X9;  \
 	AESENC X4, X9;  \
-	PXOR   M1, X9;  \
 	MOVO   X9, X4;  \
 	MOVO   X2, X9;  \
 	AESENC X3, X9;  \
@@ -30,8 +32,8 @@
 	MOVO   X0, X9;  \
 	AESENC X1, X9;  \
 	MOVO   X9, X1;  \
+	PXOR   M0, X0;  \
 	AESENC X0, X8;  \
-	PXOR   M0, X8;  \
 	MOVO   X8, X0
 
 // func absorbAES(s *state, p []byte)
