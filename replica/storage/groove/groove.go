@@ -209,8 +209,23 @@ func (g *Groove) Update(old, next []byte) {
 	if !ok || g.stash.entries[e].state != statePresent || !bytes.Equal(g.stash.object(e), old) {
 		panic(fmt.Sprintf("groove %s: update of timestamp %d, not the stash's object", g.cfg.Name, ts))
 	}
+	g.queueChange("update", ts, old, next)
+	if g.scoped {
+		u := undo{kind: undoUpdate, entry: e, ts: ts, off: len(g.saved)}
+		g.saved = append(g.saved, old...)
+		g.undo = append(g.undo, u)
+	}
+	// old aliases the stash entry: copy last, after every use of old.
+	copy(g.stash.object(e), next)
+	g.flushUnscoped()
+}
+
+// queueChange queues the writes that turn old into next at timestamp ts,
+// under Update's rules (what names the caller in a refusal): the same id and
+// timestamp, and only mutable fields, whose index entries move.
+func (g *Groove) queueChange(what string, ts uint64, old, next []byte) {
 	if g.cfg.timestamp(next) != ts || (g.ids != nil && g.cfg.id(next) != g.cfg.id(old)) {
-		panic(fmt.Sprintf("groove %s: update changes the id or timestamp", g.cfg.Name))
+		panic(fmt.Sprintf("groove %s: %s changes the id or timestamp", g.cfg.Name, what))
 	}
 	for i, f := range g.cfg.Fields {
 		was, now := f.Value(old), f.Value(next)
@@ -218,21 +233,13 @@ func (g *Groove) Update(old, next []byte) {
 			continue
 		}
 		if !f.Mutable {
-			panic(fmt.Sprintf("groove %s: update changes immutable field %s", g.cfg.Name, f.Name))
+			panic(fmt.Sprintf("groove %s: %s changes immutable field %s", g.cfg.Name, what, f.Name))
 		}
 		g.queueField(i, writeRemove, was, ts)
 		g.queueField(i, writePut, now, ts)
 	}
-	if g.scoped {
-		u := undo{kind: undoUpdate, entry: e, ts: ts, off: len(g.saved)}
-		g.saved = append(g.saved, old...)
-		g.undo = append(g.undo, u)
-	}
 	g.queueObject(ts, next)
 	g.queueCache(next)
-	// old aliases the stash entry: copy last, after every use of old.
-	copy(g.stash.object(e), next)
-	g.flushUnscoped()
 }
 
 func (g *Groove) checkSize(object []byte) {
@@ -385,22 +392,7 @@ func (g *Groove) Replace(old, next []byte) {
 	g.checkSize(old)
 	g.checkSize(next)
 	ts := g.cfg.timestamp(old)
-	if g.cfg.timestamp(next) != ts || (g.ids != nil && g.cfg.id(next) != g.cfg.id(old)) {
-		panic(fmt.Sprintf("groove %s: replace changes the id or timestamp", g.cfg.Name))
-	}
-	for i, f := range g.cfg.Fields {
-		was, now := f.Value(old), f.Value(next)
-		if was == now {
-			continue
-		}
-		if !f.Mutable {
-			panic(fmt.Sprintf("groove %s: replace changes immutable field %s", g.cfg.Name, f.Name))
-		}
-		g.queueField(i, writeRemove, was, ts)
-		g.queueField(i, writePut, now, ts)
-	}
-	g.queueObject(ts, next)
-	g.queueCache(next)
+	g.queueChange("replace", ts, old, next)
 	if e, ok := g.stash.byTS.get(u128.From64(ts)); ok && g.stash.entries[e].state == statePresent {
 		copy(g.stash.object(e), next)
 	}
