@@ -180,7 +180,7 @@ func New(opts faults.Options, cfg Config) (*Cluster, error) {
 	c.auditor = workload.NewAuditor(c.batchMax())
 	c.newClocks()
 	for i := 0; i < r; i++ {
-		c.disks[i] = disk.New(opts.Storage, rand.New(rand.NewPCG(c.rng.Uint64(), 2)), &c.sched, c.vcfg.SectorSize, zones)
+		c.disks[i] = disk.New(opts.StorageFor(i), rand.New(rand.NewPCG(c.rng.Uint64(), 2)), &c.sched, c.vcfg.SectorSize, zones)
 		formatted := false
 		vsr.Format(c.vcfg, c.cluster, uint8(i), c.disks[i], func() { formatted = true })
 		for !formatted && c.sched.Pending() > 0 {
