@@ -8,7 +8,6 @@ import (
 	"viewstamp/replica/vsr"
 )
 
-
 // FormatReply prints a reply body for op, one record a line: create results
 // as `{ index=0 status=created timestamp=... }` (every event, by index, with
 // its status name), accounts, transfers and balances with every field. An
