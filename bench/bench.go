@@ -95,8 +95,8 @@ func (c *Config) defaults() error {
 	switch {
 	case c.AccountCount < 2:
 		return errors.New("bench: a transfer needs at least two accounts")
-	case c.TransferCount < 0 || c.BatchSize < 1:
-		return errors.New("bench: transfer count and batch size must be positive")
+	case c.TransferCount < 0 || c.BatchSize < 1 || c.SampleSize < 0:
+		return errors.New("bench: transfer count, batch size and sample size must be positive")
 	case c.Zipf && c.ZipfExponent <= 1:
 		return errors.New("bench: the zipf exponent must be above 1")
 	}
@@ -112,7 +112,7 @@ type Mismatch struct {
 }
 
 func (m Mismatch) String() string {
-	return fmt.Sprintf("account %s: %s is %s, want %s", m.Account, m.Field, fmtU128(m.Got), fmtU128(m.Want))
+	return fmt.Sprintf("account %s: %s is %s, want %s", fmtU128(m.Account), m.Field, fmtU128(m.Got), fmtU128(m.Want))
 }
 
 // Result is what a run measured.

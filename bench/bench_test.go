@@ -241,7 +241,7 @@ func TestPercentile(t *testing.T) {
 }
 
 func TestConfigErrors(t *testing.T) {
-	for _, cfg := range []Config{{AccountCount: 1}, {Zipf: true, ZipfExponent: 0.99}, {BatchSize: -1}} {
+	for _, cfg := range []Config{{AccountCount: 1}, {Zipf: true, ZipfExponent: 0.99}, {BatchSize: -1}, {SampleSize: -1}} {
 		if _, err := Run(context.Background(), cfg, clientsOf(NewInProcess(testMessageSizeMax).Submit, 1)); err == nil {
 			t.Errorf("%+v accepted", cfg)
 		}

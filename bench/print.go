@@ -15,8 +15,12 @@ func (r *Result) Print(w io.Writer) {
 	if c.Zipf {
 		dist = fmt.Sprintf("zipf s=%g", c.ZipfExponent)
 	}
-	fmt.Fprintf(w, "%d accounts, %d transfers in %d batches of up to %d from %d clients (%s, seed %d)\n",
-		c.AccountCount, c.TransferCount, r.Batches, c.BatchSize, r.Clients, dist, c.Seed)
+	clients := "clients"
+	if r.Clients == 1 {
+		clients = "client"
+	}
+	fmt.Fprintf(w, "%d accounts, %d transfers in %d batches of up to %d from %d %s (%s, seed %d)\n",
+		c.AccountCount, c.TransferCount, r.Batches, c.BatchSize, r.Clients, clients, dist, c.Seed)
 	fmt.Fprintf(w, "load accepted in %.2f s: %.0f transfers/s\n", r.Elapsed.Seconds(), r.TransfersPerSecond)
 	fmt.Fprintf(w, "batch latency p50 %s, p99 %s, max %s\n", ms(r.LatencyP50), ms(r.LatencyP99), ms(r.LatencyMax))
 	fmt.Fprintf(w, "transfers created %d", r.Created)
