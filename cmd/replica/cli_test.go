@@ -90,8 +90,8 @@ func TestStartRefusesWhatIsNotADataFile(t *testing.T) {
 	_, _ = f.WriteAt(bytes.Repeat([]byte{0xA5}, 1<<20), 0)
 	_ = f.Close()
 	for path, want := range map[string]string{
-		small:   "not a data file",
-		garbage: "no valid superblock copy",
+		small:                        "not a data file",
+		garbage:                      "no valid superblock copy",
 		filepath.Join(dir, "absent"): "no such file",
 	} {
 		for _, cmd := range []string{"start", "inspect"} {

@@ -205,7 +205,9 @@ func TestConcurrentCallsBatch(t *testing.T) {
 	var wg sync.WaitGroup
 	results := make([][]byte, callers+1)
 	errs := make([]error, callers+1)
-	wg.Go(func() { results[0], errs[0] = c.Submit(ctx, vsr.Operation(ledger.OpCreateTransfers), transfers(1, 100, 0)) })
+	wg.Go(func() {
+		results[0], errs[0] = c.Submit(ctx, vsr.Operation(ledger.OpCreateTransfers), transfers(1, 100, 0))
+	})
 	// Wait until the first request is at the replica, then queue the rest.
 	waitFor(t, func() bool { f.mu.Lock(); defer f.mu.Unlock(); return len(f.seen) == 2 })
 	for i := 1; i <= callers; i++ {
