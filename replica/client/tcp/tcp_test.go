@@ -64,10 +64,6 @@ func (f *fakeReplica) addr() string { return f.ln.Addr().String() }
 
 func (f *fakeReplica) serve(nc net.Conn) {
 	defer func() { _ = nc.Close() }()
-	go func() {
-		// The listener's close ends the test: end this connection too.
-		f.wg.Wait()
-	}()
 	r := bufio.NewReader(nc)
 	hdr := make([]byte, vsr.HeaderSize)
 	session := uint64(0)
