@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -22,6 +23,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"viewstamp/replica/checksum"
 	"viewstamp/replica/client/tcp"
 	"viewstamp/replica/ledger"
 	"viewstamp/replica/u128"
@@ -55,7 +57,8 @@ const (
 // acknowledged transfer is present exactly once: every id found with its
 // fields, and every account's balances equal to the sum of the
 // acknowledged transfers (a lost transfer is missing, a duplicated one
-// would double a balance).
+// would double a balance). Between the kills and the check, one replica
+// is sent hostile input (hostile), which it must drop, count and survive.
 func TestClusterSurvivesKill9(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), testDeadline)
 	defer cancel()
@@ -103,6 +106,7 @@ func TestClusterSurvivesKill9(t *testing.T) {
 	if rounds == 0 {
 		sleepCtx(ctx, 10*killUptime)
 	}
+	c.hostile((c.primary() + 1) % 3)
 	// Let the load go on until the cluster has acknowledged more after the
 	// last restart, so the restarted primary has rejoined a serving cluster.
 	before := h.count()
@@ -146,6 +150,79 @@ func TestClusterSurvivesKill9(t *testing.T) {
 		t.Logf("replica %d: checkpoint %d, WAL ops %d..%d, %d grid blocks, %d sessions",
 			i, rep.Superblock[0].Checkpoint, rep.WAL.OpMin, rep.WAL.OpMax, rep.Grid.BlocksAcquired, len(rep.Sessions))
 	}
+}
+
+// hostile sends replica i garbage, an oversized frame and another
+// cluster's message, each on its own connection, and checks that the
+// replica dropped each connection, counted each frame, and lives on (the
+// rest of the test then needs it, with the others, to serve).
+func (c *testCluster) hostile(i int) {
+	t := c.t
+	t.Helper()
+	garbage := make([]byte, 64<<10)
+	rng := rand.New(rand.NewPCG(1, 2))
+	for j := range garbage {
+		garbage[j] = byte(rng.Uint32())
+	}
+	sealed := func(edit func(b []byte)) []byte {
+		h := vsr.Header{Command: vsr.CommandPingClient, Cluster: c.cluster, Client: u128.U128{Lo: 99}}
+		h.Seal(nil)
+		b := make([]byte, vsr.HeaderSize)
+		vsr.EncodeHeader(&h, b)
+		edit(b)
+		checksum.Sum(b[16:]).Put(b)
+		return b
+	}
+	oversized := sealed(func(b []byte) { binary.LittleEndian.PutUint32(b[96:], 1<<31) })
+	otherCluster := sealed(func(b []byte) { u128.U128{Lo: 0xBAD}.Put(b[80:]) })
+	for name, frame := range map[string][]byte{"random bytes": garbage, "an oversized frame": oversized, "another cluster's frame": otherCluster} {
+		nc, err := net.DialTimeout("tcp", c.addrs[i], 5*time.Second)
+		if err != nil {
+			t.Fatalf("hostile: dial replica %d: %v", i, err)
+		}
+		_, _ = nc.Write(frame)
+		_ = nc.SetReadDeadline(time.Now().Add(10 * time.Second))
+		_, err = nc.Read(make([]byte, 1))
+		_ = nc.Close()
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			t.Fatalf("hostile: replica %d kept the connection that sent %s", i, name)
+		}
+	}
+	c.mu.Lock()
+	p, exited := c.procs[i], c.exited[i]
+	c.mu.Unlock()
+	select {
+	case <-exited:
+		t.Fatalf("hostile input ended replica %d", i)
+	default:
+	}
+	// The bus's counters, from the replica's SIGUSR1 debug line.
+	_ = p.Process.Signal(syscall.SIGUSR1)
+	counted := regexp.MustCompile(`BadChecksum:(\d+) BadCommand:\d+ BadSize:(\d+) BadCluster:(\d+)`)
+	waitLog(t, c.ctx, c.logs[i], func(line string) bool {
+		m := counted.FindStringSubmatch(line)
+		return m != nil && m[1] != "0" && m[2] != "0" && m[3] != "0"
+	})
+	t.Logf("replica %d dropped and counted random bytes, an oversized frame and another cluster's frame", i)
+}
+
+// waitLog waits until a line of the log at path satisfies match.
+func waitLog(t *testing.T, ctx context.Context, path string, match func(string) bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		b, _ := os.ReadFile(path)
+		for _, line := range strings.Split(string(b), "\n") {
+			if match(line) {
+				return
+			}
+		}
+		if !sleepCtx(ctx, 50*time.Millisecond) {
+			break
+		}
+	}
+	t.Fatalf("%s: no matching line in 10 s", path)
 }
 
 // history is what the cluster acknowledged.

@@ -8,9 +8,12 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// version is the release of the binary; the build's VCS revision, when Go
-// recorded one, is printed beside it.
+// version is the release of the binary; the build's VCS revision is
+// printed beside it: revision if the build set it (make build does, with
+// -ldflags -X), else the one Go recorded, if any.
 const version = "0.1.0"
+
+var revision string
 
 func newVersionCmd() *cobra.Command {
 	var verbose bool
@@ -21,7 +24,9 @@ func newVersionCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			w := cmd.OutOrStdout()
 			rev, modified := "unknown", false
-			if bi, ok := debug.ReadBuildInfo(); ok {
+			if revision != "" {
+				rev = revision
+			} else if bi, ok := debug.ReadBuildInfo(); ok {
 				for _, s := range bi.Settings {
 					switch s.Key {
 					case "vcs.revision":
