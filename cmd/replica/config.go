@@ -5,6 +5,7 @@ import (
 	"math/big"
 	"time"
 
+	"viewstamp/replica/io/os/bus"
 	"viewstamp/replica/ledger"
 	"viewstamp/replica/storage/lsm"
 	"viewstamp/replica/u128"
@@ -73,4 +74,18 @@ func formatU128(v u128.U128) string {
 	n.Lsh(n, 64)
 	n.Or(n, new(big.Int).SetUint64(v.Lo))
 	return n.String()
+}
+
+// clusterFlags reads the --cluster and --addresses of a command that
+// connects to a cluster as a client.
+func clusterFlags(cluster, addresses string) (u128.U128, []string, error) {
+	id, err := parseU128(cluster)
+	if err != nil {
+		return u128.U128{}, nil, fmt.Errorf("--cluster: %w", err)
+	}
+	addrs, err := bus.ParseAddresses(addresses)
+	if err != nil {
+		return u128.U128{}, nil, fmt.Errorf("--addresses: %w", err)
+	}
+	return id, addrs, nil
 }
