@@ -78,6 +78,7 @@ func (c *Cluster) checkCommitted(h *vsr.Header) {
 	if err := k.durability.Committed(h.Op, h.Checksum); err != nil {
 		c.failCheck("durability", err)
 	}
+	c.checkTimestamp(h)
 }
 
 // checkStatus judges the log of a replica entering normal status.
