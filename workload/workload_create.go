@@ -173,7 +173,7 @@ func (g *Generator) importedAccounts(n int) []Account {
 		if i == 0 || !g.chance(g.p.invalidRate*5) {
 			continue
 		}
-		switch r.IntN(4) {
+		switch r.IntN(6) {
 		case 0:
 			events[i].Timestamp = 0
 			if r.IntN(2) == 0 {
@@ -183,6 +183,12 @@ func (g *Generator) importedAccounts(n int) []Account {
 			events[i].Timestamp = timestampMax
 		case 2:
 			events[i].Timestamp = 1 + r.Uint64N(max(g.maxSeen/2, 1))
+		case 3:
+			// Exactly an existing object's timestamp: the boundary of
+			// "must not regress", where an off-by-one would accept it.
+			events[i].Timestamp = g.existingTimestamp()
+		case 4:
+			events[i].Timestamp = events[i-1].Timestamp // a duplicate within the batch
 		default:
 			events[i].Flags &^= AccountImported
 			events[i].Timestamp = 0
@@ -596,13 +602,21 @@ func (g *Generator) importedTransfers(n int) []Transfer {
 			t.Flags |= TransferPending // never expires: imported pending transfers have no timeout
 		}
 		if i > 0 && g.chance(g.p.invalidRate*5) {
-			switch r.IntN(5) {
+			switch r.IntN(7) {
 			case 0:
 				t.Timestamp = 0
 			case 1:
 				t.Timestamp = timestampMax
 			case 2:
 				t.Timestamp = 1 + r.Uint64N(max(g.maxTransferSeen, 1))
+			case 4:
+				// Exactly the newest transfer's, or an account's.
+				t.Timestamp = g.maxTransferSeen
+				if r.IntN(2) == 0 {
+					t.Timestamp = g.existingTimestamp()
+				}
+			case 5:
+				t.Timestamp = events[i-1].Timestamp // a duplicate within the batch
 			case 3:
 				t.Flags |= TransferPending
 				t.Timeout = uint32(1 + r.IntN(5))
@@ -614,6 +628,17 @@ func (g *Generator) importedTransfers(n int) []Transfer {
 		events[i] = t
 	}
 	return events
+}
+
+// existingTimestamp is the timestamp of an account seen created, or the
+// newest seen if none is known.
+func (g *Generator) existingTimestamp() uint64 {
+	if n := len(g.pool); n > 0 {
+		if a := g.pool[g.rng.IntN(n)]; a.ts != 0 {
+			return a.ts
+		}
+	}
+	return g.maxSeen
 }
 
 // prunePendings retires pending transfers that have expired by the
