@@ -291,8 +291,71 @@ func (g *Generator) transferEvent() Transfer {
 		if p, ok := g.resolved.pick(g.rng); ok {
 			return g.resolve(p, []uint16{TransferPostPending, TransferVoidPending}[g.rng.IntN(2)])
 		}
+	case tkLimit:
+		if t, ok := g.atLimit(); ok {
+			return t
+		}
 	}
 	return g.posted()
+}
+
+// limitTries bounds the search of the pool for a limited account whose
+// balances a lookup has shown.
+const limitTries = 8
+
+// atLimit aims a transfer at a limited account's headroom as last looked
+// up: exactly all of it, or one unit either side, the boundary where
+// exceeds_credits / exceeds_debits begins. Transfers since the lookup move
+// the real limit; the model judges against the real balances either way.
+func (g *Generator) atLimit() (Transfer, bool) {
+	r := g.rng
+	if len(g.pool) < 2 {
+		return Transfer{}, false
+	}
+	for range limitTries {
+		a := g.pool[r.IntN(len(g.pool))]
+		b := a.balance
+		if a.state != created || b.ID.IsZero() || b.Flags&(AccountDebitsMustNotExceedCredits|AccountCreditsMustNotExceedDebits) == 0 {
+			continue
+		}
+		t := g.posted()
+		other := g.byID[t.CreditAccountID]
+		if other == nil || other == a {
+			other = g.byID[t.DebitAccountID]
+		}
+		if other == nil || other == a || other.ev.Ledger != a.ev.Ledger {
+			continue
+		}
+		var used, limit U128
+		if b.Flags&AccountDebitsMustNotExceedCredits != 0 {
+			used, _ = add128(b.DebitsPosted, b.DebitsPending)
+			limit = b.CreditsPosted
+			t.DebitAccountID, t.CreditAccountID = a.ev.ID, other.ev.ID
+		} else {
+			used, _ = add128(b.CreditsPosted, b.CreditsPending)
+			limit = b.DebitsPosted
+			t.DebitAccountID, t.CreditAccountID = other.ev.ID, a.ev.ID
+		}
+		if limit.Less(used) {
+			continue
+		}
+		t.Ledger = a.ev.Ledger
+		t.Amount = sub128(limit, used)
+		switch r.IntN(3) {
+		case 0:
+			if !t.Amount.IsZero() {
+				t.Amount = sub128(t.Amount, U128{Lo: 1})
+			}
+		case 1:
+			t.Amount, _ = add128(t.Amount, U128{Lo: 1})
+		}
+		if r.IntN(4) == 0 {
+			t.Flags |= TransferPending
+			t.Timeout = g.timeout()
+		}
+		return t, true
+	}
+	return Transfer{}, false
 }
 
 // posted is an ordinary single-phase transfer between two hot accounts.
