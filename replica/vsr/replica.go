@@ -741,7 +741,8 @@ func (r *Replica) canPrepare() bool {
 	if uint64(len(r.pipeline)) >= r.cfg.PipelineMax || r.op >= r.prepareMax() {
 		return false
 	}
-	return r.ClockSynchronized()
+	_, ok := r.clockRealtime()
+	return ok
 }
 
 // prepareQueued prepares queued requests for as long as it may.
