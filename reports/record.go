@@ -151,6 +151,13 @@ type Clock struct {
 	// UnsynchronizedPrimaryTicks: ticks some primary spent without a
 	// synchronized clock (zero until replicas synchronize their clocks).
 	UnsynchronizedPrimaryTicks uint64 `json:"unsynchronized_primary_ticks"`
+	// Abdications: times a primary stepped aside for want of a
+	// synchronized clock.
+	Abdications uint64 `json:"abdications"`
+	// TimestampErrorMaxNs is the farthest from true time any prepare was
+	// stamped; TimestampBoundNs the checker's bound for the run.
+	TimestampErrorMaxNs int64 `json:"timestamp_error_max_ns"`
+	TimestampBoundNs    int64 `json:"timestamp_bound_ns"`
 }
 
 // Percentile is the nearest-rank p-th percentile of sorted, which must not

@@ -90,6 +90,7 @@ func (c *Cluster) checkCommitted(h *vsr.Header) {
 	if err := k.checkpointDurable.Committed(h.Op); err != nil {
 		c.failCheck("checkpoint durability", err)
 	}
+	c.checkTimestamp(h)
 }
 
 // checkStatus judges the log of a replica entering normal status.

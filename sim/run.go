@@ -117,6 +117,7 @@ func (c *Cluster) step(faultsOn bool) {
 	}
 	c.sched.RunUntil((tick + 1) * sched.TickNs)
 	c.checkTick()
+	c.observeClocks()
 }
 
 func (c *Cluster) workload(sc *simClient) {

@@ -89,7 +89,7 @@ Exit codes: 0 every seed passed, 129 / 128 / 127 the worst failure seen
 	fl.Uint64Var(&f.child.ticksMaxConv, "ticks-max-convergence", 0, "passed to every seed")
 	fl.IntVar(&f.child.requestsMax, "requests-max", 0, "passed to every seed")
 	fl.Uint64Var(&f.child.journalSlots, "journal-slots", 0, "passed to every seed")
-	fl.BoolVar(&f.child.clockFaults, "clock-faults", false, "passed to every seed")
+	fl.BoolVar(&f.child.clockFaults, "clock-faults", true, "passed to every seed; on by default, so swarms run faulty clocks (--clock-faults=false: one perfect clock)")
 	fl.StringVar(&f.child.bug, "plant-bug", "", "passed to every seed")
 	_ = fl.MarkHidden("plant-bug")
 	cmd.AddCommand(newMergeCmd(stdout, stderr, code, &f))
