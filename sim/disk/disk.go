@@ -56,6 +56,9 @@ type Options struct {
 	// CrashFaultProbability is the probability, per pending write at a crash,
 	// that the write is torn rather than lost entirely. Must be in [0, 1].
 	CrashFaultProbability float64
+	// Faults, if set, make the disk hostile (faults.go); nil: the disk only
+	// loses or tears writes in flight at a crash, and draws nothing more.
+	Faults *Faults
 }
 
 // Stats counts IOs. Reads and Writes count IOs issued (including those later
@@ -116,6 +119,8 @@ type Disk struct {
 	paused  bool
 	held    []*op // completions that fell due while paused, in order
 	resumed sched.Event
+
+	fs faultState
 }
 
 var _ io.Storage = (*Disk)(nil)
@@ -150,6 +155,9 @@ func (d *Disk) SetOptions(opts Options) {
 		panic(fmt.Sprintf("disk: CrashFaultProbability %v not in [0, 1]", p))
 	}
 	d.opts = opts
+	if opts.Faults != nil {
+		d.fs.init()
+	}
 }
 
 // Options returns the current options.
@@ -220,7 +228,11 @@ func (d *Disk) Crash() {
 	p := d.opts.CrashFaultProbability
 	for i, o := range d.pendingWrites {
 		if d.rng.Float64() < p {
-			d.tear(o)
+			if f := d.opts.Faults; f != nil && f.TearWithin && d.fs.rng != nil {
+				d.tearWithin(o)
+			} else {
+				d.tear(o)
+			}
 			d.stats.WritesTorn++
 		} else {
 			d.stats.WritesLost++
@@ -286,6 +298,7 @@ func (d *Disk) tear(o *op) {
 		binary.LittleEndian.PutUint64(w[:], d.rng.Uint64())
 		copy(garbage[i:], w[:])
 	}
+	d.rewritten(o.zone, o.offset, n)
 	d.store(o.zone, o.offset, o.data)
 }
 
@@ -319,9 +332,18 @@ func (d *Disk) finish(o *op) {
 	switch o.kind {
 	case opRead:
 		d.pendingReads--
-		d.load(o.zone, o.offset, o.buf)
+		if d.opts.Faults != nil && d.fs.rng != nil {
+			d.readFaults(o)
+		} else {
+			d.view(o.zone, o.offset, o.buf)
+		}
 	case opWrite:
-		d.store(o.zone, o.offset, o.data)
+		if d.opts.Faults != nil && d.fs.rng != nil {
+			d.writeFaults(o)
+		} else {
+			d.rewritten(o.zone, o.offset, uint64(len(o.data)))
+			d.store(o.zone, o.offset, o.data)
+		}
 		last := len(d.pendingWrites) - 1
 		moved := d.pendingWrites[last]
 		d.pendingWrites[o.index] = moved
