@@ -199,35 +199,14 @@ func (r *Replica) readPrepareRest(s uint64, prepares [][]byte, next func()) func
 	}
 }
 
-// openJournal classifies every slot, overlays the superblock's view headers
-// and drops any tail left over from a log view we have since left.
+// openJournal classifies every slot (classifySlots), overlays the
+// superblock's view headers and drops any tail left over from a log view we
+// have since left.
 func (r *Replica) openJournal(ring []byte, prepares [][]byte) {
 	d := r.sb.durable
 	slots := r.cfg.JournalSlotCount
 	copy(r.journal.headerRing, ring)
-	for s := uint64(0); s < slots; s++ {
-		var rh Header
-		ringOK := DecodeHeader(ring[s*HeaderSize:], &rh) == nil && rh.Command == CommandPrepare && rh.Op%slots == s
-		var p *Message
-		if b := prepares[s]; len(b) >= HeaderSize {
-			var h Header
-			if DecodeHeader(b, &h) == nil && h.Command == CommandPrepare && h.Op%slots == s && uint64(h.Size) <= uint64(len(b)) {
-				if m, err := Decode(b[:h.Size], r.cluster, r.cfg.MessageSizeMax); err == nil {
-					p = m
-				}
-			}
-		}
-		sl := &r.journal.slots[s]
-		switch {
-		case p != nil:
-			sl.has, sl.header, sl.prepare, sl.durable = true, p.Header, p, p.Header.Checksum
-		case ringOK:
-			// The header ring is written only after its prepare: the prepare
-			// was once durable and may have been acknowledged.
-			sl.faulty = true
-			sl.has, sl.header = true, rh
-		}
-	}
+	r.headHidden = r.classifySlots(ring, prepares)
 	var viewHead uint64
 	for i := range d.ViewHeaders {
 		viewHead = max(viewHead, d.ViewHeaders[i].Op)
@@ -263,6 +242,9 @@ func (r *Replica) openJournal(ring []byte, prepares [][]byte) {
 		}
 	}
 	r.logf("recovered: view %d log_view %d op %d commit_max %d", r.view, r.logView, r.op, r.commitMax)
+	if r.headHidden > 0 {
+		r.logf("recovering_head: a faulty slot may hide op %d", r.headHidden)
+	}
 	r.tPing.start(r.rng)
 	r.tRepair.start(r.rng)
 	switch {
@@ -307,4 +289,143 @@ func (r *Replica) openJournal(ring []byte, prepares [][]byte) {
 func (r *Replica) enterNormal() {
 	r.setStatus(StatusNormal)
 	r.commitJournal()
+}
+
+// copyState is what one copy of a WAL slot reads as.
+type copyState uint8
+
+const (
+	copyZero    copyState = iota // never written: all zeros
+	copyValid                    // a prepare header for an op of this slot
+	copyCorrupt                  // anything else: written, then damaged
+)
+
+// classifySlots fills the journal's slots from the two rings read at open,
+// as TigerBeetle's WAL recovery table does, with H the header ring's copy of
+// a slot and P the prepare ring's (docs in shared/reference). A slot reads
+// as never written only if both copies are zeros: faults flip bits, which
+// never yields zeros, and a header-ring write is never lost (the simulator
+// holds it to this: a lost header write beside a lost prepare write would
+// read as the op the slot held a wrap earlier). Faulty slots are never
+// nacked; a faulty slot with no header hides its op.
+//
+//	H       P       action
+//	zero    zero    empty
+//	valid   valid   same checksum: clean
+//	                H.op < P.op (header write lost to a crash): P
+//	                H.op > P.op (prepare write lost): faulty, H's header
+//	                same op, other checksum: the newer view's; faulty if H's
+//	valid   zero    faulty, H's header (prepare write lost)
+//	valid   corrupt faulty, H's header (torn or damaged prepare)
+//	zero    valid   P (crash before the header write)
+//	zero    corrupt faulty, no header (torn first write; never acknowledged)
+//	corrupt zero    faulty, no header
+//	corrupt valid   P, unless the slot has since been passed by a later op
+//	                (P.op + slots <= op_max: P is a lost write's leftover):
+//	                then faulty, no header, P kept to match a repaired header
+//	corrupt corrupt faulty, no header
+//
+// It returns the highest op a slot may hide above the head (0: the head is
+// certain): a slot whose header ring copy is corrupt beside a prepare a
+// later op has passed could hold an acknowledged op above every op the
+// rings name, up to prepare_max. A slot with neither copy readable hides
+// nothing acknowledged: the atlas never damages both copies of a slot on
+// one replica, so that is a torn append (its prepare and header sector both
+// in flight at a crash), never acknowledged.
+func (r *Replica) classifySlots(ring []byte, prepares [][]byte) uint64 {
+	slots := r.cfg.JournalSlotCount
+	hs := make([]Header, slots)
+	ps := make([]*Message, slots)
+	hState := make([]copyState, slots)
+	pState := make([]copyState, slots)
+	var opMax uint64
+	for s := uint64(0); s < slots; s++ {
+		b := ring[s*HeaderSize : (s+1)*HeaderSize]
+		switch {
+		case allZero(b):
+			hState[s] = copyZero
+		case DecodeHeader(b, &hs[s]) == nil && hs[s].Command == CommandPrepare && hs[s].Op%slots == s:
+			hState[s] = copyValid
+			opMax = max(opMax, hs[s].Op)
+		default:
+			hState[s] = copyCorrupt
+		}
+		pState[s] = copyCorrupt
+		if b := prepares[s]; allZero(b) {
+			pState[s] = copyZero
+		} else if len(b) >= HeaderSize {
+			var h Header
+			if DecodeHeader(b, &h) == nil && h.Command == CommandPrepare && h.Op%slots == s && uint64(h.Size) <= uint64(len(b)) {
+				if m, err := Decode(b[:h.Size], r.cluster, r.cfg.MessageSizeMax); err == nil {
+					ps[s], pState[s] = m, copyValid
+					opMax = max(opMax, h.Op)
+				}
+			}
+		}
+	}
+	uncertain := false
+	for s := uint64(0); s < slots; s++ {
+		sl := &r.journal.slots[s]
+		useP := func() { sl.has, sl.header, sl.prepare, sl.durable = true, ps[s].Header, ps[s], ps[s].Header.Checksum }
+		useH := func() { sl.faulty, sl.has, sl.header = true, true, hs[s] }
+		switch h, p := hState[s], pState[s]; {
+		case h == copyZero && p == copyZero:
+		case h == copyValid && p == copyValid:
+			hp, pp := &hs[s], &ps[s].Header
+			switch {
+			case hp.Checksum == pp.Checksum || hp.Op < pp.Op:
+				useP()
+			case hp.Op > pp.Op:
+				useH()
+			case pp.View > hp.View:
+				useP()
+			default:
+				useH()
+			}
+		case h == copyValid:
+			useH()
+		case p == copyValid && h == copyZero:
+			useP()
+		case p == copyValid && ps[s].Header.Op+slots > opMax:
+			useP()
+		default:
+			sl.faulty = true
+			if p == copyValid {
+				// A lost prepare write's leftover beside a damaged header:
+				// the slot's real op, acknowledged, may be above the head.
+				sl.prepare = ps[s]
+				uncertain = true
+			}
+		}
+	}
+	if !uncertain {
+		return 0
+	}
+	// Uncertain only if such a slot could hold an op above the head that
+	// this replica may have written: the head slot and every slot up to
+	// prepare_max must be readable.
+	var head uint64
+	for s := uint64(0); s < slots; s++ {
+		if sl := &r.journal.slots[s]; sl.has {
+			head = max(head, sl.header.Op)
+		}
+	}
+	top := min(r.cfg.Schedule().PrepareMax(r.sb.durable.Checkpoint.Op), head+slots-1)
+	hidden := uint64(0)
+	for op := head + 1; op <= top; op++ {
+		s := op % slots
+		if sl := &r.journal.slots[s]; sl.faulty && !sl.has && hState[s] == copyCorrupt && pState[s] == copyValid {
+			hidden = op
+		}
+	}
+	return hidden
+}
+
+func allZero(b []byte) bool {
+	for _, x := range b {
+		if x != 0 {
+			return false
+		}
+	}
+	return true
 }

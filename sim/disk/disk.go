@@ -11,7 +11,31 @@
 //     latency exceeds its minimum (drawn at issue time);
 //   - Crash: for each pending write in issue order, one rng.Float64() (torn if
 //     < CrashFaultProbability); if torn, then one rng.IntN(sectors) choosing
-//     the garbage sector and ceil(sectorSize/8) rng.Uint64() filling it.
+//     the garbage sector and ceil(sectorSize/8) rng.Uint64() filling it
+//     (with Faults.TearWithin and an atlas set, instead one fault-rng
+//     IntN(units-1) choosing how many 512-byte units land, only for writes
+//     of more than two units).
+//
+// Storage faults (Options.Faults, faults.go) draw from their own rng, handed
+// to SetAtlas, never from the one above, in this order:
+//
+//   - at a read's completion: if MisdirectRead > 0, one Float64 (misdirected
+//     if < MisdirectRead), and if so one IntN(places) choosing the offset;
+//     then if Latent > 0, one Float64, and if faulted one IntN(sectors);
+//   - at a write's completion, for a superblock copy: if Superblock > 0, one
+//     Float64, and if faulted one IntN(3) for the kind, then IntN(sectors)
+//     (corrupt) or IntN(copies-1) (misdirected) or nothing (lost); a faulted
+//     copy draws nothing more. Then, for any write but one to the header
+//     ring: if MisdirectWrite > 0, one Float64, and if misdirected, if
+//     MisdirectCrossZone > 0 one Float64 (another zone if below) and then
+//     IntN(ZoneCount) for the zone, then IntN(places) for the offset; a
+//     misdirected write draws nothing more. Then if Write > 0, one Float64,
+//     and if faulted one IntN(sectors);
+//   - Rot: if BitRot > 0, one Float64, and if it strikes IntN(ZoneCount)
+//     for the zone and, if the zone was ever written, IntN(sectors).
+//
+// A draw is made even where the atlas then refuses the fault, so that the
+// atlas changes where faults land, not the stream.
 //
 // Durable contents: a write's data becomes visible only when it completes,
 // just before its callback runs. A read copies the durable contents at its

@@ -99,6 +99,9 @@ func (d *Disk) eligible(zone io.Zone, offset, length uint64, except uint64) bool
 	if fs.atlas == nil || !fs.atlas.EligibleRange(fs.replica, zone, offset, length) {
 		return false
 	}
+	if zone == io.ZoneWALHeaders || zone == io.ZoneWALPrepares {
+		return !d.otherCopyDamaged(zone, offset, length)
+	}
 	if zone != io.ZoneSuperblock {
 		return true
 	}
@@ -111,6 +114,42 @@ func (d *Disk) eligible(zone io.Zone, offset, length uint64, except uint64) bool
 		}
 	}
 	return true
+}
+
+// otherCopyDamaged reports whether the other copy of the WAL slots in
+// [offset, offset+length) of zone is damaged: the header-ring sector beside
+// prepares, or any prepare beside a header-ring sector. A replica may lose
+// one copy of a slot, never both: both lost would read as a slot never
+// written, or as the op it held a wrap earlier, and hide an acknowledged op.
+func (d *Disk) otherCopyDamaged(zone io.Zone, offset, length uint64) bool {
+	chunk := d.fs.atlas.chunk[io.ZoneWALPrepares]
+	if chunk == 0 {
+		return false
+	}
+	for s := offset / d.sectorSize; s*d.sectorSize < offset+length; s++ {
+		if zone == io.ZoneWALPrepares {
+			if d.damaged(io.ZoneWALHeaders, s*d.sectorSize/chunk) {
+				return true
+			}
+			continue
+		}
+		for p := s * chunk / d.sectorSize; p < (s+1)*chunk/d.sectorSize; p++ {
+			if d.damaged(io.ZoneWALPrepares, p) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// damaged reports whether sector s of zone reads other than last written.
+func (d *Disk) damaged(z io.Zone, s uint64) bool {
+	k := sectorKey{z, s}
+	if _, ok := d.fs.faulty[k]; ok {
+		return true
+	}
+	_, ok := d.fs.overlay[k]
+	return ok
 }
 
 // sbDamaged reports whether superblock copy c reads other than it was last
