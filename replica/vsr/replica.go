@@ -72,16 +72,17 @@ type Replica struct {
 	obs     Observer
 	rng     *rand.Rand
 
-	status  Status
-	view    uint32
-	logView uint32
-	op      uint64 // highest op in the log
+	status    Status
+	view      uint32
+	logView   uint32
+	op        uint64 // highest op in the log
+	commitMin uint64 // highest op executed here
+	commitMax uint64 // highest op known committed
+
 	// headHidden, while non-zero, is the highest op a faulty WAL slot may
 	// hide above op (recovering_head): the replica neither votes nor
 	// acknowledges until a view settles its head (recovery.go).
 	headHidden uint64
-	commitMin  uint64 // highest op executed here
-	commitMax  uint64 // highest op known committed
 
 	journal  *journal
 	sb       superblock
