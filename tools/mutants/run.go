@@ -269,7 +269,8 @@ func (h *harness) judge(ctx context.Context, m *Mutant) (r Result) {
 		r.Verdict, r.Detail = BuildFailed, err.Error()
 		return r
 	}
-	runs, stopped, err := h.swarm(ctx, exe, filepath.Join(h.o.Out, m.Name))
+	flags := append(append([]string(nil), h.o.Flags...), m.Flags...)
+	runs, stopped, err := h.swarm(ctx, exe, filepath.Join(h.o.Out, m.Name), flags)
 	if err != nil {
 		r.Verdict, r.Detail = Failed, err.Error()
 		return r
@@ -277,9 +278,9 @@ func (h *harness) judge(ctx context.Context, m *Mutant) (r Result) {
 	r.SeedsRun, r.Stopped = len(runs), stopped
 	reproduce := func(seed string) string {
 		return fmt.Sprintf("go run ./cmd/mutants apply %s DIR && cd DIR && go run ./cmd/vopr --seed %s%s",
-			m.Name, seed, strings.Join(append([]string{""}, h.o.Flags...), " "))
+			m.Name, seed, strings.Join(append([]string{""}, flags...), " "))
 	}
-	if err := tally(&r, runs, func(seed string) (reports.Result, error) { return h.baselineResult(ctx, seed) }, reproduce); err != nil {
+	if err := tally(&r, runs, func(seed string) (reports.Result, error) { return h.baselineResult(ctx, seed, flags) }, reproduce); err != nil {
 		r.Verdict, r.Detail = Failed, "baseline: "+err.Error()
 	}
 	return r
@@ -344,7 +345,7 @@ const swarmSlack = 2 * time.Minute
 
 // swarm runs the mutant's own `vopr swarm`, one seed at a time: the
 // harness runs mutants side by side instead.
-func (h *harness) swarm(ctx context.Context, exe, out string) ([]reports.Run, string, error) {
+func (h *harness) swarm(ctx context.Context, exe, out string, flags []string) ([]reports.Run, string, error) {
 	if err := os.RemoveAll(out); err != nil {
 		return nil, "", err
 	}
@@ -359,7 +360,7 @@ func (h *harness) swarm(ctx context.Context, exe, out string) ([]reports.Run, st
 	if h.o.StopAfter > 0 {
 		args = append(args, "--stop-after", strconv.Itoa(h.o.StopAfter))
 	}
-	args = append(args, h.o.Flags...)
+	args = append(args, flags...)
 	limit := h.o.Budget + h.o.Timeout + swarmSlack
 	sctx, cancel := ctx, context.CancelFunc(func() {})
 	if h.o.Budget > 0 {
@@ -395,20 +396,21 @@ func (h *harness) swarm(ctx context.Context, exe, out string) ([]reports.Run, st
 
 // baselineResult runs seed on the unmutated snapshot, built once on first
 // need, and remembers the answer.
-func (h *harness) baselineResult(ctx context.Context, seed string) (reports.Result, error) {
+func (h *harness) baselineResult(ctx context.Context, seed string, flags []string) (reports.Result, error) {
 	h.buildBL.Do(func() { h.blExe, h.blErr = h.build(ctx, h.base.Root) })
 	if h.blErr != nil {
 		return "", h.blErr
 	}
 	h.mu.Lock()
-	res, ok := h.baseline[seed]
+	key := strings.Join(append([]string{seed}, flags...), " ")
+	res, ok := h.baseline[key]
 	h.mu.Unlock()
 	if ok {
 		return res, nil
 	}
 	sctx, cancel := context.WithTimeout(ctx, h.o.Timeout)
 	defer cancel()
-	cmd := exec.CommandContext(sctx, h.blExe, append([]string{"--seed", seed, "--json"}, h.o.Flags...)...)
+	cmd := exec.CommandContext(sctx, h.blExe, append([]string{"--seed", seed, "--json"}, flags...)...)
 	var stdout bytes.Buffer
 	cmd.Stdout = &stdout
 	_ = cmd.Run() // a failing seed exits non-zero; the record says how
@@ -424,7 +426,7 @@ func (h *harness) baselineResult(ctx context.Context, seed string) (reports.Resu
 		res = rec.Result
 	}
 	h.mu.Lock()
-	h.baseline[seed] = res
+	h.baseline[key] = res
 	h.mu.Unlock()
 	if res != reports.Pass {
 		h.logf("  baseline fails seed %s too (%s): not counted against any mutant", seed, res)
