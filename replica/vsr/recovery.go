@@ -206,7 +206,7 @@ func (r *Replica) openJournal(ring []byte, prepares [][]byte) {
 	d := r.sb.durable
 	slots := r.cfg.JournalSlotCount
 	copy(r.journal.headerRing, ring)
-	r.headHidden = r.classifySlots(ring, prepares)
+	r.classifySlots(ring, prepares)
 	var viewHead uint64
 	for i := range d.ViewHeaders {
 		viewHead = max(viewHead, d.ViewHeaders[i].Op)
@@ -242,9 +242,6 @@ func (r *Replica) openJournal(ring []byte, prepares [][]byte) {
 		}
 	}
 	r.logf("recovered: view %d log_view %d op %d commit_max %d", r.view, r.logView, r.op, r.commitMax)
-	if r.headHidden > 0 {
-		r.logf("recovering_head: a faulty slot may hide op %d", r.headHidden)
-	}
 	r.tPing.start(r.rng)
 	r.tRepair.start(r.rng)
 	switch {
@@ -301,44 +298,42 @@ const (
 )
 
 // classifySlots fills the journal's slots from the two rings read at open,
-// as TigerBeetle's WAL recovery table does, with H the header ring's copy of
-// a slot and P the prepare ring's (docs in shared/reference). A slot reads
-// as never written only if both copies are zeros: faults flip bits, which
-// never yields zeros, and a header-ring write is never lost (the simulator
-// holds it to this: a lost header write beside a lost prepare write would
-// read as the op the slot held a wrap earlier). Faulty slots are never
-// nacked; a faulty slot with no header hides its op.
+// after TigerBeetle's WAL recovery table, with H the header ring's copy of a
+// slot and P the prepare ring's. It leans on two facts of the fault model
+// (sim/disk's atlas holds the simulator to them):
+//
+//   - a replica never has both copies of a slot damaged at once. A damaged
+//     header ring entry thus sits beside the prepare as last written, and a
+//     lost or damaged prepare beside its intact header;
+//   - damage flips bits and never yields zeros, and a header ring write is
+//     never lost, so a copy of all zeros was never written.
+//
+// An op is acknowledged only once both its copies are durable, so a slot
+// whose copies are both unreadable is a torn append (both writes in flight
+// at a crash), never acknowledged, and no slot can hide an acknowledged op
+// above the head: the head is always certain, and TigerBeetle's
+// recovering_head, for a data file that can lose both copies of a slot, has
+// no case to serve here. Faulty slots are still never nacked.
 //
 //	H       P       action
 //	zero    zero    empty
 //	valid   valid   same checksum: clean
-//	                H.op < P.op (header write lost to a crash): P
+//	                H.op < P.op (crash before the header write): P
 //	                H.op > P.op (prepare write lost): faulty, H's header
 //	                same op, other checksum: the newer view's; faulty if H's
 //	valid   zero    faulty, H's header (prepare write lost)
 //	valid   corrupt faulty, H's header (torn or damaged prepare)
 //	zero    valid   P (crash before the header write)
-//	zero    corrupt faulty, no header (torn first write; never acknowledged)
+//	corrupt valid   P (the header entry damaged; P is what was last written)
+//	zero    corrupt faulty, no header (torn first write)
 //	corrupt zero    faulty, no header
-//	corrupt valid   P, unless the slot has since been passed by a later op
-//	                (P.op + slots <= op_max: P is a lost write's leftover):
-//	                then faulty, no header, P kept to match a repaired header
-//	corrupt corrupt faulty, no header
-//
-// It returns the highest op a slot may hide above the head (0: the head is
-// certain): a slot whose header ring copy is corrupt beside a prepare a
-// later op has passed could hold an acknowledged op above every op the
-// rings name, up to prepare_max. A slot with neither copy readable hides
-// nothing acknowledged: the atlas never damages both copies of a slot on
-// one replica, so that is a torn append (its prepare and header sector both
-// in flight at a crash), never acknowledged.
-func (r *Replica) classifySlots(ring []byte, prepares [][]byte) uint64 {
+//	corrupt corrupt faulty, no header (torn append)
+func (r *Replica) classifySlots(ring []byte, prepares [][]byte) {
 	slots := r.cfg.JournalSlotCount
 	hs := make([]Header, slots)
 	ps := make([]*Message, slots)
 	hState := make([]copyState, slots)
 	pState := make([]copyState, slots)
-	var opMax uint64
 	for s := uint64(0); s < slots; s++ {
 		b := ring[s*HeaderSize : (s+1)*HeaderSize]
 		switch {
@@ -346,7 +341,6 @@ func (r *Replica) classifySlots(ring []byte, prepares [][]byte) uint64 {
 			hState[s] = copyZero
 		case DecodeHeader(b, &hs[s]) == nil && hs[s].Command == CommandPrepare && hs[s].Op%slots == s:
 			hState[s] = copyValid
-			opMax = max(opMax, hs[s].Op)
 		default:
 			hState[s] = copyCorrupt
 		}
@@ -358,12 +352,10 @@ func (r *Replica) classifySlots(ring []byte, prepares [][]byte) uint64 {
 			if DecodeHeader(b, &h) == nil && h.Command == CommandPrepare && h.Op%slots == s && uint64(h.Size) <= uint64(len(b)) {
 				if m, err := Decode(b[:h.Size], r.cluster, r.cfg.MessageSizeMax); err == nil {
 					ps[s], pState[s] = m, copyValid
-					opMax = max(opMax, h.Op)
 				}
 			}
 		}
 	}
-	uncertain := false
 	for s := uint64(0); s < slots; s++ {
 		sl := &r.journal.slots[s]
 		useP := func() { sl.has, sl.header, sl.prepare, sl.durable = true, ps[s].Header, ps[s], ps[s].Header.Checksum }
@@ -384,41 +376,12 @@ func (r *Replica) classifySlots(ring []byte, prepares [][]byte) uint64 {
 			}
 		case h == copyValid:
 			useH()
-		case p == copyValid && h == copyZero:
-			useP()
-		case p == copyValid && ps[s].Header.Op+slots > opMax:
+		case p == copyValid:
 			useP()
 		default:
 			sl.faulty = true
-			if p == copyValid {
-				// A lost prepare write's leftover beside a damaged header:
-				// the slot's real op, acknowledged, may be above the head.
-				sl.prepare = ps[s]
-				uncertain = true
-			}
 		}
 	}
-	if !uncertain {
-		return 0
-	}
-	// Uncertain only if such a slot could hold an op above the head that
-	// this replica may have written: the head slot and every slot up to
-	// prepare_max must be readable.
-	var head uint64
-	for s := uint64(0); s < slots; s++ {
-		if sl := &r.journal.slots[s]; sl.has {
-			head = max(head, sl.header.Op)
-		}
-	}
-	top := min(r.cfg.Schedule().PrepareMax(r.sb.durable.Checkpoint.Op), head+slots-1)
-	hidden := uint64(0)
-	for op := head + 1; op <= top; op++ {
-		s := op % slots
-		if sl := &r.journal.slots[s]; sl.faulty && !sl.has && hState[s] == copyCorrupt && pState[s] == copyValid {
-			hidden = op
-		}
-	}
-	return hidden
 }
 
 func allZero(b []byte) bool {

@@ -79,11 +79,6 @@ type Replica struct {
 	commitMin uint64 // highest op executed here
 	commitMax uint64 // highest op known committed
 
-	// headHidden, while non-zero, is the highest op a faulty WAL slot may
-	// hide above op (recovering_head): the replica neither votes nor
-	// acknowledges until a view settles its head (recovery.go).
-	headHidden uint64
-
 	journal  *journal
 	sb       superblock
 	sessions sessions
@@ -906,7 +901,7 @@ func (r *Replica) onPrepareDurable(op uint64, sum u128.U128) {
 }
 
 func (r *Replica) sendPrepareOK(op uint64) {
-	if r.headHidden > 0 || r.status != StatusNormal || r.isPrimary() || r.sb.durable.LogView != r.view || r.sb.durable.View != r.view {
+	if r.status != StatusNormal || r.isPrimary() || r.sb.durable.LogView != r.view || r.sb.durable.View != r.view {
 		return
 	}
 	h, ok := r.journal.header(op)

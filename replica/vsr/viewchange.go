@@ -189,7 +189,7 @@ func (r *Replica) resendViewChange() {
 // durable counts: the view is durable before we get here, and present bits
 // name prepares on disk, never ones merely in memory.
 func (r *Replica) sendJoinView() {
-	if r.sb.durable.View != r.view || r.syncing() || r.headHidden > 0 {
+	if r.sb.durable.View != r.view || r.syncing() {
 		// A replica syncing to a checkpoint neither votes for a new view's
 		// log nor leads one: its log and state are not yet its own.
 		return
@@ -417,7 +417,7 @@ func (r *Replica) checkJoinQuorum() {
 // suffix durably: every header of the last PipelineMax+1 ops, hash-chained,
 // and the prepares of every op that may be uncommitted.
 func (r *Replica) tryStartView() {
-	if r.status != StatusViewChange || !r.logInstall || r.headHidden > 0 {
+	if r.status != StatusViewChange || !r.logInstall {
 		return
 	}
 	low := uint64(0)
@@ -522,11 +522,7 @@ func (r *Replica) onView(m *Message) {
 	if r.opening && r.openStalled >= syncStuckRepairs && cs.Op > r.checkpoint.Op {
 		r.retarget(cs)
 	}
-	// recovering_head: a view settles the head if it is a newer view (its
-	// log was chosen without us) or reaches the op we may hide (the view's
-	// log then names what sits there).
-	settles := r.headHidden > 0 && (h.View > r.view || h.Op >= r.headHidden)
-	if h.View == r.view && r.status == StatusNormal && r.logView == r.view && !settles {
+	if h.View == r.view && r.status == StatusNormal && r.logView == r.view {
 		if r.wantSync(cs.Op) {
 			r.startSync(cs)
 		}
@@ -570,9 +566,6 @@ func (r *Replica) onView(m *Message) {
 	r.view = h.View
 	r.logView = h.View
 	r.viewHeaders = headers
-	if settles {
-		r.headHidden = 0
-	}
 	r.commitMax = max(r.commitMax, h.Commit)
 	r.setStatus(StatusNormal)
 	r.pipeline, r.requestQueue = nil, nil
