@@ -265,6 +265,10 @@ func verdict(w io.Writer, rec reports.Record, f flags, elapsed time.Duration) {
 		rec.ViewMax, rec.ViewChanges, rec.Crashes, rec.Restarts, rec.Partitions)
 	fmt.Fprintf(w, "messages: %d sent, %d delivered, %d dropped, %d duplicated; trace %s\n",
 		rec.Messages.Sent, rec.Messages.Delivered, rec.Messages.Dropped, rec.Messages.Duplicated, rec.TraceHash)
+	if s := rec.StorageFaults; s != nil {
+		fmt.Fprintf(w, "storage faults: %d latent, %d bit rot, %d write, %d misdirected writes, %d misdirected reads, %d torn, %d superblock\n",
+			s.Latent, s.BitRot, s.Write, s.MisdirectedWrite, s.MisdirectedRead, s.Torn, s.Superblock)
+	}
 	printWorkload(w, rec.Workload)
 	if rec.Result == reports.Pass {
 		fmt.Fprintf(w, "PASSED (%d ticks)\n", rec.Ticks)
