@@ -1,7 +1,10 @@
 // Package disk simulates one replica's data file: an asynchronous,
 // sector-aligned io.Storage whose IOs complete on the simulator's scheduler
 // after a sampled latency, and whose in-flight writes are lost or torn when
-// the process crashes.
+// the process crashes. With Options.Faults it is hostile too (faults.go):
+// latent sector errors, bit rot, write faults, misdirected writes and reads,
+// writes torn part way, superblock copy faults, each landing only where the
+// cluster's Atlas (atlas.go) says the cluster can recover from it.
 //
 // Determinism: everything runs on the caller's goroutine; every random choice
 // comes from the *rand.Rand handed to New, drawn in a documented order:
