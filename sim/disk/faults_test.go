@@ -206,3 +206,36 @@ func TestAtlasRule(t *testing.T) {
 		}
 	}
 }
+
+// The superblock takes at most one damaged copy at a time: with copy 0
+// damaged, writes of the others take no fault, and once copy 0 is rewritten
+// whole a copy may be faulted again.
+func TestSuperblockOneDamagedCopy(t *testing.T) {
+	d, s := hostile(Faults{})
+	const copySize = 4096
+	for c := uint64(0); c < 4; c++ {
+		writeNow(t, d, s, io.ZoneSuperblock, c*copySize, fill(copySize, byte(c+1)))
+	}
+	d.markFaulty(io.ZoneSuperblock, 0)
+	d.opts.Faults.Superblock = 1
+	for c := uint64(1); c < 4; c++ {
+		writeNow(t, d, s, io.ZoneSuperblock, c*copySize, fill(copySize, 9))
+	}
+	if n := d.FaultStats().Superblock; n != 0 {
+		t.Fatalf("%d superblock faults beside a damaged copy", n)
+	}
+	writeNow(t, d, s, io.ZoneSuperblock, 0, fill(copySize, 9)) // clears copy 0, may fault it
+	writeNow(t, d, s, io.ZoneSuperblock, copySize, fill(copySize, 9))
+	if n := d.FaultStats().Superblock; n == 0 {
+		t.Fatal("no superblock fault once every copy was whole")
+	}
+	damaged := 0
+	for c := uint64(0); c < 4; c++ {
+		if d.sbDamaged(c) {
+			damaged++
+		}
+	}
+	if damaged > 2 { // a misdirected copy damages its target and where it lands
+		t.Fatalf("%d copies damaged", damaged)
+	}
+}
