@@ -55,12 +55,21 @@ func TestWALOpenClassifiesBothCopies(t *testing.T) {
 		damage        func(st *memStorage)
 		faulty, has   bool
 		present, held bool
+		op            uint64 // the op the slot's header names, if it has one
 	}{
-		{"intact", func(*memStorage) {}, false, true, true, true},
-		{"prepare body corrupt", func(st *memStorage) { prep(st)[HeaderSize+3] ^= 1 }, true, true, false, false},
-		{"prepare lost", func(st *memStorage) { clear(prep(st)[:cfg.SectorSize]) }, true, true, false, false},
-		{"header entry corrupt", func(st *memStorage) { ring(st)[40] ^= 1 }, false, true, true, true},
-		{"both corrupt", func(st *memStorage) { ring(st)[40] ^= 1; prep(st)[40] ^= 1 }, true, false, false, false},
+		{"intact", func(*memStorage) {}, false, true, true, true, 1},
+		{"prepare body corrupt", func(st *memStorage) { prep(st)[HeaderSize+3] ^= 1 }, true, true, false, false, 1},
+		{"prepare lost", func(st *memStorage) { clear(prep(st)[:cfg.SectorSize]) }, true, true, false, false, 1},
+		{"header entry corrupt", func(st *memStorage) { ring(st)[40] ^= 1 }, false, true, true, true, 1},
+		{"both corrupt", func(st *memStorage) { ring(st)[40] ^= 1; prep(st)[40] ^= 1 }, true, false, false, false, 0},
+		// A wrap later, op 33's prepare write was lost (the slot still
+		// holds op 1's) but its header reached the ring: op 33 was
+		// acknowledged, and is faulty, not op 1 again.
+		{"prepare write lost a wrap later", func(st *memStorage) {
+			h := Header{Command: CommandPrepare, Cluster: testCluster, Op: 33, Timestamp: 33, Operation: OperationRegister}
+			h.Seal(nil)
+			EncodeHeader(&h, ring(st))
+		}, true, true, false, false, 33},
 	} {
 		st, p := walWithOp1(t)
 		tc.damage(st)
@@ -70,7 +79,10 @@ func TestWALOpenClassifiesBothCopies(t *testing.T) {
 			t.Fatalf("%s: faulty %v has %v present %v held %v; want %v %v %v %v", tc.name,
 				s.faulty, s.has, r.journal.present(1), r.journal.prepare(1) != nil, tc.faulty, tc.has, tc.present, tc.held)
 		}
-		if tc.has && s.header.Checksum != p.Header.Checksum {
+		if tc.has && s.header.Op != tc.op {
+			t.Fatalf("%s: slot holds op %d, want %d", tc.name, s.header.Op, tc.op)
+		}
+		if tc.has && s.header.Op == 1 && s.header.Checksum != p.Header.Checksum {
 			t.Fatalf("%s: slot holds %v, want op 1's header", tc.name, s.header.Checksum)
 		}
 		// The join_view it would send: op 1 is the head (bit 0). A faulty
