@@ -133,6 +133,23 @@ type Record struct {
 	// Clock describes the replicas' clocks when the run drew clock faults;
 	// absent when every replica read one perfect clock.
 	Clock *Clock `json:"clock,omitempty"`
+	// StorageFaults counts the storage faults injected when the run drew
+	// them; absent when the disks only lost or tore writes at crashes.
+	StorageFaults *StorageFaults `json:"storage_faults,omitempty"`
+}
+
+// StorageFaults counts a run's injected storage faults by class, over every
+// replica's disk. Reformats counts data files wiped (none yet: reformat is
+// not simulated).
+type StorageFaults struct {
+	Latent           uint64 `json:"latent"`
+	BitRot           uint64 `json:"bit_rot"`
+	Write            uint64 `json:"write"`
+	MisdirectedWrite uint64 `json:"misdirected_write"`
+	MisdirectedRead  uint64 `json:"misdirected_read"`
+	Torn             uint64 `json:"torn"`
+	Superblock       uint64 `json:"superblock"`
+	Reformats        uint64 `json:"reformats"`
 }
 
 // Clock is what a run's clock faults were. Offsets and steps are wall clock

@@ -54,6 +54,14 @@ type Config struct {
 	// ClockFaults gives every replica its own faulty clock (sim/clock), drawn
 	// from the seed on a stream of its own; off, all read one perfect clock.
 	ClockFaults bool
+	// StorageFaults makes every disk hostile (sim/disk's Faults, placed by
+	// its Atlas), drawn from the seed on a stream of its own; off, disks
+	// only lose or tear writes in flight at a crash. StorageFaultsOff names
+	// classes to keep off (faults.StorageClasses); StorageFaultsGrid lets
+	// faults land in the grid zone too (faults.GridFaultsNote).
+	StorageFaults     bool
+	StorageFaultsOff  []string
+	StorageFaultsGrid bool
 }
 
 const (
@@ -138,6 +146,8 @@ type Cluster struct {
 	tl timeline
 
 	clocks clocks
+
+	sfaults storageFaults
 }
 
 // New builds the cluster for opts: formats every data file and opens every
@@ -186,6 +196,9 @@ func New(opts faults.Options, cfg Config) (*Cluster, error) {
 		for !formatted && c.sched.Pending() > 0 {
 			c.sched.RunUntil(c.sched.Now() + sched.TickNs)
 		}
+	}
+	if err := c.newStorageFaults(); err != nil {
+		return nil, err
 	}
 	for i := 0; i < r; i++ {
 		if err := c.startReplica(i); err != nil {

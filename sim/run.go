@@ -101,6 +101,7 @@ func (c *Cluster) step(faultsOn bool) {
 	c.net.Tick()
 	c.sampleTimeline(tick)
 	if faultsOn {
+		c.rotDisks()
 		c.processFaults()
 		c.observeProgress()
 	}
@@ -334,6 +335,10 @@ func (c *Cluster) Record() reports.Record {
 	}
 	c.latencyPercentiles(&rec)
 	rec.Clock = c.clockRecord()
+	rec.StorageFaults = c.storageFaultsRecord()
+	if c.sfaults.on {
+		maps.Copy(rec.Options, faults.DescribeStorage(c.sfaults.plan))
+	}
 	rec.ExitCode = rec.Result.ExitCode()
 	return rec
 }

@@ -271,7 +271,8 @@ func (h *harness) judge(ctx context.Context, m *Mutant) (r Result) {
 		r.Verdict, r.Detail = BuildFailed, err.Error()
 		return r
 	}
-	runs, stopped, err := h.swarm(ctx, exe, filepath.Join(h.o.Out, m.Name))
+	flags := append(append([]string(nil), h.o.Flags...), m.Flags...)
+	runs, stopped, err := h.swarm(ctx, exe, filepath.Join(h.o.Out, m.Name), flags)
 	if err != nil {
 		r.Verdict, r.Detail = Failed, err.Error()
 		return r
@@ -279,10 +280,10 @@ func (h *harness) judge(ctx context.Context, m *Mutant) (r Result) {
 	r.SeedsRun, r.Stopped = len(runs), stopped
 	reproduce := func(seed string) string {
 		return fmt.Sprintf("go run ./cmd/mutants apply %s DIR && cd DIR && go run ./cmd/vopr --seed %s%s",
-			m.Name, seed, strings.Join(append([]string{""}, h.o.Flags...), " "))
+			m.Name, seed, strings.Join(append([]string{""}, flags...), " "))
 	}
 	baseline := func(seed string) (reports.Result, error) {
-		return h.baselineResult(ctx, append([]string{"--seed", seed}, h.o.Flags...))
+		return h.baselineResult(ctx, append([]string{"--seed", seed}, flags...))
 	}
 	if err := tally(&r, runs, baseline, reproduce); err != nil {
 		r.Verdict, r.Detail = Failed, "baseline: "+err.Error()
@@ -413,7 +414,7 @@ const swarmSlack = 2 * time.Minute
 
 // swarm runs the mutant's own `vopr swarm`, one seed at a time: the
 // harness runs mutants side by side instead.
-func (h *harness) swarm(ctx context.Context, exe, out string) ([]reports.Run, string, error) {
+func (h *harness) swarm(ctx context.Context, exe, out string, flags []string) ([]reports.Run, string, error) {
 	if err := os.RemoveAll(out); err != nil {
 		return nil, "", err
 	}
@@ -428,7 +429,7 @@ func (h *harness) swarm(ctx context.Context, exe, out string) ([]reports.Run, st
 	if h.o.StopAfter > 0 {
 		args = append(args, "--stop-after", strconv.Itoa(h.o.StopAfter))
 	}
-	args = append(args, h.o.Flags...)
+	args = append(args, flags...)
 	limit := h.o.Budget + h.o.Timeout + swarmSlack
 	sctx, cancel := ctx, context.CancelFunc(func() {})
 	if h.o.Budget > 0 {
