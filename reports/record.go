@@ -133,6 +133,9 @@ type Record struct {
 	// Clock describes the replicas' clocks when the run drew clock faults;
 	// absent when every replica read one perfect clock.
 	Clock *Clock `json:"clock,omitempty"`
+	// Scrub sums the grid scrubbers' work over every replica and restart;
+	// absent when no scrubber read a block.
+	Scrub *Scrub `json:"scrub,omitempty"`
 }
 
 // Clock is what a run's clock faults were. Offsets and steps are wall clock
@@ -158,4 +161,16 @@ type Clock struct {
 func Percentile(sorted []uint64, p int) uint64 {
 	rank := (len(sorted)*p + 99) / 100
 	return sorted[max(rank, 1)-1]
+}
+
+// Scrub is the grid scrubbers' work in a run: blocks re-read and verified,
+// those that failed, repaired from a peer's copy, and whole tours.
+type Scrub struct {
+	Scrubbed  uint64 `json:"blocks_scrubbed"`
+	Faults    uint64 `json:"faults_found"`
+	Repaired  uint64 `json:"repaired"`
+	Requested uint64 `json:"requests"`
+	Cycles    uint64 `json:"cycles"`
+	// Overruns counts tours that outlasted their cycle.
+	Overruns uint64 `json:"overruns"`
 }

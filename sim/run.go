@@ -194,6 +194,7 @@ func (c *Cluster) crash(i int) {
 	c.down[i] = true
 	c.changed[i] = c.sched.Tick()
 	c.disks[i].Crash()
+	addScrub(&c.scrubbed, c.replicas[i])
 	c.replicas[i] = nil
 	c.net.SetNodeUp(i, false)
 	c.record(evCrash, uint64(i), 0, 0)
@@ -333,6 +334,7 @@ func (c *Cluster) Record() reports.Record {
 	}
 	c.latencyPercentiles(&rec)
 	rec.Clock = c.clockRecord()
+	rec.Scrub = c.scrubRecord()
 	rec.ExitCode = rec.Result.ExitCode()
 	return rec
 }

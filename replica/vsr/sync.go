@@ -189,6 +189,9 @@ func (r *Replica) onBlock(b []byte) {
 	}
 	var ok bool
 	if r.missingBlocks, ok = take(r.missingBlocks); !ok {
+		if r.scrubRepair(ref, padded) {
+			return
+		}
 		// Links are taken only while a checkpoint is being opened: later
 		// the same address may hold a newer block of our own.
 		if !r.opening {
