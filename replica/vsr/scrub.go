@@ -1,7 +1,6 @@
 package vsr
 
 import (
-	"encoding/binary"
 	"slices"
 
 	"viewstamp/replica/storage/block"
@@ -126,19 +125,16 @@ func (r *Replica) scrubTick() {
 	if len(r.scrub.faults) == 0 || r.solo() || r.ticks%r.cfg.RepairTicks != 0 {
 		return
 	}
-	n := min(len(r.scrub.faults), blocksPerRequest)
-	// From a rotating offset, so that blocks no peer answers for cannot
-	// starve the rest.
-	start := int(r.scrub.round % uint64(len(r.scrub.faults)))
-	body := make([]byte, n*blockRefSize)
-	for i := range n {
-		ref := r.scrub.faults[(start+i)%len(r.scrub.faults)]
-		binary.LittleEndian.PutUint64(body[i*blockRefSize:], ref.Address)
-		ref.Checksum.Put(body[i*blockRefSize+8:])
+	// A block a parked read also waits for is the read's to repair: two
+	// copies arriving would write it twice.
+	r.scrub.faults = slices.DeleteFunc(r.scrub.faults, func(ref block.Ref) bool { return slices.Contains(r.missingBlocks, ref) })
+	if len(r.scrub.faults) == 0 {
+		return
 	}
 	r.scrub.round++
 	r.scrub.stats.Requested++
-	r.send(r.peerInTurn(r.scrub.round), &Message{Header: Header{Command: CommandGetBlocks}, Body: body})
+	r.send(r.peerInTurn(r.scrub.round), &Message{Header: Header{Command: CommandGetBlocks},
+		Body: appendBlockRefs(nil, r.scrub.faults, blockWindow(r.scrub.round, int(r.cfg.ReplicaCount)-1, len(r.scrub.faults)))})
 }
 
 // scrubChildren names the blocks an intact block references: a trailer's
@@ -159,7 +155,7 @@ func (r *Replica) scrubChildren(blk []byte) []block.Ref {
 }
 
 func (r *Replica) onScrubFault(ref block.Ref) {
-	if !r.scrubSafe() || slices.Contains(r.scrub.faults, ref) {
+	if !r.scrubSafe() || slices.Contains(r.scrub.faults, ref) || slices.Contains(r.missingBlocks, ref) {
 		return
 	}
 	if len(r.scrub.faults) >= scrubRepairsMax {
