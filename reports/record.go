@@ -171,6 +171,8 @@ type Scrub struct {
 	Repaired  uint64 `json:"repaired"`
 	Requested uint64 `json:"requests"`
 	Cycles    uint64 `json:"cycles"`
-	// Overruns counts tours that outlasted their cycle.
-	Overruns uint64 `json:"overruns"`
+	// Overruns counts tours that outlasted their cycle; OverrunTicksMax
+	// is the longest past its cycle's end any tour ran.
+	Overruns        uint64 `json:"overruns"`
+	OverrunTicksMax uint64 `json:"overrun_ticks_max"`
 }

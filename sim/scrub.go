@@ -17,6 +17,7 @@ func addScrub(sum *reports.Scrub, r *vsr.Replica) {
 	sum.Requested += st.Requested
 	sum.Cycles += st.Cycles
 	sum.Overruns += st.Overruns
+	sum.OverrunTicksMax = max(sum.OverrunTicksMax, st.OverrunTicksMax)
 }
 
 // scrubRecord is the run's scrubbing: the replicas that crashed on the way

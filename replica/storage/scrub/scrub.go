@@ -60,9 +60,12 @@ type Stats struct {
 	Faults   uint64 // blocks that failed verification
 	Skipped  uint64 // blocks skipped: released or being written
 	Cycles   uint64 // cycles whose tour completed
-	// Overruns counts tours that were still running when their cycle's
-	// ticks ran out (too many blocks for ReadsMax at the disk's latency).
-	Overruns uint64
+	// Overruns counts tours still reading when their cycle's ticks ran
+	// out: a checkpoint made near the cycle's end brought blocks not yet
+	// read, or the disk is too slow for ReadsMax. The tour goes on until
+	// done; OverrunTicksMax is the longest it went on past its cycle.
+	Overruns        uint64
+	OverrunTicksMax uint64
 	// Restarts counts tours re-rooted at a newer checkpoint mid-cycle.
 	Restarts uint64
 }
@@ -179,6 +182,7 @@ func (s *Scrubber) Tick() {
 	s.tick++
 	if s.tick >= s.cfg.CycleTicks {
 		if s.done() {
+			s.stats.OverrunTicksMax = max(s.stats.OverrunTicksMax, s.tick-s.cfg.CycleTicks)
 			s.stats.Cycles++
 			s.newCycle()
 			s.newTour()
