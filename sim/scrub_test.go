@@ -63,7 +63,7 @@ func TestScrubberRepairsLatentDamage(t *testing.T) {
 		c.disks[victim].Write(rio.ZoneGrid, l.BlockOffset(a), garbage, func() { written++ })
 	}
 	before := r.ScrubStats()
-	for range scrub.CycleTicks + scrub.CycleTicks/2 {
+	for range scrub.SimulatorCycleTicks + scrub.SimulatorCycleTicks/2 {
 		c.step(false)
 	}
 	if c.failure != nil {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"viewstamp/replica/storage"
+	"viewstamp/replica/storage/scrub"
 )
 
 // Config holds the sizes that production and the simulator choose differently.
@@ -32,6 +33,9 @@ type Config struct {
 	// NormalHeartbeatTicks (plus jitter), so this spans two re-sends: one
 	// lost message does not expire a vote still held.
 	ExitVoteTicks uint64
+	// ScrubCycleTicks is how long the grid scrubber may take to re-read
+	// every block of the checkpoint (replica/storage/scrub).
+	ScrubCycleTicks uint64
 
 	// Bugs plants known protocol bugs, to prove the simulator's checkers
 	// catch them. Always zero outside such tests.
@@ -60,6 +64,7 @@ func ProductionConfig(replicaCount uint8) Config {
 		RepairTicks:          10,
 		AbdicateTicks:        1000,
 		ExitVoteTicks:        1500,
+		ScrubCycleTicks:      scrub.ProductionCycleTicks,
 	}
 }
 
@@ -73,6 +78,7 @@ func SimConfig(replicaCount uint8) Config {
 	c.Config = storage.SimulatorConfig()
 	c.RequestQueueMax = 8
 	c.HeadersPerReply = 8
+	c.ScrubCycleTicks = scrub.SimulatorCycleTicks
 	return c
 }
 

@@ -59,7 +59,7 @@ func (r *Replica) ScrubStats() ScrubStats {
 
 func (r *Replica) scrubber() *scrub.Scrubber {
 	if r.scrub.s == nil {
-		r.scrub.s = scrub.New(scrub.Config{}, scrubGrid{r}, r.scrubChildren, r.onScrubFault)
+		r.scrub.s = scrub.New(scrub.Config{CycleTicks: r.cfg.ScrubCycleTicks}, scrubGrid{r}, r.scrubChildren, r.onScrubFault)
 	}
 	return r.scrub.s
 }

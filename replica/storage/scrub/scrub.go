@@ -22,12 +22,14 @@ import (
 )
 
 const (
-	// CycleTicks is how long one tour of the checkpoint's blocks may take.
-	// A latent fault must be found while a peer still holds a good copy;
-	// a checkpoint's blocks outlive it by at most two checkpoints, which
-	// the simulator reaches in a few thousand ticks. A shorter cycle costs
-	// read bandwidth the foreground needs.
-	CycleTicks = 6000
+	// SimulatorCycleTicks is how long one tour of the checkpoint's blocks
+	// may take in the simulator (60 s of 10 ms ticks). A latent fault must
+	// be found while a peer still holds a good copy, and a run lasts
+	// minutes; a shorter cycle takes read bandwidth the foreground needs.
+	SimulatorCycleTicks = 6000
+	// ProductionCycleTicks is TigerBeetle's production cycle, 180 days:
+	// terabytes re-read without a noticeable share of the disk.
+	ProductionCycleTicks = 180 * 24 * 3600 * 100
 	// ReadsMax bounds the scrubber's reads in flight, so that it takes at
 	// most this share of the grid's read slots from foreground reads.
 	ReadsMax = 2
@@ -48,7 +50,7 @@ type Grid interface {
 	Skip(address uint64) bool
 }
 
-// Config sets the cycle. Zero fields take the package constants.
+// Config sets the cycle. Zero fields take SimulatorCycleTicks and ReadsMax.
 type Config struct {
 	CycleTicks uint64
 	ReadsMax   int
@@ -113,7 +115,7 @@ type Scrubber struct {
 // block references (nil if none); fault hears of each block that fails.
 func New(cfg Config, g Grid, children func(blk []byte) []block.Ref, fault func(ref block.Ref)) *Scrubber {
 	if cfg.CycleTicks == 0 {
-		cfg.CycleTicks = CycleTicks
+		cfg.CycleTicks = SimulatorCycleTicks
 	}
 	if cfg.ReadsMax == 0 {
 		cfg.ReadsMax = ReadsMax
