@@ -136,6 +136,9 @@ type Record struct {
 	// StorageFaults counts the storage faults injected when the run drew
 	// them; absent when the disks only lost or tore writes at crashes.
 	StorageFaults *StorageFaults `json:"storage_faults,omitempty"`
+	// Scrub sums the grid scrubbers' work over every replica and restart;
+	// absent when no scrubber read a block.
+	Scrub *Scrub `json:"scrub,omitempty"`
 }
 
 // StorageFaults counts a run's injected storage faults by class, over every
@@ -182,4 +185,18 @@ type Clock struct {
 func Percentile(sorted []uint64, p int) uint64 {
 	rank := (len(sorted)*p + 99) / 100
 	return sorted[max(rank, 1)-1]
+}
+
+// Scrub is the grid scrubbers' work in a run: blocks re-read and verified,
+// those that failed, repaired from a peer's copy, and whole tours.
+type Scrub struct {
+	Scrubbed  uint64 `json:"blocks_scrubbed"`
+	Faults    uint64 `json:"faults_found"`
+	Repaired  uint64 `json:"repaired"`
+	Requested uint64 `json:"requests"`
+	Cycles    uint64 `json:"cycles"`
+	// Overruns counts tours that outlasted their cycle; OverrunTicksMax
+	// is the longest past its cycle's end any tour ran.
+	Overruns        uint64 `json:"overruns"`
+	OverrunTicksMax uint64 `json:"overrun_ticks_max"`
 }

@@ -110,6 +110,9 @@ type Cluster struct {
 	changed       []uint64 // tick of a replica's last process change
 	restarts      []uint64
 
+	// scrubbed sums the scrubbers' counters of replicas since crashed.
+	scrubbed reports.Scrub
+
 	clients  []*simClient
 	clientBy map[u128.U128]int
 

@@ -196,6 +196,7 @@ func (c *Cluster) crash(i int) {
 	c.down[i] = true
 	c.changed[i] = c.sched.Tick()
 	c.disks[i].Crash()
+	addScrub(&c.scrubbed, c.replicas[i])
 	c.replicas[i] = nil
 	c.net.SetNodeUp(i, false)
 	c.record(evCrash, uint64(i), 0, 0)
@@ -339,6 +340,7 @@ func (c *Cluster) Record() reports.Record {
 	if c.sfaults.on {
 		maps.Copy(rec.Options, faults.DescribeStorage(c.sfaults.plan))
 	}
+	rec.Scrub = c.scrubRecord()
 	rec.ExitCode = rec.Result.ExitCode()
 	return rec
 }

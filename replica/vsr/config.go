@@ -5,6 +5,7 @@ import (
 
 	"viewstamp/replica/clock"
 	"viewstamp/replica/storage"
+	"viewstamp/replica/storage/scrub"
 )
 
 // Config holds the sizes that production and the simulator choose differently.
@@ -39,6 +40,9 @@ type Config struct {
 	ClockAbdicateTicks uint64
 	// Clock sets the synchronization windows (replica/clock).
 	Clock clock.Config
+	// ScrubCycleTicks is how long the grid scrubber may take to re-read
+	// every block of the checkpoint (replica/storage/scrub).
+	ScrubCycleTicks uint64
 
 	// Bugs plants known protocol bugs, to prove the simulator's checkers
 	// catch them. Always zero outside such tests.
@@ -69,6 +73,7 @@ func ProductionConfig(replicaCount uint8) Config {
 		ExitVoteTicks:        1500,
 		ClockAbdicateTicks:   1000,
 		Clock:                clock.ProductionConfig(),
+		ScrubCycleTicks:      scrub.ProductionCycleTicks,
 	}
 }
 
@@ -82,6 +87,7 @@ func SimConfig(replicaCount uint8) Config {
 	c.Config = storage.SimulatorConfig()
 	c.RequestQueueMax = 8
 	c.HeadersPerReply = 8
+	c.ScrubCycleTicks = scrub.SimulatorCycleTicks
 	return c
 }
 

@@ -164,6 +164,8 @@ type Replica struct {
 	repairRound uint64 // bumped per repair round; rotates who is asked for what
 
 	Drops Drops
+
+	scrub scrubbing // the grid scrubber (scrub.go)
 }
 
 // New creates a replica. It is in StatusRecovering until Open's reads complete.
@@ -250,6 +252,7 @@ func (r *Replica) Tick() {
 		}
 		return
 	}
+	r.scrubTick()
 	if r.tPing.tick(r.rng) {
 		r.sendPings()
 	}
