@@ -120,20 +120,8 @@ func TestClusterPartitionHeals(t *testing.T) {
 
 	// Convergence: with the load stopped, every replica reaches the same
 	// commit, the isolated one included.
-	commits := make([]uint64, n)
-	deadline := time.Now().Add(convergeTimeout)
-	for {
-		for i := range n {
-			commits[i] = c.debugCommit(i)
-		}
-		if commits[victim] == commits[(victim+1)%n] && commits[victim] == commits[(victim+2)%n] {
-			break
-		}
-		if time.Now().After(deadline) || !sleepCtx(ctx, 200*time.Millisecond) {
-			t.Fatalf("replicas did not converge in %s: commits %v (replica %d was cut off)", convergeTimeout, commits, victim)
-		}
-	}
-	t.Logf("converged: every replica at commit %d", commits[victim])
+	commit := c.waitConverged(victim)
+	t.Logf("converged: every replica at commit %d", commit)
 
 	// A clean stop; the stop lines must name the same commit and
 	// checkpoint for all three.
