@@ -393,14 +393,28 @@ type testCluster struct {
 	io      string
 	cluster u128.U128
 	addrs   []string
-	files   []string
-	logs    []string
-	mu      sync.Mutex
-	procs   []*exec.Cmd
-	exited  []chan struct{}
+	// peerAddrs, if set, is replica i's own --addresses (the partition
+	// test routes each replica's dials through proxies); else addrs.
+	peerAddrs [][]string
+	files     []string
+	logs      []string
+	mu        sync.Mutex
+	procs     []*exec.Cmd
+	exited    []chan struct{}
 }
 
 func newTestCluster(t *testing.T, ctx context.Context, n int) *testCluster {
+	t.Helper()
+	c := newStoppedTestCluster(t, ctx, n)
+	for i := range n {
+		c.start(i)
+	}
+	return c
+}
+
+// newStoppedTestCluster builds the binary and formats the data files of n
+// replicas but starts none of them.
+func newStoppedTestCluster(t *testing.T, ctx context.Context, n int) *testCluster {
 	t.Helper()
 	dir := directIODir(t)
 	c := &testCluster{t: t, ctx: ctx, cluster: u128.U128{Lo: 0x5eed}, bin: filepath.Join(dir, "replica")}
@@ -416,9 +430,6 @@ func newTestCluster(t *testing.T, ctx context.Context, n int) *testCluster {
 	c.io = c.pickIO(n)
 	c.procs = make([]*exec.Cmd, n)
 	c.exited = make([]chan struct{}, n)
-	for i := range n {
-		c.start(i)
-	}
 	t.Cleanup(func() {
 		if keep := os.Getenv("REPLICA_TEST_KEEP"); keep != "" {
 			_ = os.MkdirAll(keep, 0o755)
@@ -471,7 +482,11 @@ func (c *testCluster) start(i int) {
 	if err != nil {
 		c.t.Fatal(err)
 	}
-	args := []string{"start", "--addresses", strings.Join(c.addrs, ","), "--io", c.io}
+	addrs := c.addrs
+	if c.peerAddrs != nil {
+		addrs = c.peerAddrs[i]
+	}
+	args := []string{"start", "--addresses", strings.Join(addrs, ","), "--io", c.io}
 	if os.Getenv("REPLICA_TEST_VERBOSE") != "" {
 		args = append(args, "--verbose")
 	}
