@@ -33,8 +33,12 @@ const (
 	// convergeTimeout bounds the wait for the healed replica to reach the
 	// others' commit.
 	convergeTimeout = 60 * time.Second
-	// debugLineTimeout bounds the wait for a replica's SIGUSR1 line.
-	debugLineTimeout = 10 * time.Second
+	// debugLineTimeout bounds the wait for a replica's SIGUSR1 line. A
+	// replica just restarted may be replaying its WAL through a cold
+	// forest; under `make test` on a loaded 2-core machine 10 s was once
+	// not enough (TestClusterRepairsFlippedWALSlot), alone it takes
+	// milliseconds.
+	debugLineTimeout = 30 * time.Second
 )
 
 // TestClusterPartitionHeals runs three replica processes whose every
