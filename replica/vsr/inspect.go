@@ -3,6 +3,7 @@ package vsr
 import (
 	"fmt"
 
+	"viewstamp/replica/storage"
 	"viewstamp/replica/u128"
 )
 
@@ -89,3 +90,7 @@ func (r *Replica) CheckpointReplies(fn func(slot int, size uint64, missing bool)
 	}
 	return true
 }
+
+// CheckpointState is the checkpoint this replica runs from, as its durable
+// superblock names it: where a checker starts walking what it references.
+func (r *Replica) CheckpointState() storage.CheckpointState { return r.checkpoint }
