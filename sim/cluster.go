@@ -178,6 +178,9 @@ func New(opts faults.Options, cfg Config) (*Cluster, error) {
 	c.changed = make([]uint64, r)
 	c.restarts = make([]uint64, r)
 	zones := c.vcfg.Layout().ZoneSizes()
+	// One store for every disk: replicas' grids and WALs hold mostly the
+	// same sectors in the same places, kept once.
+	sectors := disk.NewSectors(c.vcfg.SectorSize)
 	root := vsr.RootHeader(c.cluster)
 	c.state = check.NewState(r, root.Checksum)
 	c.replies = check.NewReplies(c.state)
@@ -186,7 +189,7 @@ func New(opts faults.Options, cfg Config) (*Cluster, error) {
 	c.auditor = workload.NewAuditor(c.batchMax())
 	c.newClocks()
 	for i := 0; i < r; i++ {
-		c.disks[i] = disk.New(opts.Storage, rand.New(rand.NewPCG(c.rng.Uint64(), 2)), &c.sched, c.vcfg.SectorSize, zones)
+		c.disks[i] = disk.NewShared(sectors, opts.Storage, rand.New(rand.NewPCG(c.rng.Uint64(), 2)), &c.sched, zones)
 		formatted := false
 		vsr.Format(c.vcfg, c.cluster, uint8(i), c.disks[i], func() { formatted = true })
 		for !formatted && c.sched.Pending() > 0 {
