@@ -4,11 +4,8 @@ package disk
 
 // slabs is the sectors' memory, on the Go heap where no memory mapping is
 // available.
-type slabs struct {
-	bytes uint64
-	list  [][]byte
-}
+type slabs struct{}
 
-func newSlabs(_ *Sectors, slabBytes uint64) *slabs { return &slabs{bytes: slabBytes} }
+func newSlabs(*Sectors) *slabs { return &slabs{} }
 
-func (m *slabs) grow() { m.list = append(m.list, make([]byte, m.bytes)) }
+func (*slabs) grow(n uint64) []byte { return make([]byte, n) }
