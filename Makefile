@@ -6,6 +6,7 @@ SEED ?=
 
 build:
 	$(GO) build -trimpath -o bin/vopr ./cmd/vopr
+	$(GO) build -trimpath -ldflags "-X main.revision=$$(git rev-parse --short HEAD 2>/dev/null)" -o bin/replica ./cmd/replica
 	$(GO) build -o bin/detlint ./cmd/detlint
 
 # Run one seed: random unless SEED=N is given.

@@ -6,7 +6,9 @@
 package faults
 
 import (
+	"fmt"
 	"math/rand/v2"
+	"strings"
 
 	"viewstamp/replica/vsr"
 	"viewstamp/sim/disk"
@@ -42,11 +44,34 @@ type Options struct {
 	Storage      disk.Options
 	Process      Process
 	Workload     Workload
+	// Stragglers slow some replicas' disks (nil on seeds without
+	// stragglers); one entry per replica otherwise.
+	Stragglers []Straggler
 	// RealtimeEpochNs is the cluster's wall clock at tick 0. Most seeds
 	// start in 2023; some start near 2128, where a pending transfer's
 	// expiry no longer fits below 2^63 and overflows_timeout is reachable.
 	RealtimeEpochNs int64
 }
+
+// Straggler multiplies a replica's disk latencies (minimum and mean) as
+// drawn for every disk; 1 leaves them as they are. Stragglers are how one
+// replica falls behind its peers without any fault a checker would call a
+// fault: a disk with slow reads delays the prefetches of its commits while
+// its WAL writes, and so its acknowledgements, keep pace; one with slow
+// writes acknowledges late and checkpoints late. Protocol rules that bound
+// how far a replica may run ahead of its own durable state (AckMax: no
+// acknowledgement past the next checkpoint's trigger plus a pipeline) are
+// only ever tested when replicas drift apart like this.
+type Straggler struct{ ReadFactor, WriteFactor uint64 }
+
+// Straggler draws: stragglerOff of seeds have none; on the rest each replica
+// is slowed with probability 1/replicas, by a factor in
+// [stragglerFactorMin, stragglerFactorMax], in its reads, its writes or both.
+const (
+	stragglerOff       = 0.6
+	stragglerFactorMin = 2
+	stragglerFactorMax = 20
+)
 
 // Limits callers may override from the command line.
 type Limits struct {
@@ -170,7 +195,60 @@ func Draw(seed uint64, lim Limits) Options {
 	if !off(0.3) {
 		n.CorruptProbability, _ = logUniform(corruptMin, corruptMax)
 	}
+
+	if !off(stragglerOff) {
+		o.Stragglers = make([]Straggler, o.ReplicaCount)
+		for i := range o.Stragglers {
+			st := Straggler{ReadFactor: 1, WriteFactor: 1}
+			if rng.IntN(o.ReplicaCount) == 0 {
+				f := uint64(stragglerFactorMin + rng.IntN(stragglerFactorMax-stragglerFactorMin+1))
+				switch rng.IntN(3) {
+				case 0:
+					st.ReadFactor = f
+				case 1:
+					st.WriteFactor = f
+				default:
+					st.ReadFactor, st.WriteFactor = f, f
+				}
+			}
+			o.Stragglers[i] = st
+		}
+	}
 	return o
+}
+
+// StorageFor is the disk options of replica i: the drawn ones, slowed if i
+// is a straggler.
+func (o Options) StorageFor(i int) disk.Options {
+	s := o.Storage
+	if i < len(o.Stragglers) {
+		st := o.Stragglers[i]
+		s.ReadLatencyMinNs *= st.ReadFactor
+		s.ReadLatencyMeanNs *= st.ReadFactor
+		s.WriteLatencyMinNs *= st.WriteFactor
+		s.WriteLatencyMeanNs *= st.WriteFactor
+	}
+	return s
+}
+
+// describeStragglers names the slowed replicas, e.g. "1:reads*10 4:writes*3",
+// or "none".
+func describeStragglers(sts []Straggler) string {
+	var parts []string
+	for i, st := range sts {
+		switch {
+		case st.ReadFactor > 1 && st.WriteFactor > 1:
+			parts = append(parts, fmt.Sprintf("%d:reads+writes*%d", i, st.ReadFactor))
+		case st.ReadFactor > 1:
+			parts = append(parts, fmt.Sprintf("%d:reads*%d", i, st.ReadFactor))
+		case st.WriteFactor > 1:
+			parts = append(parts, fmt.Sprintf("%d:writes*%d", i, st.WriteFactor))
+		}
+	}
+	if len(parts) == 0 {
+		return "none"
+	}
+	return strings.Join(parts, " ")
 }
 
 // MaxDown is how many replicas may be down at once while a view-change
@@ -216,5 +294,6 @@ func Describe(o Options) map[string]any {
 		"process_faults":              string(p.Weather),
 		"corrupt_probability":         n.CorruptProbability,
 		"request_probability":         w.RequestProbability,
+		"stragglers":                  describeStragglers(o.Stragglers),
 	}
 }

@@ -16,7 +16,7 @@ import (
 // runs, so planted-bug entries may need a new seed and keeps-passing ones a
 // new note.
 func TestDescribeGolden(t *testing.T) {
-	const golden = 0xe2951d60359e6fe5
+	const golden = 0x9835f075003929cd
 	var all []byte
 	for seed := uint64(1); seed <= 50; seed++ {
 		b, err := json.Marshal(Describe(Draw(seed, Limits{})))
@@ -65,4 +65,43 @@ func TestDrawSpread(t *testing.T) {
 		t.Errorf("%d of 3000 seeds corrupt messages, want about 70%%", corrupt)
 	}
 	t.Log(fmt.Sprint(weather), corrupt)
+}
+
+// Stragglers are off on some seeds, and on the rest slow reads, writes or
+// both of some replicas by a factor in range; StorageFor applies it to that
+// replica's disk alone.
+func TestStragglers(t *testing.T) {
+	var none, reads, writes, both int
+	for seed := uint64(1); seed <= 500; seed++ {
+		o := Draw(seed, Limits{})
+		if o.Stragglers == nil {
+			none++
+			continue
+		}
+		if len(o.Stragglers) != o.ReplicaCount {
+			t.Fatalf("seed %d: %d stragglers for %d replicas", seed, len(o.Stragglers), o.ReplicaCount)
+		}
+		for i, st := range o.Stragglers {
+			for _, f := range []uint64{st.ReadFactor, st.WriteFactor} {
+				if f != 1 && (f < stragglerFactorMin || f > stragglerFactorMax) {
+					t.Fatalf("seed %d replica %d: factor %d out of range", seed, i, f)
+				}
+			}
+			s := o.StorageFor(i)
+			if s.ReadLatencyMeanNs != o.Storage.ReadLatencyMeanNs*st.ReadFactor || s.WriteLatencyMinNs != o.Storage.WriteLatencyMinNs*st.WriteFactor {
+				t.Fatalf("seed %d replica %d: StorageFor %+v does not apply %+v to %+v", seed, i, s, st, o.Storage)
+			}
+			switch {
+			case st.ReadFactor > 1 && st.WriteFactor > 1:
+				both++
+			case st.ReadFactor > 1:
+				reads++
+			case st.WriteFactor > 1:
+				writes++
+			}
+		}
+	}
+	if none < 200 || none > 400 || reads == 0 || writes == 0 || both == 0 {
+		t.Errorf("500 seeds: %d without stragglers, %d slow readers, %d slow writers, %d slow both", none, reads, writes, both)
+	}
 }

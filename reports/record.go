@@ -138,6 +138,26 @@ type Record struct {
 	// Clock describes the replicas' clocks when the run drew clock faults;
 	// absent when every replica read one perfect clock.
 	Clock *Clock `json:"clock,omitempty"`
+	// StorageFaults counts the storage faults injected when the run drew
+	// them; absent when the disks only lost or tore writes at crashes.
+	StorageFaults *StorageFaults `json:"storage_faults,omitempty"`
+	// Scrub sums the grid scrubbers' work over every replica and restart;
+	// absent when no scrubber read a block.
+	Scrub *Scrub `json:"scrub,omitempty"`
+}
+
+// StorageFaults counts a run's injected storage faults by class, over every
+// replica's disk. Reformats counts data files wiped (none yet: reformat is
+// not simulated).
+type StorageFaults struct {
+	Latent           uint64 `json:"latent"`
+	BitRot           uint64 `json:"bit_rot"`
+	Write            uint64 `json:"write"`
+	MisdirectedWrite uint64 `json:"misdirected_write"`
+	MisdirectedRead  uint64 `json:"misdirected_read"`
+	Torn             uint64 `json:"torn"`
+	Superblock       uint64 `json:"superblock"`
+	Reformats        uint64 `json:"reformats"`
 }
 
 // Clock is what a run's clock faults were. Offsets and steps are wall clock
@@ -156,6 +176,13 @@ type Clock struct {
 	// UnsynchronizedPrimaryTicks: ticks some primary spent without a
 	// synchronized clock (zero until replicas synchronize their clocks).
 	UnsynchronizedPrimaryTicks uint64 `json:"unsynchronized_primary_ticks"`
+	// Abdications: times a primary stepped aside for want of a
+	// synchronized clock.
+	Abdications uint64 `json:"abdications"`
+	// TimestampErrorMaxNs is the farthest from true time any prepare was
+	// stamped; TimestampBoundNs the checker's bound for the run.
+	TimestampErrorMaxNs int64 `json:"timestamp_error_max_ns"`
+	TimestampBoundNs    int64 `json:"timestamp_bound_ns"`
 }
 
 // Percentile is the nearest-rank p-th percentile of sorted, which must not
@@ -163,4 +190,18 @@ type Clock struct {
 func Percentile(sorted []uint64, p int) uint64 {
 	rank := (len(sorted)*p + 99) / 100
 	return sorted[max(rank, 1)-1]
+}
+
+// Scrub is the grid scrubbers' work in a run: blocks re-read and verified,
+// those that failed, repaired from a peer's copy, and whole tours.
+type Scrub struct {
+	Scrubbed  uint64 `json:"blocks_scrubbed"`
+	Faults    uint64 `json:"faults_found"`
+	Repaired  uint64 `json:"repaired"`
+	Requested uint64 `json:"requests"`
+	Cycles    uint64 `json:"cycles"`
+	// Overruns counts tours that outlasted their cycle; OverrunTicksMax
+	// is the longest past its cycle's end any tour ran.
+	Overruns        uint64 `json:"overruns"`
+	OverrunTicksMax uint64 `json:"overrun_ticks_max"`
 }

@@ -24,6 +24,9 @@ type checkers struct {
 	checkpoints *check.Checkpoints
 	// durability reads the disks: prepare_ok and commit claim what is on them.
 	durability *check.Durability
+	// checkpointDurable reads the superblocks: a commit at DurableAt(c)
+	// finds c on a replication quorum's disks.
+	checkpointDurable *check.CheckpointDurable
 	// validator judges the request behind an invalid_request_* eviction with
 	// the state machine's own Check; Check reads only the configuration.
 	validator *ledger.Machine
@@ -55,6 +58,12 @@ func newCheckers(c *Cluster) *checkers {
 		durability: check.NewDurability(c.cluster, c.vcfg, func(replica int, zone rio.Zone, offset uint64, buf []byte) {
 			c.disks[replica].Peek(zone, offset, buf)
 		}),
+		checkpointDurable: check.NewCheckpointDurable(c.vcfg.Schedule(), r, int(vsr.QuorumsFor(c.vcfg.ReplicaCount).Replication),
+			func(i int) (uint64, bool) {
+				return vsr.DiskCheckpoint(c.vcfg, c.cluster, uint8(i), func(offset uint64, buf []byte) {
+					c.disks[i].Peek(rio.ZoneSuperblock, offset, buf)
+				})
+			}),
 		validator:  ledger.NewMachine(int(c.vcfg.MessageSizeMax), ledger.Bugs{}),
 		running:    make([]*vsr.Replica, r),
 		judgedSent: map[u128.U128]bool{},
@@ -78,6 +87,10 @@ func (c *Cluster) checkCommitted(h *vsr.Header) {
 	if err := k.durability.Committed(h.Op, h.Checksum); err != nil {
 		c.failCheck("durability", err)
 	}
+	if err := k.checkpointDurable.Committed(h.Op); err != nil {
+		c.failCheck("checkpoint durability", err)
+	}
+	c.checkTimestamp(h)
 }
 
 // checkStatus judges the log of a replica entering normal status.

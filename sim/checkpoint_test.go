@@ -58,7 +58,7 @@ func TestCheckpointsWrapTheWAL(t *testing.T) {
 // history's at the checkpoint) and must still sync, or the test no longer
 // tests sync and needs other seeds.
 func TestStateSync(t *testing.T) {
-	for _, seed := range []uint64{9000511, 9600329} {
+	for _, seed := range []uint64{9000511, 9600332} {
 		rec := sim.Run(faults.Draw(seed, faults.Limits{}), sim.Config{})
 		if rec.Result != reports.Pass {
 			t.Fatalf("seed %d: %s: %s", seed, rec.Result, rec.Failure)

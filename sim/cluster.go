@@ -54,6 +54,14 @@ type Config struct {
 	// ClockFaults gives every replica its own faulty clock (sim/clock), drawn
 	// from the seed on a stream of its own; off, all read one perfect clock.
 	ClockFaults bool
+	// StorageFaults makes every disk hostile (sim/disk's Faults, placed by
+	// its Atlas), drawn from the seed on a stream of its own; off, disks
+	// only lose or tear writes in flight at a crash. StorageFaultsOff names
+	// classes to keep off (faults.StorageClasses); StorageFaultsGrid lets
+	// faults land in the grid zone too (faults.GridFaultsNote).
+	StorageFaults     bool
+	StorageFaultsOff  []string
+	StorageFaultsGrid bool
 }
 
 const (
@@ -107,6 +115,9 @@ type Cluster struct {
 	changed        []uint64 // tick of a replica's last process change
 	restarts       []uint64
 
+	// scrubbed sums the scrubbers' counters of replicas since crashed.
+	scrubbed reports.Scrub
+
 	clients  []*simClient
 	clientBy map[u128.U128]int
 
@@ -143,6 +154,8 @@ type Cluster struct {
 	tl timeline
 
 	clocks clocks
+
+	sfaults storageFaults
 }
 
 // New builds the cluster for opts: formats every data file and opens every
@@ -189,12 +202,15 @@ func New(opts faults.Options, cfg Config) (*Cluster, error) {
 	c.auditor = workload.NewAuditor(c.batchMax())
 	c.newClocks()
 	for i := 0; i < r; i++ {
-		c.disks[i] = disk.NewShared(sectors, opts.Storage, rand.New(rand.NewPCG(c.rng.Uint64(), 2)), &c.sched, zones)
+		c.disks[i] = disk.NewShared(sectors, opts.StorageFor(i), rand.New(rand.NewPCG(c.rng.Uint64(), 2)), &c.sched, zones)
 		formatted := false
 		vsr.Format(c.vcfg, c.cluster, uint8(i), c.disks[i], func() { formatted = true })
 		for !formatted && c.sched.Pending() > 0 {
 			c.sched.RunUntil(c.sched.Now() + sched.TickNs)
 		}
+	}
+	if err := c.newStorageFaults(); err != nil {
+		return nil, err
 	}
 	for i := 0; i < r; i++ {
 		if err := c.startReplica(i); err != nil {

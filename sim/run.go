@@ -101,6 +101,7 @@ func (c *Cluster) step(faultsOn bool) {
 	c.net.Tick()
 	c.sampleTimeline(tick)
 	if faultsOn {
+		c.rotDisks()
 		c.processFaults()
 		c.observeProgress()
 	}
@@ -117,6 +118,7 @@ func (c *Cluster) step(faultsOn bool) {
 	}
 	c.sched.RunUntil((tick + 1) * sched.TickNs)
 	c.checkTick()
+	c.observeClocks()
 }
 
 func (c *Cluster) workload(sc *simClient) {
@@ -194,6 +196,7 @@ func (c *Cluster) crash(i int) {
 	c.down[i] = true
 	c.changed[i] = c.sched.Tick()
 	c.disks[i].Crash()
+	addScrub(&c.scrubbed, c.replicas[i])
 	c.replicas[i] = nil
 	c.net.SetNodeUp(i, false)
 	c.record(evCrash, uint64(i), 0, 0)
@@ -334,6 +337,11 @@ func (c *Cluster) Record() reports.Record {
 	}
 	c.latencyPercentiles(&rec)
 	rec.Clock = c.clockRecord()
+	rec.StorageFaults = c.storageFaultsRecord()
+	if c.sfaults.on {
+		maps.Copy(rec.Options, faults.DescribeStorage(c.sfaults.plan))
+	}
+	rec.Scrub = c.scrubRecord()
 	rec.ExitCode = rec.Result.ExitCode()
 	return rec
 }

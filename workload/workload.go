@@ -129,6 +129,7 @@ const (
 	tkRetryAltered
 	tkRetryFailed
 	tkLateResolve
+	tkLimit
 	transferKinds
 )
 
@@ -146,6 +147,9 @@ type gAccount struct {
 	ts       uint64
 	closedBy *gTransfer // the closing pending transfer believed to hold it closed
 	whale    bool
+	// balance is the account as a lookup last returned it (zero ID: never
+	// looked up), from which a transfer can aim exactly at its limit.
+	balance Account
 }
 
 type gTransfer struct {
@@ -231,6 +235,7 @@ func (g *Generator) drawParams() {
 		tkRetryAltered: 1 + r.IntN(4),
 		tkRetryFailed:  r.IntN(3),
 		tkLateResolve:  r.IntN(4),
+		tkLimit:        1 + r.IntN(4),
 	}
 	p.batchMean = 1 + r.IntN(24)
 	// Each product is rounded before the addition so that no CPU fuses the

@@ -173,7 +173,7 @@ func (g *Generator) importedAccounts(n int) []Account {
 		if i == 0 || !g.chance(g.p.invalidRate*5) {
 			continue
 		}
-		switch r.IntN(4) {
+		switch r.IntN(6) {
 		case 0:
 			events[i].Timestamp = 0
 			if r.IntN(2) == 0 {
@@ -183,6 +183,12 @@ func (g *Generator) importedAccounts(n int) []Account {
 			events[i].Timestamp = timestampMax
 		case 2:
 			events[i].Timestamp = 1 + r.Uint64N(max(g.maxSeen/2, 1))
+		case 3:
+			// Exactly an existing object's timestamp: the boundary of
+			// "must not regress", where an off-by-one would accept it.
+			events[i].Timestamp = g.existingTimestamp()
+		case 4:
+			events[i].Timestamp = events[i-1].Timestamp // a duplicate within the batch
 		default:
 			events[i].Flags &^= AccountImported
 			events[i].Timestamp = 0
@@ -285,8 +291,71 @@ func (g *Generator) transferEvent() Transfer {
 		if p, ok := g.resolved.pick(g.rng); ok {
 			return g.resolve(p, []uint16{TransferPostPending, TransferVoidPending}[g.rng.IntN(2)])
 		}
+	case tkLimit:
+		if t, ok := g.atLimit(); ok {
+			return t
+		}
 	}
 	return g.posted()
+}
+
+// limitTries bounds the search of the pool for a limited account whose
+// balances a lookup has shown.
+const limitTries = 8
+
+// atLimit aims a transfer at a limited account's headroom as last looked
+// up: exactly all of it, or one unit either side, the boundary where
+// exceeds_credits / exceeds_debits begins. Transfers since the lookup move
+// the real limit; the model judges against the real balances either way.
+func (g *Generator) atLimit() (Transfer, bool) {
+	r := g.rng
+	if len(g.pool) < 2 {
+		return Transfer{}, false
+	}
+	for range limitTries {
+		a := g.pool[r.IntN(len(g.pool))]
+		b := a.balance
+		if a.state != created || b.ID.IsZero() || b.Flags&(AccountDebitsMustNotExceedCredits|AccountCreditsMustNotExceedDebits) == 0 {
+			continue
+		}
+		t := g.posted()
+		other := g.byID[t.CreditAccountID]
+		if other == nil || other == a {
+			other = g.byID[t.DebitAccountID]
+		}
+		if other == nil || other == a || other.ev.Ledger != a.ev.Ledger {
+			continue
+		}
+		var used, limit U128
+		if b.Flags&AccountDebitsMustNotExceedCredits != 0 {
+			used, _ = add128(b.DebitsPosted, b.DebitsPending)
+			limit = b.CreditsPosted
+			t.DebitAccountID, t.CreditAccountID = a.ev.ID, other.ev.ID
+		} else {
+			used, _ = add128(b.CreditsPosted, b.CreditsPending)
+			limit = b.DebitsPosted
+			t.DebitAccountID, t.CreditAccountID = other.ev.ID, a.ev.ID
+		}
+		if limit.Less(used) {
+			continue
+		}
+		t.Ledger = a.ev.Ledger
+		t.Amount = sub128(limit, used)
+		switch r.IntN(3) {
+		case 0:
+			if !t.Amount.IsZero() {
+				t.Amount = sub128(t.Amount, U128{Lo: 1})
+			}
+		case 1:
+			t.Amount, _ = add128(t.Amount, U128{Lo: 1})
+		}
+		if r.IntN(4) == 0 {
+			t.Flags |= TransferPending
+			t.Timeout = g.timeout()
+		}
+		return t, true
+	}
+	return Transfer{}, false
 }
 
 // posted is an ordinary single-phase transfer between two hot accounts.
@@ -596,13 +665,21 @@ func (g *Generator) importedTransfers(n int) []Transfer {
 			t.Flags |= TransferPending // never expires: imported pending transfers have no timeout
 		}
 		if i > 0 && g.chance(g.p.invalidRate*5) {
-			switch r.IntN(5) {
+			switch r.IntN(7) {
 			case 0:
 				t.Timestamp = 0
 			case 1:
 				t.Timestamp = timestampMax
 			case 2:
 				t.Timestamp = 1 + r.Uint64N(max(g.maxTransferSeen, 1))
+			case 4:
+				// Exactly the newest transfer's, or an account's.
+				t.Timestamp = g.maxTransferSeen
+				if r.IntN(2) == 0 {
+					t.Timestamp = g.existingTimestamp()
+				}
+			case 5:
+				t.Timestamp = events[i-1].Timestamp // a duplicate within the batch
 			case 3:
 				t.Flags |= TransferPending
 				t.Timeout = uint32(1 + r.IntN(5))
@@ -614,6 +691,17 @@ func (g *Generator) importedTransfers(n int) []Transfer {
 		events[i] = t
 	}
 	return events
+}
+
+// existingTimestamp is the timestamp of an account seen created, or the
+// newest seen if none is known.
+func (g *Generator) existingTimestamp() uint64 {
+	if n := len(g.pool); n > 0 {
+		if a := g.pool[g.rng.IntN(n)]; a.ts != 0 {
+			return a.ts
+		}
+	}
+	return g.maxSeen
 }
 
 // prunePendings retires pending transfers that have expired by the

@@ -182,6 +182,7 @@ func (g *Generator) OnReply(client int, operation uint8, body, reply []byte) {
 			acc := DecodeAccount(reply[i:])
 			g.seen(acc.Timestamp)
 			if a := g.byID[acc.ID]; a != nil {
+				a.balance = acc
 				g.accountCreated(a, acc.Timestamp)
 				if acc.Flags&AccountClosed == 0 {
 					a.closedBy = nil

@@ -51,6 +51,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fs.DurationVar(&o.Budget, "budget", 75*time.Second, "per mutant: start no new seed after this long")
 		fs.DurationVar(&o.Timeout, "timeout", 60*time.Second, "per seed: longer counts as a timeout failure")
 		fs.IntVar(&o.Jobs, "jobs", 2, "mutants judged at once (each runs one seed at a time)")
+		fs.StringVar(&o.Corpus, "corpus", "", "regression corpus replayed under every mutant the swarm leaves alive (default ROOT/seeds; \"none\" to skip)")
 		fs.StringVar(&flags, "vopr-flags", "", "vopr run flags for every seed, e.g. \"--requests-max 80\"")
 		fs.BoolVar(&o.Keep, "keep", false, "keep the scratch copies")
 		fs.StringVar(&o.Scratch, "scratch", "", "parent directory of the scratch copies (default: the system's temp dir)")
@@ -91,6 +92,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return 2
 		}
 		o.Only = re.MatchString
+	}
+	switch o.Corpus {
+	case "":
+		o.Corpus = r + "/seeds"
+	case "none":
+		o.Corpus = ""
 	}
 	o.Root, o.Catalogue, o.From, o.Flags, o.Log = r, *catalogue, from, strings.Fields(flags), stderr
 	o.Go = os.Getenv("GO")

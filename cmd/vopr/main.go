@@ -56,6 +56,9 @@ type flags struct {
 	requestsMax      int
 	journalSlots     uint64
 	clockFaults      bool
+	storageFaults    bool
+	storageFaultsOff []string
+	storageGrid      bool
 	log              string
 	json             bool
 	report           string
@@ -99,6 +102,9 @@ Exit codes: 0 pass, 1 usage error, 127 crash, 128 liveness failure,
 	fl.IntVar(&f.requestsMax, "requests-max", 0, "client requests in the safety phase (default: drawn from the seed)")
 	fl.Uint64Var(&f.journalSlots, "journal-slots", 0, "WAL slots per replica (default 32, the simulator preset: checkpoints every 20 ops); a larger WAL wraps less often")
 	fl.BoolVar(&f.clockFaults, "clock-faults", false, "give every replica its own clock, with offset, drift, wander and steps drawn from the seed")
+	fl.BoolVar(&f.storageFaults, "storage-faults", false, "make every disk hostile: latent sector errors, bit rot, write faults, misdirected writes and reads, torn writes, superblock faults, drawn from the seed and placed so the cluster can recover")
+	fl.StringSliceVar(&f.storageFaultsOff, "storage-faults-off", nil, "with --storage-faults, keep these classes off: "+strings.Join(faults.StorageClasses, ", "))
+	fl.BoolVar(&f.storageGrid, "storage-faults-grid", false, "with --storage-faults, let faults land in the grid zone too (on seeds that draw it)")
 	fl.StringVar(&f.log, "log", "info", "log level: error, info or debug")
 	fl.BoolVar(&f.json, "json", false, "print only the run record as one JSON object")
 	fl.StringVar(&f.report, "report", "", "write graphs of the run (timeline, latency, messages) and an index.html into this directory")
@@ -145,7 +151,8 @@ func runSeed(f flags, stdout, stderr io.Writer) (int, error) {
 		return 1, fmt.Errorf("%w: --requests-max must not be negative", errUsage)
 	}
 	opts := faults.Draw(seed, faults.Limits{RequestsMax: f.requestsMax})
-	cfg := sim.Config{Lite: f.lite, TicksMax: f.ticksMax, TicksMaxRequests: f.ticksMaxRequests, TicksMaxConvergence: f.ticksMaxConv, ClockFaults: f.clockFaults}
+	cfg := sim.Config{Lite: f.lite, TicksMax: f.ticksMax, TicksMaxRequests: f.ticksMaxRequests, TicksMaxConvergence: f.ticksMaxConv, ClockFaults: f.clockFaults,
+		StorageFaults: f.storageFaults, StorageFaultsOff: f.storageFaultsOff, StorageFaultsGrid: f.storageGrid}
 	if slots := f.journalSlots; slots > 0 {
 		cfg.Mutate = func(c *vsr.Config) { c.JournalSlotCount = slots }
 	}
@@ -258,6 +265,10 @@ func verdict(w io.Writer, rec reports.Record, f flags, elapsed time.Duration) {
 		rec.ViewMax, rec.ViewChanges, rec.Crashes, rec.Restarts, rec.Partitions)
 	fmt.Fprintf(w, "messages: %d sent, %d delivered, %d dropped, %d duplicated; trace %s\n",
 		rec.Messages.Sent, rec.Messages.Delivered, rec.Messages.Dropped, rec.Messages.Duplicated, rec.TraceHash)
+	if s := rec.StorageFaults; s != nil {
+		fmt.Fprintf(w, "storage faults: %d latent, %d bit rot, %d write, %d misdirected writes, %d misdirected reads, %d torn, %d superblock\n",
+			s.Latent, s.BitRot, s.Write, s.MisdirectedWrite, s.MisdirectedRead, s.Torn, s.Superblock)
+	}
 	printWorkload(w, rec.Workload)
 	if rec.Result == reports.Pass {
 		fmt.Fprintf(w, "PASSED (%d ticks)\n", rec.Ticks)

@@ -89,7 +89,10 @@ Exit codes: 0 every seed passed, 129 / 128 / 127 the worst failure seen
 	fl.Uint64Var(&f.child.ticksMaxConv, "ticks-max-convergence", 0, "passed to every seed")
 	fl.IntVar(&f.child.requestsMax, "requests-max", 0, "passed to every seed")
 	fl.Uint64Var(&f.child.journalSlots, "journal-slots", 0, "passed to every seed")
-	fl.BoolVar(&f.child.clockFaults, "clock-faults", false, "passed to every seed")
+	fl.BoolVar(&f.child.clockFaults, "clock-faults", true, "passed to every seed; on by default, so swarms run faulty clocks (--clock-faults=false: one perfect clock)")
+	fl.BoolVar(&f.child.storageFaults, "storage-faults", false, "passed to every seed")
+	fl.StringSliceVar(&f.child.storageFaultsOff, "storage-faults-off", nil, "passed to every seed")
+	fl.BoolVar(&f.child.storageGrid, "storage-faults-grid", false, "passed to every seed")
 	fl.StringVar(&f.child.bug, "plant-bug", "", "passed to every seed")
 	_ = fl.MarkHidden("plant-bug")
 	cmd.AddCommand(newMergeCmd(stdout, stderr, code, &f))
@@ -148,6 +151,15 @@ func (f flags) runFlags() []string {
 	}
 	if f.clockFaults {
 		out = append(out, "--clock-faults")
+	}
+	if f.storageFaults {
+		out = append(out, "--storage-faults")
+	}
+	if len(f.storageFaultsOff) > 0 {
+		out = append(out, "--storage-faults-off", strings.Join(f.storageFaultsOff, ","))
+	}
+	if f.storageGrid {
+		out = append(out, "--storage-faults-grid")
 	}
 	for _, kv := range []struct {
 		name string

@@ -209,6 +209,7 @@ func (r *Replica) checkpointDurable() {
 	r.checkpointSessions, r.checkpointMissing = r.ckpt.sessions, r.ckpt.missing
 	r.ckpt = checkpointing{}
 	r.grid.CheckpointWritten()
+	r.scrubCheckpoint()
 	r.obs.Checkpointed(r.index, r.checkpoint.Op, r.checkpoint.CheckpointID())
 	r.logf("checkpoint op %d durable: prepare up to %d, acknowledge up to %d", r.checkpoint.Op, r.prepareMax(), r.ackMax())
 	if r.status != StatusNormal {

@@ -3,7 +3,9 @@ package vsr
 import (
 	"fmt"
 
+	"viewstamp/replica/clock"
 	"viewstamp/replica/storage"
+	"viewstamp/replica/storage/scrub"
 )
 
 // Config holds the sizes that production and the simulator choose differently.
@@ -32,6 +34,15 @@ type Config struct {
 	// NormalHeartbeatTicks (plus jitter), so this spans two re-sends: one
 	// lost message does not expire a vote still held.
 	ExitVoteTicks uint64
+	// ClockAbdicateTicks: a primary whose clock has not been synchronized
+	// for this long, with requests waiting, steps aside; a bad clock must
+	// not stall the cluster (TigerBeetle's primary_abdicate_timeout).
+	ClockAbdicateTicks uint64
+	// Clock sets the synchronization windows (replica/clock).
+	Clock clock.Config
+	// ScrubCycleTicks is how long the grid scrubber may take to re-read
+	// every block of the checkpoint (replica/storage/scrub).
+	ScrubCycleTicks uint64
 
 	// Bugs plants known protocol bugs, to prove the simulator's checkers
 	// catch them. Always zero outside such tests.
@@ -60,6 +71,9 @@ func ProductionConfig(replicaCount uint8) Config {
 		RepairTicks:          10,
 		AbdicateTicks:        1000,
 		ExitVoteTicks:        1500,
+		ClockAbdicateTicks:   1000,
+		Clock:                clock.ProductionConfig(),
+		ScrubCycleTicks:      scrub.ProductionCycleTicks,
 	}
 }
 
@@ -73,6 +87,7 @@ func SimConfig(replicaCount uint8) Config {
 	c.Config = storage.SimulatorConfig()
 	c.RequestQueueMax = 8
 	c.HeadersPerReply = 8
+	c.ScrubCycleTicks = scrub.SimulatorCycleTicks
 	return c
 }
 
@@ -90,6 +105,14 @@ func (c Config) Validate() error {
 		return fmt.Errorf("journal slot count %d smaller than two pipelines", c.JournalSlotCount)
 	case c.ExitVoteTicks < 2*jittered(c.NormalHeartbeatTicks) || c.ExitVoteTicks < 2*jittered(c.ViewChangeSendTicks) || c.ExitVoteTicks < 2*jittered(c.CommitTicks):
 		return fmt.Errorf("exit vote ticks %d shorter than two re-sends of a held vote", c.ExitVoteTicks)
+	case c.Clock.Validate() != nil:
+		return c.Clock.Validate()
+	case c.Clock.TickNs != clock.TickNs:
+		return fmt.Errorf("clock tick %d ns is not the replica's %d ns", c.Clock.TickNs, clock.TickNs)
+	case c.ClockAbdicateTicks <= c.Clock.WindowMinTicks+2*jittered(c.PingTicks):
+		// A primary that has just started (or restarted) needs a window's
+		// worth of pongs before its clock can synchronize.
+		return fmt.Errorf("clock abdicate ticks %d leave no time for a first window of %d ticks and two pings", c.ClockAbdicateTicks, c.Clock.WindowMinTicks)
 	case uint64(c.HeadersPerReply)*HeaderSize+HeaderSize > c.MessageSizeMax:
 		return fmt.Errorf("headers per reply %d do not fit a message", c.HeadersPerReply)
 	}

@@ -120,7 +120,7 @@ func openReplica(t *testing.T, count, index uint8, st *memStorage, format bool) 
 		st.flush()
 	}
 	net := &memNet{}
-	r, err := New(Options{Config: cfg, Cluster: testCluster, Replica: index, Time: memTime{}, Network: net, Storage: st, SM: nopSM{}, Seed: 1})
+	r, err := New(Options{Config: cfg, Cluster: testCluster, Replica: index, Time: memTime{}, AgreedTime: true, Network: net, Storage: st, SM: nopSM{}, Seed: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -171,7 +171,7 @@ func newMiniCluster(t *testing.T, count uint8) *miniCluster {
 		st := newMemStorage(cfg)
 		Format(cfg, testCluster, i, st, func() {})
 		st.flush()
-		r, err := New(Options{Config: cfg, Cluster: testCluster, Replica: i, Time: memTime{}, Network: routeNet{i, &c.inflight}, Storage: st, SM: nopSM{}, Seed: uint64(i)})
+		r, err := New(Options{Config: cfg, Cluster: testCluster, Replica: i, Time: memTime{}, AgreedTime: true, Network: routeNet{i, &c.inflight}, Storage: st, SM: nopSM{}, Seed: uint64(i)})
 		if err != nil {
 			t.Fatal(err)
 		}

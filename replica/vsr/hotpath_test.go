@@ -61,7 +61,7 @@ func newBackupWith(t testing.TB, sm StateMachine) (*Replica, *allocStorage, *cou
 	st, net := &allocStorage{}, &countNet{}
 	Format(cfg, testCluster, 1, st, func() {})
 	st.drain()
-	r, err := New(Options{Config: cfg, Cluster: testCluster, Replica: 1, Time: memTime{}, Network: net, Storage: st, SM: sm, Seed: 1})
+	r, err := New(Options{Config: cfg, Cluster: testCluster, Replica: 1, Time: memTime{}, AgreedTime: true, Network: net, Storage: st, SM: sm, Seed: 1})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -94,3 +94,21 @@ func (r *Replica) CheckpointReplies(fn func(slot int, size uint64, missing bool)
 // CheckpointState is the checkpoint this replica runs from, as its durable
 // superblock names it: where a checker starts walking what it references.
 func (r *Replica) CheckpointState() storage.CheckpointState { return r.checkpoint }
+
+// DiskCheckpoint returns the op of the checkpoint a replica's data file
+// names: that of the valid superblock copy with the highest sequence, read
+// through read (bytes of the superblock zone at an offset). ok is false when
+// no copy is valid (the file is not formatted for this replica).
+func DiskCheckpoint(cfg Config, cluster u128.U128, replica uint8, read func(offset uint64, buf []byte)) (op uint64, ok bool) {
+	l := cfg.Layout()
+	buf := make([]byte, l.SuperblockCopySize)
+	var best VSRState
+	for c := uint64(0); c < SuperblockCopies; c++ {
+		read(l.SuperblockCopyOffset(c), buf)
+		s, valid := decodeSuperblock(buf, cfg, cluster)
+		if valid && s.Replica == replica && (!ok || s.Sequence > best.Sequence) {
+			best, ok = s, true
+		}
+	}
+	return best.Checkpoint.Op, ok
+}

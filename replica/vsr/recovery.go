@@ -1,6 +1,8 @@
 package vsr
 
 import (
+	"fmt"
+
 	rio "viewstamp/replica/io"
 	"viewstamp/replica/u128"
 )
@@ -46,48 +48,115 @@ func (r *Replica) Open() {
 }
 
 func (r *Replica) openSuperblock(copies [][]byte) {
-	var best VSRState
-	found := false
-	for _, b := range copies {
-		s, ok := decodeSuperblock(b, r.cfg, r.cluster)
-		if ok && s.Replica == r.index && (!found || s.Sequence > best.Sequence) {
-			best, found = s, true
-		}
-	}
-	if !found {
-		panic("superblock: no valid copy (data file not formatted for this replica?)")
+	best, order, err := chooseSuperblock(copies, r.cfg, r.cluster, r.index)
+	if err != nil {
+		panic(err)
 	}
 	r.sb.durable = best
 	r.syncOp = best.SyncOp
-	// The newest version may sit in fewer than all copies if a crash cut its
-	// write short. Complete it before relying on it, rewriting only copies
-	// that hold something else, so no good copy is ever torn; the stale ones
-	// may all be written at once, since a crash meanwhile leaves the good ones
-	// to be found again. Writes of the next version assume this: they begin
-	// with every copy equal.
-	var stale []uint8
-	for c, b := range copies {
-		if s, ok := decodeSuperblock(b, r.cfg, r.cluster); !ok || s.Sequence != best.Sequence {
-			stale = append(stale, uint8(c))
-		}
-	}
-	r.repairSuperblock(stale, func() { r.openCheckpoint(r.openJournalReads) })
+	// Copies that do not hold the chosen version in their own place are
+	// rewritten one at a time, those that count toward no quorum first, so
+	// a crash mid-repair never takes away a copy open relied on. Writes of
+	// the next version assume this: they begin with every copy equal.
+	r.repairSuperblock(order, func() { r.openCheckpoint(r.openJournalReads) })
 }
 
-func (r *Replica) repairSuperblock(stale []uint8, then func()) {
-	if len(stale) == 0 {
+// foundCopy is one valid superblock copy found at open.
+type foundCopy struct {
+	slot  uint8 // where it was read
+	claim uint8 // the copy index it names (a misdirected copy names another)
+	state VSRState
+	sum   u128.U128
+}
+
+// chooseSuperblock picks the version to open from the copies read, and the
+// copies to rewrite, in order. Valid copies are grouped by checksum, each
+// counted once per copy index it names (a misdirected copy is a duplicate,
+// not a vote). The highest sequence opens if superblockOpenQuorum copies
+// hold it, or if fewer do but the version below it, which it names as its
+// parent, makes up the quorum (a crash after its first copy, with an old
+// copy damaged at rest). Two versions of one sequence are a fork; a highest
+// version naming no version found below it, with no quorum of its own, is
+// a lost quorum: both mean more faults than the data file can survive.
+func chooseSuperblock(copies [][]byte, cfg Config, cluster u128.U128, replica uint8) (VSRState, []uint8, error) {
+	var valid []foundCopy
+	for c, b := range copies {
+		s, ok := decodeSuperblock(b, cfg, cluster)
+		if !ok || s.Replica != replica {
+			continue
+		}
+		claim := b[sbCopy]
+		if claim >= SuperblockCopies {
+			claim = uint8(c)
+		}
+		valid = append(valid, foundCopy{slot: uint8(c), claim: claim, state: s, sum: u128.Get(b[sbChecksum:])})
+	}
+	if len(valid) == 0 {
+		return VSRState{}, nil, fmt.Errorf("superblock: no valid copy (data file not formatted for this replica?)")
+	}
+	votes := func(sum u128.U128) int {
+		var seen uint8
+		n := 0
+		for _, v := range valid {
+			if v.sum == sum && seen&(1<<v.claim) == 0 {
+				seen |= 1 << v.claim
+				n++
+			}
+		}
+		return n
+	}
+	top := valid[0]
+	for _, v := range valid[1:] {
+		if v.state.Sequence > top.state.Sequence {
+			top = v
+		}
+	}
+	for _, v := range valid {
+		if v.state.Sequence == top.state.Sequence && v.sum != top.sum {
+			return VSRState{}, nil, fmt.Errorf("superblock: fork at sequence %d", v.state.Sequence)
+		}
+	}
+	parent := votes(top.state.Parent)
+	if n := votes(top.sum); n < superblockOpenQuorum && n+parent < superblockOpenQuorum {
+		return VSRState{}, nil, fmt.Errorf("superblock: quorum lost: %d copies of sequence %d, %d of its parent", n, top.state.Sequence, parent)
+	}
+	// Rewrite order: copies holding neither the chosen version nor its
+	// parent, then those holding the parent; never one holding the chosen
+	// version in its own place.
+	rank := func(c uint8) int {
+		for _, v := range valid {
+			if v.slot != c {
+				continue
+			}
+			switch {
+			case v.sum == top.sum && v.claim == c:
+				return -1
+			case v.sum == top.state.Parent:
+				return 1
+			}
+		}
+		return 0
+	}
+	var order []uint8
+	for want := 0; want <= 1; want++ {
+		for c := uint8(0); c < SuperblockCopies; c++ {
+			if rank(c) == want {
+				order = append(order, c)
+			}
+		}
+	}
+	return top.state, order, nil
+}
+
+func (r *Replica) repairSuperblock(order []uint8, then func()) {
+	if len(order) == 0 {
 		then()
 		return
 	}
-	left := len(stale)
-	for _, c := range stale {
-		r.storage.Write(rio.ZoneSuperblock, r.cfg.Layout().SuperblockCopyOffset(uint64(c)), r.sb.durable.encode(r.cfg, r.cluster, c), func() {
-			left--
-			if left == 0 {
-				then()
-			}
-		})
-	}
+	c := order[0]
+	r.storage.Write(rio.ZoneSuperblock, r.cfg.Layout().SuperblockCopyOffset(uint64(c)), r.sb.durable.encode(r.cfg, r.cluster, c), func() {
+		r.repairSuperblock(order[1:], then)
+	})
 }
 
 func (r *Replica) openJournalReads() {
@@ -130,35 +199,14 @@ func (r *Replica) readPrepareRest(s uint64, prepares [][]byte, next func()) func
 	}
 }
 
-// openJournal classifies every slot, overlays the superblock's view headers
-// and drops any tail left over from a log view we have since left.
+// openJournal classifies every slot (classifySlots), overlays the
+// superblock's view headers and drops any tail left over from a log view we
+// have since left.
 func (r *Replica) openJournal(ring []byte, prepares [][]byte) {
 	d := r.sb.durable
 	slots := r.cfg.JournalSlotCount
 	copy(r.journal.headerRing, ring)
-	for s := uint64(0); s < slots; s++ {
-		var rh Header
-		ringOK := DecodeHeader(ring[s*HeaderSize:], &rh) == nil && rh.Command == CommandPrepare && rh.Op%slots == s
-		var p *Message
-		if b := prepares[s]; len(b) >= HeaderSize {
-			var h Header
-			if DecodeHeader(b, &h) == nil && h.Command == CommandPrepare && h.Op%slots == s && uint64(h.Size) <= uint64(len(b)) {
-				if m, err := Decode(b[:h.Size], r.cluster, r.cfg.MessageSizeMax); err == nil {
-					p = m
-				}
-			}
-		}
-		sl := &r.journal.slots[s]
-		switch {
-		case p != nil:
-			sl.has, sl.header, sl.prepare, sl.durable = true, p.Header, p, p.Header.Checksum
-		case ringOK:
-			// The header ring is written only after its prepare: the prepare
-			// was once durable and may have been acknowledged.
-			sl.faulty = true
-			sl.has, sl.header = true, rh
-		}
-	}
+	r.classifySlots(ring, prepares)
 	var viewHead uint64
 	for i := range d.ViewHeaders {
 		viewHead = max(viewHead, d.ViewHeaders[i].Op)
@@ -238,4 +286,109 @@ func (r *Replica) openJournal(ring []byte, prepares [][]byte) {
 func (r *Replica) enterNormal() {
 	r.setStatus(StatusNormal)
 	r.commitJournal()
+}
+
+// copyState is what one copy of a WAL slot reads as.
+type copyState uint8
+
+const (
+	copyZero    copyState = iota // never written: all zeros
+	copyValid                    // a prepare header for an op of this slot
+	copyCorrupt                  // anything else: written, then damaged
+)
+
+// classifySlots fills the journal's slots from the two rings read at open,
+// after TigerBeetle's WAL recovery table, with H the header ring's copy of a
+// slot and P the prepare ring's. It leans on two facts of the fault model
+// (sim/disk's atlas holds the simulator to them):
+//
+//   - a replica never has both copies of a slot damaged at once. A damaged
+//     header ring entry thus sits beside the prepare as last written, and a
+//     lost or damaged prepare beside its intact header;
+//   - damage flips bits and never yields zeros, and a header ring write is
+//     never lost, so a copy of all zeros was never written.
+//
+// An op is acknowledged only once both its copies are durable, so a slot
+// whose copies are both unreadable is a torn append (both writes in flight
+// at a crash), never acknowledged, and no slot can hide an acknowledged op
+// above the head: the head is always certain, and TigerBeetle's
+// recovering_head, for a data file that can lose both copies of a slot, has
+// no case to serve here. Faulty slots are still never nacked.
+//
+//	H       P       action
+//	zero    zero    empty
+//	valid   valid   same checksum: clean
+//	                H.op < P.op (crash before the header write): P
+//	                H.op > P.op (prepare write lost): faulty, H's header
+//	                same op, other checksum: the newer view's; faulty if H's
+//	valid   zero    faulty, H's header (prepare write lost)
+//	valid   corrupt faulty, H's header (torn or damaged prepare)
+//	zero    valid   P (crash before the header write)
+//	corrupt valid   P (the header entry damaged; P is what was last written)
+//	zero    corrupt faulty, no header (torn first write)
+//	corrupt zero    faulty, no header
+//	corrupt corrupt faulty, no header (torn append)
+func (r *Replica) classifySlots(ring []byte, prepares [][]byte) {
+	slots := r.cfg.JournalSlotCount
+	hs := make([]Header, slots)
+	ps := make([]*Message, slots)
+	hState := make([]copyState, slots)
+	pState := make([]copyState, slots)
+	for s := uint64(0); s < slots; s++ {
+		b := ring[s*HeaderSize : (s+1)*HeaderSize]
+		switch {
+		case allZero(b):
+			hState[s] = copyZero
+		case DecodeHeader(b, &hs[s]) == nil && hs[s].Command == CommandPrepare && hs[s].Op%slots == s:
+			hState[s] = copyValid
+		default:
+			hState[s] = copyCorrupt
+		}
+		pState[s] = copyCorrupt
+		if b := prepares[s]; allZero(b) {
+			pState[s] = copyZero
+		} else if len(b) >= HeaderSize {
+			var h Header
+			if DecodeHeader(b, &h) == nil && h.Command == CommandPrepare && h.Op%slots == s && uint64(h.Size) <= uint64(len(b)) {
+				if m, err := Decode(b[:h.Size], r.cluster, r.cfg.MessageSizeMax); err == nil {
+					ps[s], pState[s] = m, copyValid
+				}
+			}
+		}
+	}
+	for s := uint64(0); s < slots; s++ {
+		sl := &r.journal.slots[s]
+		useP := func() { sl.has, sl.header, sl.prepare, sl.durable = true, ps[s].Header, ps[s], ps[s].Header.Checksum }
+		useH := func() { sl.faulty, sl.has, sl.header = true, true, hs[s] }
+		switch h, p := hState[s], pState[s]; {
+		case h == copyZero && p == copyZero:
+		case h == copyValid && p == copyValid:
+			hp, pp := &hs[s], &ps[s].Header
+			switch {
+			case hp.Checksum == pp.Checksum || hp.Op < pp.Op:
+				useP()
+			case hp.Op > pp.Op:
+				useH()
+			case pp.View > hp.View:
+				useP()
+			default:
+				useH()
+			}
+		case h == copyValid:
+			useH()
+		case p == copyValid:
+			useP()
+		default:
+			sl.faulty = true
+		}
+	}
+}
+
+func allZero(b []byte) bool {
+	for _, x := range b {
+		if x != 0 {
+			return false
+		}
+	}
+	return true
 }

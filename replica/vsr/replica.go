@@ -44,6 +44,10 @@ type Options struct {
 	SM       StateMachine
 	Seed     uint64 // the replica's own PRNG stream, for timeout jitter and peer choice
 	Observer Observer
+	// AgreedTime says Time is already the cluster's agreed time, every
+	// replica reading one clock (unit tests' fake time): the replica stamps
+	// from it without synchronizing with its peers.
+	AgreedTime bool
 }
 
 // Drops counts messages a replica refused, by reason, so that a run can show
@@ -129,6 +133,7 @@ type Replica struct {
 	requestQueue  []*Message
 	lastTimestamp uint64
 	abdicating    bool
+	clock         replicaClock
 	lastProgress  uint64 // tick of the last commit or empty pipeline
 
 	// View change.
@@ -159,6 +164,8 @@ type Replica struct {
 	repairRound uint64 // bumped per repair round; rotates who is asked for what
 
 	Drops Drops
+
+	scrub scrubbing // the grid scrubber (scrub.go)
 }
 
 // New creates a replica. It is in StatusRecovering until Open's reads complete.
@@ -178,6 +185,7 @@ func New(o Options) (*Replica, error) {
 		time: o.Time, net: o.Network, storage: o.Storage, sm: o.SM, obs: obs,
 		rng: rand.New(rand.NewPCG(o.Seed, uint64(o.Replica)+0x9e3779b97f4a7c15)),
 	}
+	r.newClock(o.AgreedTime)
 	r.journal = newJournal(r.cfg, r.storage, r.onPrepareDurable)
 	r.journal.onDrop = func(op uint64, sum u128.U128) {
 		if r.status != StatusRecovering {
@@ -234,6 +242,7 @@ func (r *Replica) setStatus(s Status) {
 // Tick advances the replica's timeouts by one tick.
 func (r *Replica) Tick() {
 	r.ticks++
+	r.tickClock()
 	if r.status == StatusRecovering {
 		// Opening a checkpoint synced to before a crash may wait for
 		// blocks from peers.
@@ -243,6 +252,7 @@ func (r *Replica) Tick() {
 		}
 		return
 	}
+	r.scrubTick()
 	if r.tPing.tick(r.rng) {
 		r.sendPings()
 	}
@@ -278,12 +288,13 @@ func (r *Replica) Tick() {
 }
 
 func (r *Replica) tickPrimary() {
+	r.tickPrimaryClock()
 	if len(r.pipeline) == 0 && r.commitMin >= r.commitMax {
 		r.lastProgress = r.ticks
 	} else if !r.abdicating && r.ticks-r.lastProgress > r.cfg.AbdicateTicks && !r.solo() {
 		// Backups can hear us but we cannot commit: go quiet so that they
 		// time out and elect a primary that can.
-		r.abdicating = true
+		r.abdicating, r.clock.abdicated = true, false
 		r.logf("abdicating in view %d: no commit for %d ticks", r.view, r.ticks-r.lastProgress)
 	}
 	if r.abdicating {
@@ -322,7 +333,11 @@ func (r *Replica) pulse() {
 			return
 		}
 	}
-	op, ok := r.sm.Pulse(max(r.lastTimestamp+1, uint64(r.time.Realtime())))
+	ts, ok := r.nextTimestamp()
+	if !ok {
+		return
+	}
+	op, ok := r.sm.Pulse(ts)
 	if !ok || op < OperationStateMachineMin {
 		return
 	}
@@ -379,6 +394,7 @@ func (r *Replica) receive(m *Message, b []byte) {
 	case CommandPing:
 		r.send(h.Replica, &Message{Header: Header{Command: CommandPong, Timestamp: h.Timestamp, Timestamp2: uint64(r.time.Realtime())}})
 	case CommandPong:
+		r.onPong(h)
 	case CommandPingClient:
 		r.net.SendToClient(h.Client, r.seal(&Message{Header: Header{Command: CommandPongClient, Timestamp: h.Timestamp}}))
 	case CommandRequest:
@@ -625,13 +641,18 @@ func (r *Replica) prepareRequest(req *Message) {
 	// The op takes the next timestamp (never behind the clock, never
 	// repeating) and its events the ones after it, so every object the
 	// batch creates has a timestamp of its own.
-	ts := max(r.lastTimestamp+1, uint64(r.time.Realtime())) + events
+	next, ok := r.nextTimestamp()
+	if !ok {
+		panic(fmt.Sprintf("replica %d: preparing op %d without a synchronized clock", r.index, r.op+1))
+	}
+	ts := next + events
 	r.lastTimestamp = ts
 	p := &Message{Header: Header{
 		Command: CommandPrepare, Cluster: r.cluster, Replica: r.index, View: r.view,
 		Parent: parent, Ref: rh.Checksum, Client: rh.Client, Op: r.op + 1, Commit: r.commitMax,
 		Timestamp: ts, Request: rh.Request, Operation: rh.Operation,
 	}, Body: req.Body}
+	r.stamped(&p.Header)
 	// Encoded once: resends, get_prepare answers and the journal write all
 	// send these same immutable bytes.
 	wire := p.Encode()
@@ -717,10 +738,14 @@ func (r *Replica) commitPipeline() {
 }
 
 // canPrepare reports whether the primary may prepare another op now: the
-// pipeline has room, and the op's WAL slot holds nothing the durable
-// checkpoint still needs.
+// pipeline has room, the op's WAL slot holds nothing the durable checkpoint
+// still needs, and the clock can stamp it.
 func (r *Replica) canPrepare() bool {
-	return uint64(len(r.pipeline)) < r.cfg.PipelineMax && r.op < r.prepareMax()
+	if uint64(len(r.pipeline)) >= r.cfg.PipelineMax || r.op >= r.prepareMax() {
+		return false
+	}
+	_, ok := r.clockRealtime()
+	return ok
 }
 
 // prepareQueued prepares queued requests for as long as it may.
@@ -737,7 +762,11 @@ func (r *Replica) prepareQueued() {
 // for this view is withdrawn here; peers let theirs expire (ExitVoteTicks) or
 // drop it on the next heartbeat.
 func (r *Replica) resume() {
-	r.abdicating = false
+	if r.clock.abdicated && !r.ClockSynchronized() {
+		// Commits alone do not end an abdication for the clock.
+		return
+	}
+	r.abdicating, r.clock.abdicated = false, false
 	r.logf("resuming in view %d: committed op %d", r.view, r.commitMax)
 	r.clearExitVotes()
 	r.tCommit.start(r.rng)

@@ -176,6 +176,9 @@ func (s *scenario) startReplica(i int) {
 		Config: s.cfg, Cluster: testCluster, Replica: uint8(i), Time: scenTime{s, i},
 		Network: scenNet{s, i}, Storage: s.disks[i], SM: &scenSM{}, Seed: uint64(i) + 1,
 		Observer: scenObserver{s},
+		// Scenarios script the protocol, not the clocks: each replica's
+		// wall clock counts its own ticks, taken as agreed.
+		AgreedTime: true,
 	})
 	if err != nil {
 		s.fatalf("replica %d: %v", i, err)

@@ -12,14 +12,21 @@ import (
 )
 
 // SuperblockCopies is how many copies of the superblock the data file holds.
-// A write replaces all of them; open takes the valid copy with the highest
-// sequence, since any copy that checks out was fully written.
+// A write replaces all of them, one at a time; open takes a quorum of them
+// (see chooseSuperblock).
 const SuperblockCopies = storage.SuperblockCopies
 
 // superblockCopiesInFlight is how many copies of one version are written at
-// once. Half the copies: a crash tears at most the writes in flight, so the
-// other half always holds a whole copy of the old or the new version.
-const superblockCopiesInFlight = SuperblockCopies / 2
+// once: one, so a crash tears at most one copy, and with at most one copy
+// damaged at rest besides, two copies of the last durable version or of the
+// one being written always remain to open from (superblockOpenQuorum).
+const superblockCopiesInFlight = 1
+
+// superblockOpenQuorum is how many copies open needs to agree on a version:
+// copies of it, or one copy of it and one of the parent it names. TigerBeetle
+// opens 4 copies with 2, as writes in place can leave two copies bad (one
+// torn, one faulty).
+const superblockOpenQuorum = 2
 
 // VSRState is what must survive a crash for the protocol to stay safe: the
 // view this replica has promised, the view whose log it holds, and that log's
@@ -192,21 +199,15 @@ func (sb *superblock) writeStaged() {
 	sb.writeHalf()
 }
 
-// Copies are written half at a time: the second half only once the first is
-// whole. Every version starts with all copies equal (open completes a
-// version a crash cut short before anything else, and a version is only
-// begun once the last one is in every copy), so:
-//   - a crash during the first half leaves the second half whole with the old
-//     version; open finds the old one, or the new one if a first-half copy
-//     landed whole. Either is safe: the new one was not yet durable, so
-//     nothing was said that depends on it;
-//   - a crash during the second half leaves the first half whole with the new
-//     version, which open finds, as it was all but durable.
-//
-// So a crash always leaves two whole copies of the old version or of the new
-// one, whichever open then picks is one this replica may rely on, and the
-// durable point (every copy written) costs two write latencies, not four;
-// each view change waits on three such writes.
+// Copies are written one at a time, in order, and a version is durable once
+// every copy holds it. Every version starts with all copies equal (open
+// completes or repairs a version before anything else, and a version is
+// only begun once the last one is in every copy), so a crash tears at most
+// the one copy in flight, and open finds either at least two copies of one
+// version, or (a crash after the first copy of the new version, with one
+// old copy damaged at rest) one copy of the new version next to one copy of
+// the old one it names as parent. Either way open lands on the last durable
+// version or the one being written, which nothing yet depended on.
 func (sb *superblock) writeHalf() {
 	for i := 0; i < superblockCopiesInFlight; i++ {
 		c := uint8(sb.issued)

@@ -101,19 +101,42 @@ func (r *Replica) onBlockMissing(ref block.Ref) {
 	r.requestBlocks()
 }
 
-// requestBlocks asks one peer, in turn, for the oldest missing blocks.
+// requestBlocks asks one peer, in turn, for a window of the missing blocks.
 func (r *Replica) requestBlocks() {
 	if len(r.missingBlocks) == 0 || r.solo() {
 		return
 	}
-	n := min(len(r.missingBlocks), blocksPerRequest)
-	body := make([]byte, n*blockRefSize)
-	for i, ref := range r.missingBlocks[:n] {
-		binary.LittleEndian.PutUint64(body[i*blockRefSize:], ref.Address)
-		ref.Checksum.Put(body[i*blockRefSize+8:])
-	}
 	r.blockRound++
-	r.send(r.peerInTurn(r.blockRound), &Message{Header: Header{Command: CommandGetBlocks}, Body: body})
+	r.send(r.peerInTurn(r.blockRound), &Message{Header: Header{Command: CommandGetBlocks},
+		Body: appendBlockRefs(nil, r.missingBlocks, blockWindow(r.blockRound, int(r.cfg.ReplicaCount)-1, len(r.missingBlocks)))})
+}
+
+// blockWindow is where round's get_blocks starts in a list of n blocks
+// wanted, asked of peers in turn (peerInTurn(round)). Each window of
+// blocksPerRequest is asked of every one of the peers before the next
+// window: always the oldest blocks would starve the rest when the oldest
+// are lost everywhere, and a window moving with the peers would pin each
+// block to one peer whenever the window count is a multiple of the peer
+// count. So within ceil(n / blocksPerRequest) * peers rounds every block has
+// been asked of every peer.
+func blockWindow(round uint64, peers, n int) int {
+	if n <= blocksPerRequest {
+		return 0
+	}
+	return int((round/uint64(peers))*blocksPerRequest) % n
+}
+
+// appendBlockRefs appends to body up to blocksPerRequest of refs, from
+// start, wrapping, as get_blocks carries them.
+func appendBlockRefs(body []byte, refs []block.Ref, start int) []byte {
+	var b [blockRefSize]byte
+	for i := range min(len(refs), blocksPerRequest) {
+		ref := refs[(start+i)%len(refs)]
+		binary.LittleEndian.PutUint64(b[:], ref.Address)
+		ref.Checksum.Put(b[8:])
+		body = append(body, b[:]...)
+	}
+	return body
 }
 
 // peerInTurn is the k-th peer in a rotation over every replica but us.
@@ -189,6 +212,9 @@ func (r *Replica) onBlock(b []byte) {
 	}
 	var ok bool
 	if r.missingBlocks, ok = take(r.missingBlocks); !ok {
+		if r.scrubRepair(ref, padded) {
+			return
+		}
 		// Links are taken only while a checkpoint is being opened: later
 		// the same address may hold a newer block of our own.
 		if !r.opening {

@@ -463,7 +463,16 @@ func (r *Replica) startView() {
 	r.clearExitVotes()
 	r.pipeline = r.pipeline[:0]
 	for op := r.commitMax + 1; op <= r.op; op++ {
-		r.pipeline = append(r.pipeline, pipelineEntry{prepare: r.journal.prepare(op), oks: 1 << r.index})
+		// The log is durable, but the primary's own acknowledgement obeys
+		// AckMax like every other: an op past it counts the primary only
+		// once its next checkpoint is durable (checkpointDurable), or a
+		// quorum could commit past the trigger with too few replicas
+		// holding the checkpoint (seeds/checkpoint-new-primary-self-ack.json).
+		var oks uint64
+		if op <= r.ackMax() {
+			oks = 1 << r.index
+		}
+		r.pipeline = append(r.pipeline, pipelineEntry{prepare: r.journal.prepare(op), oks: oks})
 	}
 	if len(r.pipeline) > 0 {
 		r.tPrepare.start(r.rng)

@@ -1,7 +1,10 @@
 // Package disk simulates one replica's data file: an asynchronous,
 // sector-aligned io.Storage whose IOs complete on the simulator's scheduler
 // after a sampled latency, and whose in-flight writes are lost or torn when
-// the process crashes.
+// the process crashes. With Options.Faults it is hostile too (faults.go):
+// latent sector errors, bit rot, write faults, misdirected writes and reads,
+// writes torn part way, superblock copy faults, each landing only where the
+// cluster's Atlas (atlas.go) says the cluster can recover from it.
 //
 // Determinism: everything runs on the caller's goroutine; every random choice
 // comes from the *rand.Rand handed to New, drawn in a documented order:
@@ -11,7 +14,31 @@
 //     latency exceeds its minimum (drawn at issue time);
 //   - Crash: for each pending write in issue order, one rng.Float64() (torn if
 //     < CrashFaultProbability); if torn, then one rng.IntN(sectors) choosing
-//     the garbage sector and ceil(sectorSize/8) rng.Uint64() filling it.
+//     the garbage sector and ceil(sectorSize/8) rng.Uint64() filling it
+//     (with Faults.TearWithin and an atlas set, instead one fault-rng
+//     IntN(units-1) choosing how many 512-byte units land, only for writes
+//     of more than two units).
+//
+// Storage faults (Options.Faults, faults.go) draw from their own rng, handed
+// to SetAtlas, never from the one above, in this order:
+//
+//   - at a read's completion: if MisdirectRead > 0, one Float64 (misdirected
+//     if < MisdirectRead), and if so one IntN(places) choosing the offset;
+//     then if Latent > 0, one Float64, and if faulted one IntN(sectors);
+//   - at a write's completion, for a superblock copy: if Superblock > 0, one
+//     Float64, and if faulted one IntN(3) for the kind, then IntN(sectors)
+//     (corrupt) or IntN(copies-1) (misdirected) or nothing (lost); a faulted
+//     copy draws nothing more. Then, for any write but one to the header
+//     ring: if MisdirectWrite > 0, one Float64, and if misdirected, if
+//     MisdirectCrossZone > 0 one Float64 (another zone if below) and then
+//     IntN(ZoneCount) for the zone, then IntN(places) for the offset; a
+//     misdirected write draws nothing more. Then if Write > 0, one Float64,
+//     and if faulted one IntN(sectors);
+//   - Rot: if BitRot > 0, one Float64, and if it strikes IntN(ZoneCount)
+//     for the zone and, if the zone was ever written, IntN(sectors).
+//
+// A draw is made even where the atlas then refuses the fault, so that the
+// atlas changes where faults land, not the stream.
 //
 // Durable contents: a write's data becomes visible only when it completes,
 // just before its callback runs. A read copies the durable contents at its
@@ -56,6 +83,9 @@ type Options struct {
 	// CrashFaultProbability is the probability, per pending write at a crash,
 	// that the write is torn rather than lost entirely. Must be in [0, 1].
 	CrashFaultProbability float64
+	// Faults, if set, make the disk hostile (faults.go); nil: the disk only
+	// loses or tears writes in flight at a crash, and draws nothing more.
+	Faults *Faults
 }
 
 // Stats counts IOs. Reads and Writes count IOs issued (including those later
@@ -112,6 +142,8 @@ type Disk struct {
 	paused  bool
 	held    []*op // completions that fell due while paused, in order
 	resumed sched.Event
+
+	fs faultState
 }
 
 var _ io.Storage = (*Disk)(nil)
@@ -153,6 +185,9 @@ func (d *Disk) SetOptions(opts Options) {
 		panic(fmt.Sprintf("disk: CrashFaultProbability %v not in [0, 1]", p))
 	}
 	d.opts = opts
+	if opts.Faults != nil {
+		d.fs.init()
+	}
 }
 
 // Options returns the current options.
@@ -223,7 +258,11 @@ func (d *Disk) Crash() {
 	p := d.opts.CrashFaultProbability
 	for i, o := range d.pendingWrites {
 		if d.rng.Float64() < p {
-			d.tear(o)
+			if f := d.opts.Faults; f != nil && f.TearWithin && d.fs.rng != nil {
+				d.tearWithin(o)
+			} else {
+				d.tear(o)
+			}
 			d.stats.WritesTorn++
 		} else {
 			d.stats.WritesLost++
@@ -289,6 +328,7 @@ func (d *Disk) tear(o *op) {
 		binary.LittleEndian.PutUint64(w[:], d.rng.Uint64())
 		copy(garbage[i:], w[:])
 	}
+	d.rewritten(o.zone, o.offset, n)
 	d.store(o.zone, o.offset, o.data)
 }
 
@@ -322,9 +362,18 @@ func (d *Disk) finish(o *op) {
 	switch o.kind {
 	case opRead:
 		d.pendingReads--
-		d.load(o.zone, o.offset, o.buf)
+		if d.opts.Faults != nil && d.fs.rng != nil {
+			d.readFaults(o)
+		} else {
+			d.view(o.zone, o.offset, o.buf)
+		}
 	case opWrite:
-		d.store(o.zone, o.offset, o.data)
+		if d.opts.Faults != nil && d.fs.rng != nil {
+			d.writeFaults(o)
+		} else {
+			d.rewritten(o.zone, o.offset, uint64(len(o.data)))
+			d.store(o.zone, o.offset, o.data)
+		}
 		last := len(d.pendingWrites) - 1
 		moved := d.pendingWrites[last]
 		d.pendingWrites[o.index] = moved

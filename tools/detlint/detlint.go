@@ -28,7 +28,8 @@ import (
 const doc = `report nondeterminism in packages that must replay from a seed
 
 In the deterministic packages (by default viewstamp/{replica,sim,faults,workload}
-and below, except viewstamp/replica/io/os) detlint reports, outside _test.go
+and below, except the IO bindings viewstamp/replica/io/os and
+viewstamp/replica/client/tcp) detlint reports, outside _test.go
 files: go statements; channel types, sends, receives and select; imports of
 sync, sync/atomic, math/rand, crypto/rand, os, os/exec and net; runtime.Gosched,
 GC and NumGoroutine; the wall clock and timers of package time; the global
@@ -52,7 +53,11 @@ var Analyzer = &analysis.Analyzer{
 var (
 	flagModule = "viewstamp"
 	flagRoots  = "replica,sim,faults,workload"
-	flagExempt = "replica/io/os"
+	// The IO bindings: the replica's (io_uring, sockets, the OS clock) and
+	// the production client's TCP transport. Both drive deterministic state
+	// machines (vsr.Replica, client.Client) that stay in scope; only the
+	// binding itself needs goroutines, sockets and real time.
+	flagExempt = "replica/io/os,replica/client/tcp"
 )
 
 func init() {

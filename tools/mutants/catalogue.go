@@ -30,7 +30,10 @@ type Mutant struct {
 	File       string // slash-separated path from the repository root
 	Note       string // the bug it models, in one line
 	Equivalent string // why it cannot change behaviour; empty for a real mutant
-	Edits      []Edit
+	// Flags are vopr flags this mutant's seeds run with, after the run's
+	// own (e.g. --storage-faults, for a protection only faults exercise).
+	Flags []string
+	Edits []Edit
 }
 
 // ErrDoesNotApply marks a mutant whose snippet is not in the source exactly
@@ -44,7 +47,8 @@ const (
 	markEnd     = "--- end"
 )
 
-// Parse reads one entry. Key lines ("file:", "note:", "equivalent:") come
+// Parse reads one entry. Key lines ("file:", "note:", "equivalent:",
+// "flags:") come
 // first; # lines there are comments. Then one or more find/replace pairs,
 // each body taken verbatim, line by line, without the final newline.
 func Parse(name, text string) (*Mutant, error) {
@@ -110,6 +114,8 @@ func Parse(name, text string) (*Mutant, error) {
 			m.Note = value
 		case "equivalent":
 			m.Equivalent = value
+		case "flags":
+			m.Flags = strings.Fields(value)
 		default:
 			return nil, fmt.Errorf("%s line %d: unknown key %q", name, line, key)
 		}

@@ -172,13 +172,24 @@ func TestRunEndToEnd(t *testing.T) {
 	}
 	write("crash-on-open", "file: replica/vsr/recovery.go\nnote: every replica panics on start\n"+
 		"--- find\nfunc (r *Replica) Open() {\n--- replace\nfunc (r *Replica) Open() {\n\tpanic(\"mutant\")\n--- end\n")
+	// Survives the swarm's seeds (5 requests) and dies on the corpus entry
+	// that asks for 7; the planted entry that expects a failure is skipped.
+	write("crash-on-seven", "file: sim/run.go\nnote: the simulator panics in runs of seven requests\n"+
+		"--- find\n\tif c.requestsSent >= c.opts.RequestsMax {\n--- replace\n\tif c.opts.RequestsMax == 7 {\n\t\tpanic(\"mutant\")\n\t}\n\tif c.requestsSent >= c.opts.RequestsMax {\n--- end\n")
+	corpus := t.TempDir()
+	entries := `{"seed": "2", "flags": ["--lite", "--requests-max", "7"], "expect": "correctness", "note": "planted: skipped"}
+{"seed": "1", "flags": ["--lite", "--requests-max", "7"], "expect": "pass", "note": "guards seven"}
+`
+	if err := os.WriteFile(filepath.Join(corpus, "guard.json"), []byte(entries), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	write("gone", "file: replica/vsr/recovery.go\nnote: targets code that is not there\n--- find\nno such code\n--- replace\nx\n")
 	write("argued", "file: replica/vsr/recovery.go\nnote: n\nequivalent: a test says so\n--- find\nfunc (r *Replica) Open() {\n--- replace\nfunc (r *Replica) Open()  {\n")
 	out := t.TempDir()
 	var log strings.Builder
 	rep, err := Run(context.Background(), Options{Root: root, Catalogue: cat, Out: out, Scratch: t.TempDir(),
 		From: 1, Count: 2, StopAfter: 1, Budget: time.Minute, Timeout: time.Minute, Jobs: 2,
-		Flags: []string{"--lite", "--requests-max", "5"}, Log: &log})
+		Flags: []string{"--lite", "--requests-max", "5"}, Corpus: corpus, Log: &log})
 	if err != nil {
 		t.Fatalf("%v\n%s", err, log.String())
 	}
@@ -190,6 +201,10 @@ func TestRunEndToEnd(t *testing.T) {
 		!strings.Contains(r.Reproduce, "apply crash-on-open") || len(r.Failures) != 1 || r.Failures[0].BaselineFails {
 		t.Errorf("crashing mutant: %+v\n%s", r, log.String())
 	}
+	if r := got["crash-on-seven"]; r.Verdict != Crash || r.SeedsRun != 3 || r.FailingSeeds != 1 || r.FirstFailing != "corpus:guard.json:1" ||
+		!strings.Contains(r.Reproduce, "--seed 1 --lite --requests-max 7") || len(r.Failures) != 1 || r.Failures[0].BaselineFails {
+		t.Errorf("mutant killed by the corpus: %+v\n%s", r, log.String())
+	}
 	if r := got["gone"]; r.Verdict != DoesNotApply || !strings.Contains(r.Detail, "not found") {
 		t.Errorf("stale mutant: %+v", r)
 	}
@@ -197,7 +212,7 @@ func TestRunEndToEnd(t *testing.T) {
 		t.Errorf("equivalent mutant: %+v", r)
 	}
 	var back Report
-	if b, err := os.ReadFile(filepath.Join(out, ResultsFile)); err != nil || json.Unmarshal(b, &back) != nil || len(back.Results) != 3 {
+	if b, err := os.ReadFile(filepath.Join(out, ResultsFile)); err != nil || json.Unmarshal(b, &back) != nil || len(back.Results) != 4 {
 		t.Errorf("results.json: %v, %d results", err, len(back.Results))
 	}
 	if b, err := os.ReadFile(filepath.Join(out, TableFile)); err != nil || !strings.Contains(string(b), "| crash-on-open | crash | 1 | 1 | 1 |") {

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -33,6 +34,7 @@ type Options struct {
 	Timeout   time.Duration // per seed: longer is a timeout, a failure
 	Jobs      int           // mutants at once
 	Flags     []string      // vopr run flags for every seed, mutant and baseline alike
+	Corpus    string        // directory of regression corpus files (seeds/*.json); "" for none
 	Keep      bool          // keep scratch copies
 	Go        string        // the go command
 	Log       io.Writer     // progress
@@ -269,7 +271,8 @@ func (h *harness) judge(ctx context.Context, m *Mutant) (r Result) {
 		r.Verdict, r.Detail = BuildFailed, err.Error()
 		return r
 	}
-	runs, stopped, err := h.swarm(ctx, exe, filepath.Join(h.o.Out, m.Name))
+	flags := append(append([]string(nil), h.o.Flags...), m.Flags...)
+	runs, stopped, err := h.swarm(ctx, exe, filepath.Join(h.o.Out, m.Name), flags)
 	if err != nil {
 		r.Verdict, r.Detail = Failed, err.Error()
 		return r
@@ -277,12 +280,79 @@ func (h *harness) judge(ctx context.Context, m *Mutant) (r Result) {
 	r.SeedsRun, r.Stopped = len(runs), stopped
 	reproduce := func(seed string) string {
 		return fmt.Sprintf("go run ./cmd/mutants apply %s DIR && cd DIR && go run ./cmd/vopr --seed %s%s",
-			m.Name, seed, strings.Join(append([]string{""}, h.o.Flags...), " "))
+			m.Name, seed, strings.Join(append([]string{""}, flags...), " "))
 	}
-	if err := tally(&r, runs, func(seed string) (reports.Result, error) { return h.baselineResult(ctx, seed) }, reproduce); err != nil {
+	baseline := func(seed string) (reports.Result, error) {
+		return h.baselineResult(ctx, append([]string{"--seed", seed}, flags...))
+	}
+	if err := tally(&r, runs, baseline, reproduce); err != nil {
 		r.Verdict, r.Detail = Failed, "baseline: "+err.Error()
+		return r
+	}
+	if r.Verdict == Survived {
+		if err := h.corpus(ctx, exe, m, &r); err != nil {
+			r.Verdict, r.Detail = Failed, "corpus: "+err.Error()
+		}
 	}
 	return r
+}
+
+// corpus replays the regression corpus's passing entries under a mutant the
+// swarm did not kill. Each entry is a seed that once caught a real bug, so a
+// mutant that brings the bug back dies at once, even where the swarm's range
+// would need thousands of seeds to meet that interleaving again. Entries
+// that expect a failure (planted bugs) say nothing about a mutant and are
+// skipped. A corpus kill counts like a swarm kill, the baseline check
+// included; its seed is named "corpus:FILE:SEED".
+func (h *harness) corpus(ctx context.Context, exe string, m *Mutant, r *Result) error {
+	if h.o.Corpus == "" {
+		return nil
+	}
+	files, err := filepath.Glob(filepath.Join(h.o.Corpus, "*.json"))
+	if err != nil {
+		return err
+	}
+	slices.Sort(files)
+	for _, f := range files {
+		entries, err := swarm.ReadCorpus(f)
+		if err != nil {
+			return err
+		}
+		for _, e := range entries {
+			if e.Expect != reports.Pass {
+				continue
+			}
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			res, failure := h.runSeed(ctx, exe, e.Args())
+			r.SeedsRun++
+			if res == reports.Pass {
+				continue
+			}
+			name := "corpus:" + filepath.Base(f) + ":" + e.Seed
+			bl, err := h.baselineResult(ctx, e.Args())
+			if err != nil {
+				return err
+			}
+			r.Failures = append(r.Failures, Failure{Seed: name, Result: string(res), Failure: firstLine(failure), BaselineFails: bl != reports.Pass})
+			if bl != reports.Pass {
+				continue
+			}
+			r.FailingSeeds++
+			if v := Verdict(res); severity(v) > severity(r.Verdict) {
+				r.Verdict = v
+			}
+			if r.FirstFailing == "" {
+				r.FirstFailing = name
+				r.Reproduce = fmt.Sprintf("go run ./cmd/mutants apply %s DIR && cd DIR && go run ./cmd/vopr %s", m.Name, strings.Join(e.Args(), " "))
+			}
+			if h.o.StopAfter > 0 && r.FailingSeeds >= h.o.StopAfter {
+				return nil
+			}
+		}
+	}
+	return nil
 }
 
 // tally judges a mutant by its swarm's runs: every failing seed is asked of
@@ -344,7 +414,7 @@ const swarmSlack = 2 * time.Minute
 
 // swarm runs the mutant's own `vopr swarm`, one seed at a time: the
 // harness runs mutants side by side instead.
-func (h *harness) swarm(ctx context.Context, exe, out string) ([]reports.Run, string, error) {
+func (h *harness) swarm(ctx context.Context, exe, out string, flags []string) ([]reports.Run, string, error) {
 	if err := os.RemoveAll(out); err != nil {
 		return nil, "", err
 	}
@@ -359,7 +429,7 @@ func (h *harness) swarm(ctx context.Context, exe, out string) ([]reports.Run, st
 	if h.o.StopAfter > 0 {
 		args = append(args, "--stop-after", strconv.Itoa(h.o.StopAfter))
 	}
-	args = append(args, h.o.Flags...)
+	args = append(args, flags...)
 	limit := h.o.Budget + h.o.Timeout + swarmSlack
 	sctx, cancel := ctx, context.CancelFunc(func() {})
 	if h.o.Budget > 0 {
@@ -393,43 +463,51 @@ func (h *harness) swarm(ctx context.Context, exe, out string) ([]reports.Run, st
 	return runs, stopped, nil
 }
 
-// baselineResult runs seed on the unmutated snapshot, built once on first
-// need, and remembers the answer.
-func (h *harness) baselineResult(ctx context.Context, seed string) (reports.Result, error) {
+// baselineResult runs vopr with args on the unmutated snapshot, built once
+// on first need, and remembers the answer.
+func (h *harness) baselineResult(ctx context.Context, args []string) (reports.Result, error) {
 	h.buildBL.Do(func() { h.blExe, h.blErr = h.build(ctx, h.base.Root) })
 	if h.blErr != nil {
 		return "", h.blErr
 	}
+	key := strings.Join(args, " ")
 	h.mu.Lock()
-	res, ok := h.baseline[seed]
+	res, ok := h.baseline[key]
 	h.mu.Unlock()
 	if ok {
 		return res, nil
 	}
+	res, _ = h.runSeed(ctx, h.blExe, args)
+	if ctx.Err() != nil {
+		return "", ctx.Err()
+	}
+	h.mu.Lock()
+	h.baseline[key] = res
+	h.mu.Unlock()
+	if res != reports.Pass {
+		h.logf("  baseline fails %s too (%s): not counted against any mutant", key, res)
+	}
+	return res, nil
+}
+
+// runSeed runs one vopr seed (args without --json) with the per-seed time
+// limit and returns its result and first failure line.
+func (h *harness) runSeed(ctx context.Context, exe string, args []string) (reports.Result, string) {
 	sctx, cancel := context.WithTimeout(ctx, h.o.Timeout)
 	defer cancel()
-	cmd := exec.CommandContext(sctx, h.blExe, append([]string{"--seed", seed, "--json"}, h.o.Flags...)...)
+	cmd := exec.CommandContext(sctx, exe, append(append([]string{}, args...), "--json")...)
 	var stdout bytes.Buffer
 	cmd.Stdout = &stdout
 	_ = cmd.Run() // a failing seed exits non-zero; the record says how
 	var rec reports.Record
 	switch {
-	case ctx.Err() != nil:
-		return "", ctx.Err()
 	case sctx.Err() != nil:
-		res = reports.Timeout
+		return reports.Timeout, ""
 	case json.Unmarshal(bytes.TrimSpace(stdout.Bytes()), &rec) != nil:
-		res = reports.Crash
+		return reports.Crash, ""
 	default:
-		res = rec.Result
+		return rec.Result, rec.Failure
 	}
-	h.mu.Lock()
-	h.baseline[seed] = res
-	h.mu.Unlock()
-	if res != reports.Pass {
-		h.logf("  baseline fails seed %s too (%s): not counted against any mutant", seed, res)
-	}
-	return res, nil
 }
 
 func tailLines(s string, n int) string {

@@ -133,9 +133,26 @@ func (l *Loop) Run(tick time.Duration, onTick func(), stop <-chan struct{}) {
 		}
 	}()
 
+	// closed also reads stop itself: a stop closed by a callback on this
+	// goroutine is seen at once, before the watcher above has run, so
+	// onTick never runs again after it closed stop.
+	closed := func() bool {
+		if stopped.Load() {
+			return true
+		}
+		select {
+		case <-stop:
+			return true
+		default:
+			return false
+		}
+	}
 	next := time.Now().Add(tick)
-	for !stopped.Load() {
+	for !closed() {
 		l.runPending()
+		if closed() {
+			break
+		}
 		w := l.waiter.Load().w
 		now := time.Now()
 		if !now.Before(next) {

@@ -1,0 +1,132 @@
+package faults
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strings"
+
+	"viewstamp/sim/disk"
+	"viewstamp/sim/draw"
+)
+
+// StorageStream names the seed's PCG stream storage faults are drawn from:
+// a stream of their own, so turning them on changes no other draw.
+const StorageStream = 0x5707A6E
+
+// Storage fault rates run from calm to storm on a log scale, per IO (per
+// tick for bit rot, per copy write for the superblock); each class is off
+// on a share of seeds (storageOffShare), so that every mix is explored.
+const (
+	latentCalm, latentStorm               = 1e-4, 5e-2
+	bitRotCalm, bitRotStorm               = 1e-5, 1e-2
+	writeFaultCalm, writeFaultStorm       = 1e-4, 5e-2
+	misdirectWriteCalm, misdirectStorm    = 1e-4, 2e-2
+	misdirectReadCalm, misdirectReadStorm = 1e-4, 2e-2
+	superblockCalm, superblockStorm       = 1e-3, 1e-1
+	crossZoneMin, crossZoneMax            = 0.1, 0.5
+	storageOffShare                       = 0.25
+	// gridOffShare: seeds that keep the grid zone fault-free.
+	gridOffShare = 0.3
+)
+
+// Storage fault classes, by the names of the run record and --storage-faults-off.
+const (
+	ClassLatent           = "latent"
+	ClassBitRot           = "bit_rot"
+	ClassWrite            = "write"
+	ClassMisdirectedWrite = "misdirected_write"
+	ClassMisdirectedRead  = "misdirected_read"
+	ClassTorn             = "torn"
+	ClassSuperblock       = "superblock"
+	ClassGrid             = "grid" // a zone, not a class: faults in the grid zone
+)
+
+// StorageClasses lists every name --storage-faults-off takes.
+var StorageClasses = []string{ClassLatent, ClassBitRot, ClassWrite, ClassMisdirectedWrite, ClassMisdirectedRead, ClassTorn, ClassSuperblock, ClassGrid}
+
+// GridFaultsNote is why grid faults are opt-in (--storage-faults-grid).
+const GridFaultsNote = "a replica far behind, committing an old op whose grid block is damaged locally, " +
+	"parks the read for a peer's copy, but its peers have since released and reused that block; " +
+	"and a replica whose commit waits does not start state sync, so it never catches up (seed 7, --requests-max 60)"
+
+// StorageFaults is one seed's storage fault plan.
+type StorageFaults struct {
+	Disk disk.Faults
+	Grid bool // the grid zone may be faulted (the atlas places faults there)
+}
+
+// DrawStorage draws the storage faults of seed from their own stream, in
+// this order: for each of latent, bit rot, write, misdirected write,
+// misdirected read, superblock, one Float64 (off if < storageOffShare),
+// then if on one log-uniform draw (sim/draw); then one Float64 for cross-zone
+// misdirects (off if < 0.5) and if on a PPM draw; one Float64 for torn-within
+// (off if < storageOffShare); one Float64 for the grid zone. Classes named in
+// off are drawn as usual, then zeroed, so the other classes keep their rates.
+// The grid zone is faulted only if grid is set (and the seed draws it):
+// grid faults can leave a lagging replica stuck (see GridFaultsNote).
+func DrawStorage(seed uint64, off []string, grid bool) (StorageFaults, error) {
+	for _, c := range off {
+		if !slices.Contains(StorageClasses, c) {
+			return StorageFaults{}, fmt.Errorf("storage fault class %q: want one of %s", c, strings.Join(StorageClasses, ", "))
+		}
+	}
+	rng := rand.New(rand.NewPCG(seed, StorageStream))
+	rate := func(lo, hi float64) float64 {
+		if rng.Float64() < storageOffShare {
+			return 0
+		}
+		p, _ := draw.LogUniform(rng, lo, hi)
+		return p
+	}
+	var s StorageFaults
+	f := &s.Disk
+	f.Latent = rate(latentCalm, latentStorm)
+	f.BitRot = rate(bitRotCalm, bitRotStorm)
+	f.Write = rate(writeFaultCalm, writeFaultStorm)
+	f.MisdirectWrite = rate(misdirectWriteCalm, misdirectStorm)
+	f.MisdirectRead = rate(misdirectReadCalm, misdirectReadStorm)
+	f.Superblock = rate(superblockCalm, superblockStorm)
+	if rng.Float64() >= 0.5 {
+		f.MisdirectCrossZone = draw.PPM(rng, int(crossZoneMin*1e6), int(crossZoneMax*1e6))
+	}
+	f.TearWithin = rng.Float64() >= storageOffShare
+	s.Grid = rng.Float64() >= gridOffShare && grid
+	for _, c := range off {
+		switch c {
+		case ClassLatent:
+			f.Latent = 0
+		case ClassBitRot:
+			f.BitRot = 0
+		case ClassWrite:
+			f.Write = 0
+		case ClassMisdirectedWrite:
+			f.MisdirectWrite, f.MisdirectCrossZone = 0, 0
+		case ClassMisdirectedRead:
+			f.MisdirectRead = 0
+		case ClassTorn:
+			f.TearWithin = false
+		case ClassSuperblock:
+			f.Superblock = 0
+		case ClassGrid:
+			s.Grid = false
+		}
+	}
+	return s, nil
+}
+
+// DescribeStorage lists the storage fault plan by name, for the run record.
+func DescribeStorage(s StorageFaults) map[string]any {
+	f := s.Disk
+	return map[string]any{
+		"storage_latent_probability":          f.Latent,
+		"storage_bit_rot_probability":         f.BitRot,
+		"storage_write_fault_probability":     f.Write,
+		"storage_misdirect_write_probability": f.MisdirectWrite,
+		"storage_misdirect_cross_zone":        f.MisdirectCrossZone,
+		"storage_misdirect_read_probability":  f.MisdirectRead,
+		"storage_superblock_probability":      f.Superblock,
+		"storage_tear_within":                 f.TearWithin,
+		"storage_grid_faults":                 s.Grid,
+	}
+}

@@ -1,0 +1,68 @@
+package check
+
+import (
+	"fmt"
+
+	"viewstamp/replica/storage"
+)
+
+// CheckpointDurable checks the promise of the checkpoint schedule
+// (storage.Schedule.DurableAt): by the time an op at DurableAt(c) commits, a
+// replication quorum's data files name checkpoint c or a later one. Replicas
+// act on that promise without asking: each frees the blocks released before
+// c as it commits DurableAt(c), and a primary prepares past the slots of the
+// ops before c. If fewer replicas held c, losing them would leave the cluster
+// with neither the old blocks nor the new checkpoint. The replica keeps the
+// promise by acknowledging no op past AckMax of its durable checkpoint; the
+// checker reads the disks, so an acknowledgement made too early is caught at
+// the commit it enabled, not only when a crash and a sync later hit the hole.
+type CheckpointDurable struct {
+	schedule storage.Schedule
+	replicas int
+	quorum   int
+	// checkpoint is the op of the checkpoint replica's data file names
+	// (ok false: none yet, e.g. not formatted).
+	checkpoint func(replica int) (op uint64, ok bool)
+	proven     uint64 // the newest checkpoint already seen on a quorum
+}
+
+func NewCheckpointDurable(schedule storage.Schedule, replicas, quorum int, checkpoint func(replica int) (uint64, bool)) *CheckpointDurable {
+	return &CheckpointDurable{schedule: schedule, replicas: replicas, quorum: quorum, checkpoint: checkpoint}
+}
+
+// Committed checks op as it enters the committed history.
+func (d *CheckpointDurable) Committed(op uint64) error {
+	c := d.due(op)
+	if c <= d.proven {
+		return nil
+	}
+	held := 0
+	var ops []uint64
+	for i := range d.replicas {
+		got, ok := d.checkpoint(i)
+		ops = append(ops, got)
+		if ok && got >= c {
+			held++
+		}
+	}
+	if held < d.quorum {
+		return fmt.Errorf("op %d committed, at or past the op at which checkpoint %d counts durable, while only %d data files name it or a later one, fewer than the replication quorum %d (checkpoints on disk by replica: %v)", op, c, held, d.quorum, ops)
+	}
+	d.proven = c
+	return nil
+}
+
+// due is the newest checkpoint that must be durable once op has committed.
+func (d *CheckpointDurable) due(op uint64) uint64 {
+	s := d.schedule
+	for c := s.CheckpointBefore(op); c > 0; {
+		if at, _ := s.DurableAt(c); at <= op {
+			return c
+		}
+		if c < s.CheckpointOps() {
+			return 0
+		}
+		c -= s.CheckpointOps()
+	}
+	return 0
+}

@@ -1,0 +1,54 @@
+package check
+
+import (
+	"strings"
+	"testing"
+
+	"viewstamp/replica/vsr"
+)
+
+// Commits up to DurableAt(c) need c on a replication quorum's disks, and the
+// checker asks once per checkpoint.
+func TestCheckpointDurableNeedsAQuorum(t *testing.T) {
+	cfg := vsr.SimConfig(3)
+	s := cfg.Schedule()
+	c1 := s.Checkpoint(1)
+	at, _ := s.DurableAt(c1)
+	disk := []uint64{0, 0, 0}
+	asked := 0
+	d := NewCheckpointDurable(s, 3, 2, func(i int) (uint64, bool) { asked++; return disk[i], true })
+
+	for op := uint64(1); op < at; op++ {
+		if err := d.Committed(op); err != nil {
+			t.Fatalf("op %d, before checkpoint %d is due: %v", op, c1, err)
+		}
+	}
+	if asked != 0 {
+		t.Errorf("disks read %d times before any checkpoint was due", asked)
+	}
+	disk[0] = c1 // the primary alone
+	err := d.Committed(at)
+	if err == nil || !strings.Contains(err.Error(), "only 1 data files name it") {
+		t.Fatalf("op %d committed with checkpoint %d on one disk of three: %v", at, c1, err)
+	}
+	disk[2] = s.Next(c1) // a synced replica holds a later one: it counts
+	if err := d.Committed(at); err != nil {
+		t.Fatalf("checkpoint on two disks: %v", err)
+	}
+	asked = 0
+	for op := at + 1; op < at+s.CheckpointOps(); op++ {
+		if err := d.Committed(op); err != nil {
+			t.Fatalf("op %d: %v", op, err)
+		}
+	}
+	if asked != 0 {
+		t.Errorf("disks read %d times for a checkpoint already proven", asked)
+	}
+	c2 := s.Next(c1)
+	at2, _ := s.DurableAt(c2)
+	disk[2] = c1 // back to c1 is impossible in a run, but the checker must see it
+	disk[0] = c2
+	if err := d.Committed(at2); err == nil {
+		t.Fatalf("op %d committed with checkpoint %d on one disk", at2, c2)
+	}
+}

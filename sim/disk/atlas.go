@@ -1,0 +1,122 @@
+package disk
+
+import (
+	"fmt"
+	"math/rand/v2"
+
+	"viewstamp/replica/io"
+)
+
+// Atlas decides where storage faults may land across a cluster, so that the
+// cluster can always recover what a fault destroys from a peer.
+//
+// The rule: the data file is cut into chunks, each one unit of recovery:
+//
+//   - a WAL chunk is one sector of the header ring together with the prepare
+//     slots whose headers that sector holds (both copies of those slots);
+//   - a client-reply chunk is one session's reply slot;
+//   - a grid chunk is one block.
+//
+// For each chunk, at most QuorumReplication-1 replicas may ever be faulty
+// there; every other replica's copy is left alone (crash tears excepted:
+// they hit only writes not yet acknowledged). An op is acknowledged only
+// once a replication quorum holds it durably, so at least one of those
+// replicas keeps an intact copy to repair the others from. A zone of two or
+// more chunks never has a replica faulty in all of them: no replica may lose
+// every copy of the WAL, its replies or its grid at once, and those it can
+// still read let it take part in recovery.
+//
+// Chunks are assigned by sliding a window of QuorumReplication-1 replicas
+// over a permutation of the replicas drawn from the seed, one window step
+// per chunk: window k starts at (base + k*(QuorumReplication-1)) mod
+// replicas, base drawn per zone. Since QuorumReplication-1 is at most half
+// the replicas, consecutive windows are disjoint and no replica is in two
+// neighbouring chunks, let alone all of them.
+//
+// The superblock has no chunks of this kind: each replica's copies are its
+// own, with no peer to repair them from. Its faults are instead bounded per
+// replica (see Disk): at most one copy damaged at a time, so the quorum rule
+// of superblock open (two copies, or one copy chained to its parent) holds
+// through any single crash tear.
+//
+// A cluster of one replica has no peer: its atlas has no faulty replica.
+// Grid faults are only placed when there are three replicas or more: with
+// two, a replica syncing from the other would leave it the only copy.
+type Atlas struct {
+	replicas int
+	faulty   int // replicas faulty per chunk
+	perm     []int
+	base     [io.ZoneCount]int
+	chunk    [io.ZoneCount]uint64 // chunk size in bytes; 0: zone never faulty
+}
+
+// AtlasChunks are the chunk sizes of each zone, in bytes. WALHeaders and
+// WALPrepares must describe the same number of chunks (a header sector and
+// the prepares it covers); a zero size keeps that zone free of atlas faults.
+type AtlasChunks [io.ZoneCount]uint64
+
+// NewAtlas draws an atlas from rng: one Perm(replicas), then one
+// IntN(replicas) per zone in zone order.
+func NewAtlas(rng *rand.Rand, replicas, quorumReplication int, chunks AtlasChunks) *Atlas {
+	if replicas < 1 || quorumReplication < 1 || quorumReplication > replicas {
+		panic(fmt.Sprintf("disk: atlas for %d replicas, replication quorum %d", replicas, quorumReplication))
+	}
+	a := &Atlas{replicas: replicas, faulty: quorumReplication - 1, perm: rng.Perm(replicas), chunk: chunks}
+	for z := range io.ZoneCount {
+		a.base[z] = rng.IntN(replicas)
+	}
+	// The two WAL rings are one chunk set: the same window for sector k of
+	// the header ring and the k-th run of prepare slots.
+	a.base[io.ZoneWALPrepares] = a.base[io.ZoneWALHeaders]
+	if 2*a.faulty > replicas {
+		panic(fmt.Sprintf("disk: atlas windows of %d overlap among %d replicas", a.faulty, replicas))
+	}
+	if replicas < gridFaultReplicasMin {
+		a.chunk[io.ZoneGrid] = 0
+	}
+	return a
+}
+
+// gridFaultReplicasMin is the smallest cluster whose grid may be faulted.
+const gridFaultReplicasMin = 3
+
+// FaultyPerChunk is how many replicas may be faulty in one chunk.
+func (a *Atlas) FaultyPerChunk() int { return a.faulty }
+
+// Eligible reports whether replica may be faulty at offset of zone. The
+// superblock is always eligible: its own budget bounds it.
+func (a *Atlas) Eligible(replica int, zone io.Zone, offset uint64) bool {
+	if zone == io.ZoneSuperblock {
+		return true
+	}
+	size := a.chunk[zone]
+	if size == 0 || a.faulty == 0 {
+		return false
+	}
+	k := offset / size
+	start := (uint64(a.base[zone]) + k*uint64(a.faulty)) % uint64(a.replicas)
+	for j := 0; j < a.faulty; j++ {
+		if a.perm[(start+uint64(j))%uint64(a.replicas)] == replica {
+			return true
+		}
+	}
+	return false
+}
+
+// EligibleRange reports whether replica may be faulty across all of
+// [offset, offset+length) of zone.
+func (a *Atlas) EligibleRange(replica int, zone io.Zone, offset, length uint64) bool {
+	if zone == io.ZoneSuperblock {
+		return true
+	}
+	size := a.chunk[zone]
+	if size == 0 {
+		return false
+	}
+	for k := offset / size; k*size < offset+length; k++ {
+		if !a.Eligible(replica, zone, k*size) {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,241 @@
+package disk
+
+import (
+	"bytes"
+	"math/rand/v2"
+	"testing"
+
+	"viewstamp/replica/io"
+	"viewstamp/sim/sched"
+)
+
+// hostile returns a disk with the given faults, placed as replica 0 of a
+// one-in-three atlas that puts every chunk it can on replica 0.
+func hostile(f Faults) (*Disk, *sched.Scheduler) {
+	d, s := newDisk(fixed, 7)
+	o := fixed
+	o.Faults = &f
+	d.SetOptions(o)
+	chunks := AtlasChunks{io.ZoneWALHeaders: sector, io.ZoneWALPrepares: 16 * 4096, io.ZoneClientReplies: 4096, io.ZoneGrid: 4096}
+	d.SetAtlas(0, everywhere(chunks), 4096, rand.New(rand.NewPCG(1, 2)))
+	return d, s
+}
+
+// everywhere is an atlas in which replica 0 may be faulty in every chunk
+// (a test fixture: a real atlas never allows that).
+func everywhere(chunks AtlasChunks) *Atlas {
+	return &Atlas{replicas: 1, faulty: 1, perm: []int{0}, chunk: chunks}
+}
+
+func readNow(t *testing.T, d *Disk, s *sched.Scheduler, z io.Zone, off uint64, n int) []byte {
+	t.Helper()
+	buf := make([]byte, n)
+	done := false
+	d.Read(z, off, buf, func() { done = true })
+	s.RunUntil(s.Now() + 1<<30)
+	if !done {
+		t.Fatal("read did not complete")
+	}
+	return buf
+}
+
+func writeNow(t *testing.T, d *Disk, s *sched.Scheduler, z io.Zone, off uint64, data []byte) {
+	t.Helper()
+	done := false
+	d.Write(z, off, data, func() { done = true })
+	s.RunUntil(s.Now() + 1<<30)
+	if !done {
+		t.Fatal("write did not complete")
+	}
+}
+
+// A latent sector error reads back the same corruption on every retry, and
+// goes once the sector is rewritten; Peek (the checkers' view) never sees it.
+func TestLatentSectorError(t *testing.T) {
+	d, s := hostile(Faults{Latent: 1})
+	data := fill(sector, 0xAB)
+	writeNow(t, d, s, io.ZoneGrid, 0, data)
+	first := readNow(t, d, s, io.ZoneGrid, 0, sector)
+	if bytes.Equal(first, data) {
+		t.Fatal("latent error not injected")
+	}
+	if diff := bitsDiffer(first, data); diff != 1 {
+		t.Fatalf("%d bits differ, want 1", diff)
+	}
+	d.opts.Faults.Latent = 0
+	if again := readNow(t, d, s, io.ZoneGrid, 0, sector); !bytes.Equal(again, first) {
+		t.Fatal("retry saw other bits")
+	}
+	peek := make([]byte, sector)
+	d.Peek(io.ZoneGrid, 0, peek)
+	if !bytes.Equal(peek, data) {
+		t.Fatal("Peek sees the fault")
+	}
+	writeNow(t, d, s, io.ZoneGrid, 0, data)
+	if got := readNow(t, d, s, io.ZoneGrid, 0, sector); !bytes.Equal(got, data) {
+		t.Fatal("rewrite did not clear the fault")
+	}
+	if d.FaultStats().Latent != 1 {
+		t.Fatalf("stats %+v", d.FaultStats())
+	}
+}
+
+func bitsDiffer(a, b []byte) int {
+	n := 0
+	for i := range a {
+		for x := a[i] ^ b[i]; x != 0; x &= x - 1 {
+			n++
+		}
+	}
+	return n
+}
+
+// A misdirected write leaves its target with the old bytes and shows up at
+// another offset; the durable contents are what was meant.
+func TestMisdirectedWrite(t *testing.T) {
+	d, s := hostile(Faults{})
+	old, data := fill(4096, 1), fill(4096, 2)
+	writeNow(t, d, s, io.ZoneGrid, 8*4096, old)
+	d.opts.Faults.MisdirectWrite = 1
+	writeNow(t, d, s, io.ZoneGrid, 8*4096, data)
+	if got := readNow(t, d, s, io.ZoneGrid, 8*4096, 4096); !bytes.Equal(got, old) {
+		t.Fatal("target does not keep its old bytes")
+	}
+	if d.FaultStats().MisdirectedWrite != 1 {
+		t.Fatalf("stats %+v", d.FaultStats())
+	}
+	found := false
+	for at := range d.fs.overlay {
+		if at.zone == io.ZoneGrid && at.sector != 8*4096/sector {
+			found = bytes.Equal(d.fs.overlay[at], data[:sector])
+		}
+	}
+	if !found {
+		t.Fatal("the write landed nowhere")
+	}
+	peek := make([]byte, 4096)
+	d.Peek(io.ZoneGrid, 8*4096, peek)
+	if !bytes.Equal(peek, data) {
+		t.Fatal("durable contents are not the intended write")
+	}
+}
+
+// A write torn at a crash lands partly: its first units new, the rest old.
+func TestTearWithin(t *testing.T) {
+	d, s := hostile(Faults{TearWithin: true})
+	o := d.opts
+	o.CrashFaultProbability = 1
+	d.SetOptions(o)
+	old, data := fill(4096, 1), fill(4096, 2)
+	writeNow(t, d, s, io.ZoneWALPrepares, 0, old)
+	d.Write(io.ZoneWALPrepares, 0, data, nil)
+	d.Crash()
+	got := readNow(t, d, s, io.ZoneWALPrepares, 0, 4096)
+	cut := bytes.IndexByte(got, 1)
+	if cut <= 0 || cut%tearUnit != 0 || !bytes.Equal(got[:cut], data[:cut]) || !bytes.Equal(got[cut:], old[cut:]) {
+		t.Fatalf("torn write not partly new, partly old: new up to %d", cut)
+	}
+}
+
+// The WAL never loses both copies of a slot on one replica: with its
+// header-ring sector damaged, the prepares it covers take no fault.
+func TestWALCopiesNeverBothDamaged(t *testing.T) {
+	d, s := hostile(Faults{})
+	writeNow(t, d, s, io.ZoneWALHeaders, 0, fill(sector, 3))
+	writeNow(t, d, s, io.ZoneWALPrepares, 0, fill(4096, 4))
+	d.markFaulty(io.ZoneWALHeaders, 0)
+	d.opts.Faults.Write = 1
+	writeNow(t, d, s, io.ZoneWALPrepares, 4096, fill(4096, 5))
+	if d.FaultStats().Write != 0 {
+		t.Fatal("a prepare beside a damaged header sector was faulted")
+	}
+	writeNow(t, d, s, io.ZoneWALPrepares, 16*4096, fill(4096, 5))
+	if d.FaultStats().Write != 1 {
+		t.Fatal("a prepare of another chunk was not faulted")
+	}
+}
+
+// The atlas: each chunk has at most quorum-1 faulty replicas, and no
+// replica is faulty in every chunk of a zone.
+func TestAtlasRule(t *testing.T) {
+	chunks := AtlasChunks{io.ZoneWALHeaders: 4096, io.ZoneWALPrepares: 16 * 4096, io.ZoneClientReplies: 4096, io.ZoneGrid: 4096}
+	counts := map[io.Zone]uint64{io.ZoneWALHeaders: 2, io.ZoneWALPrepares: 2, io.ZoneClientReplies: 7, io.ZoneGrid: 100}
+	for replicas := 1; replicas <= 6; replicas++ {
+		q := (replicas + 1) / 2
+		if replicas == 2 {
+			q = 2
+		}
+		q = min(q, 3)
+		for seed := uint64(0); seed < 20; seed++ {
+			a := NewAtlas(rand.New(rand.NewPCG(seed, 1)), replicas, q, chunks)
+			for z, n := range counts {
+				if z == io.ZoneGrid && replicas < gridFaultReplicasMin {
+					for r := 0; r < replicas; r++ {
+						if a.Eligible(r, z, 0) {
+							t.Fatalf("grid faults with %d replicas", replicas)
+						}
+					}
+					continue
+				}
+				every := make([]int, replicas)
+				for k := uint64(0); k < n; k++ {
+					faulty := 0
+					for r := 0; r < replicas; r++ {
+						if a.Eligible(r, z, k*chunks[z]) {
+							faulty++
+							every[r]++
+						}
+					}
+					if faulty != q-1 {
+						t.Fatalf("R=%d seed %d zone %v chunk %d: %d faulty replicas, want %d", replicas, seed, z, k, faulty, q-1)
+					}
+				}
+				for r, c := range every {
+					if uint64(c) == n && n > 1 {
+						t.Fatalf("R=%d seed %d zone %v: replica %d faulty in every chunk", replicas, seed, z, r)
+					}
+				}
+			}
+			for k := uint64(0); k < 2; k++ {
+				for r := 0; r < replicas; r++ {
+					if a.Eligible(r, io.ZoneWALHeaders, k*4096) != a.Eligible(r, io.ZoneWALPrepares, k*16*4096) {
+						t.Fatalf("R=%d: WAL chunk %d differs between its rings", replicas, k)
+					}
+				}
+			}
+		}
+	}
+}
+
+// The superblock takes at most one damaged copy at a time: with copy 0
+// damaged, writes of the others take no fault, and once copy 0 is rewritten
+// whole a copy may be faulted again.
+func TestSuperblockOneDamagedCopy(t *testing.T) {
+	d, s := hostile(Faults{})
+	const copySize = 4096
+	for c := uint64(0); c < 4; c++ {
+		writeNow(t, d, s, io.ZoneSuperblock, c*copySize, fill(copySize, byte(c+1)))
+	}
+	d.markFaulty(io.ZoneSuperblock, 0)
+	d.opts.Faults.Superblock = 1
+	for c := uint64(1); c < 4; c++ {
+		writeNow(t, d, s, io.ZoneSuperblock, c*copySize, fill(copySize, 9))
+	}
+	if n := d.FaultStats().Superblock; n != 0 {
+		t.Fatalf("%d superblock faults beside a damaged copy", n)
+	}
+	writeNow(t, d, s, io.ZoneSuperblock, 0, fill(copySize, 9)) // clears copy 0, may fault it
+	writeNow(t, d, s, io.ZoneSuperblock, copySize, fill(copySize, 9))
+	if n := d.FaultStats().Superblock; n == 0 {
+		t.Fatal("no superblock fault once every copy was whole")
+	}
+	damaged := 0
+	for c := uint64(0); c < 4; c++ {
+		if d.sbDamaged(c) {
+			damaged++
+		}
+	}
+	if damaged > 2 { // a misdirected copy damages its target and where it lands
+		t.Fatalf("%d copies damaged", damaged)
+	}
+}

@@ -1,0 +1,92 @@
+package sim
+
+import (
+	"bytes"
+	"testing"
+
+	"viewstamp/faults"
+	rio "viewstamp/replica/io"
+	"viewstamp/replica/storage/scrub"
+	"viewstamp/reports"
+)
+
+// TestScrubberRepairsLatentDamage damages grid blocks of one replica's
+// checkpoint by hand (the simulated disk injects no grid faults yet), in a
+// cluster left quiet so that nothing else reads them: within one scrub
+// cycle the scrubber finds them, fetches them from peers, and the disk holds
+// the peers' bytes again, with every checker still passing.
+func TestScrubberRepairsLatentDamage(t *testing.T) {
+	const quietTicks, quietTicksMax = 3000, 400_000
+	opts := faults.Draw(12, faults.Limits{RequestsMax: 300})
+	opts.ReplicaCount = 3
+	opts.Network.LossProbability, opts.Network.ReplayProbability = 0, 0
+	opts.Network.ClogProbability, opts.Network.PartitionProbability = 0, 0
+	opts.Network.CorruptProbability = 0
+	opts.Process.CrashProbability, opts.Process.PauseProbability = 0, 0
+	opts.Storage.ReadLatencyMeanNs = max(opts.Storage.ReadLatencyMinNs, 30_000_000)
+	opts.Storage.WriteLatencyMeanNs = max(opts.Storage.WriteLatencyMinNs, 30_000_000)
+	c, err := New(opts, Config{Lite: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Run()
+	if c.failure != nil {
+		t.Fatalf("%s: %v", c.result, c.failure)
+	}
+	const victim, peer = 1, 2
+	r, p := c.replicas[victim], c.replicas[peer]
+	// Let the cluster go idle first: the storage checker compares the disks'
+	// bytes at every checkpoint, and one made before the scrubber got to
+	// the damage would (rightly) see it.
+	for last, idle := r.CommitMax(), 0; idle < quietTicks; idle++ {
+		if last != r.CommitMax() {
+			last, idle = r.CommitMax(), 0
+		}
+		if c.sched.Tick() > quietTicksMax {
+			t.Fatalf("the cluster is still committing at tick %d", c.sched.Tick())
+		}
+		c.step(false)
+	}
+	if r.DurableCheckpoint() == 0 || r.DurableCheckpoint() != p.DurableCheckpoint() {
+		t.Fatalf("checkpoints %d and %d: the test needs two replicas at one checkpoint", r.DurableCheckpoint(), p.DurableCheckpoint())
+	}
+	var referenced []uint64
+	r.CheckpointBlocks(func(a uint64) { referenced = append(referenced, a) })
+	if len(referenced) < 10 {
+		t.Fatalf("%d blocks referenced", len(referenced))
+	}
+	l := c.vcfg.Layout()
+	victims := []uint64{referenced[0], referenced[len(referenced)/2], referenced[len(referenced)-1]}
+	garbage := bytes.Repeat([]byte{0xa5}, int(l.BlockSize))
+	written := 0
+	for _, a := range victims {
+		c.disks[victim].Write(rio.ZoneGrid, l.BlockOffset(a), garbage, func() { written++ })
+	}
+	before := r.ScrubStats()
+	for range scrub.SimulatorCycleTicks + scrub.SimulatorCycleTicks/2 {
+		c.step(false)
+	}
+	if c.failure != nil {
+		t.Fatalf("%s: %v", c.result, c.failure)
+	}
+	after := r.ScrubStats()
+	if written != len(victims) || after.Faults-before.Faults < uint64(len(victims)) || after.Repaired-before.Repaired < uint64(len(victims)) {
+		t.Fatalf("%d damaged blocks: scrub stats %+v before, %+v after", len(victims), before, after)
+	}
+	mine, theirs := make([]byte, l.BlockSize), make([]byte, l.BlockSize)
+	for _, a := range victims {
+		c.disks[victim].Peek(rio.ZoneGrid, l.BlockOffset(a), mine)
+		c.disks[peer].Peek(rio.ZoneGrid, l.BlockOffset(a), theirs)
+		if !bytes.Equal(mine, theirs) {
+			t.Fatalf("block %d differs from the peer's after the cycle", a)
+		}
+	}
+	// A clean replica scrubbed the same cycle and found nothing.
+	if st := p.ScrubStats(); st.Faults != 0 || st.Scrubbed == 0 {
+		t.Fatalf("clean replica's scrub stats %+v", st)
+	}
+	if rec := c.Record(); rec.Result != reports.Pass || rec.Scrub == nil || rec.Scrub.Repaired < uint64(len(victims)) {
+		t.Fatalf("record: %s, scrub %+v", rec.Result, rec.Scrub)
+	}
+	t.Logf("%d blocks referenced; victim's scrub stats %+v", len(referenced), after)
+}
