@@ -121,6 +121,11 @@ type Record struct {
 	// round the WAL.
 	GridBlocksMax uint64 `json:"grid_blocks_max"`
 	JournalWraps  uint64 `json:"journal_wraps"`
+	// GridLeakChecks counts replica checkpoints whose held grid blocks the
+	// leak checker matched with what the checkpoint reaches; GridLeakSkips
+	// those it could not walk (a block unreadable on every disk).
+	GridLeakChecks uint64 `json:"grid_leak_checks"`
+	GridLeakSkips  uint64 `json:"grid_leak_skips,omitempty"`
 	// Workload counts the committed ledger operations: per operation, the
 	// number of requests and of each result status (create operations) or
 	// of objects found (lookups and queries).

@@ -104,11 +104,16 @@ type Cluster struct {
 	// gridBlocksMax is the most blocks a replica held at a checkpoint.
 	gridBlocksMax uint64
 	storedBuf     []byte // the storage checker's read buffer
-	replicas      []*vsr.Replica
-	down          []bool
-	paused        []bool
-	changed       []uint64 // tick of a replica's last process change
-	restarts      []uint64
+	// ledgers are the replicas' state machines, for the block leak checker.
+	ledgers        []*ledger.ForestMachine
+	leakBuf        []byte
+	gridLeakChecks uint64 // checkpoints the block leak checker judged
+	gridLeakSkips  uint64 // and those it could not read in full
+	replicas       []*vsr.Replica
+	down           []bool
+	paused         []bool
+	changed        []uint64 // tick of a replica's last process change
+	restarts       []uint64
 
 	// scrubbed sums the scrubbers' counters of replicas since crashed.
 	scrubbed reports.Scrub
@@ -180,11 +185,15 @@ func New(opts faults.Options, cfg Config) (*Cluster, error) {
 	c.net = packet.New(opts.Network, rand.New(rand.NewPCG(c.rng.Uint64(), 1)), &c.sched, nodes, r, c.deliver)
 	c.disks = make([]*disk.Disk, r)
 	c.replicas = make([]*vsr.Replica, r)
+	c.ledgers = make([]*ledger.ForestMachine, r)
 	c.down = make([]bool, r)
 	c.paused = make([]bool, r)
 	c.changed = make([]uint64, r)
 	c.restarts = make([]uint64, r)
 	zones := c.vcfg.Layout().ZoneSizes()
+	// One store for every disk: replicas' grids and WALs hold mostly the
+	// same sectors in the same places, kept once.
+	sectors := disk.NewSectors(c.vcfg.SectorSize)
 	root := vsr.RootHeader(c.cluster)
 	c.state = check.NewState(r, root.Checksum)
 	c.replies = check.NewReplies(c.state)
@@ -193,7 +202,7 @@ func New(opts faults.Options, cfg Config) (*Cluster, error) {
 	c.auditor = workload.NewAuditor(c.batchMax())
 	c.newClocks()
 	for i := 0; i < r; i++ {
-		c.disks[i] = disk.New(opts.StorageFor(i), rand.New(rand.NewPCG(c.rng.Uint64(), 2)), &c.sched, c.vcfg.SectorSize, zones)
+		c.disks[i] = disk.NewShared(sectors, opts.StorageFor(i), rand.New(rand.NewPCG(c.rng.Uint64(), 2)), &c.sched, zones)
 		formatted := false
 		vsr.Format(c.vcfg, c.cluster, uint8(i), c.disks[i], func() { formatted = true })
 		for !formatted && c.sched.Pending() > 0 {
@@ -242,9 +251,10 @@ func (c *Cluster) newLedger() *ledger.ForestMachine {
 const simAccountCache = 256
 
 func (c *Cluster) startReplica(i int) error {
+	c.ledgers[i] = c.newLedger()
 	rep, err := vsr.New(vsr.Options{
 		Config: c.vcfg, Cluster: c.cluster, Replica: uint8(i), Time: c.timeFor(i),
-		Network: replicaNet{c, i}, Storage: walGuard{c, i, c.disks[i]}, SM: c.newLedger(),
+		Network: replicaNet{c, i}, Storage: walGuard{c, i, c.disks[i]}, SM: c.ledgers[i],
 		Seed: c.rng.Uint64(), Observer: observer{c},
 	})
 	if err != nil {
@@ -367,6 +377,7 @@ func (o observer) Checkpointed(replica uint8, op uint64, id u128.U128) {
 	if err := o.c.checks.checkpoints.Checkpointed(int(replica), op, o.c.stored(int(replica), id)); err != nil {
 		o.c.failCheck("storage", err)
 	}
+	o.c.checkGridLeaks(int(replica))
 }
 
 // stored reads what replica i's disk holds of the checkpoint it has just

@@ -325,6 +325,7 @@ func (c *Cluster) Record() reports.Record {
 	rec.Checkpoints = c.checks.checkpoints.Count()
 	rec.StateSyncs = c.stateSyncs
 	rec.GridBlocksMax = c.gridBlocksMax
+	rec.GridLeakChecks, rec.GridLeakSkips = c.gridLeakChecks, c.gridLeakSkips
 	rec.JournalWraps = c.state.CommitMax() / c.vcfg.JournalSlotCount
 	rec.NoProgressCause = c.noProgress
 	for _, n := range c.restarts {

@@ -45,9 +45,11 @@ const (
 type mTransfer struct {
 	Transfer
 	state pendingState
-	// Balances of the debit and credit accounts right after this transfer,
-	// which is what get_account_balances reports.
-	drAfter, crAfter balances
+	// after holds the balances of the debit and credit accounts right
+	// after this transfer, which is what get_account_balances reports: only
+	// if one of them keeps history, since no other account's are ever
+	// asked for, and the model keeps every transfer of a run.
+	after *[2]balances
 }
 
 func newModel() *model {

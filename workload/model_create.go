@@ -238,8 +238,9 @@ func (m *model) createTransfer(t *Transfer) (status uint32, resultTS uint64) {
 }
 
 func (m *model) insertTransfer(t *mTransfer, dr, cr *mAccount) {
-	t.drAfter = dr.balances()
-	t.crAfter = cr.balances()
+	if (dr.Flags|cr.Flags)&AccountHistory != 0 {
+		t.after = &[2]balances{dr.balances(), cr.balances()}
+	}
 	m.transfers[t.ID] = t
 	m.transferList = append(m.transferList, t)
 	m.transferAt[t.Timestamp] = true

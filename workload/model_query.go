@@ -84,9 +84,9 @@ func (m *model) accountBalances(f *AccountFilter, replyMax int) (out []AccountBa
 	}
 	ts, valid := m.accountTransfers(f, replyMax)
 	for _, t := range ts {
-		b := t.crAfter
+		b := t.after[1]
 		if t.DebitAccountID == f.AccountID {
-			b = t.drAfter
+			b = t.after[0]
 		}
 		out = append(out, AccountBalance{
 			DebitsPending: b.debitsPending, DebitsPosted: b.debitsPosted,

@@ -3,6 +3,7 @@ package vsr
 import (
 	"fmt"
 
+	"viewstamp/replica/storage"
 	"viewstamp/replica/u128"
 )
 
@@ -89,6 +90,10 @@ func (r *Replica) CheckpointReplies(fn func(slot int, size uint64, missing bool)
 	}
 	return true
 }
+
+// CheckpointState is the checkpoint this replica runs from, as its durable
+// superblock names it: where a checker starts walking what it references.
+func (r *Replica) CheckpointState() storage.CheckpointState { return r.checkpoint }
 
 // DiskCheckpoint returns the op of the checkpoint a replica's data file
 // names: that of the valid superblock copy with the highest sequence, read

@@ -52,9 +52,9 @@
 // completions in the order they fell due, in one scheduler event at the
 // resume time, each applied just before its callback as usual.
 //
-// Memory: zone contents are kept in lazily allocated 64 KiB chunks, and each
-// zone's chunk table only grows up to the highest chunk written, so a large,
-// mostly empty zone costs almost nothing.
+// Memory: durable contents live in a Sectors store, which the disks of one
+// cluster may share (NewShared): a sector identical to a peer disk's at the
+// same place is kept once, and sectors never written cost nothing.
 //
 // Performance: pending-IO records are recycled through a free list, each with
 // a completion method value bound once, and a write's private copy of its data
@@ -93,14 +93,8 @@ type Options struct {
 // at crashes.
 type Stats struct{ Reads, Writes, WritesLost, WritesTorn uint64 }
 
-const (
-	chunkShift = 16
-	chunkSize  = 1 << chunkShift // bytes per lazily allocated chunk
-)
-
 type zone struct {
-	size   uint64
-	chunks [][]byte // nil entry or beyond len: never written, reads as zeros
+	size uint64
 }
 
 type opKind uint8
@@ -135,6 +129,8 @@ type Disk struct {
 	sched      *sched.Scheduler
 	sectorSize uint64
 	zones      [io.ZoneCount]zone
+	sectors    *Sectors
+	index      int // this disk's in sectors
 
 	gen           uint64 // incremented at each crash
 	seq           uint64
@@ -155,13 +151,20 @@ var _ io.Storage = (*Disk)(nil)
 // New returns an empty (all zeros) disk. Every zone size must be a multiple of
 // sectorSize, which must be non-zero.
 func New(opts Options, rng *rand.Rand, s *sched.Scheduler, sectorSize uint64, zoneSizes [io.ZoneCount]uint64) *Disk {
-	if rng == nil || s == nil {
-		panic("disk: New needs an rng and a scheduler")
-	}
 	if sectorSize == 0 {
 		panic("disk: sector size must be non-zero")
 	}
-	d := &Disk{rng: rng, sched: s, sectorSize: sectorSize}
+	return NewShared(NewSectors(sectorSize), opts, rng, s, zoneSizes)
+}
+
+// NewShared is New keeping the disk's contents in sectors, shared with the
+// other disks using it (of its sector size).
+func NewShared(sectors *Sectors, opts Options, rng *rand.Rand, s *sched.Scheduler, zoneSizes [io.ZoneCount]uint64) *Disk {
+	if rng == nil || s == nil {
+		panic("disk: New needs an rng and a scheduler")
+	}
+	sectorSize := sectors.size
+	d := &Disk{rng: rng, sched: s, sectorSize: sectorSize, sectors: sectors, index: sectors.attach()}
 	d.resumed = d.deliverHeld
 	for z := range io.ZoneCount {
 		if zoneSizes[z]%sectorSize != 0 {
@@ -437,34 +440,18 @@ func (d *Disk) checkIO(what string, z io.Zone, offset, length uint64) {
 
 // load copies durable contents into buf; unwritten bytes read as zeros.
 func (d *Disk) load(z io.Zone, offset uint64, buf []byte) {
-	zn := &d.zones[z]
 	for len(buf) > 0 {
-		i, within := offset>>chunkShift, offset&(chunkSize-1)
-		n := min(uint64(len(buf)), chunkSize-within)
-		if i < uint64(len(zn.chunks)) && zn.chunks[i] != nil {
-			copy(buf[:n], zn.chunks[i][within:])
-		} else {
-			clear(buf[:n])
-		}
+		k, within := offset/d.sectorSize, offset%d.sectorSize
+		n := min(uint64(len(buf)), d.sectorSize-within)
+		d.sectors.read(d.index, z, k, within, buf[:n])
 		buf, offset = buf[n:], offset+n
 	}
 }
 
-// store makes data durable at offset, allocating chunks as needed.
+// store makes data durable at offset, a whole number of sectors.
 func (d *Disk) store(z io.Zone, offset uint64, data []byte) {
-	zn := &d.zones[z]
-	for len(data) > 0 {
-		i, within := offset>>chunkShift, offset&(chunkSize-1)
-		n := min(uint64(len(data)), chunkSize-within)
-		if i >= uint64(len(zn.chunks)) {
-			zn.chunks = append(zn.chunks, make([][]byte, i+1-uint64(len(zn.chunks)))...)
-		}
-		c := zn.chunks[i]
-		if c == nil {
-			c = make([]byte, min(chunkSize, zn.size-i*chunkSize))
-			zn.chunks[i] = c
-		}
-		copy(c[within:], data[:n])
-		data, offset = data[n:], offset+n
+	for k := offset / d.sectorSize; len(data) > 0; k++ {
+		d.sectors.write(d.index, z, k, data[:d.sectorSize])
+		data = data[d.sectorSize:]
 	}
 }

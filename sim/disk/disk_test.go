@@ -40,8 +40,8 @@ func TestWriteThenRead(t *testing.T) {
 	for i := range data {
 		data[i] = byte(i * 7)
 	}
-	// Spans a 64 KiB chunk boundary.
-	off := uint64(chunkSize - sector)
+	// Spans sector boundaries.
+	off := uint64(1<<16 - sector)
 	wrote := false
 	d.Write(io.ZoneWALPrepares, off, data, func() { wrote = true })
 	clear(data[:sector]) // Write copied buf at call time.
@@ -92,19 +92,14 @@ func TestUnwrittenReadsZeros(t *testing.T) {
 	if !bytes.Equal(got, append(fill(sector, 0xAB), make([]byte, sector)...)) {
 		t.Fatal("partly written range read back wrong")
 	}
-	// Lazy allocation: writing one sector near the start of a 1 GiB zone
-	// must not allocate a table for the whole zone.
-	if n := len(d.zones[io.ZoneGrid].chunks); n != (1<<29)/chunkSize+1 {
-		t.Fatalf("grid chunk table has %d entries", n)
+	// Lazy allocation: writing one sector in the middle of a 1 GiB zone
+	// must not allocate a table for the whole zone, nor memory for more
+	// than that sector.
+	if n := len(d.sectors.disks[d.index][io.ZoneGrid]); n != (1<<29)/sector+1 {
+		t.Fatalf("grid sector table has %d entries", n)
 	}
-	allocated := 0
-	for _, c := range d.zones[io.ZoneGrid].chunks {
-		if c != nil {
-			allocated++
-		}
-	}
-	if allocated != 1 {
-		t.Fatalf("%d chunks allocated, want 1", allocated)
+	if n := d.sectors.Stored(); n != 1 {
+		t.Fatalf("%d sectors stored, want 1", n)
 	}
 }
 

@@ -380,16 +380,7 @@ func (f *Forest) placeTables(live []TableInfo) error {
 // leaks, and they are what state sync must fetch. An index block that cannot
 // be read ends the walk with its *BlockFaultError.
 func (f *Forest) References(done func(blocks []BlockRef, err error)) {
-	var out []BlockRef
-	var tables []TableInfo
-	for _, b := range f.manifest.blocks {
-		out = append(out, b.ref)
-	}
-	for _, t := range f.trees {
-		for level := range f.cfg.LevelCount {
-			tables = append(tables, t.levels[level]...)
-		}
-	}
+	out, tables := f.referencesStart()
 	pending, failed := len(tables), error(nil)
 	finish := func() {
 		if failed != nil {
@@ -405,18 +396,11 @@ func (f *Forest) References(done func(blocks []BlockRef, err error)) {
 	}
 	for i := range tables {
 		table := tables[i]
-		ks := f.Tree(table.TreeID).cfg.KeySize
 		f.grid.ReadBlock(table.Index.Address, table.Index.Checksum, func(body []byte, ok bool) {
-			ib, decoded := decodeIndexBlock(body, ks)
-			if !ok || !decoded {
-				if failed == nil {
-					failed = &BlockFaultError{Block: table.Index}
-				}
-			} else {
-				out = append(out, table.Index)
-				for j := range ib.count {
-					out = append(out, ib.ref(j))
-				}
+			var err error
+			out, err = f.appendTable(out, table, body, ok)
+			if failed == nil {
+				failed = err
 			}
 			pending--
 			if pending == 0 {
@@ -424,6 +408,50 @@ func (f *Forest) References(done func(blocks []BlockRef, err error)) {
 			}
 		})
 	}
+}
+
+// ReferencesPeek is References reading index blocks through read, which
+// answers at once (a checker peeking at a simulated disk): it issues no IO,
+// so calling it cannot change a run. read returns a verified block's body,
+// valid until the next call, or false.
+func (f *Forest) ReferencesPeek(read func(ref BlockRef) (body []byte, ok bool)) ([]BlockRef, error) {
+	out, tables := f.referencesStart()
+	for _, table := range tables {
+		body, ok := read(table.Index)
+		var err error
+		if out, err = f.appendTable(out, table, body, ok); err != nil {
+			return nil, err
+		}
+	}
+	slices.SortFunc(out, func(a, b BlockRef) int { return cmpUint64(a.Address, b.Address) })
+	return out, nil
+}
+
+// referencesStart lists the manifest log's blocks and every live table.
+func (f *Forest) referencesStart() (out []BlockRef, tables []TableInfo) {
+	for _, b := range f.manifest.blocks {
+		out = append(out, b.ref)
+	}
+	for _, t := range f.trees {
+		for level := range f.cfg.LevelCount {
+			tables = append(tables, t.levels[level]...)
+		}
+	}
+	return out, tables
+}
+
+// appendTable appends a table's index block and the value blocks its body
+// (read ok or not) names.
+func (f *Forest) appendTable(out []BlockRef, table TableInfo, body []byte, ok bool) ([]BlockRef, error) {
+	ib, decoded := decodeIndexBlock(body, f.Tree(table.TreeID).cfg.KeySize)
+	if !ok || !decoded {
+		return out, &BlockFaultError{Block: table.Index}
+	}
+	out = append(out, table.Index)
+	for j := range ib.count {
+		out = append(out, ib.ref(j))
+	}
+	return out, nil
 }
 
 func cmpUint64(a, b uint64) int {
