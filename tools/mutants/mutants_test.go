@@ -232,15 +232,20 @@ func TestTally(t *testing.T) {
 	runs := []reports.Run{run("1", reports.Pass), run("2", reports.Correctness), run("3", reports.Liveness),
 		run("4", reports.Timeout), run("5", reports.Correctness)}
 	asked := map[string]bool{}
-	baseline := func(seed string) (reports.Result, error) {
+	runs[3].Flags = []string{"--clock-faults"} // as a swarm child ran it
+	baseline := func(run reports.Run) (reports.Result, error) {
+		seed := run.Seed
 		asked[seed] = true
+		if seed == "4" && len(run.Flags) != 1 {
+			return "", errors.New("the baseline was not asked with the run's own flags")
+		}
 		if seed == "2" {
 			return reports.Correctness, nil
 		}
 		return reports.Pass, nil
 	}
 	var r Result
-	if err := tally(&r, runs, baseline, func(s string) string { return "replay " + s }); err != nil {
+	if err := tally(&r, runs, baseline, func(run reports.Run) string { return "replay " + run.Seed }); err != nil {
 		t.Fatal(err)
 	}
 	if r.Verdict != Correctness || r.FailingSeeds != 3 || r.FirstFailing != "3" || r.Reproduce != "replay 3" || len(r.Failures) != 4 ||
@@ -248,14 +253,14 @@ func TestTally(t *testing.T) {
 		t.Errorf("tally %+v (asked %v)", r, asked)
 	}
 	r = Result{}
-	if err := tally(&r, runs[:3], baseline, func(string) string { return "" }); err != nil || r.Verdict != Liveness {
+	if err := tally(&r, runs[:3], baseline, func(reports.Run) string { return "" }); err != nil || r.Verdict != Liveness {
 		t.Errorf("liveness only: %+v, %v", r, err)
 	}
 	r = Result{}
-	if err := tally(&r, runs[:2], baseline, func(string) string { return "" }); err != nil || r.Verdict != Survived || r.FailingSeeds != 0 {
+	if err := tally(&r, runs[:2], baseline, func(reports.Run) string { return "" }); err != nil || r.Verdict != Survived || r.FailingSeeds != 0 {
 		t.Errorf("only a seed the baseline fails too: %+v, %v", r, err)
 	}
-	if err := tally(&r, runs, func(string) (reports.Result, error) { return "", errors.New("no baseline") }, nil); err == nil {
+	if err := tally(&r, runs, func(reports.Run) (reports.Result, error) { return "", errors.New("no baseline") }, nil); err == nil {
 		t.Error("a baseline error is lost")
 	}
 }

@@ -278,12 +278,21 @@ func (h *harness) judge(ctx context.Context, m *Mutant) (r Result) {
 		return r
 	}
 	r.SeedsRun, r.Stopped = len(runs), stopped
-	reproduce := func(seed string) string {
-		return fmt.Sprintf("go run ./cmd/mutants apply %s DIR && cd DIR && go run ./cmd/vopr --seed %s%s",
-			m.Name, seed, strings.Join(append([]string{""}, flags...), " "))
+	// A run's own flags are what its swarm child ran with, swarm defaults
+	// included (clock faults are on in swarms, off in a plain vopr run):
+	// the baseline and the reproduce command must run exactly that.
+	runArgs := func(run reports.Run) []string {
+		f := run.Flags
+		if f == nil {
+			f = flags
+		}
+		return append([]string{"--seed", run.Seed}, f...)
 	}
-	baseline := func(seed string) (reports.Result, error) {
-		return h.baselineResult(ctx, append([]string{"--seed", seed}, flags...))
+	reproduce := func(run reports.Run) string {
+		return fmt.Sprintf("go run ./cmd/mutants apply %s DIR && cd DIR && go run ./cmd/vopr %s", m.Name, strings.Join(runArgs(run), " "))
+	}
+	baseline := func(run reports.Run) (reports.Result, error) {
+		return h.baselineResult(ctx, runArgs(run))
 	}
 	if err := tally(&r, runs, baseline, reproduce); err != nil {
 		r.Verdict, r.Detail = Failed, "baseline: "+err.Error()
@@ -357,13 +366,13 @@ func (h *harness) corpus(ctx context.Context, exe string, m *Mutant, r *Result) 
 
 // tally judges a mutant by its swarm's runs: every failing seed is asked of
 // the baseline, and only those the baseline passes count as kills.
-func tally(r *Result, runs []reports.Run, baseline func(seed string) (reports.Result, error), reproduce func(seed string) string) error {
+func tally(r *Result, runs []reports.Run, baseline func(reports.Run) (reports.Result, error), reproduce func(reports.Run) string) error {
 	r.Verdict = Survived
 	for _, run := range runs {
 		if run.Result == reports.Pass {
 			continue
 		}
-		bl, err := baseline(run.Seed)
+		bl, err := baseline(run)
 		if err != nil {
 			return err
 		}
@@ -378,7 +387,7 @@ func tally(r *Result, runs []reports.Run, baseline func(seed string) (reports.Re
 		}
 		if r.FirstFailing == "" {
 			r.FirstFailing = run.Seed
-			r.Reproduce = reproduce(run.Seed)
+			r.Reproduce = reproduce(run)
 		}
 	}
 	return nil
