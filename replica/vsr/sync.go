@@ -287,7 +287,7 @@ func replyBodyMatches(h *Header, body []byte) bool {
 // ---- Re-targeting ----
 
 // noteOpenStalled counts repair rounds an open waits on missing blocks;
-// after syncStuckRepairs it asks every peer for its view: the primary's
+// after syncStuckRepairs it asks every peer for its view: any peer's
 // answer names a newer checkpoint to open instead (the blocks of the one
 // opening may have been reused by peers that moved two checkpoints on).
 func (r *Replica) noteOpenStalled() {
@@ -309,10 +309,11 @@ func (r *Replica) noteOpenStalled() {
 // while a checkpoint is being opened.
 func (r *Replica) onViewWhileOpening(m *Message) {
 	h := &m.Header
-	if h.Replica != r.primaryIndex(h.View) || h.Replica == r.index {
+	if h.Replica == r.index {
 		r.Drops.Stale++
 		return
 	}
+	// Any peer's: a durable checkpoint is committed state (onGetView).
 	if cs, ok := r.viewCheckpoint(m); ok {
 		r.retarget(cs)
 	}

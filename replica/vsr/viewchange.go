@@ -496,8 +496,14 @@ func (r *Replica) viewMessage(nonce u128.U128) *Message {
 		CheckpointOp: r.checkpoint.Op}, Body: body}
 }
 
+// onGetView answers with this replica's `view`. A backup whose log_view is
+// durable in its view answers too: only the primary's view installs a log,
+// but a replica whose checkpoint open stalls (noteOpenStalled) needs only a
+// newer durable checkpoint, and any peer's is committed state; waiting for
+// the primary's deadlocked a cluster whose view change needed the stalled
+// replica's vote (seed 12 --clock-faults).
 func (r *Replica) onGetView(m *Message) {
-	if r.status != StatusNormal || !r.isPrimary() || m.Header.View > r.view {
+	if r.status != StatusNormal || m.Header.View > r.view || (!r.isPrimary() && r.sb.durable.LogView != r.view) {
 		r.Drops.Stale++
 		return
 	}
@@ -520,16 +526,23 @@ func (r *Replica) viewCheckpoint(m *Message) (storage.CheckpointState, bool) {
 
 func (r *Replica) onView(m *Message) {
 	h := &m.Header
-	if h.View < r.view || h.Replica != r.primaryIndex(h.View) || h.Replica == r.index {
+	if h.Replica == r.index {
+		r.Drops.Stale++
+		return
+	}
+	if r.opening && r.openStalled >= syncStuckRepairs {
+		// Any peer's durable checkpoint will do (onGetView).
+		if cs, ok := r.viewCheckpoint(m); ok && cs.Op > r.checkpoint.Op {
+			r.retarget(cs)
+		}
+	}
+	if h.View < r.view || h.Replica != r.primaryIndex(h.View) {
 		r.Drops.Stale++
 		return
 	}
 	cs, ok := r.viewCheckpoint(m)
 	if !ok {
 		return
-	}
-	if r.opening && r.openStalled >= syncStuckRepairs && cs.Op > r.checkpoint.Op {
-		r.retarget(cs)
 	}
 	if h.View == r.view && r.status == StatusNormal && r.logView == r.view {
 		if r.wantSync(cs.Op) {
