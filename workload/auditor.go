@@ -280,6 +280,9 @@ func (a *Auditor) Counts() map[string]map[string]uint64 {
 		put(OperationName(op), "invalid_filter", c.query[op].invalidFilter)
 	}
 	put("pulse", "expired", c.expired)
+	for i, at := range []string{"before", "on", "after"} {
+		put("deadline", at, a.m.deadline[i])
+	}
 	return out
 }
 

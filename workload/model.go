@@ -21,6 +21,12 @@ type model struct {
 	// undo reverts the open linked chain, newest change first.
 	undo   []func()
 	scoped bool
+
+	// deadline counts the posts and voids judged a nanosecond before, on
+	// and after their pending transfer's deadline while it was still
+	// pending (no pulse had expired it): the events that test the expiry
+	// comparison's boundary.
+	deadline [3]uint64
 }
 
 type balances struct {

@@ -102,7 +102,12 @@ func (m *model) createTransfer(t *Transfer) (status uint32, resultTS uint64) {
 		return TransferIDAlreadyFailed, 0
 	}
 	if t.Flags&(TransferPostPending|TransferVoidPending) != 0 {
-		return m.postOrVoid(t), 0
+		// A created post or void reports its own timestamp, which for an
+		// imported one is the client's; a failure reports its slot's.
+		if status := m.postOrVoid(t); status != StatusCreated {
+			return status, 0
+		}
+		return StatusCreated, t.Timestamp
 	}
 	switch {
 	case t.DebitAccountID.IsZero():
@@ -321,6 +326,9 @@ func (m *model) postOrVoid(t *Transfer) uint32 {
 		return TransferPendingTransferAlreadyVoided
 	case stateExpired:
 		return TransferPendingTransferExpired
+	}
+	if p.Timeout > 0 && t.Timestamp+1 >= p.expiresAt() && t.Timestamp <= p.expiresAt()+1 {
+		m.deadline[t.Timestamp+1-p.expiresAt()]++
 	}
 	// Expired by time even if no pulse has released it yet.
 	if p.Timeout > 0 && p.expiresAt() <= t.Timestamp {

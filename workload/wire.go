@@ -57,6 +57,7 @@ const (
 	DefaultBatchMax    = 8189 // 128-byte events in a 1 MiB message
 	timestampMax       = uint64(1)<<63 - 1
 	nsPerSecond        = uint64(1_000_000_000)
+	nsPerMillisecond   = nsPerSecond / 1000
 	accountFlagsKnown  = 1<<6 - 1
 	transferFlagsKnown = 1<<9 - 1
 )

@@ -199,9 +199,12 @@ func (g *Generator) importedAccounts(n int) []Account {
 
 func (g *Generator) createTransfers(batchMax int) []byte {
 	n := g.batchSize(batchMax)
-	g.prunePendings()
 	var events []Transfer
-	if t, ok := g.postdate(); ok && n > 0 && g.chance(0.5) {
+	deadline, onDeadline := g.atDeadline()
+	g.prunePendings()
+	if onDeadline && n > 0 && g.chance(0.5) {
+		events = []Transfer{deadline}
+	} else if t, ok := g.postdate(); ok && n > 0 && g.chance(0.5) {
 		events = []Transfer{t}
 	} else if n > 0 && g.chance(g.p.importRate) {
 		events = g.importedTransfers(min(n, 1+g.rng.IntN(4)))
@@ -728,6 +731,44 @@ func (g *Generator) retire(p *gTransfer) {
 			a.closedBy = nil
 		}
 	}
+}
+
+// atDeadline aims an imported post or void of a pending transfer at its
+// deadline: a nanosecond before it, exactly on it, or a nanosecond after.
+// Expiry is decided by comparing an event's timestamp with the deadline, and
+// only such events test the comparison's boundary. Only a client can choose
+// an event's timestamp, and only an imported one, which must be newer than
+// every transfer and older than the cluster's clock: that window opens when
+// no transfer was created during a pending transfer's timeout (a view
+// change, a partition, a quiet client), so the generator tries whenever it
+// sees one. It runs before prunePendings, which would retire the candidate
+// as expired by the clock the generator has seen; the outcome, posted or
+// expired (by the comparison, or by a pulse that ran first), is the model's
+// to judge.
+func (g *Generator) atDeadline() (Transfer, bool) {
+	// The event is sent a little before the cluster's clock is known to
+	// have passed the deadline: sent after, it would almost always find
+	// the pending transfer already expired by a pulse, and the comparison
+	// untested. Sent too early it fails as timestamped in the future.
+	const deadlineLead = 300 * nsPerMillisecond
+	if g.p.importRate == 0 {
+		return Transfer{}, false
+	}
+	for _, p := range g.pendings {
+		if p.expires == 0 || p.resolved || p.taken || p.expires-1 <= g.maxTransferSeen || g.maxSeen+deadlineLead < p.expires {
+			continue
+		}
+		flag := TransferPostPending
+		if g.rng.IntN(2) == 0 {
+			flag = TransferVoidPending
+		}
+		p.taken = true
+		t := g.resolve(p, flag)
+		t.Flags |= TransferImported
+		t.Timestamp = p.expires - 1 + g.rng.Uint64N(3)
+		return t, true
+	}
+	return Transfer{}, false
 }
 
 // postdate makes an imported transfer timed just before an account that is

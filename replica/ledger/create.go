@@ -215,7 +215,13 @@ func (l *Ledger) createTransfer(t *Transfer, ts, batchTS uint64, batchImported b
 		t.Timestamp = ts
 	}
 	if t.Flags&(TransferPostPending|TransferVoidPending) != 0 {
-		return l.postOrVoid(t, ts), t.Timestamp
+		// Expiry is judged at the event's own timestamp, the client's for
+		// an imported event; a failure reports its slot's timestamp like
+		// every other failure, a created transfer its own.
+		if status := l.postOrVoid(t, t.Timestamp); status != StatusCreated {
+			return status, ts
+		}
+		return StatusCreated, t.Timestamp
 	}
 
 	switch {
