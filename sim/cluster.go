@@ -196,6 +196,7 @@ func New(opts faults.Options, cfg Config) (*Cluster, error) {
 	sectors := disk.NewSectors(c.vcfg.SectorSize)
 	root := vsr.RootHeader(c.cluster)
 	c.state = check.NewState(r, root.Checksum)
+	c.state.Keep(stateKeepJournals * c.vcfg.JournalSlotCount)
 	c.replies = check.NewReplies(c.state)
 	c.checks = newCheckers(c)
 	c.gen = workload.New(rand.New(rand.NewPCG(c.rng.Uint64(), 3)), workload.Options{})
@@ -344,6 +345,12 @@ func (o observer) Committed(replica uint8, h *vsr.Header, body, reply []byte, st
 	}
 }
 
+// stateKeepJournals is the state checker's margin behind the replicas'
+// newest checkpoints, in journals: a replica names ops from its checkpoint
+// on and in its journal, a journal behind its head at most, so this leaves
+// room for many checkpoints of staleness (check.State.Keep).
+const stateKeepJournals = 16
+
 // batchMax is the most events one request of the simulated cluster holds.
 func (c *Cluster) batchMax() int {
 	return ledger.BatchMaxFor(int(c.vcfg.MessageSizeMax), vsr.HeaderSize)
@@ -372,6 +379,7 @@ func (o observer) Opened(replica uint8, op uint64, state u128.U128, synced bool)
 }
 
 func (o observer) Checkpointed(replica uint8, op uint64, id u128.U128) {
+	o.c.state.Checkpointed(int(replica), op)
 	r := o.c.replicas[replica]
 	o.c.gridBlocksMax = max(o.c.gridBlocksMax, r.GridBlocksAcquired())
 	if err := o.c.checks.checkpoints.Checkpointed(int(replica), op, o.c.stored(int(replica), id)); err != nil {

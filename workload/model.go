@@ -8,12 +8,24 @@ type model struct {
 	accountList []*mAccount // in timestamp order (creation order)
 	accountAt   map[uint64]bool
 
-	transfers    map[U128]*mTransfer
-	transferList []*mTransfer // in timestamp order (creation order)
-	transferAt   map[uint64]bool
+	// transfers holds what a later event can still name (see
+	// model_window.go): the window, unresolved pending transfers and the
+	// recently resolved ones.
+	transfers map[U128]*mTransfer
+	// transferList is the window, in timestamp (creation) order: every
+	// transfer at or after horizon, which is zero until one is forgotten.
+	transferList []*mTransfer
+	transferAt   map[uint64]bool // the window's timestamps
+	horizon      uint64
+	maxTransfer  uint64          // the newest transfer's timestamp, forgotten or not
+	resolvedList []resolvedEntry // the newest resolvedWindow resolutions, oldest first
+	resolvedSeq  uint64
 
-	// orphans are transfer ids burned by a transient failure.
-	orphans map[U128]bool
+	// orphans are transfer ids burned by a transient failure, the newest
+	// orphanWindow of them (orphanList, oldest first).
+	orphans    map[U128]bool
+	orphanList []U128
+	window     windows
 	// live holds pending transfers that can expire; resolved ones are
 	// dropped lazily by the next pulse.
 	live []*mTransfer
@@ -54,12 +66,19 @@ type mTransfer struct {
 	// after holds the balances of the debit and credit accounts right
 	// after this transfer, which is what get_account_balances reports: only
 	// if one of them keeps history, since no other account's are ever
-	// asked for, and the model keeps every transfer of a run.
+	// asked for.
 	after *[2]balances
+	// pending is the transfer a post or void resolved, which a retry is
+	// compared with even once the model has forgotten it by id.
+	pending *mTransfer
+	// forgotten: out of the window (still named by id while pinned).
+	forgotten  bool
+	resolvedAt uint64 // resolvedSeq when last resolved
 }
 
-func newModel() *model {
+func newModel(w windows) *model {
 	return &model{
+		window:     w,
 		accounts:   map[U128]*mAccount{},
 		accountAt:  map[uint64]bool{},
 		transfers:  map[U128]*mTransfer{},
@@ -103,12 +122,7 @@ func (m *model) maxAccountTimestamp() uint64 {
 	return 0
 }
 
-func (m *model) maxTransferTimestamp() uint64 {
-	if n := len(m.transferList); n > 0 {
-		return m.transferList[n-1].Timestamp
-	}
-	return 0
-}
+func (m *model) maxTransferTimestamp() uint64 { return m.maxTransfer }
 
 // batchEvent is what the shared batch rules need to know of an event.
 type batchEvent struct {
@@ -219,15 +233,17 @@ func (m *model) createTransfers(timestamp uint64, events []Transfer) []CreateRes
 	for i, t := range events {
 		be[i] = batchEvent{t.Flags&TransferLinked != 0, t.Flags&TransferImported != 0, t.Timestamp}
 	}
-	return m.createBatch(timestamp, be, transferCodes, func(i int, ts uint64) (uint32, uint64) {
+	results := m.createBatch(timestamp, be, transferCodes, func(i int, ts uint64) (uint32, uint64) {
 		t := events[i]
 		t.Timestamp = ts
 		status, resultTS := m.createTransfer(&t)
 		if transient(status) {
 			// Burned even when this event breaks a chain: the id is
 			// remembered outside the chain's scope.
-			m.orphans[t.ID] = true
+			m.addOrphan(t.ID)
 		}
 		return status, resultTS
 	})
+	m.trim()
+	return results
 }

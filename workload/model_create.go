@@ -249,6 +249,8 @@ func (m *model) insertTransfer(t *mTransfer, dr, cr *mAccount) {
 	m.transfers[t.ID] = t
 	m.transferList = append(m.transferList, t)
 	m.transferAt[t.Timestamp] = true
+	maxTransfer := m.maxTransfer
+	m.maxTransfer = t.Timestamp
 	dr.transfers = append(dr.transfers, t)
 	cr.transfers = append(cr.transfers, t)
 	canExpire := t.state == statePending && t.Timeout > 0
@@ -258,6 +260,7 @@ func (m *model) insertTransfer(t *mTransfer, dr, cr *mAccount) {
 	m.onUndo(func() {
 		delete(m.transfers, t.ID)
 		delete(m.transferAt, t.Timestamp)
+		m.maxTransfer = maxTransfer
 		m.transferList = m.transferList[:len(m.transferList)-1]
 		dr.transfers = dr.transfers[:len(dr.transfers)-1]
 		cr.transfers = cr.transfers[:len(cr.transfers)-1]
@@ -387,7 +390,7 @@ func (m *model) postOrVoid(t *Transfer) uint32 {
 	} else {
 		m.reopen(p, dr, cr)
 	}
-	m.insertTransfer(&mTransfer{Transfer: stored}, dr, cr)
+	m.insertTransfer(&mTransfer{Transfer: stored, pending: p}, dr, cr)
 	return StatusCreated
 }
 
@@ -395,6 +398,7 @@ func (m *model) setState(p *mTransfer, s pendingState) {
 	old := p.state
 	p.state = s
 	m.onUndo(func() { p.state = old })
+	m.noteResolved(p)
 }
 
 // reopen undoes what a closing pending transfer closed.
@@ -420,7 +424,7 @@ func (m *model) transferExists(t *Transfer, e *mTransfer) uint32 {
 		return TransferExistsWithDifferentTimeout
 	}
 	if t.Flags&(TransferPostPending|TransferVoidPending) != 0 {
-		return postOrVoidExists(t, &e.Transfer, &m.transfers[t.PendingID].Transfer)
+		return postOrVoidExists(t, &e.Transfer, &e.pending.Transfer)
 	}
 	switch {
 	case t.DebitAccountID != e.DebitAccountID:
@@ -514,6 +518,8 @@ func (m *model) pulse(timestamp uint64) (expired int) {
 		cr.CreditsPending = sub128(cr.CreditsPending, p.Amount)
 		m.reopen(p, dr, cr)
 		p.state = stateExpired
+		m.noteResolved(p)
 	}
+	m.trim()
 	return len(due)
 }

@@ -62,7 +62,12 @@ type Generator struct {
 	nextAccount  uint64 // id sequences
 	nextTransfer uint64
 
-	transfers map[U128]*gTransfer
+	transfers map[U128]*gTransfer // what may still be named (workload_window.go)
+	sentOrder []*gTransfer        // transfers' entries, in order of first send
+	sends     uint64              // transfers sent for the first time
+	sweepAt   int
+	mark      uint64
+	scans     uint64           // scans drawn since the auditor's window may be full
 	recent    ring[*gTransfer] // recently sent transfers (retries, lookups)
 	failed    ring[*gTransfer] // transfers that failed transiently
 	resolved  ring[*gTransfer] // pending transfers known posted, voided or expired
@@ -159,6 +164,8 @@ type gTransfer struct {
 	expires  uint64   // for pending transfers with a timeout
 	resolved bool     // known posted, voided or expired
 	taken    bool     // a post or void of it is in flight
+	sentAt   uint64   // sends when first sent
+	mark     uint64   // kept by the sweep of this number
 }
 
 // ring keeps the last few items for sampling; old ones fall out.
@@ -480,10 +487,10 @@ func (g *Generator) amount() U128 {
 // timeout is 0 (never expires) or 1..5 seconds: with simulated time
 // advancing 10 ms a tick, runs see many expire.
 func (g *Generator) timeout() uint32 {
-	if g.chance(g.p.timeoutMaxRate) {
+	if g.chance(g.p.timeoutMaxRate) && !g.pendingsFull() {
 		return ^uint32(0)
 	}
-	if g.rng.IntN(4) == 0 {
+	if g.rng.IntN(4) == 0 && !g.pendingsFull() {
 		return 0
 	}
 	return uint32(1 + g.rng.IntN(5))

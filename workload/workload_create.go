@@ -231,7 +231,7 @@ func (g *Generator) noteSent(ev Transfer) {
 		return
 	}
 	t := &gTransfer{ev: ev}
-	g.transfers[ev.ID] = t
+	g.track(t)
 	g.recent.add(t)
 }
 
@@ -406,7 +406,7 @@ func (g *Generator) closing() Transfer {
 		}
 	}
 	t.Timeout = uint32(1 + g.rng.IntN(3))
-	if g.rng.IntN(10) == 0 {
+	if g.rng.IntN(10) == 0 && !g.pendingsFull() {
 		t.Timeout = 0
 	}
 	return t
@@ -444,7 +444,7 @@ func (g *Generator) whale() Transfer {
 	// kind of overflow blocks them, and both on a few.
 	if (i%2 == 0) == (r.IntN(5) > 0) {
 		t.Flags |= TransferPending
-		if r.IntN(3) == 0 {
+		if r.IntN(3) == 0 || g.pendingsFull() {
 			t.Timeout = uint32(1 + r.IntN(5))
 		}
 	}
@@ -664,7 +664,7 @@ func (g *Generator) importedTransfers(n int) []Transfer {
 		t := g.posted()
 		t.Flags |= TransferImported
 		t.Timestamp = base + uint64(i)
-		if r.IntN(5) == 0 {
+		if r.IntN(5) == 0 && !g.pendingsFull() {
 			t.Flags |= TransferPending // never expires: imported pending transfers have no timeout
 		}
 		if i > 0 && g.chance(g.p.invalidRate*5) {

@@ -34,12 +34,16 @@ func (g *Generator) lookupTransfers(batchMax int) []byte {
 // timestampBounds draws an optional timestamp range over what has been seen.
 func (g *Generator) timestampBounds() (lo, hi uint64) {
 	r := g.rng
+	floor, recent := g.scanFloor()
 	if g.maxSeen == 0 || r.IntN(4) > 0 {
+		if recent {
+			return floor, 0
+		}
 		return 0, 0
 	}
 	a, b := r.Uint64N(g.maxSeen+1), r.Uint64N(g.maxSeen+1)
 	// Seen timestamps are far from zero; centre the range near them.
-	if floor := g.firstSeen(); floor > 0 && floor < g.maxSeen {
+	if floor > 0 && floor < g.maxSeen {
 		a = floor + r.Uint64N(g.maxSeen-floor+1)
 		b = floor + r.Uint64N(g.maxSeen-floor+1)
 	}
@@ -51,6 +55,23 @@ func (g *Generator) timestampBounds() (lo, hi uint64) {
 		hi = 0
 	}
 	return lo, hi
+}
+
+// scanFloor is where a scan's range starts: the first account seen, or,
+// once the auditor may have forgotten the oldest transfers (more were sent
+// than its window holds), on two scans in three the oldest recent transfer,
+// so that most scans stay where the auditor checks them exactly. It draws
+// nothing, so that short runs make the same requests as before the window.
+func (g *Generator) scanFloor() (floor uint64, recent bool) {
+	floor = g.firstSeen()
+	if g.sends < transferWindow {
+		return floor, false
+	}
+	g.scans++
+	if f := g.recentFloor(); f > 0 && g.scans%3 != 0 {
+		return f, true
+	}
+	return floor, false
 }
 
 func (g *Generator) firstSeen() uint64 {

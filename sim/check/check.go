@@ -27,7 +27,9 @@ type Committed struct {
 // commit the same prepares again, so a committed op lost or rolled back shows
 // up as a divergence.
 type State struct {
-	history []Committed
+	history []Committed // ops base and up (see window.go)
+	base    uint64
+	window  window
 	next    []uint64 // per replica: the op it must commit next
 	// replyDropped has a bit per op whose reply body a client accepted,
 	// after which the history keeps only its checksums.
@@ -36,7 +38,8 @@ type State struct {
 
 // NewState starts a history holding only the root prepare at op 0.
 func NewState(replicas int, root u128.U128) *State {
-	s := &State{history: []Committed{{Checksum: root}}, next: make([]uint64, replicas)}
+	s := &State{history: []Committed{{Checksum: root}}, next: make([]uint64, replicas),
+		window: window{floor: make([]uint64, replicas)}}
 	for i := range s.next {
 		s.next[i] = 1
 	}
@@ -44,14 +47,19 @@ func NewState(replicas int, root u128.U128) *State {
 }
 
 // CommitMax is the highest op committed by any replica.
-func (s *State) CommitMax() uint64 { return uint64(len(s.history) - 1) }
+func (s *State) CommitMax() uint64 { return s.base + uint64(len(s.history)) - 1 }
 
-// At returns the committed entry at op.
+// At returns the committed entry at op. Below the window only the entries
+// whose reply a client has still to accept are kept (see window.go).
 func (s *State) At(op uint64) (Committed, bool) {
-	if op >= uint64(len(s.history)) {
+	if op > s.CommitMax() {
 		return Committed{}, false
 	}
-	return s.history[op], true
+	if op < s.base {
+		c, ok := s.window.unreplied[op]
+		return c, ok
+	}
+	return s.history[op-s.base], true
 }
 
 // Restarted tells the checker a replica lost its memory and will replay.
@@ -62,11 +70,15 @@ func (s *State) Restarted(replica int) { s.next[replica] = 1 }
 // one the history reached at op (op 0: the formatted, empty state).
 func (s *State) Opened(replica int, op uint64, state u128.U128) error {
 	s.next[replica] = op + 1
+	s.window.checkpointed(replica, op)
 	if op == 0 {
 		return nil
 	}
 	c, ok := s.At(op)
 	switch {
+	case op < s.base:
+		return fmt.Errorf("replica %d opened a checkpoint at op %d, more than %d ops older than every replica's newest checkpoint (the history is kept from op %d)",
+			replica, op, s.window.keep, s.base)
 	case !ok:
 		return fmt.Errorf("replica %d opened a checkpoint at op %d, beyond the committed history (op %d)", replica, op, s.CommitMax())
 	case c.State != state:
@@ -82,8 +94,12 @@ func (s *State) Commit(replica int, h *vsr.Header, reply []byte, state u128.U128
 		return fmt.Errorf("replica %d committed op %d out of order (expected op %d)", replica, op, s.next[replica])
 	}
 	s.next[replica]++
-	if op < uint64(len(s.history)) {
-		c := &s.history[op]
+	if op < s.base {
+		return fmt.Errorf("replica %d executed op %d, more than %d ops older than every replica's newest checkpoint (the history is kept from op %d)",
+			replica, op, s.window.keep, s.base)
+	}
+	if op <= s.CommitMax() {
+		c := &s.history[op-s.base]
 		if c.Checksum != h.Checksum {
 			// The commit heartbeat names the committed prepare by checksum; a
 			// replica holding another prepare at that op must repair, not
@@ -96,8 +112,8 @@ func (s *State) Commit(replica int, h *vsr.Header, reply []byte, state u128.U128
 		}
 		return nil
 	}
-	if h.Parent != s.history[op-1].Checksum {
-		return fmt.Errorf("replica %d committed op %d whose parent %v is not the committed op %d %v", replica, op, h.Parent, op-1, s.history[op-1].Checksum)
+	if parent := s.history[op-1-s.base].Checksum; h.Parent != parent {
+		return fmt.Errorf("replica %d committed op %d whose parent %v is not the committed op %d %v", replica, op, h.Parent, op-1, parent)
 	}
 	if len(s.replyDropped) <= int(op/64) {
 		s.replyDropped = append(s.replyDropped, 0)
@@ -106,6 +122,7 @@ func (s *State) Commit(replica int, h *vsr.Header, reply []byte, state u128.U128
 		Checksum: h.Checksum, Parent: h.Parent, State: state, Client: h.Client,
 		Request: h.Request, Operation: h.Operation, Reply: append([]byte(nil), reply...),
 	})
+	s.trim()
 	return nil
 }
 
@@ -159,7 +176,7 @@ func (r *Replies) Reply(client u128.U128, request uint32, op uint64, operation v
 	// Accepted once, never again (a later reply for this request fails the
 	// request number check first), so the body need not be kept: the
 	// history's memory is a few checksums per op, not every reply.
-	r.state.history[op].Reply = nil
+	r.state.dropReply(op)
 	r.state.replyDropped[op/64] |= 1 << (op % 64)
 	return nil
 }
