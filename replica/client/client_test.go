@@ -1,8 +1,10 @@
 package client
 
 import (
+	"encoding/binary"
 	"testing"
 
+	"viewstamp/replica/checksum"
 	"viewstamp/replica/u128"
 	"viewstamp/replica/vsr"
 )
@@ -19,8 +21,13 @@ func eviction(id u128.U128, view uint32) []byte {
 	return m.Encode()
 }
 
-func reply(id u128.U128, view uint32, ref u128.U128) []byte {
-	m := &vsr.Message{Header: vsr.Header{Command: vsr.CommandReply, Cluster: testCluster, View: view, Client: id, Ref: ref, Op: 3, Operation: vsr.OperationRegister}}
+// registerReply is a valid reply to a register: the release echoed, op =
+// commit, a timestamp, and a RegisterResult body.
+func registerReply(id u128.U128, view uint32, ref u128.U128, limit uint32) []byte {
+	body := make([]byte, vsr.RegisterResultSize)
+	binary.LittleEndian.PutUint32(body, limit)
+	m := &vsr.Message{Header: vsr.Header{Command: vsr.CommandReply, Cluster: testCluster, View: view, Release: vsr.ReleaseProduction,
+		Client: id, Ref: ref, Op: 3, Commit: 3, Timestamp: 1, Operation: vsr.OperationRegister}, Body: body}
 	return m.Encode()
 }
 
@@ -34,7 +41,7 @@ func TestEvictionFromOlderViewIgnored(t *testing.T) {
 	if err := c.Register(); err != nil {
 		t.Fatal(err)
 	}
-	c.OnMessage(reply(id, 2, c.inflightCS))
+	c.OnMessage(registerReply(id, 2, c.inflightCS, 1000))
 	if !c.Registered() {
 		t.Fatal("register reply not accepted")
 	}
@@ -47,3 +54,44 @@ func TestEvictionFromOlderViewIgnored(t *testing.T) {
 		t.Fatalf("eviction from the client's own view was not accepted")
 	}
 }
+
+// The client registers with a RegisterRequest body, takes batch_size_limit
+// from the reply and holds its requests to it; a reply breaking a rule
+// TigerBeetle's client asserts (here, another release) is refused.
+func TestRegisterLimitAndReplyRules(t *testing.T) {
+	id := u128.U128{Lo: 2}
+	var sent [][]byte
+	c := New(Options{ID: id, Cluster: testCluster, ReplicaCount: 1, Network: recordNet{&sent}, SizeMax: 4096})
+	if err := c.Register(); err != nil {
+		t.Fatal(err)
+	}
+	m, err := vsr.Decode(sent[0], testCluster, 4096)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Body) != vsr.RegisterRequestSize || m.Header.Release != vsr.ReleaseProduction {
+		t.Fatalf("register of %d body bytes, release %s", len(m.Body), vsr.ReleaseString(m.Header.Release))
+	}
+	bad := registerReply(id, 0, c.inflightCS, 1000)
+	bad[108]++ // the release, under a fresh checksum
+	checksum.Sum(bad[16:vsr.HeaderSize]).Put(bad[0:])
+	c.OnMessage(bad)
+	if c.Registered() || c.Drops.Invalid != 1 {
+		t.Fatalf("a register reply of another release: registered %v, invalid drops %d", c.Registered(), c.Drops.Invalid)
+	}
+	c.OnMessage(registerReply(id, 0, c.inflightCS, 1000))
+	if !c.Registered() || c.BatchSizeLimit() != 1000 {
+		t.Fatalf("registered %v, batch_size_limit %d", c.Registered(), c.BatchSizeLimit())
+	}
+	if err := c.Submit(146, make([]byte, 1001)); err != ErrTooMuchData {
+		t.Fatalf("a body over the limit: %v", err)
+	}
+	if err := c.Submit(146, make([]byte, 1000)); err != nil {
+		t.Fatalf("a body at the limit: %v", err)
+	}
+}
+
+type recordNet struct{ sent *[][]byte }
+
+func (n recordNet) SendToReplica(_ uint8, b []byte) { *n.sent = append(*n.sent, b) }
+func (recordNet) SendToClient(u128.U128, []byte)    {}
