@@ -128,6 +128,9 @@ type Replica struct {
 	// committing is the op between its prefetch and the end of its
 	// compaction (execute), nil when no op is.
 	committing *Message
+	// commitGen names the commit in progress: a completion of one that
+	// cancelCommit abandoned (for state sync) finds it changed and stops.
+	commitGen uint64
 
 	pipeline      []pipelineEntry
 	requestQueue  []*Message
@@ -262,6 +265,7 @@ func (r *Replica) Tick() {
 		// rounds without progress that makes a laggard sync.
 		r.requestBlocks()
 		r.noteOpenStalled()
+		r.noteCommitStalled()
 		if r.status == StatusNormal {
 			r.noteProgress()
 			r.requestReplies()
@@ -1014,9 +1018,10 @@ func (r *Replica) execute(p *Message) bool {
 		return r.executePrefetched()
 	}
 	h := &p.Header
+	gen := r.commitGen
 	return r.await(func(done func()) { r.sm.Prefetch(h.Op, h.Timestamp, h.Operation, p.Body, done) },
 		func() {
-			if r.executePrefetched() {
+			if gen == r.commitGen && r.executePrefetched() {
 				r.commitJournal()
 			}
 		}) && r.executePrefetched()
@@ -1025,8 +1030,12 @@ func (r *Replica) execute(p *Message) bool {
 func (r *Replica) executePrefetched() bool {
 	p := r.committing
 	r.apply(p)
+	gen := r.commitGen
 	return r.await(func(done func()) { r.sm.Compact(p.Header.Op, done) },
 		func() {
+			if gen != r.commitGen {
+				return
+			}
 			r.executeCompacted()
 			r.commitJournal()
 		}) && r.executeCompacted()
