@@ -381,6 +381,15 @@ func (r *Replica) receive(m *Message, b []byte) {
 		return
 	}
 	if r.status == StatusRecovering {
+		if h.Command == CommandGetBlocks && h.Replica < r.cfg.ReplicaCount {
+			// A block is served only if it verifies against the checksum
+			// asked for, so the grid need not be open. Replicas all
+			// reopening checkpoints, each stalled on a block damaged
+			// locally that the others hold, wait on one another otherwise
+			// (seed 111 --clock-faults --storage-faults).
+			r.onGetBlocks(m)
+			return
+		}
 		if h.Command == CommandView && r.opening {
 			// Opening a checkpoint whose blocks no peer may hold any
 			// more: a primary's newer checkpoint replaces it.
