@@ -45,11 +45,6 @@ const (
 // StorageClasses lists every name --storage-faults-off takes.
 var StorageClasses = []string{ClassLatent, ClassBitRot, ClassWrite, ClassMisdirectedWrite, ClassMisdirectedRead, ClassTorn, ClassSuperblock, ClassGrid}
 
-// GridFaultsNote is why grid faults are opt-in (--storage-faults-grid).
-const GridFaultsNote = "a replica far behind, committing an old op whose grid block is damaged locally, " +
-	"parks the read for a peer's copy, but its peers have since released and reused that block; " +
-	"and a replica whose commit waits does not start state sync, so it never catches up (seed 7, --requests-max 60)"
-
 // StorageFaults is one seed's storage fault plan.
 type StorageFaults struct {
 	Disk disk.Faults
@@ -63,9 +58,7 @@ type StorageFaults struct {
 // misdirects (off if < 0.5) and if on a PPM draw; one Float64 for torn-within
 // (off if < storageOffShare); one Float64 for the grid zone. Classes named in
 // off are drawn as usual, then zeroed, so the other classes keep their rates.
-// The grid zone is faulted only if grid is set (and the seed draws it):
-// grid faults can leave a lagging replica stuck (see GridFaultsNote).
-func DrawStorage(seed uint64, off []string, grid bool) (StorageFaults, error) {
+func DrawStorage(seed uint64, off []string) (StorageFaults, error) {
 	for _, c := range off {
 		if !slices.Contains(StorageClasses, c) {
 			return StorageFaults{}, fmt.Errorf("storage fault class %q: want one of %s", c, strings.Join(StorageClasses, ", "))
@@ -91,7 +84,7 @@ func DrawStorage(seed uint64, off []string, grid bool) (StorageFaults, error) {
 		f.MisdirectCrossZone = draw.PPM(rng, int(crossZoneMin*1e6), int(crossZoneMax*1e6))
 	}
 	f.TearWithin = rng.Float64() >= storageOffShare
-	s.Grid = rng.Float64() >= gridOffShare && grid
+	s.Grid = rng.Float64() >= gridOffShare
 	for _, c := range off {
 		switch c {
 		case ClassLatent:

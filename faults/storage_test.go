@@ -12,11 +12,11 @@ func TestDrawStorage(t *testing.T) {
 	const seeds = 400
 	on := map[string]int{}
 	for seed := uint64(0); seed < seeds; seed++ {
-		a, err := DrawStorage(seed, nil, true)
+		a, err := DrawStorage(seed, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if b, _ := DrawStorage(seed, nil, true); !reflect.DeepEqual(a, b) {
+		if b, _ := DrawStorage(seed, nil); !reflect.DeepEqual(a, b) {
 			t.Fatalf("seed %d drew two plans", seed)
 		}
 		f := a.Disk
@@ -32,14 +32,11 @@ func TestDrawStorage(t *testing.T) {
 		if a.Grid {
 			on[ClassGrid]++
 		}
-		off, _ := DrawStorage(seed, []string{ClassLatent, ClassGrid}, true)
+		off, _ := DrawStorage(seed, []string{ClassLatent, ClassGrid})
 		want := a
 		want.Disk.Latent, want.Grid = 0, false
 		if !reflect.DeepEqual(off, want) {
 			t.Fatalf("seed %d: turning latent and grid off changed other classes: %+v vs %+v", seed, off, want)
-		}
-		if noGrid, _ := DrawStorage(seed, nil, false); noGrid.Grid {
-			t.Fatalf("seed %d: grid faults without asking", seed)
 		}
 	}
 	for _, c := range []string{ClassLatent, ClassBitRot, ClassWrite, ClassMisdirectedWrite, ClassMisdirectedRead, ClassSuperblock, ClassGrid} {
@@ -47,7 +44,7 @@ func TestDrawStorage(t *testing.T) {
 			t.Fatalf("class %s on for %d of %d seeds: want some on, some off", c, on[c], seeds)
 		}
 	}
-	if _, err := DrawStorage(1, []string{"cosmic_rays"}, false); err == nil {
+	if _, err := DrawStorage(1, []string{"cosmic_rays"}); err == nil {
 		t.Fatal("an unknown class was accepted")
 	}
 }

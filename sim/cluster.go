@@ -57,11 +57,10 @@ type Config struct {
 	// StorageFaults makes every disk hostile (sim/disk's Faults, placed by
 	// its Atlas), drawn from the seed on a stream of its own; off, disks
 	// only lose or tear writes in flight at a crash. StorageFaultsOff names
-	// classes to keep off (faults.StorageClasses); StorageFaultsGrid lets
-	// faults land in the grid zone too (faults.GridFaultsNote).
-	StorageFaults     bool
-	StorageFaultsOff  []string
-	StorageFaultsGrid bool
+	// classes to keep off (faults.StorageClasses; "grid" keeps the grid
+	// zone whole).
+	StorageFaults    bool
+	StorageFaultsOff []string
 }
 
 const (

@@ -23,7 +23,7 @@ func (c *Cluster) newStorageFaults() error {
 	if !c.cfg.StorageFaults {
 		return nil
 	}
-	plan, err := faults.DrawStorage(c.opts.Seed, c.cfg.StorageFaultsOff, c.cfg.StorageFaultsGrid)
+	plan, err := faults.DrawStorage(c.opts.Seed, c.cfg.StorageFaultsOff)
 	if err != nil {
 		return err
 	}

@@ -132,6 +132,9 @@ type Replica struct {
 	// committing is the op between its prefetch and the end of its
 	// compaction (execute), nil when no op is.
 	committing *Message
+	// commitGen names the commit in progress: a completion of one that
+	// cancelCommit abandoned (for state sync) finds it changed and stops.
+	commitGen uint64
 
 	pipeline      []pipelineEntry
 	requestQueue  []*Message
@@ -266,6 +269,7 @@ func (r *Replica) Tick() {
 		// rounds without progress that makes a laggard sync.
 		r.requestBlocks()
 		r.noteOpenStalled()
+		r.noteCommitStalled()
 		if r.status == StatusNormal {
 			r.noteProgress()
 			r.requestReplies()
@@ -381,6 +385,15 @@ func (r *Replica) receive(m *Message, b []byte) {
 		return
 	}
 	if r.status == StatusRecovering {
+		if h.Command == CommandGetBlocks && h.Replica < r.cfg.ReplicaCount {
+			// A block is served only if it verifies against the checksum
+			// asked for, so the grid need not be open. Replicas all
+			// reopening checkpoints, each stalled on a block damaged
+			// locally that the others hold, wait on one another otherwise
+			// (seed 111 --clock-faults --storage-faults).
+			r.onGetBlocks(m)
+			return
+		}
 		if h.Command == CommandView && r.opening {
 			// Opening a checkpoint whose blocks no peer may hold any
 			// more: a primary's newer checkpoint replaces it.
@@ -1100,9 +1113,10 @@ func (r *Replica) execute(p *Message) bool {
 		return r.executePrefetched()
 	}
 	h := &p.Header
+	gen := r.commitGen
 	return r.await(func(done func()) { r.sm.Prefetch(h.Op, h.Timestamp, h.Operation, p.Body, done) },
 		func() {
-			if r.executePrefetched() {
+			if gen == r.commitGen && r.executePrefetched() {
 				r.commitJournal()
 			}
 		}) && r.executePrefetched()
@@ -1111,8 +1125,12 @@ func (r *Replica) execute(p *Message) bool {
 func (r *Replica) executePrefetched() bool {
 	p := r.committing
 	r.apply(p)
+	gen := r.commitGen
 	return r.await(func(done func()) { r.sm.Compact(p.Header.Op, done) },
 		func() {
+			if gen != r.commitGen {
+				return
+			}
 			r.executeCompacted()
 			r.commitJournal()
 		}) && r.executeCompacted()

@@ -84,9 +84,15 @@ func (r *Replica) scrubSafe() bool {
 // current (its superblock written, or opened after a start or a sync),
 // abandoning the last one and its pending repairs.
 func (r *Replica) scrubCheckpoint() {
-	s := r.scrubber()
 	r.scrub.faults = r.scrub.faults[:0]
 	r.scrub.cpID = r.cpID
+	r.scrubber().Start(r.scrubRoots())
+}
+
+// scrubRoots are the blocks the tour starts from: the checkpoint's trailers
+// and the state machine's blocks as it holds them now, with how many blocks
+// the grid holds for them, for pacing.
+func (r *Replica) scrubRoots() ([]block.Ref, uint64) {
 	cs := &r.checkpoint
 	var roots []block.Ref
 	for _, t := range []block.Ref{cs.FreeSetAcquired.Last, cs.FreeSetReleased.Last, cs.ClientSessions.Last, cs.Snapshot.Last} {
@@ -99,7 +105,7 @@ func (r *Replica) scrubCheckpoint() {
 	}
 	var referenced uint64
 	r.grid.FreeSet().EachReferenced(func(uint64) { referenced++ })
-	s.Start(roots, referenced)
+	return roots, referenced
 }
 
 // scrubTick drives the scrubber, and once per repair round asks a peer for
@@ -120,6 +126,10 @@ func (r *Replica) scrubTick() {
 	}
 	if !s.Active() || r.scrub.cpID != r.cpID {
 		r.scrubCheckpoint()
+	} else if r.ticks%r.cfg.RepairTicks == 0 && s.Done() {
+		// Commits since the checkpoint compacted the forest: new tables
+		// hold the grid's live blocks, which the tour reads too.
+		s.Reroot(r.scrubRoots())
 	}
 	s.Tick()
 	if len(r.scrub.faults) == 0 || r.solo() || r.ticks%r.cfg.RepairTicks != 0 {

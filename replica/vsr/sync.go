@@ -46,6 +46,9 @@ type syncState struct {
 	// lastCommit and stuck count repair rounds without progress.
 	lastCommit uint64
 	stuck      int
+	// commitStalled counts repair rounds the committing op has waited on
+	// missing blocks (noteCommitStalled).
+	commitStalled int
 }
 
 func (r *Replica) syncing() bool { return r.sync.target.Op != 0 }
@@ -359,4 +362,65 @@ func (r *Replica) retargetDurable() {
 		}
 	}
 	r.openCheckpoint(then)
+}
+
+// ---- A commit stalled on a block ----
+
+// noteCommitStalled counts repair rounds the committing op waits on blocks
+// that no peer has sent. A laggard's op may read a block of its own
+// checkpoint's state that is damaged here and that every peer, a
+// checkpoint or two ahead, has released and reused: no peer can serve it,
+// so the commit never completes and the replica never leaves the commit to
+// sync (seeds/storage-grid-laggard-stuck.json). After syncStuckRepairs
+// rounds it asks every peer for its view: any peer's newer durable
+// checkpoint lets it give the commit up and sync (onViewWhileStalled).
+func (r *Replica) noteCommitStalled() {
+	if r.committing == nil || r.opening || len(r.missingBlocks) == 0 {
+		r.sync.commitStalled = 0
+		return
+	}
+	r.sync.commitStalled++
+	if r.sync.commitStalled%syncStuckRepairs != 0 || r.solo() {
+		return
+	}
+	r.logf("op %d: commit waits on %d missing blocks for %d repair rounds: asking peers for a newer checkpoint",
+		r.committing.Header.Op, len(r.missingBlocks), r.sync.commitStalled)
+	for i := uint8(0); i < r.cfg.ReplicaCount; i++ {
+		if i != r.index {
+			r.send(i, &Message{Header: Header{Command: CommandGetView}})
+		}
+	}
+}
+
+// onViewWhileStalled reads the checkpoint of a `view` while the committing
+// op is stalled on missing blocks: a newer checkpoint than ours, durable at
+// any peer (onGetView), is synced to in place of the commit. It reports
+// whether the sync started.
+func (r *Replica) onViewWhileStalled(m *Message) bool {
+	if r.committing == nil || r.sync.commitStalled < syncStuckRepairs || r.syncing() || r.ckpt.started ||
+		(r.status == StatusNormal && r.isPrimary()) {
+		return false
+	}
+	cs, ok := r.viewCheckpoint(m)
+	if !ok || cs.Op <= r.checkpointOp() {
+		return false
+	}
+	r.cancelCommit()
+	r.startSync(cs)
+	return true
+}
+
+// cancelCommit abandons the committing op: its parked grid reads fail, so
+// the state machine's steps waiting on them stop there, and a completion
+// that still arrives finds commitGen moved on. The state machine is left
+// mid-op; only a state sync, which reopens it from a checkpoint, may
+// follow. An op already applied stays counted in commit_min: the synced
+// checkpoint replaces that state, and ops past it replay from the WAL.
+func (r *Replica) cancelCommit() {
+	r.logf("op %d: commit cancelled for state sync", r.committing.Header.Op)
+	r.commitGen++
+	r.committing = nil
+	r.sync.commitStalled = 0
+	r.missingBlocks = r.missingBlocks[:0]
+	r.grid.CancelParked()
 }

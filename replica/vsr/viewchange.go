@@ -536,6 +536,9 @@ func (r *Replica) onView(m *Message) {
 			r.retarget(cs)
 		}
 	}
+	if r.onViewWhileStalled(m) {
+		return
+	}
 	if h.View < r.view || h.Replica != r.primaryIndex(h.View) {
 		r.Drops.Stale++
 		return

@@ -35,9 +35,24 @@ import (
 //
 // The superblock has no chunks of this kind: each replica's copies are its
 // own, with no peer to repair them from. Its faults are instead bounded per
-// replica (see Disk): at most one copy damaged at a time, so the quorum rule
-// of superblock open (two copies, or one copy chained to its parent) holds
-// through any single crash tear.
+// replica (see Disk) so that open's quorum rule (two copies of a version, or
+// one copy chained to one of its parent) always holds:
+//
+//   - at most one copy is damaged at a time (corrupt, stale, torn at a crash,
+//     or a misdirected copy: the copy it missed stays stale and the copy it
+//     landed on holds the same version under the missed copy's index, so
+//     the pair costs the version one vote); while one is, no other fault
+//     lands in the superblock;
+//   - a crash may tear the one copy being written whatever else is damaged
+//     (writes are one copy at a time), and the torn copy then counts as
+//     damaged until rewritten;
+//   - misdirected writes of other zones never land in the superblock, nor
+//     does a superblock write go elsewhere but onto a whole other copy: one
+//     landing mid-zone would span two copies besides the one it missed;
+//   - at most one superblock read per process is misdirected.
+//
+// So an open sees at most two bad copies of four, and of the other two each
+// holds the last durable version or the one being written after it.
 //
 // A cluster of one replica has no peer: its atlas has no faulty replica.
 // Grid faults are only placed when there are three replicas or more: with

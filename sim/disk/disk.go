@@ -271,6 +271,8 @@ func (d *Disk) Crash() {
 	}
 	d.pendingWrites = d.pendingWrites[:0]
 	d.pendingReads = 0
+	// A misdirected read is gone with the process that made it.
+	d.fs.sbMisread = false
 	d.gen++
 	// Held completions belong to the dead process; its successor runs.
 	for i, o := range d.held {
@@ -330,6 +332,11 @@ func (d *Disk) tear(o *op) {
 	}
 	d.rewritten(o.zone, o.offset, n)
 	d.store(o.zone, o.offset, o.data)
+	if o.zone == io.ZoneSuperblock && d.fs.torn != nil {
+		// The superblock's damage budget counts the torn copy, as for a
+		// tear within the write (tearWithin).
+		d.fs.torn[sectorKey{o.zone, (o.offset + bad) / d.sectorSize}] = struct{}{}
+	}
 }
 
 // Peek copies the current durable contents at offset in zone into buf,

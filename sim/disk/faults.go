@@ -62,15 +62,18 @@ type sectorKey struct {
 // store, Peek) stay what the writes intended, so checkers compare replicas'
 // intended state, not the faults injected.
 type faultState struct {
-	rng      *rand.Rand // faults' own stream: turning them on moves no other draw
-	replica  int
-	atlas    *Atlas
-	faulty   map[sectorKey]struct{}
-	overlay  map[sectorKey][]byte
-	torn     map[sectorKey]struct{} // superblock sectors torn at a crash, until rewritten
-	extent   [io.ZoneCount]uint64   // highest offset ever written, per zone
-	stats    FaultStats
-	sbCopies uint64 // superblock copy size (the atlas's superblock chunk)
+	rng     *rand.Rand // faults' own stream: turning them on moves no other draw
+	replica int
+	atlas   *Atlas
+	faulty  map[sectorKey]struct{}
+	overlay map[sectorKey][]byte
+	torn    map[sectorKey]struct{} // superblock sectors torn at a crash, until rewritten
+	// sbMisread: a superblock read of this process was misdirected (see
+	// Atlas on the superblock's budget).
+	sbMisread bool
+	extent    [io.ZoneCount]uint64 // highest offset ever written, per zone
+	stats     FaultStats
+	sbCopies  uint64 // superblock copy size (the atlas's superblock chunk)
 }
 
 // SetAtlas places this disk as replica in the cluster's atlas, with the
@@ -243,8 +246,11 @@ func (d *Disk) readFaults(o *op) {
 			if at >= o.offset {
 				at += d.sectorSize
 			}
-			if at+n <= d.zones[o.zone].size && d.eligible(o.zone, o.offset, n, ^uint64(0)) && d.eligible(o.zone, at, n, ^uint64(0)) {
+			sb := o.zone == io.ZoneSuperblock
+			if at+n <= d.zones[o.zone].size && !(sb && d.fs.sbMisread) &&
+				d.eligible(o.zone, o.offset, n, ^uint64(0)) && d.eligible(o.zone, at, n, ^uint64(0)) {
 				from = at
+				d.fs.sbMisread = d.fs.sbMisread || sb
 				d.fs.stats.MisdirectedRead++
 			}
 		}
@@ -307,7 +313,8 @@ func (d *Disk) writeFaults(o *op) {
 		}
 		if size := d.zones[zone].size; size >= n {
 			at := uint64(d.fs.rng.IntN(int((size-n)/d.sectorSize+1))) * d.sectorSize
-			if (zone != o.zone || at != o.offset) && d.eligible(o.zone, o.offset, n, except) && d.eligible(zone, at, n, except) {
+			if (zone != o.zone || at != o.offset) && !touchesSuperblock(o.zone, zone) &&
+				d.eligible(o.zone, o.offset, n, except) && d.eligible(zone, at, n, except) {
 				d.misdirect(o, zone, at)
 				d.fs.stats.MisdirectedWrite++
 				return
@@ -323,6 +330,17 @@ func (d *Disk) writeFaults(o *op) {
 			d.fs.stats.Write++
 		}
 	}
+}
+
+// touchesSuperblock reports whether a misdirected write from zone from
+// landing in zone to involves the superblock. Such a write lands at any
+// sector, so it could span two copies and, with the copy it missed left
+// stale, damage three of the four at once: past what open's quorum survives
+// beside one crash tear (seed 9900895 --storage-faults lost its quorum so).
+// The superblock's own misdirect (a superblock fault) lands on a whole
+// other copy instead, which the budget counts as its one fault.
+func touchesSuperblock(from, to io.Zone) bool {
+	return from == io.ZoneSuperblock || to == io.ZoneSuperblock
 }
 
 // lose makes write o durable (for checkers) while reads of its target keep

@@ -17,6 +17,7 @@ package scrub
 
 import (
 	"fmt"
+	"slices"
 
 	"viewstamp/replica/storage/block"
 )
@@ -70,6 +71,9 @@ type Stats struct {
 	OverrunTicksMax uint64
 	// Restarts counts tours re-rooted at a newer checkpoint mid-cycle.
 	Restarts uint64
+	// Reroots counts finished tours re-rooted at the owner's newer blocks
+	// (Reroot).
+	Reroots uint64
 }
 
 // Scrubber tours the current checkpoint's blocks once per cycle.
@@ -143,6 +147,25 @@ func (s *Scrubber) Start(roots []block.Ref, estimate uint64) {
 	s.newTour()
 }
 
+// Reroot points a tour that is done at roots, the blocks the owner names
+// now, if they differ from those it was rooted at, and reports whether it
+// did. The owner's tree moves on between checkpoints (compaction writes new
+// tables and releases old ones), and a tour rooted only when a checkpoint
+// became current never reads the tables written since: on a quiet cluster,
+// where no checkpoint comes to re-root it, it would read half the blocks
+// the grid holds, cycle after cycle. Blocks verified this cycle are not read
+// again, so a re-rooted tour reads only what is new.
+func (s *Scrubber) Reroot(roots []block.Ref, estimate uint64) bool {
+	if !s.active || !s.done() || slices.Equal(roots, s.roots) {
+		return false
+	}
+	s.stats.Reroots++
+	s.roots = append(s.roots[:0], roots...)
+	s.estimate = max(estimate, uint64(len(roots)))
+	s.newTour()
+	return true
+}
+
 // Stop abandons the tour and the cycle: the blocks it knows may no longer
 // be the replica's (a state sync replaces the whole grid). Start resumes
 // with a new cycle.
@@ -175,6 +198,10 @@ func (s *Scrubber) newTour() {
 
 // done reports whether every block of the tour has been read or skipped.
 func (s *Scrubber) done() bool { return s.next == len(s.tour) && s.inFlightTour == 0 }
+
+// Done reports whether a tour is under way and has read or skipped every
+// block it knows of.
+func (s *Scrubber) Done() bool { return s.active && s.done() }
 
 // Tick advances the cycle by one tick and issues the reads now due.
 func (s *Scrubber) Tick() {

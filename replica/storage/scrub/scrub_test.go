@@ -412,3 +412,46 @@ func TestCheckpointsMoreFrequentThanCycles(t *testing.T) {
 		t.Fatalf("the quiet cycle read %d blocks %d times", len(all), n)
 	}
 }
+
+// A finished tour re-rooted at the owner's newer blocks reads those, and
+// only those, within the same cycle: tables written after the checkpoint the
+// tour was rooted at are scrubbed without waiting for another checkpoint.
+func TestRerootReadsOnlyNewBlocks(t *testing.T) {
+	const cycle = 400
+	w := newWorld(t, 256, 3)
+	roots, all := w.populate(4, 3, 0)
+	rec := newRecorder(w.g)
+	var faults []block.Ref
+	s := New(Config{CycleTicks: cycle, ReadsMax: 2}, rec, children, func(r block.Ref) { faults = append(faults, r) })
+	s.Start(roots, uint64(len(all)))
+	for range cycle / 2 {
+		w.step(s)
+	}
+	if !s.Done() || s.Reroot(roots, uint64(len(all))) {
+		t.Fatalf("tour done %v; re-rooted at the same roots", s.Done())
+	}
+	newRoots, newAll := w.populate(2, 3, 0)
+	w.corrupt(newAll[1].Address)
+	if !s.Reroot(append(slices.Clone(roots), newRoots...), uint64(len(all)+len(newAll))) {
+		t.Fatal("a finished tour was not re-rooted at new blocks")
+	}
+	for range cycle/2 - 1 {
+		w.step(s)
+	}
+	if st := s.Stats(); st.Cycles != 0 || st.Reroots != 1 {
+		t.Fatalf("stats %+v: want the same cycle, one re-root", st)
+	}
+	for _, ref := range all {
+		if rec.reads[ref.Address] != 1 {
+			t.Fatalf("old block %d read %d times in one cycle", ref.Address, rec.reads[ref.Address])
+		}
+	}
+	for _, ref := range newAll {
+		if rec.reads[ref.Address] != 1 {
+			t.Fatalf("new block %d read %d times", ref.Address, rec.reads[ref.Address])
+		}
+	}
+	if len(faults) != 1 || faults[0] != newAll[1] {
+		t.Fatalf("faults %v, want %v", faults, newAll[1])
+	}
+}
