@@ -2,7 +2,7 @@
 GO ?= go
 SEED ?=
 
-.PHONY: build vopr test lint detlint bench clean
+.PHONY: build vopr test lint detlint bench clean node-e2e
 
 build:
 	$(GO) build -trimpath -o bin/vopr ./cmd/vopr
@@ -26,6 +26,14 @@ lint: detlint
 
 test: lint
 	$(GO) test -count=1 -timeout 15m ./...
+
+# The official TigerBeetle Node client (tigerbeetle-node, pinned by
+# clients/node/package-lock.json, installed by npm ci into out/node) runs
+# its own test suite against a one-replica cluster of our replica, and a
+# failover load against three. Needs node and npm; runs before the Go
+# tests so that its timing does not compete with them.
+node-e2e:
+	VIEWSTAMP_NODE_E2E=1 $(GO) test -count=1 -timeout 10m -v -run 'TestOfficialSuite|TestFailover' ./clients/node
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
