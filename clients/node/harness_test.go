@@ -344,11 +344,12 @@ type nodeRun struct {
 	stalled  bool // killed for printing nothing for too long
 }
 
-// runNode runs node with args in out/node under env, bounded by timeout
+// runNode runs node with args in out/node under env, reading stdin (nil:
+// none), bounded by timeout
 // and killed when it prints nothing for idle (0: no such bound), handing
 // each stdout line to onLine as it arrives. The native client's
 // connection warnings go to stderr, kept in a file.
-func (h *harness) runNode(name string, timeout, idle time.Duration, env []string, onLine func(string), args ...string) nodeRun {
+func (h *harness) runNode(name string, timeout, idle time.Duration, env []string, stdin io.Reader, onLine func(string), args ...string) nodeRun {
 	h.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
@@ -368,6 +369,9 @@ func (h *harness) runNode(name string, timeout, idle time.Duration, env []string
 	cmd.Dir = filepath.Dir(filepath.Dir(h.pkg)) // out/node: require('tigerbeetle-node') resolves
 	cmd.Env = append(os.Environ(), env...)
 	cmd.WaitDelay = nodeWaitDelay
+	cmd.Stdin = stdin
+	// Scripts of this directory require the installed package too.
+	cmd.Env = append(cmd.Env, "NODE_PATH="+filepath.Dir(h.pkg))
 	errPath := filepath.Join(h.dir, name+".stderr")
 	errFile, err := os.Create(errPath)
 	if err != nil {

@@ -30,7 +30,7 @@ func TestOfficialSuite(t *testing.T) {
 	h := newHarness(t)
 	c := h.newCluster(1)
 	passed, failed := 0, false
-	run := h.runNode("test", suiteTimeout, suiteIdle, []string{"TB_ADDRESS=" + c.addrs[0]}, func(line string) {
+	run := h.runNode("test", suiteTimeout, suiteIdle, []string{"TB_ADDRESS=" + c.addrs[0]}, nil, func(line string) {
 		fmt.Fprintf(os.Stdout, "test.js: %s\n", line)
 		switch {
 		case strings.HasSuffix(line, ": PASSED"):

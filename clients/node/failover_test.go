@@ -1,0 +1,135 @@
+package node
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// The failover test's shape: rounds of (let the load run, SIGKILL the
+// primary, restart it after a pause), then enough load after the last
+// restart to show the cluster serves again.
+const (
+	failoverReplicas = 3
+	failoverClients  = 4
+	failoverRounds   = 3
+	failoverUptime   = 1500 * time.Millisecond
+	failoverDowntime = 1 * time.Second
+	// failoverAfter is how many more transfers must be acknowledged after
+	// the last restart before the load stops.
+	failoverAfter = 200
+	// failoverSettle bounds every wait for the load to make progress: a
+	// view change on a loaded machine takes seconds, not this long.
+	failoverSettle = 60 * time.Second
+	// failoverTimeout bounds the node process (load, drain, verification).
+	failoverTimeout = 4 * time.Minute
+)
+
+// TestFailover runs failover.js, several clients of the official Node
+// client creating transfers, against three replica processes on
+// loopback while the primary is killed with SIGKILL and restarted, round
+// after round. No client may abort or hang (the node process is bounded
+// and must exit 0), and failover.js then looks up every acknowledged
+// transfer and every balance through a fresh client (see its header).
+func TestFailover(t *testing.T) {
+	h := newHarness(t)
+	c := h.newCluster(failoverReplicas)
+	stdinR, stdinW, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = stdinW.Close() }()
+
+	var acked atomic.Int64
+	done := make(chan nodeRun, 1)
+	go func() {
+		env := []string{"TB_ADDRESSES=" + strings.Join(c.addrs, ","), "CLIENTS=" + strconv.Itoa(failoverClients)}
+		done <- h.runNode("failover", failoverTimeout, 0, env, stdinR, func(line string) {
+			fmt.Fprintf(os.Stdout, "failover.js: %s\n", line)
+			if n, ok := strings.CutPrefix(line, "acked "); ok {
+				v, _ := strconv.ParseInt(n, 10, 64)
+				acked.Store(v)
+			}
+		}, filepath.Join(h.root, "clients", "node", "failover.js"))
+	}()
+	// waitAcked waits until more than n transfers are acknowledged.
+	waitAcked := func(n int64, what string) bool {
+		deadline := time.Now().Add(failoverSettle)
+		for acked.Load() <= n {
+			select {
+			case run := <-done:
+				done <- run
+				t.Errorf("failover.js exited %v while waiting for %s", run.err, what)
+				return false
+			case <-time.After(20 * time.Millisecond):
+			}
+			if time.Now().After(deadline) {
+				t.Errorf("no more than %d transfers acknowledged within %v of %s", n, failoverSettle, what)
+				return false
+			}
+		}
+		return true
+	}
+
+	ok := waitAcked(0, "the start")
+	for round := 0; ok && round < failoverRounds; round++ {
+		time.Sleep(failoverUptime)
+		p := c.primary()
+		t.Logf("round %d: SIGKILL primary replica %d, %d transfers acknowledged", round, p, acked.Load())
+		c.kill(p)
+		time.Sleep(failoverDowntime)
+		c.start(p)
+	}
+	if ok {
+		waitAcked(acked.Load()+failoverAfter, "the last restart")
+	}
+	_, _ = stdinW.WriteString("stop\n")
+	_ = stdinW.Close()
+	run := <-done
+	_ = stdinR.Close()
+	verified := strings.HasPrefix(lastLine(run.lines), "verified ")
+	switch {
+	case run.timedOut:
+		t.Errorf("failover.js did not finish within %v: killed (a client hung)", failoverTimeout)
+	case run.err != nil:
+		t.Errorf("failover.js: %v", run.err)
+	case !verified:
+		t.Errorf("failover.js exited 0 without verifying")
+	}
+	if t.Failed() {
+		t.Logf("failover.js stderr (tail):\n%s", run.stderr)
+	}
+	for i := range failoverReplicas {
+		c.stop(i)
+	}
+}
+
+var statusLine = regexp.MustCompile(`status (\w+), view (\d+)`)
+
+// primary is the primary of the highest view any replica has logged.
+func (c *cluster) primary() int {
+	best := -1
+	for _, l := range c.logs {
+		f, err := os.Open(l)
+		if err != nil {
+			continue
+		}
+		s := bufio.NewScanner(f)
+		for s.Scan() {
+			if m := statusLine.FindStringSubmatch(s.Text()); m != nil {
+				if v, _ := strconv.Atoi(m[2]); v > best {
+					best = v
+				}
+			}
+		}
+		_ = f.Close()
+	}
+	return max(best, 0) % len(c.logs)
+}
