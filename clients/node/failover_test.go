@@ -40,7 +40,7 @@ const (
 // transfer and every balance through a fresh client (see its header).
 func TestFailover(t *testing.T) {
 	h := newHarness(t)
-	c := h.newCluster(failoverReplicas)
+	c := h.newCluster(t, failoverReplicas)
 	stdinR, stdinW, err := os.Pipe()
 	if err != nil {
 		t.Fatal(err)
@@ -51,7 +51,7 @@ func TestFailover(t *testing.T) {
 	done := make(chan nodeRun, 1)
 	go func() {
 		env := []string{"TB_ADDRESSES=" + strings.Join(c.addrs, ","), "CLIENTS=" + strconv.Itoa(failoverClients)}
-		done <- h.runNode("failover", failoverTimeout, 0, env, stdinR, func(line string) {
+		done <- h.runNode(t, "failover", failoverTimeout, 0, env, stdinR, func(line string) {
 			fmt.Fprintf(os.Stdout, "failover.js: %s\n", line)
 			if n, ok := strings.CutPrefix(line, "acked "); ok {
 				v, _ := strconv.ParseInt(n, 10, 64)

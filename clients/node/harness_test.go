@@ -48,12 +48,11 @@ const (
 )
 
 // harness is what every test here shares: the installed client package,
-// the replica binary, and a directory for data files and logs.
+// the replica binary and the backend that formats data files here.
 type harness struct {
-	t    *testing.T
 	pkg  string // node_modules/tigerbeetle-node
 	bin  string // the replica binary
-	dir  string // data files and logs
+	dir  string // where the binary is built
 	io   string // the replica's --io backend that formats here
 	root string // the repo
 }
@@ -75,7 +74,7 @@ func newHarness(t *testing.T) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &harness{t: t, root: root, dir: dataDir(t, root)}
+	h := &harness{root: root, dir: dataDir(t, root)}
 	h.pkg = installClient(t, root)
 	h.bin = buildReplica(t, root, h.dir)
 	h.io = pickIO(t, h.bin, h.dir)
@@ -186,6 +185,7 @@ func pickIO(t *testing.T, bin, dir string) string {
 
 // cluster is n replica processes of cluster 0 on loopback.
 type cluster struct {
+	t     *testing.T
 	h     *harness
 	addrs []string
 	files []string
@@ -199,25 +199,26 @@ type cluster struct {
 
 // newCluster formats n data files (cluster 0, as the official tests
 // expect) and starts every replica.
-func (h *harness) newCluster(n int, extra ...string) *cluster {
-	h.t.Helper()
-	c := &cluster{h: h, extra: extra, procs: make([]*exec.Cmd, n), exited: make([]chan struct{}, n)}
+func (h *harness) newCluster(t *testing.T, n int, extra ...string) *cluster {
+	t.Helper()
+	c := &cluster{t: t, h: h, extra: extra, procs: make([]*exec.Cmd, n), exited: make([]chan struct{}, n)}
+	dir := dataDir(t, h.root)
 	for i := range n {
-		c.addrs = append(c.addrs, freeAddr(h.t))
-		c.files = append(c.files, filepath.Join(h.dir, fmt.Sprintf("0_%d.viewstamp", i)))
-		c.logs = append(c.logs, filepath.Join(h.dir, fmt.Sprintf("replica%d.log", i)))
+		c.addrs = append(c.addrs, freeAddr(t))
+		c.files = append(c.files, filepath.Join(dir, fmt.Sprintf("0_%d.viewstamp", i)))
+		c.logs = append(c.logs, filepath.Join(dir, fmt.Sprintf("replica%d.log", i)))
 		out, err := exec.Command(h.bin, "format", "--cluster", "0", "--replica", strconv.Itoa(i),
 			"--replica-count", strconv.Itoa(n), "--io", h.io, c.files[i]).CombinedOutput()
 		if err != nil {
-			h.t.Fatalf("format replica %d: %v: %s", i, err, out)
+			t.Fatalf("format replica %d: %v: %s", i, err, out)
 		}
 	}
-	h.t.Cleanup(func() {
+	t.Cleanup(func() {
 		c.killAll()
-		if h.t.Failed() {
+		if t.Failed() {
 			for _, l := range c.logs {
 				b, _ := os.ReadFile(l)
-				h.t.Logf("--- %s (tail)\n%s", l, tail(b, logTailLines))
+				t.Logf("--- %s (tail)\n%s", l, tail(b, logTailLines))
 			}
 		}
 	})
@@ -231,7 +232,7 @@ func (h *harness) newCluster(n int, extra ...string) *cluster {
 }
 
 func (c *cluster) start(i int) {
-	t := c.h.t
+	t := c.t
 	t.Helper()
 	logf, err := os.OpenFile(c.logs[i], os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
 	if err != nil {
@@ -257,7 +258,7 @@ func (c *cluster) start(i int) {
 // waitReady waits until replica i has logged a status line since its
 // last start (it is listening and has opened its data file).
 func (c *cluster) waitReady(i int) {
-	t := c.h.t
+	t := c.t
 	t.Helper()
 	deadline := time.Now().Add(readyTimeout)
 	for time.Now().Before(deadline) {
@@ -299,7 +300,7 @@ func (c *cluster) kill(i int) {
 // stop sends SIGTERM to replica i and requires a clean exit: a replica
 // that crashed under the client's load fails the test here.
 func (c *cluster) stop(i int) {
-	t := c.h.t
+	t := c.t
 	t.Helper()
 	c.mu.Lock()
 	p, exited := c.procs[i], c.exited[i]
@@ -349,8 +350,8 @@ type nodeRun struct {
 // and killed when it prints nothing for idle (0: no such bound), handing
 // each stdout line to onLine as it arrives. The native client's
 // connection warnings go to stderr, kept in a file.
-func (h *harness) runNode(name string, timeout, idle time.Duration, env []string, stdin io.Reader, onLine func(string), args ...string) nodeRun {
-	h.t.Helper()
+func (h *harness) runNode(t *testing.T, name string, timeout, idle time.Duration, env []string, stdin io.Reader, onLine func(string), args ...string) nodeRun {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	var stalled atomic.Bool
@@ -372,19 +373,19 @@ func (h *harness) runNode(name string, timeout, idle time.Duration, env []string
 	cmd.Stdin = stdin
 	// Scripts of this directory require the installed package too.
 	cmd.Env = append(cmd.Env, "NODE_PATH="+filepath.Dir(h.pkg))
-	errPath := filepath.Join(h.dir, name+".stderr")
+	errPath := filepath.Join(t.TempDir(), name+".stderr")
 	errFile, err := os.Create(errPath)
 	if err != nil {
-		h.t.Fatal(err)
+		t.Fatal(err)
 	}
 	defer func() { _ = errFile.Close() }()
 	cmd.Stderr = errFile
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
-		h.t.Fatal(err)
+		t.Fatal(err)
 	}
 	if err := cmd.Start(); err != nil {
-		h.t.Fatalf("node %v: %v", args, err)
+		t.Fatalf("node %v: %v", args, err)
 	}
 	var run nodeRun
 	s := bufio.NewScanner(stdout)

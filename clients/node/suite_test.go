@@ -23,14 +23,28 @@ const (
 
 // TestOfficialSuite runs the client package's own test suite against one
 // replica of cluster 0 on a fresh data file, as TigerBeetle's CI runs it
-// against tigerbeetle: every test must print PASSED, the suite must
-// print its time and exit 0, and the replica must still be running
-// (then stop cleanly on SIGTERM).
+// against tigerbeetle: with the production request size limit (the
+// client packs up to 8,189 events a request) and with --development, as
+// that CI does (32 KiB requests, 253 events). Every test must print
+// PASSED, the suite must print its time and exit 0, and the replica must
+// still be running, then stop cleanly on SIGTERM.
 func TestOfficialSuite(t *testing.T) {
 	h := newHarness(t)
-	c := h.newCluster(1)
+	for _, mode := range []struct {
+		name  string
+		flags []string
+	}{
+		{"production", nil},
+		{"development", []string{"--development"}},
+	} {
+		t.Run(mode.name, func(t *testing.T) { runSuite(t, h, mode.flags) })
+	}
+}
+
+func runSuite(t *testing.T, h *harness, flags []string) {
+	c := h.newCluster(t, 1, flags...)
 	passed, failed := 0, false
-	run := h.runNode("test", suiteTimeout, suiteIdle, []string{"TB_ADDRESS=" + c.addrs[0]}, nil, func(line string) {
+	run := h.runNode(t, "test", suiteTimeout, suiteIdle, []string{"TB_ADDRESS=" + c.addrs[0]}, nil, func(line string) {
 		fmt.Fprintf(os.Stdout, "test.js: %s\n", line)
 		switch {
 		case strings.HasSuffix(line, ": PASSED"):
