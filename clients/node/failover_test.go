@@ -82,10 +82,16 @@ func TestFailover(t *testing.T) {
 	for round := 0; ok && round < failoverRounds; round++ {
 		time.Sleep(failoverUptime)
 		p := c.primary()
-		t.Logf("round %d: SIGKILL primary replica %d, %d transfers acknowledged", round, p, acked.Load())
 		c.kill(p)
+		killed, before := time.Now(), acked.Load()
+		t.Logf("round %d: SIGKILL primary replica %d, %d transfers acknowledged", round, p, before)
 		time.Sleep(failoverDowntime)
 		c.start(p)
+		// Each round kills a primary that serves: the next waits until
+		// the load goes on.
+		if ok = waitAcked(before, fmt.Sprintf("round %d's kill", round)); ok {
+			t.Logf("round %d: load resumed %v after the kill", round, time.Since(killed).Round(time.Millisecond))
+		}
 	}
 	if ok {
 		waitAcked(acked.Load()+failoverAfter, "the last restart")
