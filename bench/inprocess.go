@@ -6,6 +6,7 @@ import (
 	"sync"
 
 	"viewstamp/replica/ledger"
+	"viewstamp/replica/multibatch"
 	"viewstamp/replica/u128"
 	"viewstamp/replica/vsr"
 )
@@ -28,14 +29,21 @@ func NewInProcess(messageSizeMax int) *InProcess {
 }
 
 // Submit checks the request as a primary would and commits it at the next
-// timestamps: one for the op and one per event, as prepares advance.
+// timestamps: one for the op and one per event, as prepares advance. The
+// body goes in as the one batch of a multi-batch body, as the tcp client
+// sends a lone call, and the reply's one batch comes back.
 func (p *InProcess) Submit(_ context.Context, op vsr.Operation, body []byte) ([]byte, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	body = multibatch.Encode(ledger.EventSizeOf(uint8(op)), body)
 	if reason := p.m.Check(op, body); reason != 0 {
 		return nil, fmt.Errorf("request refused: eviction reason %d", reason)
 	}
 	p.op++
 	p.ts += 1 + p.m.EventCount(op, body)
-	return p.m.Commit(u128.Zero, p.op, p.ts, op, body), nil
+	reply, err := multibatch.Decode(p.m.Commit(u128.Zero, p.op, p.ts, op, body), ledger.ResultSizeOf(uint8(op)))
+	if err != nil || reply.Count() != 1 {
+		return nil, fmt.Errorf("%s reply of the in-process ledger: %v", ledger.OperationName(uint8(op)), err)
+	}
+	return reply.Batch(0), nil
 }

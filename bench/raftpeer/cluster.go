@@ -26,6 +26,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"viewstamp/replica/ledger"
+	"viewstamp/replica/multibatch"
 	"viewstamp/replica/u128"
 	"viewstamp/replica/vsr"
 )
@@ -282,6 +283,9 @@ var errRefused = errors.New("raftpeer: request refused")
 
 // Submit is bench.Submit on the leader: check, propose, wait for apply.
 func (nd *node) Submit(ctx context.Context, op vsr.Operation, body []byte) ([]byte, error) {
+	// The ledger takes TigerBeetle's multi-batch bodies: the call is the
+	// one batch, and the reply's one batch is its answer.
+	body = multibatch.Encode(ledger.EventSizeOf(uint8(op)), body)
 	nd.mu.Lock()
 	if reason := nd.machine.Check(op, body); reason != 0 {
 		nd.mu.Unlock()
@@ -302,7 +306,11 @@ func (nd *node) Submit(ctx context.Context, op vsr.Operation, body []byte) ([]by
 	}
 	select {
 	case r := <-ch:
-		return r, nil
+		reply, err := multibatch.Decode(r, ledger.ResultSizeOf(uint8(op)))
+		if err != nil || reply.Count() != 1 {
+			return nil, fmt.Errorf("raftpeer: %s reply: %v", ledger.OperationName(uint8(op)), err)
+		}
+		return reply.Batch(0), nil
 	case <-ctx.Done():
 		nd.forget(req)
 		return nil, ctx.Err()

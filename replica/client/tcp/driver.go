@@ -6,6 +6,7 @@ import (
 
 	"viewstamp/replica/client"
 	"viewstamp/replica/ledger"
+	"viewstamp/replica/multibatch"
 	"viewstamp/replica/u128"
 	"viewstamp/replica/vsr"
 )
@@ -103,7 +104,7 @@ func (d *driver) next() {
 	events := first.events
 	if batchable(first) {
 		for _, k := range d.pending[1:] {
-			if k.op != first.op || !batchable(k) || events+k.events > d.c.batchMax {
+			if k.op != first.op || !batchable(k) || events+k.events > d.c.batchMax || !d.fits(first.op, events+k.events, len(batch)+1) {
 				break
 			}
 			if k.abandoned.Load() {
@@ -114,13 +115,13 @@ func (d *driver) next() {
 		}
 	}
 	d.pending = d.pending[countTaken(d.pending, batch):]
-	body := first.body
-	if len(batch) > 1 {
-		body = make([]byte, 0, events*eventSize(first.op))
-		for _, k := range batch {
-			body = append(body, k.body...)
-		}
+	// TigerBeetle 0.17's multi-batch body: each call is its own batch, and
+	// the reply answers batch by batch.
+	enc := multibatch.NewEncoder(make([]byte, 0, events*eventSize(first.op)), ledger.EventSizeOf(uint8(first.op)))
+	for _, k := range batch {
+		enc.Add(k.body)
 	}
+	body := enc.Finish()
 	if err := d.sm.Submit(first.op, body); err != nil {
 		for _, k := range batch {
 			k.done <- result{err: fmt.Errorf("tcp client: %w", err)}
@@ -128,6 +129,15 @@ func (d *driver) next() {
 		return
 	}
 	d.inflight = batch
+}
+
+// fits reports whether a request of events in batches, and its reply of
+// as many results (lookups answer at most one object per id), fit in a
+// message: each batch's count costs trailer room.
+func (d *driver) fits(op vsr.Operation, events, batches int) bool {
+	bodyMax := int(d.c.opts.MessageSizeMax) - vsr.HeaderSize
+	return multibatch.Size(ledger.EventSizeOf(uint8(op)), events, batches) <= bodyMax &&
+		multibatch.Size(ledger.ResultSizeOf(uint8(op)), events, batches) <= bodyMax
 }
 
 // countTaken is how many pending calls, from the head, the batch took or
@@ -198,17 +208,14 @@ func (d *driver) onReply(r client.Reply) {
 	if len(batch) == 0 {
 		return // the register's reply
 	}
-	if len(batch) == 1 {
-		batch[0].done <- result{body: r.Body}
-		return
-	}
-	var parts [][]byte
-	var err error
-	switch uint8(batch[0].op) {
-	case ledger.OpCreateAccounts, ledger.OpCreateTransfers:
-		parts, err = splitResults(batch, r.Body)
-	default:
-		parts, err = splitLookups(batch, r.Body)
+	parts, err := splitBatches(batch, r.Body)
+	if err == nil {
+		switch uint8(batch[0].op) {
+		case ledger.OpCreateAccounts, ledger.OpCreateTransfers:
+			err = checkResults(batch, parts)
+		case ledger.OpLookupAccounts, ledger.OpLookupTransfers:
+			err = checkLookups(batch, parts)
+		}
 	}
 	for i, k := range batch {
 		if err != nil {
@@ -219,50 +226,51 @@ func (d *driver) onReply(r client.Reply) {
 	}
 }
 
-// splitResults gives each call its events' results: one per event, in
-// order.
-func splitResults(batch []*call, body []byte) ([][]byte, error) {
-	total := 0
-	for _, k := range batch {
-		total += k.events
+// splitBatches gives each call its batch of the reply: a multi-batch body
+// with exactly one batch per call, in order.
+func splitBatches(batch []*call, body []byte) ([][]byte, error) {
+	op := batch[0].op
+	b, err := multibatch.Decode(body, ledger.ResultSizeOf(uint8(op)))
+	if err != nil {
+		return nil, fmt.Errorf("tcp client: %s reply: %w", opName(op), err)
 	}
-	if len(body) != total*ledger.ResultSize {
-		return nil, fmt.Errorf("tcp client: %s reply of %d bytes for %d events", opName(batch[0].op), len(body), total)
+	if b.Count() != len(batch) {
+		return nil, fmt.Errorf("tcp client: %s reply of %d batches for %d", opName(op), b.Count(), len(batch))
 	}
 	parts := make([][]byte, len(batch))
-	at := 0
-	for i, k := range batch {
-		end := at + k.events*ledger.ResultSize
-		parts[i] = body[at:end:end]
-		at = end
-	}
+	_ = b.Batches(func(i int, p []byte) error {
+		parts[i] = p
+		return nil
+	})
 	return parts, nil
 }
 
-// splitLookups gives each call the objects found for its ids. The reply
-// holds the found objects in request order and omits the missing, so
-// walking the ids of the whole batch in order, the next object belongs to
-// the current id exactly when its id matches.
-func splitLookups(batch []*call, body []byte) ([][]byte, error) {
-	const objectSize = ledger.AccountSize // accounts and transfers alike, id first
-	if len(body)%objectSize != 0 {
-		return nil, fmt.Errorf("tcp client: %s reply of %d bytes is not whole objects", opName(batch[0].op), len(body))
-	}
-	parts := make([][]byte, len(batch))
-	at := 0
+// checkResults requires one result per event.
+func checkResults(batch []*call, parts [][]byte) error {
 	for i, k := range batch {
-		start := at
-		for e := 0; e < k.events && at < len(body); e++ {
-			if u128.Get(k.body[e*ledger.IDSize:]) == u128.Get(body[at:]) {
+		if len(parts[i]) != k.events*ledger.ResultSize {
+			return fmt.Errorf("tcp client: %s reply batch of %d bytes for %d events", opName(k.op), len(parts[i]), k.events)
+		}
+	}
+	return nil
+}
+
+// checkLookups requires each batch to hold only objects its call named, in
+// its order: the reply omits the missing ids.
+func checkLookups(batch []*call, parts [][]byte) error {
+	const objectSize = ledger.AccountSize // accounts and transfers alike, id first
+	for i, k := range batch {
+		p, at := parts[i], 0
+		for e := 0; e < k.events && at < len(p); e++ {
+			if u128.Get(k.body[e*ledger.IDSize:]) == u128.Get(p[at:]) {
 				at += objectSize
 			}
 		}
-		parts[i] = body[start:at:at]
+		if at != len(p) {
+			return fmt.Errorf("tcp client: %s reply holds objects no request named", opName(k.op))
+		}
 	}
-	if at != len(body) {
-		return nil, fmt.Errorf("tcp client: %s reply holds objects no request named", opName(batch[0].op))
-	}
-	return parts, nil
+	return nil
 }
 
 func (d *driver) onEvicted(reason vsr.EvictionReason) {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"viewstamp/replica/ledger"
+	"viewstamp/replica/multibatch"
 	"viewstamp/replica/u128"
 	"viewstamp/replica/vsr"
 )
@@ -126,16 +127,28 @@ func reply(req *vsr.Message, body []byte) *vsr.Message {
 	}, Body: body}
 }
 
-// createOK answers create_* with one "created" result per event.
+// createOK answers create_* with one "created" result per event, batch
+// by batch as the request's multi-batch body has them.
 func createOK(m *vsr.Message) *vsr.Message {
-	n := len(m.Body) / ledger.TransferSize
-	body := make([]byte, n*ledger.ResultSize)
-	for i := range n {
-		le := body[i*ledger.ResultSize:]
-		le[0] = byte(i) // the event's index, as its timestamp, to check the split
-		le[8], le[9], le[10], le[11] = 0xff, 0xff, 0xff, 0xff
+	req, err := multibatch.Decode(m.Body, ledger.TransferSize)
+	if err != nil {
+		return nil
 	}
-	return reply(m, body)
+	enc := multibatch.NewEncoder(nil, ledger.ResultSize)
+	i := 0
+	_ = req.Batches(func(_ int, batch []byte) error {
+		n := len(batch) / ledger.TransferSize
+		results := make([]byte, n*ledger.ResultSize)
+		for e := range n {
+			le := results[e*ledger.ResultSize:]
+			le[0] = byte(i) // the event's index in the request, as its timestamp, to check the split
+			le[8], le[9], le[10], le[11] = 0xff, 0xff, 0xff, 0xff
+			i++
+		}
+		enc.Add(results)
+		return nil
+	})
+	return reply(m, enc.Finish())
 }
 
 func transfers(n int, firstID uint64, flags uint16) []byte {
@@ -266,7 +279,7 @@ func TestLinkedCallIsNotBatched(t *testing.T) {
 	}
 }
 
-func TestSplitLookups(t *testing.T) {
+func TestSplitBatchesAndLookups(t *testing.T) {
 	ids := func(v ...uint64) []byte {
 		b := make([]byte, len(v)*ledger.IDSize)
 		for i, x := range v {
@@ -283,8 +296,15 @@ func TestSplitLookups(t *testing.T) {
 	}
 	batch := []*call{{body: ids(1, 2, 3), events: 3}, {body: ids(4, 5), events: 2}, {body: ids(6), events: 1}}
 	// 2 and 5 are missing.
-	parts, err := splitLookups(batch, obj(1, 3, 4, 6))
+	lookup := vsr.Operation(ledger.OpLookupTransfers)
+	for _, k := range batch {
+		k.op = lookup
+	}
+	parts, err := splitBatches(batch, multibatch.Encode(ledger.TransferSize, obj(1, 3), obj(4), obj(6)))
 	if err != nil {
+		t.Fatal(err)
+	}
+	if err := checkLookups(batch, parts); err != nil {
 		t.Fatal(err)
 	}
 	want := [][]uint64{{1, 3}, {4}, {6}}
@@ -298,8 +318,15 @@ func TestSplitLookups(t *testing.T) {
 			}
 		}
 	}
-	if _, err := splitLookups(batch, obj(7)); err == nil {
+	parts, err = splitBatches(batch, multibatch.Encode(ledger.TransferSize, obj(7), nil, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := checkLookups(batch, parts); err == nil {
 		t.Fatal("an object no call asked for was accepted")
+	}
+	if _, err := splitBatches(batch, multibatch.Encode(ledger.TransferSize, obj(1, 3, 4, 6))); err == nil {
+		t.Fatal("a reply of one batch for three calls was accepted")
 	}
 }
 
@@ -378,5 +405,19 @@ func waitFor(t *testing.T, cond func() bool) {
 			t.Fatal("condition not met in 10 s")
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestBatchFitsAMessage: merging calls costs trailer room, so 8,189
+// events fit a 1 MiB message as one batch but not as 64.
+func TestBatchFitsAMessage(t *testing.T) {
+	d := &driver{c: &Client{opts: Options{MessageSizeMax: DefaultMessageSizeMax}}}
+	for _, op := range []uint8{ledger.OpCreateTransfers, ledger.OpLookupAccounts} {
+		if !d.fits(vsr.Operation(op), 8189, 63) {
+			t.Errorf("%s: 8,189 events in 63 batches do not fit", ledger.OperationName(op))
+		}
+		if d.fits(vsr.Operation(op), 8189, 64) {
+			t.Errorf("%s: 8,189 events in 64 batches fit", ledger.OperationName(op))
+		}
 	}
 }
