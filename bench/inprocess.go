@@ -6,7 +6,6 @@ import (
 	"sync"
 
 	"viewstamp/replica/ledger"
-	"viewstamp/replica/multibatch"
 	"viewstamp/replica/u128"
 	"viewstamp/replica/vsr"
 )
@@ -28,22 +27,17 @@ func NewInProcess(messageSizeMax int) *InProcess {
 	return &InProcess{m: ledger.NewMachine(messageSizeMax, ledger.Bugs{})}
 }
 
-// Submit checks the request as a primary would and commits it at the next
-// timestamps: one for the op and one per event, as prepares advance. The
-// body goes in as the one batch of a multi-batch body, as the tcp client
-// sends a lone call, and the reply's one batch comes back.
-func (p *InProcess) Submit(_ context.Context, op vsr.Operation, body []byte) ([]byte, error) {
+// Submit sends one batch as a request of its own, checks it as a primary
+// would and commits it at the next timestamps: one for the op and one per
+// event, as prepares advance. It returns the batch's results.
+func (p *InProcess) Submit(_ context.Context, op vsr.Operation, batch []byte) ([]byte, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	body = multibatch.Encode(ledger.EventSizeOf(uint8(op)), body)
+	body := ledger.EncodeBatch(uint8(op), batch)
 	if reason := p.m.Check(op, body); reason != 0 {
 		return nil, fmt.Errorf("request refused: eviction reason %d", reason)
 	}
 	p.op++
 	p.ts += 1 + p.m.EventCount(op, body)
-	reply, err := multibatch.Decode(p.m.Commit(u128.Zero, p.op, p.ts, op, body), ledger.ResultSizeOf(uint8(op)))
-	if err != nil || reply.Count() != 1 {
-		return nil, fmt.Errorf("%s reply of the in-process ledger: %v", ledger.OperationName(uint8(op)), err)
-	}
-	return reply.Batch(0), nil
+	return ledger.DecodeBatch(uint8(op), p.m.Commit(u128.Zero, p.op, p.ts, op, body))
 }

@@ -198,7 +198,8 @@ func New(opts faults.Options, cfg Config) (*Cluster, error) {
 	c.state = check.NewState(r, root.Checksum)
 	c.replies = check.NewReplies(c.state)
 	c.checks = newCheckers(c)
-	c.gen = workload.New(rand.New(rand.NewPCG(c.rng.Uint64(), 3)), workload.Options{})
+	genSeed := c.rng.Uint64()
+	c.gen = workload.New(rand.New(rand.NewPCG(genSeed, 3)), workload.Options{BatchSeed: genSeed})
 	c.auditor = workload.NewAuditor(c.batchMax())
 	c.newClocks()
 	for i := 0; i < r; i++ {

@@ -26,7 +26,6 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"viewstamp/replica/ledger"
-	"viewstamp/replica/multibatch"
 	"viewstamp/replica/u128"
 	"viewstamp/replica/vsr"
 )
@@ -281,11 +280,10 @@ func (nd *node) apply(e *raftpb.Entry) {
 // replica evicts such a client).
 var errRefused = errors.New("raftpeer: request refused")
 
-// Submit is bench.Submit on the leader: check, propose, wait for apply.
-func (nd *node) Submit(ctx context.Context, op vsr.Operation, body []byte) ([]byte, error) {
-	// The ledger takes TigerBeetle's multi-batch bodies: the call is the
-	// one batch, and the reply's one batch is its answer.
-	body = multibatch.Encode(ledger.EventSizeOf(uint8(op)), body)
+// Submit is bench.Submit on the leader: one batch as a request of its own,
+// checked, proposed and applied; it returns the batch's results.
+func (nd *node) Submit(ctx context.Context, op vsr.Operation, batch []byte) ([]byte, error) {
+	body := ledger.EncodeBatch(uint8(op), batch)
 	nd.mu.Lock()
 	if reason := nd.machine.Check(op, body); reason != 0 {
 		nd.mu.Unlock()
@@ -306,11 +304,7 @@ func (nd *node) Submit(ctx context.Context, op vsr.Operation, body []byte) ([]by
 	}
 	select {
 	case r := <-ch:
-		reply, err := multibatch.Decode(r, ledger.ResultSizeOf(uint8(op)))
-		if err != nil || reply.Count() != 1 {
-			return nil, fmt.Errorf("raftpeer: %s reply: %v", ledger.OperationName(uint8(op)), err)
-		}
-		return reply.Batch(0), nil
+		return ledger.DecodeBatch(uint8(op), r)
 	case <-ctx.Done():
 		nd.forget(req)
 		return nil, ctx.Err()

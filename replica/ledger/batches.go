@@ -2,6 +2,7 @@ package ledger
 
 import (
 	"encoding/binary"
+	"fmt"
 
 	"viewstamp/replica/multibatch"
 )
@@ -81,11 +82,6 @@ func BatchResultMax(op uint8, batch []byte, batchMax int) int {
 	return 0
 }
 
-// bodyMax is the largest request or reply body the ledger takes: the
-// whole 128-byte records that fit the message, one of them the trailer's
-// room (BatchMaxFor), so a reply of BatchMax records in one batch fits.
-func (l *Ledger) bodyMax() int { return (l.cfg.BatchMax + 1) * TransferSize }
-
 // ValidateBody checks a multi-batch request before prepare: a well-formed
 // body, one filter in each batch of a query, at most BatchMax events in
 // all, and a reply that fits a message even if every batch returns all it
@@ -99,9 +95,6 @@ func (l *Ledger) ValidateBody(op uint8, body []byte) Invalid {
 	if err != nil {
 		return InvalidBody
 	}
-	if b.Elements() > l.cfg.BatchMax {
-		return InvalidTooManyEvents
-	}
 	results := 0
 	err = b.Batches(func(_ int, batch []byte) error {
 		if filtered(op) && len(batch) != size {
@@ -113,10 +106,26 @@ func (l *Ledger) ValidateBody(op uint8, body []byte) Invalid {
 	if err != nil {
 		return InvalidBody
 	}
-	if multibatch.Size(ResultSizeOf(op), results, b.Count()) > l.bodyMax() {
+	if !RequestFits(op, b.Elements(), results, b.Count(), l.cfg.BatchMax) {
 		return InvalidTooManyEvents
 	}
 	return Valid
+}
+
+// The largest request or reply body the ledger takes is the whole 128-byte
+// records that fit the message, one of them the trailer's room
+// (BatchMaxFor): a reply of BatchMax records in one batch fits.
+//
+// RequestFits reports whether a request of op within a ledger of batchMax
+// fits: events elements in batches batches, at most batchMax in all, whose
+// request body and worst-case reply (results results, BatchResultMax
+// summed over the batches) both fit a message. A client packing calls into
+// one request asks this before adding each.
+func RequestFits(op uint8, events, results, batches, batchMax int) bool {
+	bodyMax := (batchMax + 1) * TransferSize
+	return events <= batchMax && batches <= multibatch.BatchCountMax &&
+		multibatch.Size(EventSizeOf(op), events, batches) <= bodyMax &&
+		multibatch.Size(ResultSizeOf(op), results, batches) <= bodyMax
 }
 
 // BodyEventCount is how many timestamps a multi-batch request consumes
@@ -171,4 +180,23 @@ func (r *batchRunner) execute(l *Ledger, op uint8, timestamp uint64, body []byte
 	})
 	r.reply = r.enc.Finish()
 	return r.reply
+}
+
+// EncodeBatch is the body of a request of op holding one batch: what a
+// client sends for one call.
+func EncodeBatch(op uint8, batch []byte) []byte {
+	return multibatch.Encode(EventSizeOf(op), batch)
+}
+
+// DecodeBatch is the result batch of a reply to a request of op that held
+// one batch.
+func DecodeBatch(op uint8, reply []byte) ([]byte, error) {
+	b, err := multibatch.Decode(reply, ResultSizeOf(op))
+	if err != nil {
+		return nil, err
+	}
+	if b.Count() != 1 {
+		return nil, fmt.Errorf("%w: %d reply batches to a request of one", multibatch.ErrMalformed, b.Count())
+	}
+	return b.Payload(), nil
 }

@@ -1,14 +1,12 @@
 package ledger
 
-import "viewstamp/replica/multibatch"
-
-// oneBatch is the body a client sends for one call of op: a multi-batch
-// body of one batch (a pulse has no body).
+// oneBatch is the body a client sends for one call of op (a pulse has no
+// body).
 func oneBatch(op uint8, batch []byte) []byte {
 	if op == OpPulse {
 		return batch
 	}
-	return multibatch.Encode(EventSizeOf(op), batch)
+	return EncodeBatch(op, batch)
 }
 
 // replyBatch is the only batch of a reply to a one-batch body.
@@ -16,9 +14,9 @@ func replyBatch(t fataler, op uint8, reply []byte) []byte {
 	if op == OpPulse {
 		return reply
 	}
-	b, err := multibatch.Decode(reply, ResultSizeOf(op))
-	if err != nil || b.Count() != 1 {
-		t.Fatalf("%s reply %x: %v, want one batch", OperationName(op), reply, err)
+	b, err := DecodeBatch(op, reply)
+	if err != nil {
+		t.Fatalf("%s reply %x: %v", OperationName(op), reply, err)
 	}
-	return b.Batch(0)
+	return b
 }

@@ -86,7 +86,11 @@ func (d *driver) enqueue(k *call) {
 }
 
 // next starts the next request once the session is free: the oldest
-// waiting call, with the calls after it that can share its request.
+// waiting call, with the calls of its operation after it, each call its own
+// batch of a multi-batch body, while the request and its worst-case reply
+// fit a message - TigerBeetle's clients pack so. Each batch executes alone
+// (a linked chain or an imported flag of one call never reaches another's)
+// and is answered by its own result batch.
 func (d *driver) next() {
 	if d.dead != nil || !d.sm.Registered() || d.sm.Busy() {
 		return
@@ -100,44 +104,33 @@ func (d *driver) next() {
 		return
 	}
 	first := d.pending[0]
+	op := uint8(first.op)
 	batch := []*call{first}
-	events := first.events
-	if batchable(first) {
-		for _, k := range d.pending[1:] {
-			if k.op != first.op || !batchable(k) || events+k.events > d.c.batchMax || !d.fits(first.op, events+k.events, len(batch)+1) {
-				break
-			}
-			if k.abandoned.Load() {
-				continue
-			}
-			batch = append(batch, k)
-			events += k.events
+	events, results := first.events, first.results
+	for _, k := range d.pending[1:] {
+		if k.op != first.op || !ledger.RequestFits(op, events+k.events, results+k.results, len(batch)+1, d.c.batchMax) {
+			break
 		}
+		if k.abandoned.Load() {
+			continue
+		}
+		batch = append(batch, k)
+		events += k.events
+		results += k.results
 	}
 	d.pending = d.pending[countTaken(d.pending, batch):]
-	// TigerBeetle 0.17's multi-batch body: each call is its own batch, and
-	// the reply answers batch by batch.
-	enc := multibatch.NewEncoder(make([]byte, 0, events*eventSize(first.op)), ledger.EventSizeOf(uint8(first.op)))
+	size := ledger.EventSizeOf(op)
+	enc := multibatch.NewEncoder(make([]byte, 0, multibatch.Size(size, events, len(batch))), size)
 	for _, k := range batch {
 		enc.Add(k.body)
 	}
-	body := enc.Finish()
-	if err := d.sm.Submit(first.op, body); err != nil {
+	if err := d.sm.Submit(first.op, enc.Finish()); err != nil {
 		for _, k := range batch {
 			k.done <- result{err: fmt.Errorf("tcp client: %w", err)}
 		}
 		return
 	}
 	d.inflight = batch
-}
-
-// fits reports whether a request of events in batches, and its reply of
-// as many results (lookups answer at most one object per id), fit in a
-// message: each batch's count costs trailer room.
-func (d *driver) fits(op vsr.Operation, events, batches int) bool {
-	bodyMax := int(d.c.opts.MessageSizeMax) - vsr.HeaderSize
-	return multibatch.Size(ledger.EventSizeOf(uint8(op)), events, batches) <= bodyMax &&
-		multibatch.Size(ledger.ResultSizeOf(uint8(op)), events, batches) <= bodyMax
 }
 
 // countTaken is how many pending calls, from the head, the batch took or
@@ -153,70 +146,13 @@ func countTaken(pending, batch []*call) int {
 	panic("tcp client: batch not in the pending queue")
 }
 
-// batchable reports whether a call may share a request with others. The
-// ledger judges a batch as a whole in two ways a merge would change: a
-// linked chain open at a call's last event would run into the next call's
-// events, and imported events must agree with the batch's first. Such
-// calls go alone.
-func batchable(k *call) bool {
-	switch uint8(k.op) {
-	case ledger.OpLookupAccounts, ledger.OpLookupTransfers:
-		return true
-	case ledger.OpCreateAccounts, ledger.OpCreateTransfers:
-		// The flags sit at byte 118 in accounts and transfers alike, and
-		// linked is bit 0 in both.
-		const flagsOffset = 118
-		linked, imported := ledger.TransferLinked, importedFlag(k.op)
-		n := len(k.body) / ledger.TransferSize
-		if n == 0 {
-			return false
-		}
-		last := k.body[(n-1)*ledger.TransferSize:]
-		if flags(last[flagsOffset:])&linked != 0 {
-			return false
-		}
-		for i := range n {
-			if flags(k.body[i*ledger.TransferSize+flagsOffset:])&imported != 0 {
-				return false
-			}
-		}
-		return true
-	}
-	return false
-}
-
-func importedFlag(op vsr.Operation) uint16 {
-	if uint8(op) == ledger.OpCreateAccounts {
-		return ledger.AccountImported
-	}
-	return ledger.TransferImported
-}
-
-func flags(b []byte) uint16 { return uint16(b[0]) | uint16(b[1])<<8 }
-
-func eventSize(op vsr.Operation) int {
-	switch uint8(op) {
-	case ledger.OpCreateAccounts, ledger.OpCreateTransfers:
-		return ledger.TransferSize
-	}
-	return ledger.IDSize
-}
-
 func (d *driver) onReply(r client.Reply) {
 	batch := d.inflight
 	d.inflight = nil
 	if len(batch) == 0 {
 		return // the register's reply
 	}
-	parts, err := splitBatches(batch, r.Body)
-	if err == nil {
-		switch uint8(batch[0].op) {
-		case ledger.OpCreateAccounts, ledger.OpCreateTransfers:
-			err = checkResults(batch, parts)
-		case ledger.OpLookupAccounts, ledger.OpLookupTransfers:
-			err = checkLookups(batch, parts)
-		}
-	}
+	parts, err := splitReply(batch, r.Body)
 	for i, k := range batch {
 		if err != nil {
 			k.done <- result{err: err}
@@ -226,51 +162,31 @@ func (d *driver) onReply(r client.Reply) {
 	}
 }
 
-// splitBatches gives each call its batch of the reply: a multi-batch body
-// with exactly one batch per call, in order.
-func splitBatches(batch []*call, body []byte) ([][]byte, error) {
-	op := batch[0].op
-	b, err := multibatch.Decode(body, ledger.ResultSizeOf(uint8(op)))
+// splitReply gives each call of the request its result batch, refusing a
+// reply a TigerBeetle client would abort on: malformed, with a batch count
+// other than the request's, or a batch holding more results than its call
+// may have.
+func splitReply(batch []*call, body []byte) ([][]byte, error) {
+	op := uint8(batch[0].op)
+	rep, err := multibatch.Decode(body, ledger.ResultSizeOf(op))
 	if err != nil {
-		return nil, fmt.Errorf("tcp client: %s reply: %w", opName(op), err)
+		return nil, fmt.Errorf("tcp client: %s reply: %w", opName(batch[0].op), err)
 	}
-	if b.Count() != len(batch) {
-		return nil, fmt.Errorf("tcp client: %s reply of %d batches for %d", opName(op), b.Count(), len(batch))
+	if rep.Count() != len(batch) {
+		return nil, fmt.Errorf("tcp client: %s reply of %d batches to a request of %d", opName(batch[0].op), rep.Count(), len(batch))
 	}
 	parts := make([][]byte, len(batch))
-	_ = b.Batches(func(i int, p []byte) error {
-		parts[i] = p
+	err = rep.Batches(func(i int, results []byte) error {
+		if n := rep.Len(i); n > batch[i].results {
+			return fmt.Errorf("tcp client: %s reply batch %d holds %d results, more than the %d its call may have", opName(batch[0].op), i, n, batch[i].results)
+		}
+		parts[i] = results
 		return nil
 	})
+	if err != nil {
+		return nil, err
+	}
 	return parts, nil
-}
-
-// checkResults requires one result per event.
-func checkResults(batch []*call, parts [][]byte) error {
-	for i, k := range batch {
-		if len(parts[i]) != k.events*ledger.ResultSize {
-			return fmt.Errorf("tcp client: %s reply batch of %d bytes for %d events", opName(k.op), len(parts[i]), k.events)
-		}
-	}
-	return nil
-}
-
-// checkLookups requires each batch to hold only objects its call named, in
-// its order: the reply omits the missing ids.
-func checkLookups(batch []*call, parts [][]byte) error {
-	const objectSize = ledger.AccountSize // accounts and transfers alike, id first
-	for i, k := range batch {
-		p, at := parts[i], 0
-		for e := 0; e < k.events && at < len(p); e++ {
-			if u128.Get(k.body[e*ledger.IDSize:]) == u128.Get(p[at:]) {
-				at += objectSize
-			}
-		}
-		if at != len(p) {
-			return fmt.Errorf("tcp client: %s reply holds objects no request named", opName(k.op))
-		}
-	}
-	return nil
 }
 
 func (d *driver) onEvicted(reason vsr.EvictionReason) {
