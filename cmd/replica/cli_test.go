@@ -143,7 +143,7 @@ func TestInspectFreshFile(t *testing.T) {
 
 func TestVersion(t *testing.T) {
 	out, err := run(t, "version", "--verbose")
-	if err != nil || !strings.HasPrefix(out, "viewstamp replica "+version) || !strings.Contains(out, "journal_slot_count=256") {
+	if err != nil || !strings.HasPrefix(out, "viewstamp replica "+version) || !strings.Contains(out, "journal_slot_count=256") || !strings.Contains(out, ", release 0.17.9") {
 		t.Fatalf("version: %v\n%s", err, out)
 	}
 }

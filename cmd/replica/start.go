@@ -27,6 +27,9 @@ func newStartCmd() *cobra.Command {
 		addresses string
 		ioFlag    string
 		verbose   bool
+		// development is TigerBeetle's --development as far as clients
+		// see it: a 32 KiB request size limit, batch_size_limit 32,512.
+		development bool
 	)
 	cmd := &cobra.Command{
 		Use:   "start --addresses A,B,C [--io=uring|sync] FILE",
@@ -42,20 +45,21 @@ func newStartCmd() *cobra.Command {
 				return err
 			}
 			logger := log.New(cmd.ErrOrStderr(), "", log.LstdFlags|log.Lmicroseconds|log.LUTC)
-			return start(args[0], addrs, backend, verbose, logger)
+			return start(args[0], addrs, backend, verbose, development, logger)
 		},
 	}
 	f := cmd.Flags()
 	f.StringVar(&addresses, "addresses", "", "every replica's address, in replica order: host:port, a bare port or a bare host (required)")
 	f.StringVar(&ioFlag, "io", "uring", "how the data file is read and written: uring (io_uring) or sync (pread/pwrite)")
 	f.BoolVar(&verbose, "verbose", false, "also log the replica's protocol events and the bus's connections")
+	f.BoolVar(&development, "development", false, "TigerBeetle's development request size limit: 32 KiB requests (batch_size_limit 32,512); every replica of a cluster must agree")
 	_ = cmd.MarkFlagRequired("addresses")
 	return cmd
 }
 
 // start runs one replica until SIGTERM or SIGINT. Every callback of the
 // replica, the bus and the disk runs on the loop, on this goroutine.
-func start(path string, addrs []string, backend disk.Backend, verbose bool, logger *log.Logger) error {
+func start(path string, addrs []string, backend disk.Backend, verbose, development bool, logger *log.Logger) error {
 	fh, err := readFileHeader(path)
 	if err != nil {
 		return err
@@ -66,6 +70,9 @@ func start(path string, addrs []string, backend disk.Backend, verbose bool, logg
 		return fmt.Errorf("%s is replica %d of a cluster of %d, but --addresses names %d", path, index, count, len(addrs))
 	}
 	cfg := productionConfig(count)
+	if development {
+		cfg.RequestSizeLimit = vsr.RequestSizeLimitDevelopment
+	}
 	l := loop.New()
 	d, err := disk.Open(path, cfg.Layout(), disk.Options{Backend: backend, Loop: l, Fatal: func(err error) {
 		// Nothing unwritten may be acknowledged: stop at once. The writes

@@ -6,6 +6,8 @@ import (
 	"runtime/debug"
 
 	"github.com/spf13/cobra"
+
+	"viewstamp/replica/vsr"
 )
 
 // version is the release of the binary; the build's VCS revision is
@@ -39,10 +41,12 @@ func newVersionCmd() *cobra.Command {
 			if modified {
 				rev += "-dirty"
 			}
-			fmt.Fprintf(w, "viewstamp replica %s (%s)\n", version, rev)
+			fmt.Fprintf(w, "viewstamp replica %s (%s), release %s\n", version, rev, vsr.ReleaseString(productionConfig(1).Release))
 			if verbose {
 				cfg := productionConfig(1)
 				fmt.Fprintf(w, "go: %s %s/%s\n", runtime.Version(), runtime.GOOS, runtime.GOARCH)
+				fmt.Fprintf(w, "release=%s release_client_min=%s request_size_limit=%d (--development %d)\n",
+					vsr.ReleaseString(cfg.Release), vsr.ReleaseString(cfg.ReleaseClientMin), cfg.RequestSizeLimit, vsr.RequestSizeLimitDevelopment)
 				fmt.Fprintf(w, "sector_size=%d journal_slot_count=%d message_size_max=%d clients_max=%d pipeline_max=%d\n",
 					cfg.SectorSize, cfg.JournalSlotCount, cfg.MessageSizeMax, cfg.ClientsMax, cfg.PipelineMax)
 				fmt.Fprintf(w, "block_size=%d grid_block_count=%d compaction_ops=%d tick=%s\n",

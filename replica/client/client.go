@@ -7,6 +7,7 @@
 package client
 
 import (
+	"encoding/binary"
 	"errors"
 	"math/rand/v2"
 
@@ -33,8 +34,11 @@ type Options struct {
 	Seed         uint64
 	RequestTicks uint64 // before the first retry; retries back off
 	SizeMax      uint64 // message size max of the cluster
-	OnReply      func(Reply)
-	OnEvicted    func(vsr.EvictionReason)
+	// Release is the client's release, sent in every request (and echoed
+	// in every reply); zero means vsr.ReleaseProduction.
+	Release   uint32
+	OnReply   func(Reply)
+	OnEvicted func(vsr.EvictionReason)
 }
 
 // Drops counts messages a client refused, by reason, as the replica's
@@ -43,6 +47,9 @@ type Options struct {
 type Drops struct {
 	Decode uint64 // bad size, checksum, command or cluster
 	Stale  uint64 // not for this client, or for no request in flight
+	// Invalid: a reply breaking a rule TigerBeetle's client asserts or
+	// validates (release, operation, op = commit, register result).
+	Invalid uint64
 }
 
 // Client is one session.
@@ -56,6 +63,9 @@ type Client struct {
 	session uint64
 	request uint32
 	parent  u128.U128
+	// batchSizeLimit is the largest request body the cluster accepts, from
+	// the register's reply.
+	batchSizeLimit uint32
 
 	inflight   []byte
 	inflightCS u128.U128
@@ -67,8 +77,9 @@ type Client struct {
 }
 
 var (
-	ErrBusy    = errors.New("client: a request is already in flight")
-	ErrEvicted = errors.New("client: session evicted")
+	ErrBusy        = errors.New("client: a request is already in flight")
+	ErrEvicted     = errors.New("client: session evicted")
+	ErrTooMuchData = errors.New("client: request body over the cluster's batch_size_limit")
 )
 
 // New creates a client; its first Submit must follow registration, which
@@ -76,6 +87,9 @@ var (
 func New(o Options) *Client {
 	if o.RequestTicks == 0 {
 		o.RequestTicks = 100
+	}
+	if o.Release == 0 {
+		o.Release = vsr.ReleaseProduction
 	}
 	return &Client{o: o, rng: rand.New(rand.NewPCG(o.Seed, o.ID.Lo))}
 }
@@ -85,16 +99,25 @@ func (c *Client) Busy() bool          { return c.inflight != nil }
 func (c *Client) Registered() bool    { return c.session != 0 }
 func (c *Client) Evicted() bool       { return c.evicted }
 func (c *Client) NextRequest() uint32 { return c.request + 1 }
+func (c *Client) Release() uint32     { return c.o.Release }
 
-// Register opens the session (request 0).
+// BatchSizeLimit is the largest request body the cluster accepts, known
+// once registered (0 before).
+func (c *Client) BatchSizeLimit() uint32 { return c.batchSizeLimit }
+
+// Register opens the session (request 0). Its body is TigerBeetle's
+// RegisterRequest with batch_size_limit 0: the primary fills it in.
 func (c *Client) Register() error {
-	return c.send(vsr.OperationRegister, nil)
+	return c.send(vsr.OperationRegister, make([]byte, vsr.RegisterRequestSize))
 }
 
 // Submit sends the next request.
 func (c *Client) Submit(op vsr.Operation, body []byte) error {
 	if c.session == 0 {
 		return errors.New("client: not registered")
+	}
+	if len(body) > int(c.batchSizeLimit) {
+		return ErrTooMuchData
 	}
 	return c.send(op, body)
 }
@@ -111,7 +134,7 @@ func (c *Client) send(op vsr.Operation, body []byte) error {
 		req = c.request + 1
 	}
 	m := &vsr.Message{Header: vsr.Header{
-		Command: vsr.CommandRequest, Cluster: c.o.Cluster, View: c.view, Client: c.o.ID,
+		Command: vsr.CommandRequest, Cluster: c.o.Cluster, View: c.view, Release: c.o.Release, Client: c.o.ID,
 		Session: c.session, Request: req, Operation: op, Parent: c.parent,
 	}, Body: body}
 	c.inflight = m.Encode()
@@ -173,8 +196,13 @@ func (c *Client) OnMessage(b []byte) {
 			c.Drops.Stale++
 			return
 		}
+		if !c.replyValid(m) {
+			c.Drops.Invalid++
+			return
+		}
 		if c.inflightOp == vsr.OperationRegister {
 			c.session = h.Op
+			c.batchSizeLimit = binary.LittleEndian.Uint32(m.Body)
 		} else {
 			c.request = h.Request
 		}
@@ -184,4 +212,21 @@ func (c *Client) OnMessage(b []byte) {
 			c.o.OnReply(Reply{Request: h.Request, Op: h.Op, Timestamp: h.Timestamp, Operation: h.Operation, Body: m.Body})
 		}
 	}
+}
+
+// replyValid checks a reply to the request in flight as TigerBeetle's client
+// does, which aborts or ignores a reply failing them.
+func (c *Client) replyValid(m *vsr.Message) bool {
+	h := &m.Header
+	if h.Release != c.o.Release || h.Operation != c.inflightOp || h.Op != h.Commit || h.Commit == 0 || h.Timestamp == 0 {
+		return false
+	}
+	if h.Operation != vsr.OperationRegister {
+		return h.Request != 0
+	}
+	if h.Request != 0 || len(m.Body) != vsr.RegisterResultSize {
+		return false
+	}
+	limit := binary.LittleEndian.Uint32(m.Body)
+	return limit > 0 && uint64(limit) <= c.o.SizeMax-vsr.HeaderSize
 }

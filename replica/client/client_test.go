@@ -1,6 +1,7 @@
 package client
 
 import (
+	"encoding/binary"
 	"testing"
 
 	"viewstamp/replica/u128"
@@ -19,8 +20,13 @@ func eviction(id u128.U128, view uint32) []byte {
 	return m.Encode()
 }
 
-func reply(id u128.U128, view uint32, ref u128.U128) []byte {
-	m := &vsr.Message{Header: vsr.Header{Command: vsr.CommandReply, Cluster: testCluster, View: view, Client: id, Ref: ref, Op: 3, Operation: vsr.OperationRegister}}
+// registerReply is a valid reply to a register: the release echoed, op =
+// commit, a timestamp, and a RegisterResult body.
+func registerReply(id u128.U128, view uint32, ref u128.U128, limit uint32) []byte {
+	body := make([]byte, vsr.RegisterResultSize)
+	binary.LittleEndian.PutUint32(body, limit)
+	m := &vsr.Message{Header: vsr.Header{Command: vsr.CommandReply, Cluster: testCluster, View: view, Release: vsr.ReleaseProduction,
+		Client: id, Ref: ref, Op: 3, Commit: 3, Timestamp: 1, Operation: vsr.OperationRegister}, Body: body}
 	return m.Encode()
 }
 
@@ -34,7 +40,7 @@ func TestEvictionFromOlderViewIgnored(t *testing.T) {
 	if err := c.Register(); err != nil {
 		t.Fatal(err)
 	}
-	c.OnMessage(reply(id, 2, c.inflightCS))
+	c.OnMessage(registerReply(id, 2, c.inflightCS, 1000))
 	if !c.Registered() {
 		t.Fatal("register reply not accepted")
 	}

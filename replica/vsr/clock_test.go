@@ -81,8 +81,7 @@ func (c *clockCluster) tick(n int) {
 
 // register sends the first primary a register from a new client.
 func (c *clockCluster) register(client uint64) {
-	m := &Message{Header: Header{Command: CommandRequest, Cluster: testCluster, Client: u128.U128{Lo: client}, Operation: OperationRegister}}
-	m.Header.Seal(nil)
+	m := registerRequest(u128.U128{Lo: client}, 0)
 	c.replicas[c.primary].OnMessage(m.Bytes())
 	c.settle()
 }

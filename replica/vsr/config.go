@@ -16,9 +16,19 @@ type Config struct {
 	// the checkpoint schedule and the layout of the file agree.
 	storage.Config
 
-	ReplicaCount    uint8
-	RequestQueueMax int // requests waiting for a pipeline slot
-	HeadersPerReply int // headers in one `headers` message (bounded by MessageSizeMax too)
+	ReplicaCount uint8
+	// Release is this replica's release (ReleaseString), sent in its
+	// messages; a client whose release is below ReleaseClientMin or above
+	// Release is evicted, as TigerBeetle does.
+	Release          uint32
+	ReleaseClientMin uint32
+	// RequestSizeLimit bounds a client's request, header included: a
+	// register's reply gives the client batch_size_limit = RequestSizeLimit
+	// - HeaderSize, and a larger request is evicted. TigerBeetle's
+	// production value is the message size; its --development, 32 KiB.
+	RequestSizeLimit uint64
+	RequestQueueMax  int // requests waiting for a pipeline slot
+	HeadersPerReply  int // headers in one `headers` message (bounded by MessageSizeMax too)
 
 	// Timeouts, in ticks of 10 ms.
 	PingTicks            uint64
@@ -60,6 +70,9 @@ func ProductionConfig(replicaCount uint8) Config {
 	return Config{
 		Config:               storage.ProductionConfig(),
 		ReplicaCount:         replicaCount,
+		Release:              ReleaseProduction,
+		ReleaseClientMin:     ReleaseClientMinProduction,
+		RequestSizeLimit:     storage.ProductionMessageSizeMax,
 		RequestQueueMax:      64,
 		HeadersPerReply:      64,
 		PingTicks:            100,
@@ -85,6 +98,7 @@ func SimConfig(replicaCount uint8) Config {
 	// The storage engine's simulator preset: a WAL of 32 slots that wraps
 	// every 20 ops, so every seed crosses checkpoints.
 	c.Config = storage.SimulatorConfig()
+	c.RequestSizeLimit = c.MessageSizeMax
 	c.RequestQueueMax = 8
 	c.HeadersPerReply = 8
 	c.ScrubCycleTicks = scrub.SimulatorCycleTicks
@@ -113,6 +127,10 @@ func (c Config) Validate() error {
 		// A primary that has just started (or restarted) needs a window's
 		// worth of pongs before its clock can synchronize.
 		return fmt.Errorf("clock abdicate ticks %d leave no time for a first window of %d ticks and two pings", c.ClockAbdicateTicks, c.Clock.WindowMinTicks)
+	case c.Release == 0 || c.ReleaseClientMin == 0 || c.ReleaseClientMin > c.Release:
+		return fmt.Errorf("release %s with client minimum %s", ReleaseString(c.Release), ReleaseString(c.ReleaseClientMin))
+	case c.RequestSizeLimit < HeaderSize+RegisterRequestSize || c.RequestSizeLimit > c.MessageSizeMax:
+		return fmt.Errorf("request size limit %d outside [%d, message size max %d]", c.RequestSizeLimit, HeaderSize+RegisterRequestSize, c.MessageSizeMax)
 	case uint64(c.HeadersPerReply)*HeaderSize+HeaderSize > c.MessageSizeMax:
 		return fmt.Errorf("headers per reply %d do not fit a message", c.HeadersPerReply)
 	}
@@ -121,6 +139,14 @@ func (c Config) Validate() error {
 
 // jittered is the longest a periodic timeout of base ticks can take.
 func jittered(base uint64) uint64 { return base + base/4 }
+
+// RequestSizeLimitDevelopment is TigerBeetle's request size limit under
+// --development: 32 KiB, a batch_size_limit of 32,512.
+const RequestSizeLimitDevelopment = 32 << 10
+
+// BatchSizeLimit is the largest request body this configuration accepts,
+// what a register's reply tells the client.
+func (c Config) BatchSizeLimit() uint32 { return uint32(c.RequestSizeLimit - HeaderSize) }
 
 // ReplicasMax bounds the cluster size, as in TigerBeetle.
 const ReplicasMax = 6

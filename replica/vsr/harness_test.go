@@ -210,3 +210,12 @@ func (c *miniCluster) settle() {
 		}
 	}
 }
+
+// registerRequest is the register a 0.17.9 client sends: release 0.17.9,
+// a RegisterRequest body of zeros.
+func registerRequest(client u128.U128, view uint32) *Message {
+	m := &Message{Header: Header{Command: CommandRequest, Cluster: testCluster, Release: ReleaseProduction,
+		Client: client, View: view, Operation: OperationRegister}, Body: make([]byte, RegisterRequestSize)}
+	m.Encode()
+	return m
+}

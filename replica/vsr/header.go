@@ -74,6 +74,33 @@ const (
 	OperationStateMachineMin Operation = 128
 )
 
+// A release is TigerBeetle's u32 version number, major<<16 | minor<<8 |
+// patch. Requests and pings carry the client's, replies echo the request's
+// (the client aborts otherwise), and everything else a replica sends carries
+// its own.
+const (
+	// ReleaseProduction is what a replica says it is: TigerBeetle 0.17.9,
+	// so that the npm tigerbeetle-node 0.17.9 client is neither too new nor
+	// too old for it.
+	ReleaseProduction = 0<<16 | 17<<8 | 9
+	// ReleaseClientMinProduction is the oldest client release accepted,
+	// TigerBeetle 0.17's release_client_min.
+	ReleaseClientMinProduction = 0<<16 | 16<<8 | 4
+)
+
+// ReleaseString formats a release as major.minor.patch.
+func ReleaseString(r uint32) string {
+	return fmt.Sprintf("%d.%d.%d", r>>16, r>>8&0xff, r&0xff)
+}
+
+// The register operation's bodies (TigerBeetle's RegisterRequest and
+// RegisterResult): the client sends batch_size_limit 0, the primary fills
+// in the limit it accepts before preparing, and the reply returns it.
+const (
+	RegisterRequestSize = 256
+	RegisterResultSize  = 64
+)
+
 // EvictionReason tells a client why its session ended.
 type EvictionReason uint8
 
@@ -171,10 +198,24 @@ type placement struct {
 	off uint16
 }
 
-// layouts place each command's fields in the command area. The prepare layout
-// is TigerBeetle's; u128 fields keep a 16-byte padding after them where
-// TigerBeetle has one, so wire compatibility can be reached by adjusting only
-// this table.
+// layouts place each command's fields in the command area at TigerBeetle's
+// offsets (src/vsr/message_header.zig; commands under their 0.17 names), so
+// the client commands are byte for byte TigerBeetle's and the replica
+// commands match wherever a field of ours has a TigerBeetle counterpart.
+// Every byte a layout does not place is reserved: written as zero, and a
+// received header with a nonzero reserved byte is refused (DecodeHeader). A
+// u128 field of TigerBeetle's keeps its 16-byte padding after it; a u64
+// bitset of ours (join_view's present and nack) fills the low half of
+// TigerBeetle's u128.
+//
+// Fields of ours that TigerBeetle's header lacks, in its reserved area:
+//
+//	command    field          offset  why
+//	join_view  commit (max)   192     TigerBeetle's do_view_change has no commit_max
+//	                                  (its checkpoint_op sits at 176, unused here)
+//
+// TigerBeetle fields we leave zero: join_view checkpoint_op (176); request
+// previous_request_latency (200, informational: accepted with any value).
 var layouts = [commandUpperBound][]placement{
 	CommandPrepare: {{fParent, 128}, {fRef, 160}, {fCheckpointID, 192}, {fClient, 208},
 		{fOp, 224}, {fCommit, 232}, {fTimestamp, 240}, {fRequest, 248}, {fOperation, 252}},
@@ -186,19 +227,86 @@ var layouts = [commandUpperBound][]placement{
 		{fTimestamp, 224}, {fRequest, 232}, {fOperation, 236}},
 	CommandCommit: {{fRef, 128}, {fCheckpointID, 160}, {fCheckpointOp, 176}, {fCommit, 184}, {fTimestamp, 192}},
 	CommandJoinView: {{fPresent, 128}, {fNack, 144}, {fOp, 160}, {fCommitMin, 168},
-		{fCommit, 176}, {fLogView, 184}},
+		{fLogView, 184}, {fCommit, 192}},
 	CommandView:       {{fContext, 128}, {fOp, 144}, {fCommit, 152}, {fCheckpointOp, 160}},
 	CommandGetView:    {{fContext, 128}},
 	CommandGetHeaders: {{fCommitMin, 128}, {fOp, 136}},
-	CommandGetPrepare: {{fRef, 128}, {fOp, 144}},
+	CommandGetPrepare: {{fRef, 128}, {fOp, 160}},
 	CommandPing:       {{fCheckpointID, 128}, {fCheckpointOp, 144}, {fTimestamp, 152}},
-	CommandGetReply:   {{fRef, 128}, {fClient, 144}, {fOp, 160}},
-	// A block's header is its own (package storage/block): no fields here.
+	CommandGetReply:   {{fRef, 128}, {fClient, 160}, {fOp, 176}},
+	// A block's header is its own (package storage/block): no fields here,
+	// and its command area is the block's metadata, not reserved.
 	CommandBlock:      {},
 	CommandPong:       {{fTimestamp, 128}, {fTimestamp2, 136}},
-	CommandPingClient: {{fClient, 128}, {fTimestamp, 144}},
+	CommandPingClient: {{fClient, 128}, {fTimestamp, 144}, {fSession, 152}},
 	CommandPongClient: {{fTimestamp, 128}},
-	CommandEviction:   {{fClient, 128}, {fReason, 144}},
+	CommandEviction:   {{fClient, 128}, {fReason, 255}},
+}
+
+// ignored are command-area bytes a sender may fill that we do not read:
+// the request's previous_request_latency, which TigerBeetle's client sets
+// and its replica only logs.
+var ignored = [commandUpperBound][][2]uint16{
+	CommandRequest: {{200, 204}},
+}
+
+// fieldWidth is each field's size on the wire.
+var fieldWidth = [...]uint16{fParent: 16, fRef: 16, fContext: 16, fCheckpointID: 16, fCheckpointOp: 8,
+	fClient: 16, fOp: 8, fCommit: 8, fCommitMin: 8, fTimestamp: 8, fTimestamp2: 8, fSession: 8,
+	fRequest: 4, fLogView: 4, fPresent: 8, fNack: 8, fOperation: 1, fReason: 1}
+
+// reserved marks, per command, the bytes of the command area that must be
+// zero: those no layout places and no sender may fill.
+var reserved = func() (r [commandUpperBound][HeaderSize - commandArea]bool) {
+	for c := range r {
+		if Command(c) == CommandBlock {
+			continue
+		}
+		for i := range r[c] {
+			r[c][i] = true
+		}
+		for _, p := range layouts[c] {
+			for i := p.off; i < p.off+fieldWidth[p.f]; i++ {
+				r[c][i-commandArea] = false
+			}
+		}
+		for _, g := range ignored[c] {
+			for i := g[0]; i < g[1]; i++ {
+				r[c][i-commandArea] = false
+			}
+		}
+	}
+	return r
+}()
+
+// commandArea is where the command-specific fields begin.
+const commandArea = 128
+
+// Frame bytes that are padding or reserved in every command: the checksums'
+// padding, the AEAD nonce, and reserved_frame.
+var frameReserved = [][2]int{{16, 32}, {48, 80}, {116, 128}}
+
+// reservedClear reports whether b's reserved bytes, of the frame and of its
+// command's area, are zero, and its protocol and epoch are TigerBeetle's
+// (both 0): TigerBeetle refuses a header otherwise, and so do we.
+func reservedClear(b []byte, c Command) bool {
+	for _, g := range frameReserved {
+		for _, x := range b[g[0]:g[1]] {
+			if x != 0 {
+				return false
+			}
+		}
+	}
+	le := binary.LittleEndian
+	if le.Uint32(b[100:]) != 0 || le.Uint16(b[112:]) != 0 {
+		return false
+	}
+	for i, must := range reserved[c] {
+		if must && b[commandArea+i] != 0 {
+			return false
+		}
+	}
+	return true
 }
 
 func (h *Header) put(b []byte, f field) {
@@ -335,6 +443,7 @@ var (
 	ErrChecksumBody = errors.New("bad body checksum")
 	ErrCommand      = errors.New("unknown command")
 	ErrCluster      = errors.New("wrong cluster")
+	ErrReserved     = errors.New("nonzero reserved bytes, protocol or epoch")
 )
 
 // DecodeHeader parses and verifies a header (but not the body) from b.
@@ -360,6 +469,9 @@ func DecodeHeader(b []byte, h *Header) error {
 	}
 	if !h.Command.Valid() {
 		return ErrCommand
+	}
+	if !reservedClear(b, h.Command) {
+		return ErrReserved
 	}
 	for _, p := range layouts[h.Command] {
 		h.get(b[p.off:], p.f)
@@ -467,4 +579,67 @@ func RootHeader(cluster u128.U128) Header {
 	h := Header{Cluster: cluster, Command: CommandPrepare, Operation: OperationRoot}
 	h.Seal(nil)
 	return h
+}
+
+// requestInvalid is TigerBeetle's Request.invalid_header: the checks a
+// request's header must pass before anything reads it, "" if it does. A
+// request failing them is dropped, not answered: its sender is no client
+// TigerBeetle's protocol knows.
+func (h *Header) requestInvalid() string {
+	switch {
+	case h.Release == 0:
+		return "release == 0"
+	case h.Replica != 0:
+		return "replica != 0"
+	case h.Client.IsZero():
+		return "client == 0"
+	case h.Timestamp != 0:
+		return "timestamp != 0"
+	}
+	switch h.Operation {
+	case OperationReserved:
+		return "operation == reserved"
+	case OperationRoot:
+		return "operation == root"
+	case OperationRegister:
+		switch {
+		case !h.Parent.IsZero():
+			return "register: parent != 0"
+		case h.Session != 0:
+			return "register: session != 0"
+		case h.Request != 0:
+			return "register: request != 0"
+		case h.Size != HeaderSize && h.Size != HeaderSize+RegisterRequestSize:
+			// An empty body passes here: it is a client too old, evicted
+			// for it once the release allows it this far.
+			return "register: size is neither 256 nor 512"
+		}
+	default:
+		switch {
+		case h.Operation < OperationStateMachineMin && h.Operation != OperationNoop:
+			return "operation is reserved"
+		case h.Session == 0:
+			return "session == 0"
+		case h.Request == 0:
+			return "request == 0"
+		}
+	}
+	return ""
+}
+
+// pingClientInvalid is TigerBeetle's PingClient.invalid_header.
+func (h *Header) pingClientInvalid() string {
+	switch {
+	case h.Size != HeaderSize:
+		return "size != 256"
+	case h.Release == 0:
+		return "release == 0"
+	case h.Replica != 0:
+		return "replica != 0"
+	case h.View != 0:
+		return "view != 0"
+	case h.Client.IsZero():
+		return "client == 0"
+	}
+	return ""
 }

@@ -94,8 +94,8 @@ func TestAbdicationResumes(t *testing.T) {
 		t.Fatalf("want replica 1 primary of view 1, got %v view %d", p.Status(), p.View())
 	}
 	c.drop = func(_ packet, m *Message) bool { return m.Header.Command == CommandPrepareOK }
-	req := &Message{Header: Header{Command: CommandRequest, Cluster: testCluster, Client: u128.U128{Lo: 9}, View: 1, Operation: OperationRegister}}
-	p.OnMessage(req.Encode())
+	req := registerRequest(u128.U128{Lo: 9}, 1)
+	p.OnMessage(req.Bytes())
 	c.settle()
 	if p.Op() != 1 || p.CommitMax() != 0 {
 		t.Fatalf("op %d commit %d after a register whose acks are lost", p.Op(), p.CommitMax())

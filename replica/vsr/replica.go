@@ -1,6 +1,7 @@
 package vsr
 
 import (
+	"encoding/binary"
 	"fmt"
 	"math/bits"
 	"math/rand/v2"
@@ -53,8 +54,11 @@ type Options struct {
 // Drops counts messages a replica refused, by reason, so that a run can show
 // that hostile input was seen and survived.
 type Drops struct {
-	Decode uint64 // bad size, checksum, command or cluster
+	Decode uint64 // bad size, checksum, command, cluster or reserved bytes
 	Stale  uint64 // from an older view, or otherwise no longer useful
+	// Invalid: a client's request or ping whose header TigerBeetle's
+	// validation refuses (requestInvalid, pingClientInvalid).
+	Invalid uint64
 }
 
 type pipelineEntry struct {
@@ -396,7 +400,7 @@ func (r *Replica) receive(m *Message, b []byte) {
 	case CommandPong:
 		r.onPong(h)
 	case CommandPingClient:
-		r.net.SendToClient(h.Client, r.seal(&Message{Header: Header{Command: CommandPongClient, Timestamp: h.Timestamp}}))
+		r.onPingClient(h)
 	case CommandRequest:
 		r.onRequest(m.retain())
 	case CommandPrepare:
@@ -434,6 +438,7 @@ func (r *Replica) receive(m *Message, b []byte) {
 func (r *Replica) seal(m *Message) []byte {
 	m.Header.Cluster = r.cluster
 	m.Header.Replica = r.index
+	m.Header.Release = r.cfg.Release
 	if m.Header.Command != CommandExitView {
 		m.Header.View = r.view
 	}
@@ -503,13 +508,23 @@ func (r *Replica) sendGetView() {
 
 func (r *Replica) onRequest(m *Message) {
 	h := &m.Header
-	if r.status != StatusNormal {
+	if why := h.requestInvalid(); why != "" {
+		r.Drops.Invalid++
+		r.logf("drop request of client %v: %s", h.Client, why)
+		return
+	}
+	if r.status != StatusNormal || h.View > r.view {
+		// A client ahead of our view has heard from a newer primary.
 		r.Drops.Stale++
 		return
 	}
 	if !r.isPrimary() {
 		// Clients guess the primary; help the guess along.
 		r.sendRaw(r.primaryIndex(r.view), m.Bytes())
+		return
+	}
+	if reason := r.releaseRefused(h.Release); reason != 0 {
+		r.evict(h.Client, reason)
 		return
 	}
 	if r.abdicating || r.commitMin < r.commitMax || r.logView != r.view || r.sb.durable.LogView != r.view {
@@ -520,9 +535,17 @@ func (r *Replica) onRequest(m *Message) {
 	}
 	switch {
 	case h.Operation == OperationRegister:
-		if h.Request != 0 || h.Session != 0 || len(m.Body) != 0 {
-			r.evict(h.Client, EvictionInvalidRequestBody)
+		if len(m.Body) != RegisterRequestSize {
+			// A client older than 0.16 registers without a body.
+			r.evict(h.Client, EvictionInvalidRequestBodySize)
 			return
+		}
+		for _, b := range m.Body {
+			if b != 0 {
+				// batch_size_limit is the primary's to fill in.
+				r.evict(h.Client, EvictionInvalidRequestBody)
+				return
+			}
 		}
 	case h.Operation >= OperationStateMachineMin:
 		if reason := r.sm.Check(h.Operation, m.Body); reason != 0 {
@@ -533,7 +556,7 @@ func (r *Replica) onRequest(m *Message) {
 		r.evict(h.Client, EvictionInvalidRequestOperation)
 		return
 	}
-	if uint64(h.Size) > r.cfg.MessageSizeMax {
+	if uint64(h.Size) > r.cfg.RequestSizeLimit {
 		r.evict(h.Client, EvictionInvalidRequestBodySize)
 		return
 	}
@@ -548,39 +571,8 @@ func (r *Replica) onRequest(m *Message) {
 		r.Drops.Stale++
 		return
 	}
-	s := r.sessions.get(h.Client)
-	if h.Operation == OperationRegister {
-		if s != nil {
-			if s.request == 0 && !s.replyMissing {
-				r.net.SendToClient(h.Client, s.reply.Bytes())
-			}
-			return
-		}
-	} else {
-		switch {
-		case s == nil:
-			r.evict(h.Client, EvictionNoSession)
-			return
-		case s.session > h.Session:
-			r.evict(h.Client, EvictionSessionTooLow)
-			return
-		case s.session < h.Session:
-			r.Drops.Stale++
-			return
-		case h.Request < s.request:
-			r.Drops.Stale++
-			return
-		case h.Request == s.request:
-			if h.Checksum == s.requestCS && !s.replyMissing {
-				r.net.SendToClient(h.Client, s.reply.Bytes())
-			} else {
-				r.Drops.Stale++
-			}
-			return
-		case h.Request != s.request+1 || h.Parent != s.reply.Header.Context:
-			r.Drops.Stale++
-			return
-		}
+	if !r.admit(m) {
+		return
 	}
 	if !r.canPrepare() {
 		if len(r.requestQueue) >= r.cfg.RequestQueueMax {
@@ -591,6 +583,87 @@ func (r *Replica) onRequest(m *Message) {
 		return
 	}
 	r.prepareRequest(m)
+}
+
+// releaseRefused is the eviction TigerBeetle sends a client of release
+// (in a request or a ping) it does not serve, 0 if it serves it.
+func (r *Replica) releaseRefused(release uint32) EvictionReason {
+	switch {
+	case release < r.cfg.ReleaseClientMin:
+		return EvictionReleaseTooLow
+	case release > r.cfg.Release:
+		return EvictionReleaseTooHigh
+	}
+	return 0
+}
+
+// admit judges a valid request against its client's session, TigerBeetle's
+// dedupe table (ignore_request_message_duplicate): true for a new request
+// to prepare; otherwise it resends the stored reply, evicts, or drops.
+func (r *Replica) admit(m *Message) bool {
+	h := &m.Header
+	s := r.sessions.get(h.Client)
+	if h.Operation == OperationRegister {
+		switch {
+		case s == nil:
+			return true
+		case h.Release != s.reply.Header.Release:
+			r.evict(h.Client, EvictionSessionReleaseMismatch)
+		case s.request == 0 && !s.replyMissing:
+			r.sendReply(s)
+		}
+		return false
+	}
+	switch {
+	case s == nil:
+		r.evict(h.Client, EvictionNoSession)
+	case s.session > h.Session:
+		r.evict(h.Client, EvictionSessionTooLow)
+	case s.session < h.Session:
+		r.Drops.Stale++
+	case h.Release != s.reply.Header.Release:
+		r.evict(h.Client, EvictionSessionReleaseMismatch)
+	case h.Request < s.request:
+		r.Drops.Stale++
+	case h.Request == s.request:
+		if h.Checksum == s.requestCS && !s.replyMissing {
+			r.sendReply(s)
+		} else {
+			r.Drops.Stale++
+		}
+	case h.Request != s.request+1 || h.Parent != s.reply.Header.Context:
+		r.Drops.Stale++
+	default:
+		return true
+	}
+	return false
+}
+
+// sendReply resends a session's stored reply, as stored: its release is
+// the request's, its context the one the client chains its next request to.
+func (r *Replica) sendReply(s *session) {
+	r.net.SendToClient(s.client, s.reply.Bytes())
+}
+
+// onPingClient answers a client's ping with a pong, the primary first
+// evicting a client TigerBeetle would: one of a release it does not serve,
+// or one whose session (committed here) the client table no longer holds.
+func (r *Replica) onPingClient(h *Header) {
+	if why := h.pingClientInvalid(); why != "" {
+		r.Drops.Invalid++
+		return
+	}
+	if r.status == StatusNormal && r.isPrimary() {
+		if reason := r.releaseRefused(h.Release); reason != 0 {
+			r.evict(h.Client, reason)
+			return
+		}
+		if h.Session != 0 && r.commitMin >= h.Session && r.sessions.get(h.Client) == nil {
+			r.evict(h.Client, EvictionNoSession)
+			return
+		}
+	}
+	r.net.SendToClient(h.Client, r.seal(&Message{Header: Header{Command: CommandPongClient, Timestamp: h.Timestamp}}))
 }
 
 // sessionPending reports whether an op that could change client's entry in
@@ -635,8 +708,21 @@ func (r *Replica) prepareRequest(req *Message) {
 		panic(fmt.Sprintf("replica %d: primary has no header at its head op %d", r.index, r.op))
 	}
 	events := uint64(0)
-	if rh.Operation >= OperationStateMachineMin {
+	body := req.Body
+	switch {
+	case rh.Operation >= OperationStateMachineMin:
 		events = r.sm.EventCount(rh.Operation, req.Body)
+	case rh.Operation == OperationRegister:
+		// The primary fills in the limit the session is held to; it
+		// reaches the client in the reply, from the committed prepare.
+		body = make([]byte, RegisterRequestSize)
+		binary.LittleEndian.PutUint32(body, r.cfg.BatchSizeLimit())
+	}
+	// A prepare carries its request's release, which its reply echoes; an
+	// op of the replica's own (a pulse) carries the replica's.
+	release := rh.Release
+	if release == 0 {
+		release = r.cfg.Release
 	}
 	// The op takes the next timestamp (never behind the clock, never
 	// repeating) and its events the ones after it, so every object the
@@ -648,10 +734,10 @@ func (r *Replica) prepareRequest(req *Message) {
 	ts := next + events
 	r.lastTimestamp = ts
 	p := &Message{Header: Header{
-		Command: CommandPrepare, Cluster: r.cluster, Replica: r.index, View: r.view,
+		Command: CommandPrepare, Cluster: r.cluster, Replica: r.index, View: r.view, Release: release,
 		Parent: parent, Ref: rh.Checksum, Client: rh.Client, Op: r.op + 1, Commit: r.commitMax,
 		Timestamp: ts, Request: rh.Request, Operation: rh.Operation,
-	}, Body: req.Body}
+	}, Body: body}
 	r.stamped(&p.Header)
 	// Encoded once: resends, get_prepare answers and the journal write all
 	// send these same immutable bytes.
@@ -1066,6 +1152,7 @@ func (r *Replica) apply(p *Message) {
 		if evicted, did := r.sessions.open(h.Client, h.Op); did {
 			r.logf("op %d: session of client %v evicted by %v", h.Op, evicted, h.Client)
 		}
+		reply = registerResult(p.Body, r.cfg.BatchSizeLimit())
 	case h.Operation >= OperationStateMachineMin:
 		reply = r.sm.Commit(h.Client, h.Op, h.Timestamp, h.Operation, p.Body)
 	}
@@ -1084,12 +1171,7 @@ func (r *Replica) apply(p *Message) {
 		// that could evict the session; never build a reply without one.
 		return
 	}
-	rep := Message{Header: Header{
-		Command: CommandReply, Cluster: r.cluster, Replica: r.index, View: r.view,
-		Ref: h.Ref, Context: h.Checksum, Client: h.Client, Op: h.Op, Commit: h.Op,
-		Timestamp: h.Timestamp, Request: h.Request, Operation: h.Operation,
-	}, Body: reply}
-	rep.Header.Seal(rep.Body)
+	rep := newReply(h, reply, r.index, r.view)
 	s.request = h.Request
 	s.requestCS = h.Ref
 	s.reply = rep

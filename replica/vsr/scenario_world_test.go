@@ -357,8 +357,11 @@ func (c *scenClient) submit(op Operation, body []byte, to int, number uint32) {
 	if number > 0 {
 		req = number
 	}
+	if op == OperationRegister && body == nil {
+		body = make([]byte, RegisterRequestSize)
+	}
 	m := &Message{Header: Header{
-		Command: CommandRequest, Cluster: testCluster, View: c.view, Client: c.id(),
+		Command: CommandRequest, Cluster: testCluster, View: c.view, Client: c.id(), Release: ReleaseProduction,
 		Session: c.session, Request: req, Operation: op, Parent: c.parent,
 	}, Body: body}
 	c.inflight = m.Encode()

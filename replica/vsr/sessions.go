@@ -70,6 +70,39 @@ func (s *sessions) open(client u128.U128, op uint64) (evicted u128.U128, did boo
 	return evicted, did
 }
 
+// newReply is the reply to prepare h with body, as replica in view sends
+// it. Every header field the client checks comes from the committed
+// prepare, so every replica builds the same reply but for its replica and
+// view: the request's release (the client aborts on another), its checksum
+// and operation, op = commit = the prepare's op (for a register, the
+// session number) and its timestamp. The context, which the client's next
+// request names as its parent, is TigerBeetle's: the checksum of the header
+// with context zero - here of its canonical form, replica and view zeroed,
+// so that it is the same whichever replica answers, in whatever view.
+func newReply(h *Header, body []byte, replica uint8, view uint32) Message {
+	rep := Message{Header: Header{
+		Command: CommandReply, Cluster: h.Cluster, Release: h.Release,
+		Ref: h.Ref, Client: h.Client, Op: h.Op, Commit: h.Op,
+		Timestamp: h.Timestamp, Request: h.Request, Operation: h.Operation,
+	}, Body: body}
+	rep.Header.Seal(body)
+	rep.Header.Context = rep.Header.Checksum
+	rep.Header.Replica, rep.Header.View = replica, view
+	rep.Header.sealHeader()
+	return rep
+}
+
+// registerResult is a register's reply body, TigerBeetle's RegisterResult:
+// the batch_size_limit the primary put in the prepared RegisterRequest.
+func registerResult(prepared []byte, limit uint32) []byte {
+	if len(prepared) >= 4 {
+		limit = binary.LittleEndian.Uint32(prepared)
+	}
+	b := make([]byte, RegisterResultSize)
+	binary.LittleEndian.PutUint32(b, limit)
+	return b
+}
+
 // The encoding of the client table in a checkpoint: the slot count, then
 // per slot its fields and its reply's header. Reply bodies live in the
 // client replies zone, one slot per session; the header's body checksum

@@ -29,7 +29,7 @@ func newDriver(c *Client, replicaCount uint8) *driver {
 		Seed: randomSeed(), RequestTicks: c.opts.RequestTicks, SizeMax: c.opts.MessageSizeMax,
 		OnReply: d.onReply, OnEvicted: d.onEvicted,
 	})
-	ping := vsr.Message{Header: vsr.Header{Command: vsr.CommandPingClient, Cluster: c.cluster, Client: c.opts.ID}}
+	ping := vsr.Message{Header: vsr.Header{Command: vsr.CommandPingClient, Cluster: c.cluster, Client: c.opts.ID, Release: d.sm.Release()}}
 	d.ping = ping.Encode()
 	for _, cn := range c.conns {
 		cn.ping = d.ping

@@ -3,6 +3,7 @@ package tcp
 import (
 	"bufio"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -107,8 +108,10 @@ func (f *fakeReplica) serve(nc net.Conn) {
 		var out *vsr.Message
 		if m.Header.Operation == vsr.OperationRegister {
 			session++
-			out = reply(m, nil)
-			out.Header.Op = session
+			result := make([]byte, vsr.RegisterResultSize)
+			binary.LittleEndian.PutUint32(result, uint32(DefaultMessageSizeMax-vsr.HeaderSize))
+			out = reply(m, result)
+			out.Header.Op, out.Header.Commit = session, session
 		} else {
 			out = f.answer(m)
 		}
@@ -125,6 +128,7 @@ func reply(req *vsr.Message, body []byte) *vsr.Message {
 	return &vsr.Message{Header: vsr.Header{
 		Command: vsr.CommandReply, Cluster: testCluster, Client: req.Header.Client, Ref: req.Header.Checksum,
 		Context: u128.U128{Lo: req.Header.Checksum.Lo ^ 1}, Request: req.Header.Request, Operation: req.Header.Operation, Op: 10,
+		Commit: 10, Timestamp: 1, Release: req.Header.Release,
 	}, Body: body}
 }
 

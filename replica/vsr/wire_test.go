@@ -1,0 +1,591 @@
+package vsr
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/hex"
+	"fmt"
+	"strings"
+	"testing"
+
+	"viewstamp/replica/checksum"
+	"viewstamp/replica/u128"
+)
+
+// These tests drive a replica in a unit harness and hold every message it
+// sends a client to the rules TigerBeetle's 0.17.9 client applies (the wire
+// facts, section 7): a rule it asserts aborts the client process, a header
+// it refuses makes it retry forever. The rules are checked on the raw bytes
+// at TigerBeetle's offsets, not through this package's layouts, so a layout
+// that drifts from TigerBeetle's fails here.
+
+// The client's limits.
+const (
+	tbMessageSizeMax = 1 << 20
+	tbBodySizeMax    = tbMessageSizeMax - HeaderSize
+	tbReplicasMax    = 6
+	tbCommandMax     = 24
+)
+
+// tbEmptyBodyChecksum is the checksum of no bytes, as on the wire.
+const tbEmptyBodyChecksum = "83cc600dc4e3e7e62d4055826174f149"
+
+var le = binary.LittleEndian
+
+// tbFrame checks what the client checks of any message before its command:
+// the checksums, the size, the command, the cluster, and the frame's
+// reserved bytes, protocol and epoch.
+func tbFrame(b []byte, cluster u128.U128) []string {
+	var bad []string
+	if len(b) < HeaderSize {
+		return []string{"shorter than a header"}
+	}
+	if checksum.Sum(b[16:HeaderSize]) != u128.Get(b[0:]) {
+		bad = append(bad, "header checksum")
+	}
+	size := le.Uint32(b[96:])
+	if size < HeaderSize || size > tbMessageSizeMax || int(size) != len(b) {
+		bad = append(bad, fmt.Sprintf("size %d", size))
+	} else if checksum.Sum(b[HeaderSize:size]) != u128.Get(b[32:]) {
+		bad = append(bad, "body checksum")
+	}
+	if b[114] == 0 || b[114] > tbCommandMax {
+		bad = append(bad, fmt.Sprintf("command %d kills the client", b[114]))
+	}
+	if u128.Get(b[80:]) != cluster {
+		bad = append(bad, "cluster")
+	}
+	bad = append(bad, tbZero(b, "checksum_padding", 16, 32)...)
+	bad = append(bad, tbZero(b, "checksum_body_padding", 48, 64)...)
+	bad = append(bad, tbZero(b, "nonce_reserved", 64, 80)...)
+	bad = append(bad, tbZero(b, "epoch", 100, 104)...)
+	bad = append(bad, tbZero(b, "protocol", 112, 114)...)
+	bad = append(bad, tbZero(b, "reserved_frame", 116, 128)...)
+	return bad
+}
+
+func tbZero(b []byte, name string, from, to int) []string {
+	for i := from; i < to; i++ {
+		if b[i] != 0 {
+			return []string{fmt.Sprintf("%s (byte %d) is %#x", name, i, b[i])}
+		}
+	}
+	return nil
+}
+
+// tbReply checks a reply against the request in flight, req.
+func tbReply(b []byte, req *Header) []string {
+	bad := tbFrame(b, req.Cluster)
+	if len(bad) > 0 {
+		return bad
+	}
+	if b[114] != byte(CommandReply) {
+		return []string{fmt.Sprintf("command %d, not a reply", b[114])}
+	}
+	if r := le.Uint32(b[108:]); r != req.Release {
+		bad = append(bad, fmt.Sprintf("release %s, the request's %s (abort)", ReleaseString(r), ReleaseString(req.Release)))
+	}
+	if u128.Get(b[128:]) != req.Checksum {
+		bad = append(bad, "request_checksum is not the request's (abort)")
+	}
+	if Operation(b[236]) != req.Operation {
+		bad = append(bad, fmt.Sprintf("operation %d, the request's %d (abort)", b[236], req.Operation))
+	}
+	if u128.Get(b[192:]) != req.Client {
+		bad = append(bad, "client is not the request's (ignored)")
+	}
+	op, commit, ts := le.Uint64(b[208:]), le.Uint64(b[216:]), le.Uint64(b[224:])
+	if op != commit || commit == 0 {
+		bad = append(bad, fmt.Sprintf("op %d commit %d: op must equal a nonzero commit (ignored)", op, commit))
+	}
+	if ts == 0 {
+		bad = append(bad, "timestamp 0 (ignored)")
+	}
+	if r := le.Uint32(b[232:]); r != req.Request {
+		bad = append(bad, fmt.Sprintf("request %d answers %d (abort if greater)", r, req.Request))
+	}
+	if req.Operation == OperationRegister {
+		if len(b) != HeaderSize+RegisterResultSize {
+			bad = append(bad, fmt.Sprintf("register reply of %d bytes, not 320 (ignored)", len(b)))
+		} else if limit := le.Uint32(b[HeaderSize:]); limit == 0 || limit > tbBodySizeMax {
+			bad = append(bad, fmt.Sprintf("batch_size_limit %d outside (0, %d] (abort)", limit, tbBodySizeMax))
+		} else {
+			bad = append(bad, tbZero(b, "RegisterResult.reserved", HeaderSize+4, HeaderSize+RegisterResultSize)...)
+		}
+	} else if le.Uint32(b[232:]) == 0 {
+		bad = append(bad, "request 0 on a non-register reply (ignored)")
+	}
+	bad = append(bad, tbZero(b, "request_checksum_padding", 144, 160)...)
+	bad = append(bad, tbZero(b, "context_padding", 176, 192)...)
+	bad = append(bad, tbZero(b, "reply reserved", 237, 256)...)
+	return bad
+}
+
+// tbPong checks a pong_client answering a ping stamped ts.
+func tbPong(b []byte, cluster u128.U128, ts uint64) []string {
+	bad := tbFrame(b, cluster)
+	if len(bad) > 0 {
+		return bad
+	}
+	if b[114] != byte(CommandPongClient) {
+		return []string{fmt.Sprintf("command %d, not a pong_client", b[114])}
+	}
+	if b[115] >= tbReplicasMax {
+		bad = append(bad, fmt.Sprintf("replica %d indexes past the client's %d (abort)", b[115], tbReplicasMax))
+	}
+	if le.Uint32(b[108:]) == 0 {
+		bad = append(bad, "release 0")
+	}
+	if len(b) != HeaderSize || hex.EncodeToString(b[32:48]) != tbEmptyBodyChecksum {
+		bad = append(bad, "a pong has no body")
+	}
+	if got := le.Uint64(b[128:]); got != ts {
+		bad = append(bad, fmt.Sprintf("ping_timestamp_monotonic %d, the ping's %d", got, ts))
+	}
+	return append(bad, tbZero(b, "pong reserved", 136, 256)...)
+}
+
+// tbEviction checks an eviction of client for reason.
+func tbEviction(b []byte, cluster, client u128.U128, reason EvictionReason) []string {
+	bad := tbFrame(b, cluster)
+	if len(bad) > 0 {
+		return bad
+	}
+	if b[114] != byte(CommandEviction) {
+		return []string{fmt.Sprintf("command %d, not an eviction", b[114])}
+	}
+	if u128.Get(b[128:]) != client {
+		bad = append(bad, "client is not the evicted one (ignored)")
+	}
+	if EvictionReason(b[255]) != reason {
+		bad = append(bad, fmt.Sprintf("reason byte 255 is %d, want %d (%v)", b[255], reason, reason))
+	}
+	if le.Uint32(b[108:]) == 0 {
+		bad = append(bad, "release 0")
+	}
+	if len(b) != HeaderSize || hex.EncodeToString(b[32:48]) != tbEmptyBodyChecksum {
+		bad = append(bad, "an eviction has no body")
+	}
+	return append(bad, tbZero(b, "eviction reserved", 144, 255)...)
+}
+
+// clientNet keeps what a replica sends clients.
+type clientNet struct{ sent [][]byte }
+
+func (n *clientNet) SendToReplica(uint8, []byte) {}
+func (n *clientNet) SendToClient(_ u128.U128, b []byte) {
+	n.sent = append(n.sent, b)
+}
+
+// wireHarness is a solo replica and the clients' side of its network.
+type wireHarness struct {
+	t   *testing.T
+	r   *Replica
+	st  *memStorage
+	net *clientNet
+}
+
+func newWireHarness(t *testing.T, adjust func(*Config)) *wireHarness {
+	t.Helper()
+	cfg := SimConfig(1)
+	if adjust != nil {
+		adjust(&cfg)
+	}
+	st := newMemStorage(cfg)
+	Format(cfg, testCluster, 0, st, func() {})
+	st.flush()
+	h := &wireHarness{t: t, st: st, net: &clientNet{}}
+	r, err := New(Options{Config: cfg, Cluster: testCluster, Replica: 0, Time: memTime{}, AgreedTime: true,
+		Network: h.net, Storage: st, SM: nopSM{}, Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Open()
+	st.flush()
+	r.Tick()
+	if r.Status() != StatusNormal || !r.Primary() {
+		t.Fatalf("solo replica not a normal primary: %s", r.Debug())
+	}
+	h.r = r
+	return h
+}
+
+// send delivers b, completes the IO it starts, and returns what the replica
+// sent clients meanwhile.
+func (h *wireHarness) send(b []byte) [][]byte {
+	h.net.sent = nil
+	h.r.OnMessage(b)
+	h.st.flush()
+	return h.net.sent
+}
+
+// one is send, expecting exactly one message back.
+func (h *wireHarness) one(b []byte) []byte {
+	h.t.Helper()
+	out := h.send(b)
+	if len(out) != 1 {
+		h.t.Fatalf("the replica sent %d messages, want 1 (%s)", len(out), h.r.Debug())
+	}
+	return out[0]
+}
+
+func expectNone(t *testing.T, rule string, bad []string) {
+	t.Helper()
+	if len(bad) > 0 {
+		t.Fatalf("%s breaks the 0.17.9 client's rules:\n  %s", rule, strings.Join(bad, "\n  "))
+	}
+}
+
+// tbClient is a client as the 0.17.9 one behaves: its release, one request
+// at a time, the session from the register's commit, each request's parent
+// the previous reply's context.
+type tbClient struct {
+	id      u128.U128
+	release uint32
+	session uint64
+	request uint32
+	parent  u128.U128
+}
+
+func (c *tbClient) register() *Message {
+	m := &Message{Header: Header{Command: CommandRequest, Cluster: testCluster, Release: c.release,
+		Client: c.id, Operation: OperationRegister}, Body: make([]byte, RegisterRequestSize)}
+	m.Encode()
+	return m
+}
+
+func (c *tbClient) next(op Operation, body []byte) *Message {
+	m := &Message{Header: Header{Command: CommandRequest, Cluster: testCluster, Release: c.release,
+		Client: c.id, Parent: c.parent, Session: c.session, Request: c.request + 1, Operation: op}, Body: body}
+	m.Encode()
+	return m
+}
+
+// accept takes the reply b to req, as the client does after its checks.
+func (c *tbClient) accept(req *Message, b []byte) {
+	if req.Header.Operation == OperationRegister {
+		c.session = le.Uint64(b[216:])
+	} else {
+		c.request = req.Header.Request
+	}
+	c.parent = u128.Get(b[160:])
+}
+
+const opCreate = Operation(146)
+
+func TestWireRegisterAndRequestReplies(t *testing.T) {
+	h := newWireHarness(t, nil)
+	c := &tbClient{id: u128.U128{Lo: 0xc1, Hi: 0x1}, release: ReleaseProduction}
+	reg := c.register()
+	rep := h.one(reg.Bytes())
+	expectNone(t, "the register reply", tbReply(rep, &reg.Header))
+	if got, want := le.Uint32(rep[HeaderSize:]), h.r.cfg.BatchSizeLimit(); got != want {
+		t.Fatalf("batch_size_limit %d, want request_size_limit - 256 = %d", got, want)
+	}
+	if s := le.Uint64(rep[216:]); s != h.r.CommitMax() {
+		t.Fatalf("session %d is not the register's op %d", s, h.r.CommitMax())
+	}
+	// The client retransmits the same bytes: the stored reply comes back,
+	// still echoing the release and the checksum.
+	again := h.one(reg.Bytes())
+	expectNone(t, "the resent register reply", tbReply(again, &reg.Header))
+	if !bytes.Equal(again, rep) {
+		t.Fatal("the resent register reply differs from the first")
+	}
+	c.accept(reg, rep)
+	for i := 0; i < 3; i++ {
+		req := c.next(opCreate, nil)
+		rep := h.one(req.Bytes())
+		expectNone(t, fmt.Sprintf("reply %d", req.Header.Request), tbReply(rep, &req.Header))
+		if u128.Get(rep[160:]).IsZero() {
+			t.Fatal("a reply without a context")
+		}
+		c.accept(req, rep)
+	}
+}
+
+// A reply echoes the release of its request, not the replica's: a 0.17.8
+// client of a 0.17.9 replica gets 0.17.8 back, from the prepare, and again
+// from the session when the reply is resent.
+func TestWireReplyEchoesRequestRelease(t *testing.T) {
+	h := newWireHarness(t, nil)
+	c := &tbClient{id: u128.U128{Lo: 0xc2}, release: 0<<16 | 17<<8 | 8}
+	reg := c.register()
+	rep := h.one(reg.Bytes())
+	expectNone(t, "the register reply to 0.17.8", tbReply(rep, &reg.Header))
+	c.accept(reg, rep)
+	req := c.next(opCreate, nil)
+	expectNone(t, "a reply to 0.17.8", tbReply(h.one(req.Bytes()), &req.Header))
+	expectNone(t, "a resent reply to 0.17.8", tbReply(h.one(req.Bytes()), &req.Header))
+}
+
+// The reply context is TigerBeetle's: the checksum of the reply's header
+// with context zero (in its canonical form, replica and view zero), and the
+// next request chains to it.
+func TestWireReplyContext(t *testing.T) {
+	h := newWireHarness(t, nil)
+	c := &tbClient{id: u128.U128{Lo: 0xc3}, release: ReleaseProduction}
+	reg := c.register()
+	rep := h.one(reg.Bytes())
+	hdr := bytes.Clone(rep[:HeaderSize])
+	clear(hdr[160:176])
+	hdr[115] = 0
+	clear(hdr[104:108])
+	if got, want := u128.Get(rep[160:]), checksum.Sum(hdr[16:]); got != want {
+		t.Fatalf("context %v, want the checksum of the header with context 0: %v", got, want)
+	}
+	c.accept(reg, rep)
+	// A request naming another parent is not the session's next.
+	bad := c.next(opCreate, nil)
+	bad.Header.Parent = u128.U128{Lo: 1}
+	bad.Encode()
+	if out := h.send(bad.Bytes()); len(out) != 0 {
+		t.Fatalf("a request off the hash chain was answered (%d messages)", len(out))
+	}
+	req := c.next(opCreate, nil)
+	expectNone(t, "the chained request's reply", tbReply(h.one(req.Bytes()), &req.Header))
+}
+
+// The register of the real 0.17.9 client, captured on the wire (facts §3),
+// decodes, passes validation and is answered by the rules.
+func TestWireCapturedRegister(t *testing.T) {
+	captured := "3e06b9151a49af41c326ca8126df77fc00000000000000000000000000000000" +
+		"651b82f3ddd4fcbf2deb8496e8ff613c00000000000000000000000000000000" +
+		"0000000000000000000000000000000000000000000000000000000000000000" +
+		"0002000000000000000000000911000000000500000000000000000000000000" +
+		"0000000000000000000000000000000000000000000000000000000000000000" +
+		"c343eab4466f1b434fbe3e95c7b4249c00000000000000000000000000000000" +
+		"0000000002000000000000000000000000000000000000000000000000000000" +
+		"0000000000000000000000000000000000000000000000000000000000000000"
+	hdr, err := hex.DecodeString(captured)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wire := append(hdr, make([]byte, RegisterRequestSize)...)
+	m, err := Decode(wire, u128.Zero, tbMessageSizeMax)
+	if err != nil {
+		t.Fatalf("the captured register does not decode: %v", err)
+	}
+	if why := m.Header.requestInvalid(); why != "" {
+		t.Fatalf("the captured register is invalid: %s", why)
+	}
+	if m.Header.Release != ReleaseProduction || m.Header.Operation != OperationRegister || m.Header.Size != 512 {
+		t.Fatalf("decoded %+v", m.Header)
+	}
+	// Answered by a replica of cluster 0.
+	cfg := SimConfig(1)
+	st := newMemStorage(cfg)
+	Format(cfg, u128.Zero, 0, st, func() {})
+	st.flush()
+	net := &clientNet{}
+	r, err := New(Options{Config: cfg, Cluster: u128.Zero, Time: memTime{}, AgreedTime: true, Network: net, Storage: st, SM: nopSM{}, Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Open()
+	st.flush()
+	r.Tick()
+	r.OnMessage(wire)
+	st.flush()
+	if len(net.sent) != 1 {
+		t.Fatalf("%d answers to the captured register", len(net.sent))
+	}
+	expectNone(t, "the reply to the captured register", tbReply(net.sent[0], &m.Header))
+}
+
+// A client of a release the replica does not serve is evicted with the
+// reason at byte 255, on a request and on a ping.
+func TestWireReleaseEvictions(t *testing.T) {
+	for _, tc := range []struct {
+		release uint32
+		reason  EvictionReason
+	}{
+		{0<<16 | 16<<8 | 3, EvictionReleaseTooLow},
+		{0<<16 | 15<<8 | 3, EvictionReleaseTooLow},
+		{0<<16 | 17<<8 | 10, EvictionReleaseTooHigh},
+		{65535 << 16, EvictionReleaseTooHigh},
+	} {
+		h := newWireHarness(t, nil)
+		c := &tbClient{id: u128.U128{Lo: 0xe1}, release: tc.release}
+		expectNone(t, fmt.Sprintf("the eviction of a %s register", ReleaseString(tc.release)),
+			tbEviction(h.one(c.register().Bytes()), testCluster, c.id, tc.reason))
+		ping := &Message{Header: Header{Command: CommandPingClient, Cluster: testCluster, Release: tc.release, Client: c.id, Timestamp: 5}}
+		expectNone(t, fmt.Sprintf("the eviction of a %s ping", ReleaseString(tc.release)),
+			tbEviction(h.one(ping.Encode()), testCluster, c.id, tc.reason))
+	}
+	// The edges are served.
+	for _, release := range []uint32{ReleaseClientMinProduction, ReleaseProduction} {
+		h := newWireHarness(t, nil)
+		c := &tbClient{id: u128.U128{Lo: 0xe2}, release: release}
+		reg := c.register()
+		expectNone(t, "a register at the edge "+ReleaseString(release), tbReply(h.one(reg.Bytes()), &reg.Header))
+	}
+}
+
+// TigerBeetle's other evictions, each judged by its byte: a register
+// without a body (a client older than 0.16), a register with a
+// batch_size_limit of its own, a request of another release than its
+// session's, a request too large, an operation the state machine lacks, a
+// request from no session, a session older than the table's.
+func TestWireEvictionReasons(t *testing.T) {
+	release8 := uint32(0<<16 | 17<<8 | 8)
+	t.Run("register without body", func(t *testing.T) {
+		h := newWireHarness(t, nil)
+		c := &tbClient{id: u128.U128{Lo: 0xe3}, release: ReleaseProduction}
+		m := c.register()
+		m.Body = nil
+		expectNone(t, "the eviction", tbEviction(h.one(m.Encode()), testCluster, c.id, EvictionInvalidRequestBodySize))
+	})
+	t.Run("register with a limit", func(t *testing.T) {
+		h := newWireHarness(t, nil)
+		c := &tbClient{id: u128.U128{Lo: 0xe4}, release: ReleaseProduction}
+		m := c.register()
+		m.Body = make([]byte, RegisterRequestSize)
+		m.Body[0] = 1
+		expectNone(t, "the eviction", tbEviction(h.one(m.Encode()), testCluster, c.id, EvictionInvalidRequestBody))
+	})
+	t.Run("session release mismatch", func(t *testing.T) {
+		h := newWireHarness(t, nil)
+		c := &tbClient{id: u128.U128{Lo: 0xe5}, release: release8}
+		reg := c.register()
+		c.accept(reg, h.one(reg.Bytes()))
+		c.release = ReleaseProduction
+		expectNone(t, "the eviction", tbEviction(h.one(c.next(opCreate, nil).Bytes()), testCluster, c.id, EvictionSessionReleaseMismatch))
+	})
+	t.Run("request over the limit", func(t *testing.T) {
+		h := newWireHarness(t, func(c *Config) { c.RequestSizeLimit = 1024 })
+		c := &tbClient{id: u128.U128{Lo: 0xe6}, release: ReleaseProduction}
+		reg := c.register()
+		rep := h.one(reg.Bytes())
+		if got := le.Uint32(rep[HeaderSize:]); got != 1024-HeaderSize {
+			t.Fatalf("batch_size_limit %d under a request size limit of 1024", got)
+		}
+		c.accept(reg, rep)
+		expectNone(t, "the eviction", tbEviction(h.one(c.next(opCreate, make([]byte, 1024-HeaderSize+1)).Bytes()), testCluster, c.id, EvictionInvalidRequestBodySize))
+	})
+	t.Run("no session", func(t *testing.T) {
+		h := newWireHarness(t, nil)
+		c := &tbClient{id: u128.U128{Lo: 0xe7}, release: ReleaseProduction, session: 1}
+		expectNone(t, "the eviction", tbEviction(h.one(c.next(opCreate, nil).Bytes()), testCluster, c.id, EvictionNoSession))
+	})
+	t.Run("noop operation", func(t *testing.T) {
+		h := newWireHarness(t, nil)
+		c := &tbClient{id: u128.U128{Lo: 0xe8}, release: ReleaseProduction}
+		reg := c.register()
+		c.accept(reg, h.one(reg.Bytes()))
+		expectNone(t, "the eviction", tbEviction(h.one(c.next(OperationNoop, nil).Bytes()), testCluster, c.id, EvictionInvalidRequestOperation))
+	})
+}
+
+// The oldest session goes when a register finds the table full; its client
+// learns it on its next request, and on a ping naming its session. The
+// session numbers are the registers' ops.
+func TestWireOldestSessionEvicted(t *testing.T) {
+	h := newWireHarness(t, nil)
+	max := int(h.r.cfg.ClientsMax)
+	clients := make([]*tbClient, max+1)
+	for i := range clients {
+		c := &tbClient{id: u128.U128{Lo: uint64(0x100 + i)}, release: ReleaseProduction}
+		reg := c.register()
+		rep := h.one(reg.Bytes())
+		expectNone(t, "a register reply", tbReply(rep, &reg.Header))
+		c.accept(reg, rep)
+		if c.session != h.r.CommitMax() {
+			t.Fatalf("client %d: session %d, its register committed at op %d", i, c.session, h.r.CommitMax())
+		}
+		clients[i] = c
+	}
+	first := clients[0]
+	ping := &Message{Header: Header{Command: CommandPingClient, Cluster: testCluster, Release: ReleaseProduction,
+		Client: first.id, Timestamp: 9, Session: first.session}}
+	expectNone(t, "the eviction on a ping", tbEviction(h.one(ping.Encode()), testCluster, first.id, EvictionNoSession))
+	expectNone(t, "the eviction on a request", tbEviction(h.one(first.next(opCreate, nil).Bytes()), testCluster, first.id, EvictionNoSession))
+	// Everyone else is served on.
+	for _, c := range clients[1:] {
+		req := c.next(opCreate, nil)
+		expectNone(t, "a reply after the table filled", tbReply(h.one(req.Bytes()), &req.Header))
+	}
+	if ProductionConfig(1).ClientsMax != 64 {
+		t.Fatalf("production clients_max %d, TigerBeetle's is 64", ProductionConfig(1).ClientsMax)
+	}
+}
+
+// A ping_client is answered with a pong whatever the client's session: the
+// replica's index (below 6), its release, the ping's timestamp.
+func TestWirePong(t *testing.T) {
+	h := newWireHarness(t, nil)
+	id := u128.U128{Lo: 0xb1}
+	ping := &Message{Header: Header{Command: CommandPingClient, Cluster: testCluster, Release: ReleaseProduction, Client: id, Timestamp: 123456789}}
+	expectNone(t, "the pong", tbPong(h.one(ping.Encode()), testCluster, 123456789))
+	// A ping without a release is no TigerBeetle client's: dropped, counted.
+	bad := &Message{Header: Header{Command: CommandPingClient, Cluster: testCluster, Client: id, Timestamp: 1}}
+	before := h.r.Drops.Invalid
+	if out := h.send(bad.Encode()); len(out) != 0 || h.r.Drops.Invalid != before+1 {
+		t.Fatalf("a ping with release 0: %d answers, %d invalid drops", len(out), h.r.Drops.Invalid-before)
+	}
+}
+
+// A request whose header TigerBeetle's Request.invalid_header refuses is
+// dropped and counted, never answered; so is one with a nonzero reserved
+// byte under a valid checksum.
+func TestWireInvalidRequestsDropped(t *testing.T) {
+	h := newWireHarness(t, nil)
+	c := &tbClient{id: u128.U128{Lo: 0xd1}, release: ReleaseProduction}
+	reg := c.register()
+	c.accept(reg, h.one(reg.Bytes()))
+	cases := map[string]func(m *Message){
+		"release 0":          func(m *Message) { m.Header.Release = 0 },
+		"timestamp":          func(m *Message) { m.Header.Timestamp = 1 },
+		"client 0":           func(m *Message) { m.Header.Client = u128.Zero },
+		"session 0":          func(m *Message) { m.Header.Session = 0 },
+		"request 0":          func(m *Message) { m.Header.Request = 0 },
+		"operation reserved": func(m *Message) { m.Header.Operation = 5 },
+		"register with parent": func(m *Message) {
+			m.Header.Operation, m.Header.Session, m.Header.Request = OperationRegister, 0, 0
+			m.Body = make([]byte, RegisterRequestSize)
+		},
+	}
+	for name, mutate := range cases {
+		m := c.next(opCreate, nil)
+		mutate(m)
+		m.Encode()
+		before := h.r.Drops.Invalid
+		if out := h.send(m.Bytes()); len(out) != 0 || h.r.Drops.Invalid != before+1 {
+			t.Fatalf("%s: %d answers, %d invalid drops", name, len(out), h.r.Drops.Invalid-before)
+		}
+	}
+	for _, at := range []int{20, 50, 70, 101, 113, 120, 150, 197, 210, 255} {
+		m := c.next(opCreate, nil)
+		b := bytes.Clone(m.Bytes())
+		b[at] = 1
+		checksum.Sum(b[16:HeaderSize]).Put(b[0:])
+		before := h.r.Drops.Decode
+		if out := h.send(b); len(out) != 0 || h.r.Drops.Decode != before+1 {
+			t.Fatalf("reserved byte %d set: %d answers, %d decode drops", at, len(out), h.r.Drops.Decode-before)
+		}
+	}
+	// previous_request_latency (bytes 200..204) is the client's to fill.
+	m := c.next(opCreate, nil)
+	b := bytes.Clone(m.Bytes())
+	le.PutUint32(b[200:], 1234)
+	checksum.Sum(b[16:HeaderSize]).Put(b[0:])
+	req, err := Decode(b, testCluster, tbMessageSizeMax)
+	if err != nil {
+		t.Fatalf("a request with previous_request_latency: %v", err)
+	}
+	expectNone(t, "the reply to a request with a latency", tbReply(h.one(b), &req.Header))
+}
+
+func TestDevelopmentBatchSizeLimit(t *testing.T) {
+	cfg := ProductionConfig(1)
+	if got := cfg.BatchSizeLimit(); got != tbBodySizeMax {
+		t.Fatalf("production batch_size_limit %d, want %d", got, tbBodySizeMax)
+	}
+	cfg.RequestSizeLimit = RequestSizeLimitDevelopment
+	if got := cfg.BatchSizeLimit(); got != 32512 {
+		t.Fatalf("--development batch_size_limit %d, want 32,512", got)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+}
