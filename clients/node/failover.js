@@ -17,7 +17,7 @@ const {
 const ADDRESSES = process.env.TB_ADDRESSES.split(',');
 const CLIENTS = Number(process.env.CLIENTS || 4);
 const ACCOUNTS = 8;
-const BATCH = 8; // transfers per request
+const BATCH = Number(process.env.BATCH || 8); // transfers per request
 const LOOKUP_CHUNK = 1000; // ids per lookup: far under the batch limit
 const LEDGER = 700;
 const CODE = 10;
