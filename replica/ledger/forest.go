@@ -55,17 +55,18 @@ type ForestMachine struct {
 	expiringPos   []int32
 	failedLoaded  int
 
-	ids []u128.U128
-	tss []uint64
+	ids  []u128.U128
+	tss  []uint64
+	ids2 []u128.U128
+	tss2 []uint64
+	buf  [2][eventSize]byte
+	evs  []eventSides
+
 	// A query op's batches: their results' timestamps back to back, and
-	// where each batch's end, so Commit loads one batch at a time.
+	// where each batch's results end, so Commit loads one batch at a time.
 	queryTss []uint64
 	queryEnd []int
 	batches  batchRunner
-	ids2     []u128.U128
-	tss2     []uint64
-	buf      [2][eventSize]byte
-	evs      []eventSides
 }
 
 // ForestConfig is the forest machine's shape.
