@@ -51,7 +51,7 @@ func newCheckers(c *Cluster) *checkers {
 	r := len(c.replicas)
 	return &checkers{
 		once:        check.NewOnce(),
-		sessions:    check.NewSessions(int(c.vcfg.ClientsMax)),
+		sessions:    check.NewSessions(int(c.vcfg.ClientsMax), c.vcfg.ReleaseClientMin, c.vcfg.Release),
 		views:       check.NewViews(r),
 		rollback:    check.NewRollback(c.state, r),
 		checkpoints: check.NewCheckpoints(),
@@ -81,7 +81,7 @@ func (c *Cluster) checkCommitted(h *vsr.Header) {
 	if err := k.once.Commit(h.Op, h.Client, h.Request, k.sessions.Live(h.Client)); err != nil {
 		c.failCheck("exactly once", err)
 	}
-	if err := k.sessions.Commit(h.Op, h.Client, h.Operation); err != nil {
+	if err := k.sessions.Commit(h.Op, h.Client, h.Operation, h.Release); err != nil {
 		c.failCheck("sessions", err)
 	}
 	if err := k.durability.Committed(h.Op, h.Checksum); err != nil {
@@ -191,7 +191,8 @@ func (c *Cluster) checkEviction(sc *simClient, reason vsr.EvictionReason) {
 func (c *Cluster) judgeEviction(sc *simClient, reason vsr.EvictionReason, h *vsr.Header) {
 	k := c.checks
 	id := sc.c.ID()
-	e := check.Eviction{Client: id, Reason: reason, Replica: h.Replica, View: h.View, Session: c.replies.Session(id), Operation: vsr.OperationRegister}
+	e := check.Eviction{Client: id, Reason: reason, Replica: h.Replica, View: h.View, Session: c.replies.Session(id), Operation: vsr.OperationRegister,
+		Release: sc.c.Release(), SessionRelease: sc.release}
 	if sc.c.Registered() {
 		e.Request, e.Operation = sc.c.NextRequest(), vsr.Operation(sc.operation)
 		e.Invalid = k.validator.Check(e.Operation, sc.body)

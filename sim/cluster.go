@@ -86,6 +86,11 @@ type simClient struct {
 	// The request in flight, which the generator hears about with its reply.
 	operation uint8
 	body      []byte
+	// badRequest, if nonzero, is the request number from which the client
+	// sends badRelease instead of its own: a client the cluster must evict.
+	badRequest uint32
+	badRelease uint32
+	release    uint32 // the release it registered with
 }
 
 // Cluster is one simulated run.
@@ -232,10 +237,37 @@ func New(opts faults.Options, cfg Config) (*Cluster, error) {
 				c.checkEviction(sc, why)
 			},
 		})
+		sc.release = sc.c.Release()
 		c.clientBy[id] = r + i
 		c.clients = append(c.clients, sc)
 	}
+	c.planBadRelease()
 	return c, nil
+}
+
+// Releases a misbehaving client switches to: below the cluster's minimum,
+// above its own release, and within both but not its session's.
+var badReleases = [...]uint32{
+	0<<16 | 16<<8 | 3,
+	0<<16 | 17<<8 | 10,
+	0<<16 | 17<<8 | 8,
+}
+
+// badReleaseSeeds: one seed in this many has a client that, from some
+// request on, sends a release the cluster does not serve it.
+const badReleaseSeeds = 8
+
+// planBadRelease picks, on some seeds, the client that will misbehave, the
+// request it starts at and the release it sends. The choice has its own
+// stream, so every other seed runs as it did without it.
+func (c *Cluster) planBadRelease() {
+	rng := rand.New(rand.NewPCG(c.opts.Seed, 0xBAD7E1EA5E))
+	if len(c.clients) < 2 || rng.IntN(badReleaseSeeds) != 0 {
+		return
+	}
+	sc := c.clients[rng.IntN(len(c.clients))]
+	sc.badRequest = uint32(1 + rng.IntN(20))
+	sc.badRelease = badReleases[rng.IntN(len(badReleases))]
 }
 
 // newLedger is a replica's ledger: in the LSM forest on its grid, with the

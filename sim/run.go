@@ -133,6 +133,10 @@ func (c *Cluster) workload(sc *simClient) {
 	if c.requestsSent >= c.opts.RequestsMax || c.rng.Float64() >= c.opts.Workload.RequestProbability {
 		return
 	}
+	if sc.badRequest != 0 && cl.NextRequest() >= sc.badRequest && cl.Release() != sc.badRelease {
+		c.log("client %d sends release %s from request %d", sc.index, vsr.ReleaseString(sc.badRelease), cl.NextRequest())
+		cl.SetRelease(sc.badRelease)
+	}
 	operation, body := c.gen.Next(sc.index, c.batchMax())
 	if cl.Submit(vsr.Operation(operation), body) == nil {
 		sc.operation, sc.body = operation, body

@@ -101,6 +101,10 @@ func (c *Client) Evicted() bool       { return c.evicted }
 func (c *Client) NextRequest() uint32 { return c.request + 1 }
 func (c *Client) Release() uint32     { return c.o.Release }
 
+// SetRelease changes the release the client's next requests carry: a
+// misbehaving client, as the simulator plays one, to see it evicted.
+func (c *Client) SetRelease(release uint32) { c.o.Release = release }
+
 // BatchSizeLimit is the largest request body the cluster accepts, known
 // once registered (0 before).
 func (c *Client) BatchSizeLimit() uint32 { return c.batchSizeLimit }

@@ -589,3 +589,92 @@ func TestDevelopmentBatchSizeLimit(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// Every field of ours that has a TigerBeetle counterpart lies at that
+// counterpart's offset (src/vsr/message_header.zig, the 0.17 command
+// names), written here from TigerBeetle's structs rather than from our
+// layouts.
+func TestWireOffsetsAreTigerBeetles(t *testing.T) {
+	type at struct {
+		f   field
+		off int
+	}
+	tb := map[Command][]at{
+		CommandPing:       {{fCheckpointID, 128}, {fCheckpointOp, 144}, {fTimestamp, 152}},
+		CommandPong:       {{fTimestamp, 128}, {fTimestamp2, 136}},
+		CommandPingClient: {{fClient, 128}, {fTimestamp, 144}, {fSession, 152}},
+		CommandPongClient: {{fTimestamp, 128}},
+		CommandRequest:    {{fParent, 128}, {fClient, 160}, {fSession, 176}, {fTimestamp, 184}, {fRequest, 192}, {fOperation, 196}},
+		CommandPrepare: {{fParent, 128}, {fRef, 160}, {fCheckpointID, 192}, {fClient, 208}, {fOp, 224}, {fCommit, 232},
+			{fTimestamp, 240}, {fRequest, 248}, {fOperation, 252}},
+		CommandPrepareOK: {{fParent, 128}, {fRef, 160}, {fCheckpointID, 192}, {fClient, 208}, {fOp, 224}, {fCommit, 232},
+			{fTimestamp, 240}, {fRequest, 248}, {fOperation, 252}},
+		CommandReply: {{fRef, 128}, {fContext, 160}, {fClient, 192}, {fOp, 208}, {fCommit, 216}, {fTimestamp, 224},
+			{fRequest, 232}, {fOperation, 236}},
+		CommandCommit:     {{fRef, 128}, {fCheckpointID, 160}, {fCheckpointOp, 176}, {fCommit, 184}, {fTimestamp, 192}},
+		CommandJoinView:   {{fPresent, 128}, {fNack, 144}, {fOp, 160}, {fCommitMin, 168}, {fLogView, 184}},
+		CommandView:       {{fContext, 128}, {fOp, 144}, {fCommit, 152}, {fCheckpointOp, 160}},
+		CommandGetView:    {{fContext, 128}},
+		CommandGetHeaders: {{fCommitMin, 128}, {fOp, 136}},
+		CommandGetPrepare: {{fRef, 128}, {fOp, 160}},
+		CommandGetReply:   {{fRef, 128}, {fClient, 160}, {fOp, 176}},
+		CommandEviction:   {{fClient, 128}, {fReason, 255}},
+	}
+	for c, fields := range tb {
+		for _, a := range fields {
+			h := Header{Command: c}
+			var one [16]byte
+			one[0] = 0x5a
+			h.get(one[:], a.f)
+			var b [HeaderSize]byte
+			h.encodeFields(b[:])
+			if b[a.off] != 0x5a {
+				t.Errorf("%v: field %d not at TigerBeetle's offset %d", c, a.f, a.off)
+			}
+		}
+	}
+	// Of ours, only join_view's commit_max has no counterpart; it lies in
+	// TigerBeetle's reserved bytes (188..256), past its log_view.
+	for _, p := range layouts[CommandJoinView] {
+		if p.f == fCommit && p.off < 188 {
+			t.Errorf("join_view commit at %d, inside TigerBeetle's fields", p.off)
+		}
+	}
+}
+
+// The register reply's batch_size_limit at the bounds the client accepts:
+// a 1 MiB request size limit gives the most it takes, 1,048,320, and
+// TigerBeetle's --development limit 32,512.
+func TestWireRegisterLimitAtProductionSizes(t *testing.T) {
+	for _, limit := range []uint64{1 << 20, RequestSizeLimitDevelopment} {
+		h := newWireHarness(t, func(c *Config) { c.MessageSizeMax, c.RequestSizeLimit = 1<<20, limit })
+		c := &tbClient{id: u128.U128{Lo: 0xf1}, release: ReleaseProduction}
+		reg := c.register()
+		rep := h.one(reg.Bytes())
+		expectNone(t, fmt.Sprintf("the register reply under a %d-byte limit", limit), tbReply(rep, &reg.Header))
+		if got := le.Uint32(rep[HeaderSize:]); uint64(got) != limit-HeaderSize {
+			t.Fatalf("batch_size_limit %d, want %d", got, limit-HeaderSize)
+		}
+	}
+}
+
+// The replica replays only stored replies: a client's retransmission of an
+// older request than its session's last gets nothing (TigerBeetle's client
+// aborts on a reply to a request newer than the one in flight, and ignores
+// older ones).
+func TestWireOlderRequestNotAnswered(t *testing.T) {
+	h := newWireHarness(t, nil)
+	c := &tbClient{id: u128.U128{Lo: 0xf2}, release: ReleaseProduction}
+	reg := c.register()
+	c.accept(reg, h.one(reg.Bytes()))
+	first := c.next(opCreate, nil)
+	c.accept(first, h.one(first.Bytes()))
+	second := c.next(opCreate, nil)
+	c.accept(second, h.one(second.Bytes()))
+	if out := h.send(first.Bytes()); len(out) != 0 {
+		t.Fatalf("request 1, older than the session's 2, was answered %d times", len(out))
+	}
+	if out := h.send(reg.Bytes()); len(out) != 0 {
+		t.Fatalf("the register, older than the session's request 2, was answered %d times", len(out))
+	}
+}

@@ -40,10 +40,10 @@ func TestOnceAllowsARegisterAfterEviction(t *testing.T) {
 // Through the session model: the retried register is legal only once the
 // first session is gone.
 func TestOnceWithTheSessionModel(t *testing.T) {
-	s, o := NewSessions(1), NewOnce()
+	s, o := NewSessions(1, testReleaseMin, testRelease), NewOnce()
 	commit := func(op uint64, client u128.U128, request uint32) error {
 		err := o.Commit(op, client, request, s.Live(client))
-		s.Commit(op, client, registerIf(request))
+		s.Commit(op, client, registerIf(request), testRelease)
 		return err
 	}
 	for _, step := range []struct {

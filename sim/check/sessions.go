@@ -15,15 +15,18 @@ import (
 // its own, which our clients never send twice. So an eviction the model does
 // not justify at the moment it arrives was never justified.
 type Sessions struct {
-	max     int
-	entries []sessionEntry // in the replica's order, so "oldest" ties break alike
-	op      uint64         // the last op applied
+	max int
+	// The client releases the cluster serves, ReleaseClientMin to Release.
+	releaseMin, releaseMax uint32
+	entries                []sessionEntry // in the replica's order, so "oldest" ties break alike
+	op                     uint64         // the last op applied
 	// evictedBy remembers, per client, the register that evicted it, to name it.
 	evictedBy map[u128.U128]sessionEviction
 }
 
 type sessionEntry struct {
 	client  u128.U128
+	release uint32 // the register's: every request of the session has it
 	session uint64 // op of the register that opened it
 	lastOp  uint64 // op of the last reply: a full table evicts the smallest
 }
@@ -34,9 +37,10 @@ type sessionEviction struct {
 	lastOp uint64
 }
 
-// NewSessions models a table of clientsMax sessions (vsr.Config.ClientsMax).
-func NewSessions(clientsMax int) *Sessions {
-	return &Sessions{max: clientsMax, evictedBy: map[u128.U128]sessionEviction{}}
+// NewSessions models a table of clientsMax sessions (vsr.Config.ClientsMax)
+// of a cluster serving client releases releaseMin to releaseMax.
+func NewSessions(clientsMax int, releaseMin, releaseMax uint32) *Sessions {
+	return &Sessions{max: clientsMax, releaseMin: releaseMin, releaseMax: releaseMax, evictedBy: map[u128.U128]sessionEviction{}}
 }
 
 // Commit applies one op of the committed history, in op order, as the
@@ -49,11 +53,17 @@ func NewSessions(clientsMax int) *Sessions {
 // that could evict it is pending (vsr's sessionPending), so a request behind
 // the register that evicts its session means the table was judged wrongly -
 // for instance a table that evicts too late or not at all, which every
-// replica would agree on.
-func (s *Sessions) Commit(op uint64, client u128.U128, operation vsr.Operation) error {
+// replica would agree on. So is a client op of a release the cluster does
+// not serve, or of another release than its session's: the primary evicts
+// such a client instead.
+func (s *Sessions) Commit(op uint64, client u128.U128, operation vsr.Operation, release uint32) error {
 	s.op = op
 	if client.IsZero() {
 		return nil
+	}
+	if release < s.releaseMin || release > s.releaseMax {
+		return fmt.Errorf("op %d: a %s of client %v committed with release %s, outside the releases served (%s to %s)",
+			op, OperationName(operation), client, vsr.ReleaseString(release), vsr.ReleaseString(s.releaseMin), vsr.ReleaseString(s.releaseMax))
 	}
 	if operation == vsr.OperationRegister {
 		if len(s.entries) >= s.max {
@@ -67,12 +77,15 @@ func (s *Sessions) Commit(op uint64, client u128.U128, operation vsr.Operation) 
 			s.evictedBy[e.client] = sessionEviction{op: op, by: client, lastOp: e.lastOp}
 			s.entries = append(s.entries[:oldest], s.entries[oldest+1:]...)
 		}
-		s.entries = append(s.entries, sessionEntry{client: client, session: op, lastOp: op})
+		s.entries = append(s.entries, sessionEntry{client: client, release: release, session: op, lastOp: op})
 		return nil
 	}
 	e := s.get(client)
 	if e == nil {
 		return fmt.Errorf("op %d: a request of client %v committed, but the session table (clients_max %d) has no session for it (%s)", op, client, s.max, s.whyNoSession(client))
+	}
+	if release != e.release {
+		return fmt.Errorf("op %d: a request of client %v committed with release %s, its session's is %s", op, client, vsr.ReleaseString(release), vsr.ReleaseString(e.release))
 	}
 	e.lastOp = op
 	return nil
@@ -103,6 +116,9 @@ type Eviction struct {
 	// Invalid is what validating that request gives (zero: valid), computed
 	// by the harness with the state machine's own Check and the size limit.
 	Invalid vsr.EvictionReason
+	// Release is the release the client sends now; SessionRelease the one
+	// it registered with.
+	Release, SessionRelease uint32
 }
 
 // Eviction judges e against the model at the current end of the history.
@@ -124,6 +140,21 @@ func (s *Sessions) Eviction(e Eviction) error {
 		if entry.session <= e.Session {
 			return fmt.Errorf("unjustified eviction: %s, but the request's session %d is the committed one (opened at op %d)",
 				where, e.Session, entry.session)
+		}
+		return nil
+	case vsr.EvictionReleaseTooLow:
+		if e.Release >= s.releaseMin {
+			return fmt.Errorf("unjustified eviction: %s, but release %s is not below the minimum %s", where, vsr.ReleaseString(e.Release), vsr.ReleaseString(s.releaseMin))
+		}
+		return nil
+	case vsr.EvictionReleaseTooHigh:
+		if e.Release <= s.releaseMax {
+			return fmt.Errorf("unjustified eviction: %s, but release %s is not above the cluster's %s", where, vsr.ReleaseString(e.Release), vsr.ReleaseString(s.releaseMax))
+		}
+		return nil
+	case vsr.EvictionSessionReleaseMismatch:
+		if e.Release == e.SessionRelease || e.Session == 0 {
+			return fmt.Errorf("unjustified eviction: %s, but release %s is its session's (session %d)", where, vsr.ReleaseString(e.Release), e.Session)
 		}
 		return nil
 	case vsr.EvictionInvalidRequestOperation, vsr.EvictionInvalidRequestBody, vsr.EvictionInvalidRequestBodySize:

@@ -26,12 +26,12 @@ func wantErr(t *testing.T, err error, substr string) {
 // A register into a full table evicts the session with the oldest reply, so
 // that client's no_session is justified and a live client's is not.
 func TestSessionsJudgeNoSessionByOldestReply(t *testing.T) {
-	s := NewSessions(2)
-	s.Commit(1, clientA, vsr.OperationRegister)
-	s.Commit(2, clientB, vsr.OperationRegister)
-	s.Commit(3, clientA, opRequest)             // A's reply is now newer than B's
-	s.Commit(4, u128.Zero, opRequest)           // a pulse: no session moves
-	s.Commit(5, clientC, vsr.OperationRegister) // full: evicts B
+	s := NewSessions(2, testReleaseMin, testRelease)
+	s.Commit(1, clientA, vsr.OperationRegister, testRelease)
+	s.Commit(2, clientB, vsr.OperationRegister, testRelease)
+	s.Commit(3, clientA, opRequest, testRelease)             // A's reply is now newer than B's
+	s.Commit(4, u128.Zero, opRequest, testRelease)           // a pulse: no session moves
+	s.Commit(5, clientC, vsr.OperationRegister, testRelease) // full: evicts B
 	if err := s.Eviction(noSession(clientB)); err != nil {
 		t.Fatalf("B was evicted by C's register, yet no_session was refused: %v", err)
 	}
@@ -52,14 +52,14 @@ func TestSessionsJudgeNoSessionByOldestReply(t *testing.T) {
 // its session, so a request committed after its session was evicted is a
 // wrongly judged table; it must not revive the session nor move its reply op.
 func TestSessionsRequestAfterEviction(t *testing.T) {
-	s := NewSessions(2)
-	s.Commit(1, clientA, vsr.OperationRegister)
-	s.Commit(2, clientB, vsr.OperationRegister)
-	s.Commit(3, clientC, vsr.OperationRegister) // evicts A
-	wantErr(t, s.Commit(4, clientA, opRequest), "op 4: a request of client")
-	wantErr(t, s.Commit(4, clientA, opRequest), "evicted at op 3 by the register of")
-	wantErr(t, s.Commit(6, clientE, opRequest), "it never registered")
-	s.Commit(5, clientD, vsr.OperationRegister) // evicts B (op 2), not C (op 3)
+	s := NewSessions(2, testReleaseMin, testRelease)
+	s.Commit(1, clientA, vsr.OperationRegister, testRelease)
+	s.Commit(2, clientB, vsr.OperationRegister, testRelease)
+	s.Commit(3, clientC, vsr.OperationRegister, testRelease) // evicts A
+	wantErr(t, s.Commit(4, clientA, opRequest, testRelease), "op 4: a request of client")
+	wantErr(t, s.Commit(4, clientA, opRequest, testRelease), "evicted at op 3 by the register of")
+	wantErr(t, s.Commit(6, clientE, opRequest, testRelease), "it never registered")
+	s.Commit(5, clientD, vsr.OperationRegister, testRelease) // evicts B (op 2), not C (op 3)
 	if err := s.Eviction(noSession(clientA)); err != nil {
 		t.Fatalf("A was evicted at op 3: %v", err)
 	}
@@ -70,15 +70,15 @@ func TestSessionsRequestAfterEviction(t *testing.T) {
 }
 
 func TestSessionsJudgeSessionTooLow(t *testing.T) {
-	s := NewSessions(4)
-	s.Commit(1, clientA, vsr.OperationRegister)
-	s.Commit(2, clientA, vsr.OperationRegister) // a second register: a newer session
+	s := NewSessions(4, testReleaseMin, testRelease)
+	s.Commit(1, clientA, vsr.OperationRegister, testRelease)
+	s.Commit(2, clientA, vsr.OperationRegister, testRelease) // a second register: a newer session
 	e := Eviction{Client: clientA, Reason: vsr.EvictionSessionTooLow, Session: 1, Request: 1, Operation: opRequest}
 	// get finds the first entry, as the replica's does: session 1.
 	wantErr(t, s.Eviction(e), "the request's session 1 is the committed one")
-	s = NewSessions(1)
-	s.Commit(1, clientA, vsr.OperationRegister)
-	s.Commit(2, clientA, vsr.OperationRegister) // full: the first entry goes
+	s = NewSessions(1, testReleaseMin, testRelease)
+	s.Commit(1, clientA, vsr.OperationRegister, testRelease)
+	s.Commit(2, clientA, vsr.OperationRegister, testRelease) // full: the first entry goes
 	if err := s.Eviction(e); err != nil {
 		t.Fatalf("session 2 is newer than the request's session 1: %v", err)
 	}
@@ -87,8 +87,8 @@ func TestSessionsJudgeSessionTooLow(t *testing.T) {
 }
 
 func TestSessionsJudgeInvalidRequests(t *testing.T) {
-	s := NewSessions(4)
-	s.Commit(1, clientA, vsr.OperationRegister)
+	s := NewSessions(4, testReleaseMin, testRelease)
+	s.Commit(1, clientA, vsr.OperationRegister, testRelease)
 	e := Eviction{Client: clientA, Reason: vsr.EvictionInvalidRequestBody, Session: 1, Request: 1, Operation: opRequest}
 	wantErr(t, s.Eviction(e), "with invalid_request_body (request 1, operation 128), but the request is valid")
 	e.Invalid = vsr.EvictionInvalidRequestBodySize
@@ -97,8 +97,39 @@ func TestSessionsJudgeInvalidRequests(t *testing.T) {
 	if err := s.Eviction(e); err != nil {
 		t.Fatalf("an invalid body evicted for its invalid body: %v", err)
 	}
-	e.Reason, e.Invalid = vsr.EvictionReleaseTooLow, 0
-	wantErr(t, s.Eviction(e), "with client_release_too_low (request 1, operation 128), a reason this cluster")
+	e.Reason, e.Invalid = vsr.EvictionSessionTooLow+100, 0
+	wantErr(t, s.Eviction(e), "a reason this cluster")
+}
+
+// Release evictions are judged by the release the client sent: below the
+// minimum, above the cluster's, or not its session's.
+func TestSessionsJudgeReleases(t *testing.T) {
+	s := NewSessions(4, testReleaseMin, testRelease)
+	s.Commit(1, clientA, vsr.OperationRegister, testRelease)
+	e := Eviction{Client: clientA, Session: 1, Request: 2, Operation: opRequest, SessionRelease: testRelease}
+	for _, c := range []struct {
+		reason  vsr.EvictionReason
+		release uint32
+		want    string
+	}{
+		{vsr.EvictionReleaseTooLow, testReleaseMin - 1, ""},
+		{vsr.EvictionReleaseTooLow, testReleaseMin, "is not below the minimum 0.16.4"},
+		{vsr.EvictionReleaseTooHigh, testRelease + 1, ""},
+		{vsr.EvictionReleaseTooHigh, testRelease, "is not above the cluster's 0.17.9"},
+		{vsr.EvictionSessionReleaseMismatch, testRelease - 1, ""},
+		{vsr.EvictionSessionReleaseMismatch, testRelease, "is its session's"},
+	} {
+		e.Reason, e.Release = c.reason, c.release
+		err := s.Eviction(e)
+		if c.want == "" && err != nil {
+			t.Fatalf("%v of release %s: %v", c.reason, vsr.ReleaseString(c.release), err)
+		} else if c.want != "" {
+			wantErr(t, err, c.want)
+		}
+	}
+	// Nothing of a release not served may commit.
+	wantErr(t, s.Commit(2, clientA, opRequest, testRelease+1), "outside the releases served")
+	wantErr(t, s.Commit(3, clientA, opRequest, testRelease-1), "its session's is 0.17.9")
 }
 
 func registerIf(request uint32) vsr.Operation {
@@ -107,3 +138,9 @@ func registerIf(request uint32) vsr.Operation {
 	}
 	return opRequest
 }
+
+// The releases the model's cluster serves in these tests: TigerBeetle 0.17's.
+const (
+	testReleaseMin = vsr.ReleaseClientMinProduction
+	testRelease    = vsr.ReleaseProduction
+)
