@@ -147,7 +147,8 @@ func TestFailover(t *testing.T) {
 
 var statusLine = regexp.MustCompile(`status (\w+), view (\d+)`)
 
-// primary is the primary of the highest view any replica has logged.
+// primary is the primary of the highest view any replica has logged
+// normal status in: a view change logged but not finished has none yet.
 func (c *cluster) primary() int {
 	best := -1
 	for _, l := range c.logs {
@@ -157,7 +158,7 @@ func (c *cluster) primary() int {
 		}
 		s := bufio.NewScanner(f)
 		for s.Scan() {
-			if m := statusLine.FindStringSubmatch(s.Text()); m != nil {
+			if m := statusLine.FindStringSubmatch(s.Text()); m != nil && m[1] == "normal" {
 				if v, _ := strconv.Atoi(m[2]); v > best {
 					best = v
 				}
