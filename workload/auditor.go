@@ -61,6 +61,9 @@ func (a *Auditor) Apply(timestamp uint64, operation uint8, body []byte) ([]byte,
 		return a.ApplyBatch(timestamp, operation, body)
 	}
 	name := OperationName(operation)
+	if EventSizeOf(operation) == 0 {
+		return nil, fmt.Errorf("unknown operation %d", operation)
+	}
 	req, err := multibatch.Decode(body, EventSizeOf(operation))
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
@@ -136,11 +139,17 @@ func (a *Auditor) advance(timestamp uint64, operation uint8, events int) error {
 }
 
 // validRequest holds the ledger's rules for a whole request: at most
-// replyMax events in all, one filter per batch of a scan, and a reply that
-// fits a message even if every batch returns all it may.
+// replyMax events (or filters) in all, one filter per batch of a scan, and
+// a request and a reply that fit a message even if every batch returns all
+// it may.
 func (a *Auditor) validRequest(operation uint8, req multibatch.Body) error {
-	if !filterOp(operation) && req.Elements() > a.replyMax {
+	// The ledger's body max: replyMax records and one for the trailer.
+	bodyMax := (a.replyMax + 1) * EventSize
+	if req.Elements() > a.replyMax {
 		return fmt.Errorf("%d events in all, more than %d", req.Elements(), a.replyMax)
+	}
+	if size := multibatch.Size(EventSizeOf(operation), req.Elements(), req.Count()); size > bodyMax {
+		return fmt.Errorf("a request of %d bytes, more than %d", size, bodyMax)
 	}
 	results := 0
 	err := req.Batches(func(i int, batch []byte) error {
@@ -153,8 +162,7 @@ func (a *Auditor) validRequest(operation uint8, req multibatch.Body) error {
 	if err != nil {
 		return err
 	}
-	// The ledger's body max: replyMax records and one for the trailer.
-	if size := multibatch.Size(ResultSizeOf(operation), results, req.Count()); size > (a.replyMax+1)*EventSize {
+	if size := multibatch.Size(ResultSizeOf(operation), results, req.Count()); size > bodyMax {
 		return fmt.Errorf("a reply of up to %d results in %d batches (%d bytes) may not fit a message", results, req.Count(), size)
 	}
 	return nil

@@ -89,6 +89,9 @@ func TestAuditorRejectsOutOfOrderCommits(t *testing.T) {
 	if err := a.Commit(7, 2000, OpLookupAccounts, make([]byte, 7), nil); err == nil || !strings.Contains(err.Error(), "malformed") {
 		t.Fatalf("ragged body: %v", err)
 	}
+	if err := a.Commit(8, 3000, 150, nil, nil); err == nil || !strings.Contains(err.Error(), "unknown operation") {
+		t.Fatalf("unknown operation: %v", err)
+	}
 }
 
 func TestAuditorCountsByName(t *testing.T) {

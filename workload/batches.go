@@ -164,6 +164,9 @@ func oneBatch(operation uint8, batch []byte) []byte {
 // none, if either is malformed or their batch counts differ (the auditor
 // reports those).
 func pairBatches(operation uint8, body, reply []byte, fn func(batch, results []byte)) bool {
+	if EventSizeOf(operation) == 0 {
+		return false
+	}
 	req, err := multibatch.Decode(body, EventSizeOf(operation))
 	if err != nil {
 		return false
