@@ -21,7 +21,7 @@ const BATCH = Number(process.env.BATCH || 8); // transfers per request
 const LOOKUP_CHUNK = 1000; // ids per lookup: far under the batch limit
 const LEDGER = 700;
 const CODE = 10;
-const PROGRESS_MS = 250;
+const PROGRESS_MS = Number(process.env.PROGRESS_MS || 250);
 
 const newClient = () => createClient({ cluster_id: 0n, replica_addresses: ADDRESSES });
 const accountID = (i) => 0xACC0000n + BigInt(i);

@@ -20,6 +20,8 @@ const (
 	failoverReplicas = 3
 	failoverClients  = 4
 	failoverBatch    = 8 // transfers per request
+	// failoverProgress is how often failover.js prints its count.
+	failoverProgress = 250 * time.Millisecond
 	failoverUptime   = 1500 * time.Millisecond
 	// failoverAfter is how many more transfers must be acknowledged after
 	// the last restart before the load stops.
@@ -59,7 +61,8 @@ func TestFailover(t *testing.T) {
 	var acked atomic.Int64
 	done := make(chan nodeRun, 1)
 	go func() {
-		env := []string{"TB_ADDRESSES=" + strings.Join(c.addrs, ","), "CLIENTS=" + strconv.Itoa(failoverClients), "BATCH=" + strconv.Itoa(failoverBatch)}
+		env := []string{"TB_ADDRESSES=" + strings.Join(c.addrs, ","), "CLIENTS=" + strconv.Itoa(failoverClients), "BATCH=" + strconv.Itoa(failoverBatch),
+			"PROGRESS_MS=" + strconv.Itoa(int(failoverProgress.Milliseconds()))}
 		done <- h.runNode(t, "failover", failoverTimeout, 0, env, stdinR, func(line string) {
 			fmt.Fprintf(os.Stdout, "failover.js: %s\n", line)
 			if n, ok := strings.CutPrefix(line, "acked "); ok {
@@ -93,7 +96,11 @@ func TestFailover(t *testing.T) {
 		time.Sleep(failoverUptime)
 		p := c.primary()
 		c.kill(p)
-		killed, before := time.Now(), acked.Load()
+		killed := time.Now()
+		// failover.js prints its count every failoverProgress: the count
+		// as of the kill is the one printed a full period after it.
+		time.Sleep(2 * failoverProgress)
+		before := acked.Load()
 		t.Logf("round %d: SIGKILL primary replica %d, %d transfers acknowledged", round, p, before)
 		// The other two must serve while it is down: the load resuming
 		// before the restart is logged as such.
