@@ -2,7 +2,7 @@
 GO ?= go
 SEED ?=
 
-.PHONY: build vopr test lint detlint bench clean
+.PHONY: build vopr test lint detlint bench clean node-e2e node-bench
 
 build:
 	$(GO) build -trimpath -o bin/vopr ./cmd/vopr
@@ -24,8 +24,21 @@ lint: detlint
 	$(GO) vet ./...
 	$(GO) tool staticcheck ./...
 
-test: lint
+test: lint node-e2e
 	$(GO) test -count=1 -timeout 15m ./...
+
+# The official TigerBeetle Node client (tigerbeetle-node, pinned by
+# clients/node/package-lock.json, installed by npm ci into out/node) runs
+# its own test suite against a one-replica cluster of our replica, and a
+# failover load against three. Needs node and npm; runs before the Go
+# tests so that its timing does not compete with them.
+node-e2e:
+	VIEWSTAMP_NODE_E2E=1 $(GO) test -count=1 -timeout 10m -v -run 'TestOfficialSuite|TestFailover' ./clients/node
+
+# The client package's dist/benchmark.js and our replica benchmark, with
+# the same load, against one replica: figures, not a check.
+node-bench:
+	VIEWSTAMP_NODE_E2E=1 VIEWSTAMP_NODE_BENCH=1 $(GO) test -count=1 -timeout 15m -v -run TestBenchmarkJS ./clients/node
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...

@@ -25,8 +25,9 @@ import (
 	"viewstamp/replica/vsr"
 )
 
-// Submit sends one request and returns the reply body, the ledger's own
-// records back to back (replica/client/tcp's Submit has this shape).
+// Submit sends one batch of events and returns its results, the ledger's
+// records back to back (replica/client/tcp's Submit has this shape, and
+// packs concurrent calls into multi-batch requests).
 type Submit func(ctx context.Context, op vsr.Operation, body []byte) ([]byte, error)
 
 // Defaults, TigerBeetle's benchmark's where it has one.

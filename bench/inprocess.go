@@ -27,15 +27,17 @@ func NewInProcess(messageSizeMax int) *InProcess {
 	return &InProcess{m: ledger.NewMachine(messageSizeMax, ledger.Bugs{})}
 }
 
-// Submit checks the request as a primary would and commits it at the next
-// timestamps: one for the op and one per event, as prepares advance.
-func (p *InProcess) Submit(_ context.Context, op vsr.Operation, body []byte) ([]byte, error) {
+// Submit sends one batch as a request of its own, checks it as a primary
+// would and commits it at the next timestamps: one for the op and one per
+// event, as prepares advance. It returns the batch's results.
+func (p *InProcess) Submit(_ context.Context, op vsr.Operation, batch []byte) ([]byte, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	body := ledger.EncodeBatch(uint8(op), batch)
 	if reason := p.m.Check(op, body); reason != 0 {
 		return nil, fmt.Errorf("request refused: eviction reason %d", reason)
 	}
 	p.op++
 	p.ts += 1 + p.m.EventCount(op, body)
-	return p.m.Commit(u128.Zero, p.op, p.ts, op, body), nil
+	return ledger.DecodeBatch(uint8(op), p.m.Commit(u128.Zero, p.op, p.ts, op, body))
 }

@@ -203,7 +203,8 @@ func New(opts faults.Options, cfg Config) (*Cluster, error) {
 	c.state.Keep(stateKeepJournals * c.vcfg.JournalSlotCount)
 	c.replies = check.NewReplies(c.state)
 	c.checks = newCheckers(c)
-	c.gen = workload.New(rand.New(rand.NewPCG(c.rng.Uint64(), 3)), workload.Options{})
+	genSeed := c.rng.Uint64()
+	c.gen = workload.New(rand.New(rand.NewPCG(genSeed, 3)), workload.Options{BatchSeed: genSeed})
 	c.auditor = workload.NewAuditor(c.batchMax())
 	c.newClocks()
 	for i := 0; i < r; i++ {

@@ -3,6 +3,8 @@ package workload
 import (
 	"fmt"
 	"math/big"
+
+	"viewstamp/replica/multibatch"
 )
 
 // Auditor is the reference ledger that checks a run: fed every committed
@@ -18,9 +20,10 @@ type Auditor struct {
 	lastTimestamp uint64
 
 	counts counters
-	// partial is set by apply for a scan reaching behind the model's
-	// horizon, whose reply diffReply cannot judge alone.
-	partial *partialScan
+	// partials holds, per batch of the op being applied, the scan whose
+	// range reaches behind the model's horizon (nil for the others): its
+	// reply diffBatch cannot judge alone.
+	partials []*partialScan
 }
 
 // NewAuditor returns an auditor for an empty ledger. replyMax is how many
@@ -45,39 +48,131 @@ func (a *Auditor) Commit(op, timestamp uint64, operation uint8, body, reply []by
 	if err != nil {
 		return fmt.Errorf("op %d %w", op, err)
 	}
-	if a.partial != nil {
-		err = a.partial.diff(scanKind(operation), want, reply, scanFields(operation))
-	} else {
-		err = diffReply(operation, body, want, reply)
-	}
-	if err != nil {
+	if err := a.diffReply(operation, body, want, reply); err != nil {
 		return fmt.Errorf("op %d %s%w", op, OperationName(operation), err)
 	}
 	return nil
 }
 
-// Apply applies one committed operation to the model and returns the reply
-// the ledger must give. It is Commit without the comparison, for harnesses
-// that use the model as the ledger itself (conformance vectors, generator
-// tests).
+// Apply applies one committed operation, a multi-batch body, to the model
+// and returns the reply the ledger must give: each batch applied in order
+// on its slice of the op's timestamps (consecutive, the last event of the
+// last batch at timestamp), one result batch each. It is Commit without
+// the comparison, for harnesses that use the model as the ledger itself
+// (generator tests).
 func (a *Auditor) Apply(timestamp uint64, operation uint8, body []byte) ([]byte, error) {
-	name := OperationName(operation)
-	if a.ops > 0 && timestamp <= a.lastTimestamp {
-		return nil, fmt.Errorf("%s: timestamp %d does not advance past %d", name, timestamp, a.lastTimestamp)
+	if operation == OpPulse {
+		return a.ApplyBatch(timestamp, operation, body)
 	}
+	name := OperationName(operation)
+	if EventSizeOf(operation) == 0 {
+		return nil, fmt.Errorf("unknown operation %d", operation)
+	}
+	req, err := multibatch.Decode(body, EventSizeOf(operation))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	if err := a.validRequest(operation, req); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	if err := a.advance(timestamp, operation, req.Elements()); err != nil {
+		return nil, err
+	}
+	end := timestamp
+	creates := operation == OpCreateAccounts || operation == OpCreateTransfers
+	if creates {
+		end -= uint64(req.Elements())
+	}
+	if req.Count() > 1 {
+		a.counts.packed++
+		a.counts.packedBatches += uint64(req.Count())
+	}
+	a.partials = a.partials[:0]
+	enc := multibatch.NewEncoder(nil, ResultSizeOf(operation))
+	err = req.Batches(func(i int, batch []byte) error {
+		if len(batch) == 0 {
+			a.counts.emptyBatches++
+		}
+		if err := a.validBody(operation, batch); err != nil {
+			return fmt.Errorf("%s batch %d: %w", name, i, err)
+		}
+		if creates {
+			end += uint64(len(batch) / EventSize)
+		}
+		a.partials = append(a.partials, nil)
+		enc.Add(a.apply(end, operation, batch))
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return enc.Finish(), nil
+}
+
+// ApplyBatch applies one operation of a single batch, not multi-batch
+// encoded, and returns its results: the conformance vectors' form.
+func (a *Auditor) ApplyBatch(timestamp uint64, operation uint8, body []byte) ([]byte, error) {
+	name := OperationName(operation)
 	if err := a.validBody(operation, body); err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
+	events := 0
 	if operation == OpCreateAccounts || operation == OpCreateTransfers {
-		if n := uint64(len(body) / EventSize); n >= timestamp {
-			return nil, fmt.Errorf("%s: timestamp %d too small for %d events", name, timestamp, n)
+		events = len(body) / EventSize
+	}
+	if err := a.advance(timestamp, operation, events); err != nil {
+		return nil, err
+	}
+	a.partials = append(a.partials[:0], nil)
+	return a.apply(timestamp, operation, body), nil
+}
+
+// advance checks that an op at timestamp with events create events may
+// follow the last, and counts it.
+func (a *Auditor) advance(timestamp uint64, operation uint8, events int) error {
+	name := OperationName(operation)
+	if a.ops > 0 && timestamp <= a.lastTimestamp {
+		return fmt.Errorf("%s: timestamp %d does not advance past %d", name, timestamp, a.lastTimestamp)
+	}
+	if operation == OpCreateAccounts || operation == OpCreateTransfers {
+		if n := uint64(events); n >= timestamp {
+			return fmt.Errorf("%s: timestamp %d too small for %d events", name, timestamp, n)
 		}
 	}
 	a.ops++
 	a.lastTimestamp = timestamp
 	a.counts.requests[operation]++
-	a.partial = nil
-	return a.apply(timestamp, operation, body), nil
+	return nil
+}
+
+// validRequest holds the ledger's rules for a whole request: at most
+// replyMax events (or filters) in all, one filter per batch of a scan, and
+// a request and a reply that fit a message even if every batch returns all
+// it may.
+func (a *Auditor) validRequest(operation uint8, req multibatch.Body) error {
+	// The ledger's body max: replyMax records and one for the trailer.
+	bodyMax := (a.replyMax + 1) * EventSize
+	if req.Elements() > a.replyMax {
+		return fmt.Errorf("%d events in all, more than %d", req.Elements(), a.replyMax)
+	}
+	if size := multibatch.Size(EventSizeOf(operation), req.Elements(), req.Count()); size > bodyMax {
+		return fmt.Errorf("a request of %d bytes, more than %d", size, bodyMax)
+	}
+	results := 0
+	err := req.Batches(func(i int, batch []byte) error {
+		if filterOp(operation) && len(batch) != EventSizeOf(operation) {
+			return fmt.Errorf("batch %d of %d bytes, want one filter", i, len(batch))
+		}
+		results += resultMax(operation, batch, a.replyMax)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if size := multibatch.Size(ResultSizeOf(operation), results, req.Count()); size > bodyMax {
+		return fmt.Errorf("a reply of up to %d results in %d batches (%d bytes) may not fit a message", results, req.Count(), size)
+	}
+	return nil
 }
 
 func (a *Auditor) validBody(operation uint8, body []byte) error {
@@ -236,6 +331,8 @@ type counters struct {
 	transferStatus [statusCount + 1]uint64
 	query          [256]queryCount
 	expired        uint64
+	// Requests of several batches, their batches, and the empty ones.
+	packed, packedBatches, emptyBatches uint64
 }
 
 type queryCount struct {
@@ -258,8 +355,9 @@ func (q *queryCount) add(n int, valid bool) {
 // of events per result status (by name), per lookup the ids found and
 // missing, per scan the objects returned and the replies that were empty or
 // answered an invalid filter, the pending transfers expired by pulses, and
-// under "requests" the operations applied per operation name. Zero counts are
-// left out.
+// under "requests" the operations applied per operation name, and under
+// "multi_batch" the requests of several batches, their batches and the empty
+// batches of any request. Zero counts are left out.
 func (a *Auditor) Counts() map[string]map[string]uint64 {
 	out := map[string]map[string]uint64{}
 	put := func(group, key string, v uint64) {
@@ -297,6 +395,9 @@ func (a *Auditor) Counts() map[string]map[string]uint64 {
 	for i, at := range []string{"before", "on", "after"} {
 		put("deadline", at, a.m.deadline[i])
 	}
+	put("multi_batch", "requests", c.packed)
+	put("multi_batch", "batches", c.packedBatches)
+	put("multi_batch", "empty_batches", c.emptyBatches)
 	return out
 }
 
@@ -306,14 +407,55 @@ var allOperations = []uint8{
 }
 
 // diffReply explains the first difference between the predicted and the
-// actual reply, or returns nil when they are equal.
-func diffReply(operation uint8, body, want, got []byte) error {
-	switch operation {
-	case OpPulse:
+// actual reply, or returns nil when they are equal. Before any content it
+// checks what makes TigerBeetle's clients abort: a malformed reply, a batch
+// count other than the request's, or a batch holding more results than
+// its request batch may have.
+func (a *Auditor) diffReply(operation uint8, body, want, got []byte) error {
+	if operation == OpPulse {
 		if len(got) != 0 {
 			return fmt.Errorf(": expected an empty reply, got %d bytes", len(got))
 		}
 		return nil
+	}
+	req, err := multibatch.Decode(body, EventSizeOf(operation))
+	if err != nil {
+		return fmt.Errorf(": request: %w", err)
+	}
+	rep, err := multibatch.Decode(got, ResultSizeOf(operation))
+	if err != nil {
+		return fmt.Errorf(": reply: %w", err)
+	}
+	if rep.Count() != req.Count() {
+		return fmt.Errorf(": reply of %d batches to a request of %d", rep.Count(), req.Count())
+	}
+	exp, err := multibatch.Decode(want, ResultSizeOf(operation))
+	if err != nil {
+		panic("workload: the auditor encoded a malformed reply: " + err.Error())
+	}
+	return req.Batches(func(i int, batch []byte) error {
+		g := rep.Batch(i)
+		if n, most := len(g)/ResultSizeOf(operation), resultMax(operation, batch, a.replyMax); n > most {
+			return fmt.Errorf(" batch %d: %d results, more than the %d its request batch may have", i, n, most)
+		}
+		diff := func() error { return diffBatch(operation, exp.Batch(i), g) }
+		if i < len(a.partials) && a.partials[i] != nil {
+			diff = func() error { return a.partials[i].diff(scanKind(operation), exp.Batch(i), g, scanFields(operation)) }
+		}
+		if err := diff(); err != nil {
+			if req.Count() == 1 {
+				return err
+			}
+			return fmt.Errorf(" batch %d%w", i, err)
+		}
+		return nil
+	})
+}
+
+// diffBatch explains the first difference between a predicted and an
+// actual result batch.
+func diffBatch(operation uint8, want, got []byte) error {
+	switch operation {
 	case OpCreateAccounts, OpCreateTransfers:
 		return diffResults(operation, want, got)
 	case OpLookupAccounts, OpQueryAccounts:

@@ -144,8 +144,11 @@ func (s *partialScan) ts(b []byte, i int) uint64 {
 	return ts
 }
 
+// setPartial records s for the batch being applied.
 func (a *Auditor) setPartial(operation uint8, s *partialScan) {
-	a.partial = s
+	if n := len(a.partials); n > 0 {
+		a.partials[n-1] = s
+	}
 	if s != nil {
 		a.counts.query[operation].behindHorizon++
 	}

@@ -82,7 +82,7 @@ func (d *driver) request(operation uint8, body []byte, events int) []byte {
 	d.t.Helper()
 	ts := d.current() + 1 + uint64(events)
 	d.last = ts
-	reply, err := d.a.Apply(ts, operation, body)
+	reply, err := d.a.ApplyBatch(ts, operation, body)
 	if err != nil {
 		d.t.Fatal(err)
 	}

@@ -42,6 +42,10 @@ type Generator struct {
 	rng *rand.Rand
 	p   params
 
+	// brng draws how requests are packed into batches, and only that.
+	brng    *rand.Rand
+	batches batchPlan
+
 	accountHi, transferHi uint64 // high words of generated ids, per seed
 
 	accounts []*gAccount // planned accounts in hotness order (hottest first)
@@ -87,6 +91,9 @@ type Options struct {
 	// Accounts is how many accounts the workload creates (2..128 drawn
 	// uniformly when zero).
 	Accounts int
+	// BatchSeed seeds the draws of how requests pack batches (see
+	// batches.go), apart from the generator's other draws.
+	BatchSeed uint64
 }
 
 // params are the knobs a seed draws once, so that seeds differ in character
@@ -199,7 +206,9 @@ func New(rng *rand.Rand, opts Options) *Generator {
 		byID:      map[U128]*gAccount{},
 		transfers: map[U128]*gTransfer{},
 		accountAt: map[uint64]bool{},
+		brng:      rand.New(rand.NewPCG(opts.BatchSeed, batchStream)),
 	}
+	g.batches = drawBatchPlan(g.brng)
 	g.drawParams()
 	// Ids sometimes use the high word, so that a ledger mixing up the
 	// halves of a u128 is caught.
@@ -315,36 +324,21 @@ const (
 	hotSkewMax = 6
 )
 
-// Next returns the next request of client: an operation and a body of at
-// most batchMax events (ids for lookups; one filter for scans).
+// Next returns the next request of client: an operation and its
+// multi-batch body of at most batchMax events in all (ids for lookups; one
+// filter per batch for scans).
 func (g *Generator) Next(client int, batchMax int) (operation uint8, body []byte) {
 	_ = client // clients share one workload; the reply order already interleaves them
 	if batchMax < 1 {
 		batchMax = 1
 	}
 	if g.createdAtLeast(2) {
-		if op, body, ok := g.nextProbe(batchMax); ok {
-			return op, body
+		if op, batch, ok := g.nextProbe(batchMax); ok {
+			return op, oneBatch(op, batch)
 		}
 	}
-	switch g.pickRequest() {
-	case reqCreateAccounts:
-		return OpCreateAccounts, g.createAccounts(batchMax)
-	case reqCreateTransfers:
-		return OpCreateTransfers, g.createTransfers(batchMax)
-	case reqLookupAccounts:
-		return OpLookupAccounts, g.lookupAccounts(batchMax)
-	case reqLookupTransfers:
-		return OpLookupTransfers, g.lookupTransfers(batchMax)
-	case reqGetAccountTransfers:
-		return OpGetAccountTransfers, g.accountFilter(false)
-	case reqGetAccountBalances:
-		return OpGetAccountBalances, g.accountFilter(true)
-	case reqQueryAccounts:
-		return OpQueryAccounts, g.queryFilter()
-	default:
-		return OpQueryTransfers, g.queryFilter()
-	}
+	kind := g.pickRequest()
+	return g.request(kind, g.batchCount(), batchMax)
 }
 
 func (g *Generator) pickRequest() requestKind {

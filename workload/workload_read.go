@@ -189,6 +189,11 @@ func (g *Generator) queryFilter() []byte {
 // ids to retry) and on the newest timestamps the cluster has assigned.
 func (g *Generator) OnReply(client int, operation uint8, body, reply []byte) {
 	_ = client
+	pairBatches(operation, body, reply, func(batch, results []byte) { g.onBatchReply(operation, batch, results) })
+}
+
+// onBatchReply learns from one batch of a request and its results.
+func (g *Generator) onBatchReply(operation uint8, body, reply []byte) {
 	switch operation {
 	case OpCreateAccounts:
 		for i := 0; i+EventSize <= len(body) && (i/EventSize+1)*CreateResultSize <= len(reply); i += EventSize {

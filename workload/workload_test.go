@@ -9,6 +9,8 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"viewstamp/replica/multibatch"
 )
 
 // bench plays a cluster around the generator with the auditor's model as the
@@ -28,6 +30,7 @@ type bench struct {
 	op       uint64
 	inflight []*request
 	digest   uint64     // of every request and reply, for determinism checks
+	batched  int        // requests of several batches
 	bug      plantedBug // makes the ledger faulty
 	lose     float64    // share of replies the generator never hears of
 	pace     float64    // commits per tick, on average
@@ -42,7 +45,7 @@ func newBench(t testing.TB, seed uint64, check bool) *bench {
 	rng := rand.New(rand.NewPCG(seed, 0x5eed))
 	b := &bench{
 		t:        t,
-		gen:      New(rand.New(rand.NewPCG(seed, 1)), Options{}),
+		gen:      New(rand.New(rand.NewPCG(seed, 1)), Options{BatchSeed: seed}),
 		ledger:   NewAuditor(0),
 		rng:      rng,
 		clients:  1 + rng.IntN(8),
@@ -127,7 +130,7 @@ func (b *bench) run(requests int) {
 			}
 			events := 0
 			if r.operation == OpCreateAccounts || r.operation == OpCreateTransfers {
-				events = len(r.body) / EventSize
+				events = len(payload(b.t, r.operation, r.body)) / EventSize
 			}
 			reply := b.commit(r.operation, r.body, events)
 			if b.lose == 0 || b.rng.Float64() >= b.lose {
@@ -139,33 +142,45 @@ func (b *bench) run(requests int) {
 	}
 }
 
+// payload is the events of every batch of a request, back to back.
+func payload(t testing.TB, op uint8, body []byte) []byte {
+	t.Helper()
+	req, err := multibatch.Decode(body, EventSizeOf(op))
+	if err != nil {
+		t.Fatalf("%s body of %d bytes: %v", OperationName(op), len(body), err)
+	}
+	return req.Payload()
+}
+
 func (b *bench) checkRequest(op uint8, body []byte) {
 	b.t.Helper()
-	var n int
-	switch op {
-	case OpCreateAccounts, OpCreateTransfers:
-		n = len(body) / EventSize
-		if len(body)%EventSize != 0 {
-			b.t.Fatalf("%s body of %d bytes", OperationName(op), len(body))
-		}
-	case OpLookupAccounts, OpLookupTransfers:
-		n = len(body) / IDSize
-		if n == 0 || len(body)%IDSize != 0 {
-			b.t.Fatalf("%s body of %d bytes", OperationName(op), len(body))
-		}
-	case OpGetAccountTransfers, OpGetAccountBalances:
-		if len(body) != EventSize {
-			b.t.Fatalf("%s body of %d bytes", OperationName(op), len(body))
-		}
-	case OpQueryAccounts, OpQueryTransfers:
-		if len(body) != QueryFilterSize {
-			b.t.Fatalf("%s body of %d bytes", OperationName(op), len(body))
-		}
-	default:
-		b.t.Fatalf("unexpected operation %d", op)
+	req, err := multibatch.Decode(body, EventSizeOf(op))
+	if err != nil {
+		b.t.Fatalf("%s body of %d bytes: %v", OperationName(op), len(body), err)
 	}
-	if n > b.batchMax {
-		b.t.Fatalf("%s with %d events, batch max %d", OperationName(op), n, b.batchMax)
+	if req.Count() > 1 {
+		b.batched++
+	}
+	results := 0
+	_ = req.Batches(func(i int, batch []byte) error {
+		switch op {
+		case OpLookupAccounts, OpLookupTransfers:
+			if len(batch) == 0 && req.Count() == 1 {
+				b.t.Fatalf("%s of no ids", OperationName(op))
+			}
+		case OpGetAccountTransfers, OpGetAccountBalances, OpQueryAccounts, OpQueryTransfers:
+			if len(batch) != EventSizeOf(op) {
+				b.t.Fatalf("%s batch %d of %d bytes", OperationName(op), i, len(batch))
+			}
+		case OpCreateAccounts, OpCreateTransfers:
+		default:
+			b.t.Fatalf("unexpected operation %d", op)
+		}
+		results += resultMax(op, batch, b.batchMax)
+		return nil
+	})
+	if results > b.batchMax {
+		b.t.Fatalf("%s with up to %d results, batch max %d", OperationName(op), results, b.batchMax)
 	}
 }
 
@@ -390,8 +405,12 @@ func TestGeneratorAimsAtBalanceLimits(t *testing.T) {
 		b.bug = func(b *bench, ts uint64, operation uint8, body []byte) ([]byte, bool) {
 			// Judged against the balances before the batch: events
 			// earlier in it may have moved them, which only adds noise.
-			for i := 0; operation == OpCreateTransfers && i+EventSize <= len(body); i += EventSize {
-				tr := DecodeTransfer(body[i:])
+			events := body
+			if operation == OpCreateTransfers {
+				events = payload(b.t, operation, body)
+			}
+			for i := 0; operation == OpCreateTransfers && i+EventSize <= len(events); i += EventSize {
+				tr := DecodeTransfer(events[i:])
 				if tr.Flags&(TransferBalancingDebit|TransferBalancingCredit|TransferPostPending|TransferVoidPending) == 0 {
 					if left, ok := b.headroom(tr); ok && !left.IsZero() {
 						next, _ := add128(left, U128{Lo: 1})
@@ -440,4 +459,56 @@ func (b *bench) headroom(tr Transfer) (U128, bool) {
 		}
 	}
 	return U128{}, false
+}
+
+// On about a third of the seeds requests pack several batches, empty ones
+// among them, and the auditor's Commit agrees with its own predictions
+// batch by batch; the other seeds send one batch per request.
+func TestGeneratorPacksBatches(t *testing.T) {
+	packing, single := 0, 0
+	for seed := uint64(1); seed <= 30; seed++ {
+		b := newBench(t, seed, true)
+		b.run(300)
+		b.checkBalanced()
+		if b.batched == 0 {
+			single++
+			continue
+		}
+		packing++
+		if b.gen.batches.share == 0 {
+			t.Fatalf("seed %d: batched requests without a packing plan", seed)
+		}
+	}
+	t.Logf("%d seeds packed batches, %d did not", packing, single)
+	if packing < 5 || single < 10 {
+		t.Fatalf("%d seeds packed batches, %d did not: want about a third packing", packing, single)
+	}
+}
+
+func TestRequestsCarryEmptyBatches(t *testing.T) {
+	empty, filters := 0, 0
+	for seed := uint64(1); seed <= 60 && (empty == 0 || filters == 0); seed++ {
+		g := New(rand.New(rand.NewPCG(seed, 1)), Options{BatchSeed: seed})
+		if g.batches.share == 0 {
+			continue
+		}
+		for range 300 {
+			op, body := g.Next(0, 64)
+			req, err := multibatch.Decode(body, EventSizeOf(op))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := range req.Count() {
+				if req.Len(i) == 0 {
+					empty++
+				}
+			}
+			if filterOp(op) && req.Count() > 1 {
+				filters++
+			}
+		}
+	}
+	if empty == 0 || filters == 0 {
+		t.Fatalf("%d empty batches, %d scans of several filters", empty, filters)
+	}
 }

@@ -280,8 +280,10 @@ func (nd *node) apply(e *raftpb.Entry) {
 // replica evicts such a client).
 var errRefused = errors.New("raftpeer: request refused")
 
-// Submit is bench.Submit on the leader: check, propose, wait for apply.
-func (nd *node) Submit(ctx context.Context, op vsr.Operation, body []byte) ([]byte, error) {
+// Submit is bench.Submit on the leader: one batch as a request of its own,
+// checked, proposed and applied; it returns the batch's results.
+func (nd *node) Submit(ctx context.Context, op vsr.Operation, batch []byte) ([]byte, error) {
+	body := ledger.EncodeBatch(uint8(op), batch)
 	nd.mu.Lock()
 	if reason := nd.machine.Check(op, body); reason != 0 {
 		nd.mu.Unlock()
@@ -302,7 +304,7 @@ func (nd *node) Submit(ctx context.Context, op vsr.Operation, body []byte) ([]by
 	}
 	select {
 	case r := <-ch:
-		return r, nil
+		return ledger.DecodeBatch(uint8(op), r)
 	case <-ctx.Done():
 		nd.forget(req)
 		return nil, ctx.Err()

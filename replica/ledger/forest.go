@@ -6,6 +6,7 @@ import (
 	"math"
 	"slices"
 
+	"viewstamp/replica/multibatch"
 	"viewstamp/replica/storage"
 	"viewstamp/replica/storage/block"
 	"viewstamp/replica/storage/grid"
@@ -60,6 +61,12 @@ type ForestMachine struct {
 	tss2 []uint64
 	buf  [2][eventSize]byte
 	evs  []eventSides
+
+	// A query op's batches: their results' timestamps back to back, and
+	// where each batch's results end, so Commit loads one batch at a time.
+	queryTss []uint64
+	queryEnd []int
+	batches  batchRunner
 }
 
 // ForestConfig is the forest machine's shape.
@@ -161,11 +168,11 @@ func (m *ForestMachine) install(st forestState) {
 func (m *ForestMachine) Forest() *groove.Forest { return m.forest }
 
 func (m *ForestMachine) Check(op vsr.Operation, body []byte) vsr.EvictionReason {
-	return (&Machine{L: m.L}).Check(op, body)
+	return checkReason(m.L.ValidateBody(uint8(op), body))
 }
 
 func (m *ForestMachine) EventCount(op vsr.Operation, body []byte) uint64 {
-	return m.L.EventCount(uint8(op), body)
+	return BodyEventCount(uint8(op), body)
 }
 
 // PulseDue is memory only: the next expiry is kept, not searched for.
@@ -180,10 +187,13 @@ func (m *ForestMachine) Pulse(timestamp uint64) (vsr.Operation, bool) {
 func (m *ForestMachine) Checksum() u128.U128 { return m.L.Checksum() }
 
 // Prefetch loads what Commit of op will read into the working set and calls
-// done once Commit may run: the objects the batch names by id (and by
+// done once Commit may run: the objects the batches name by id (and by
 // timestamp, for imported events), then a second stage for what the first
 // stage's objects name (a post or void's pending transfer's accounts and
-// status). Queries run their index scans here and load the results.
+// status). All batches of a create or lookup load as one: a later batch
+// sees what an earlier one created, as the working set holds both. Queries
+// run each batch's index scan here and leave its results in the stash, for
+// Commit to load batch by batch: a working set holds one query's results.
 func (m *ForestMachine) Prefetch(op, timestamp uint64, operation vsr.Operation, body []byte, done func()) {
 	if m.forest == nil {
 		panic("ledger: prefetch before the forest machine is opened")
@@ -202,6 +212,20 @@ func (m *ForestMachine) Prefetch(op, timestamp uint64, operation vsr.Operation, 
 		m.prefetched, m.prefetchOp = true, op
 		done()
 	}
+	payload := body
+	if uint8(operation) != OpPulse {
+		b, err := multibatch.Decode(body, EventSizeOf(uint8(operation)))
+		if err != nil {
+			panic("ledger: prefetch of a body Check rejects: " + err.Error())
+		}
+		payload = b.Payload()
+		if filtered(uint8(operation)) {
+			m.queryTss, m.queryEnd = m.queryTss[:0], m.queryEnd[:0]
+			m.prefetchFilters(uint8(operation), b, 0, finish)
+			return
+		}
+	}
+	body = payload
 	switch uint8(operation) {
 	case OpCreateAccounts:
 		m.prefetchCreateAccounts(body, finish)
@@ -221,13 +245,56 @@ func (m *ForestMachine) Prefetch(op, timestamp uint64, operation vsr.Operation, 
 			m.ids = append(m.ids, getU128(body[i:]))
 		}
 		m.fetch(m.transfers, m.ids, nil, func() { m.loadTransfers(m.ids, nil); finish() })
-	case OpGetAccountTransfers, OpGetAccountBalances:
-		m.prefetchAccountFilter(uint8(operation), DecodeAccountFilter(body), finish)
-	case OpQueryAccounts, OpQueryTransfers:
-		m.prefetchQuery(uint8(operation), DecodeQueryFilter(body), finish)
 	default:
 		finish()
 	}
+}
+
+// prefetchFilters runs the scans of batches i.. of a query op in turn,
+// each leaving its results in m.queryTss.
+func (m *ForestMachine) prefetchFilters(op uint8, b multibatch.Body, i int, finish func()) {
+	if i == b.Count() {
+		finish()
+		return
+	}
+	next := func() {
+		m.queryTss = append(m.queryTss, m.tss...)
+		m.queryEnd = append(m.queryEnd, len(m.queryTss))
+		m.prefetchFilters(op, b, i+1, finish)
+	}
+	m.tss = m.tss[:0]
+	if op == OpGetAccountTransfers || op == OpGetAccountBalances {
+		m.prefetchAccountFilter(op, DecodeAccountFilter(b.Batch(i)), next)
+	} else {
+		m.prefetchQuery(op, DecodeQueryFilter(b.Batch(i)), next)
+	}
+}
+
+// loadFilterBatch empties the working set and loads batch i of a query op
+// from the stash: its account, for an account filter, and its results.
+func (m *ForestMachine) loadFilterBatch(op uint8, i int, batch []byte) {
+	s := m.L.s
+	s.resetWorkingSet(m.st.lastAccount, m.st.lastTransfer)
+	m.origAccounts, m.origState = m.origAccounts[:0], m.origState[:0]
+	lo := 0
+	if i > 0 {
+		lo = m.queryEnd[i-1]
+	}
+	tss := m.queryTss[lo:m.queryEnd[i]]
+	switch op {
+	case OpGetAccountTransfers, OpGetAccountBalances:
+		f := DecodeAccountFilter(batch)
+		m.ids = append(m.ids[:0], f.AccountID)
+		m.loadAccounts(m.ids, nil)
+		if pos, ok := s.accountPos[f.AccountID]; ok {
+			m.loadAccountList(op, f.AccountID, pos, tss)
+		}
+	case OpQueryTransfers:
+		m.loadTransfers(nil, tss)
+	default:
+		m.loadAccounts(nil, tss)
+	}
+	s.sealLoaded()
 }
 
 // fetch prefetches names into g and continues with then. A block fault
@@ -482,11 +549,9 @@ func (m *ForestMachine) pulseRound(from int, finish func()) {
 func (m *ForestMachine) prefetchAccountFilter(op uint8, f AccountFilter, finish func()) {
 	m.ids = append(m.ids[:0], f.AccountID)
 	m.fetch(m.accounts, m.ids, nil, func() {
-		m.loadAccounts(m.ids, nil)
-		s := m.L.s
-		pos, ok := s.accountPos[f.AccountID]
+		b, ok := m.accounts.GetByID(f.AccountID)
 		if !ok || !m.L.accountFilterValid(&f) ||
-			(op == OpGetAccountBalances && s.accounts.at(pos).Flags&AccountHistory == 0) {
+			(op == OpGetAccountBalances && DecodeAccount(b).Flags&AccountHistory == 0) {
 			finish()
 			return
 		}
@@ -519,35 +584,38 @@ func (m *ForestMachine) prefetchAccountFilter(op uint8, f AccountFilter, finish 
 		}
 		m.query(stream, f.TimestampMin, f.TimestampMax, m.L.limit(f.Limit), f.Flags&FilterReversed != 0, func() {
 			m.fetch(m.transfers, nil, m.tss, func() {
-				then := func() {
-					a := s.accounts.at(pos)
-					for _, ts := range m.tss {
-						b, _ := m.transfers.GetByTimestamp(ts)
-						tp := m.loadTransfer(b, pendingNone)
-						a.transfers = append(a.transfers, tp)
-						if op != OpGetAccountBalances {
-							continue
-						}
-						e, ok := m.events.GetByTimestamp(ts)
-						if !ok {
-							panic(fmt.Sprintf("ledger: history transfer at %d has no account event", ts))
-						}
-						side := eventDebit
-						if getU128(e[8+IDSize:]) == f.AccountID {
-							side = eventCredit
-						}
-						a.balances = append(a.balances, getBalance(e[side:]))
-					}
-					finish()
-				}
 				if op == OpGetAccountBalances {
-					m.fetch(m.events, nil, m.tss, then)
+					m.fetch(m.events, nil, m.tss, finish)
 				} else {
-					then()
+					finish()
 				}
 			})
 		})
 	})
+}
+
+// loadAccountList gives the loaded account at pos the transfers at tss (an
+// account filter's results, ascending) as its list, with the balances each
+// left for get_account_balances.
+func (m *ForestMachine) loadAccountList(op uint8, id u128.U128, pos int32, tss []uint64) {
+	a := m.L.s.accounts.at(pos)
+	for _, ts := range tss {
+		b, _ := m.transfers.GetByTimestamp(ts)
+		tp := m.loadTransfer(b, pendingNone)
+		a.transfers = append(a.transfers, tp)
+		if op != OpGetAccountBalances {
+			continue
+		}
+		e, ok := m.events.GetByTimestamp(ts)
+		if !ok {
+			panic(fmt.Sprintf("ledger: history transfer at %d has no account event", ts))
+		}
+		side := eventDebit
+		if getU128(e[8+IDSize:]) == id {
+			side = eventCredit
+		}
+		a.balances = append(a.balances, getBalance(e[side:]))
+	}
 }
 
 // query runs the stream stream() builds over [lo, hi] (hi 0: unbounded)
@@ -600,14 +668,7 @@ func (m *ForestMachine) prefetchQuery(op uint8, f QueryFilter, finish func()) {
 		return groove.Intersect(all...)
 	}
 	m.query(stream, f.TimestampMin, f.TimestampMax, m.L.limit(f.Limit), f.Flags&QueryReversed != 0, func() {
-		m.fetch(g, nil, m.tss, func() {
-			if op == OpQueryTransfers {
-				m.loadTransfers(nil, m.tss)
-			} else {
-				m.loadAccounts(nil, m.tss)
-			}
-			finish()
-		})
+		m.fetch(g, nil, m.tss, finish)
 	})
 }
 
@@ -618,7 +679,11 @@ func (m *ForestMachine) Commit(_ u128.U128, op, timestamp uint64, operation vsr.
 		panic(fmt.Sprintf("ledger: commit of op %d without its prefetch", op))
 	}
 	m.prefetched = false
-	reply := append([]byte(nil), m.L.Execute(uint8(operation), timestamp, body)...)
+	var before func(int, []byte)
+	if filtered(uint8(operation)) {
+		before = func(i int, batch []byte) { m.loadFilterBatch(uint8(operation), i, batch) }
+	}
+	reply := append([]byte(nil), m.batches.execute(m.L, uint8(operation), timestamp, body, before)...)
 	m.writeBack()
 	s := m.L.s
 	m.st.digest = m.L.digest

@@ -40,12 +40,13 @@ func (f *benchForest) run(b *testing.B, op uint8, body []byte, events int) []byt
 	f.op++
 	f.ts += uint64(events) + 1
 	ready := false
+	body = oneBatch(op, body)
 	f.m.Prefetch(f.op, f.ts, vsr.Operation(op), body, func() { ready = true })
 	f.grid.Drain()
 	if !ready {
 		b.Fatal("prefetch never completed")
 	}
-	reply := f.m.Commit(u128.U128{}, f.op, f.ts, vsr.Operation(op), body)
+	reply := replyBatch(b, op, f.m.Commit(u128.U128{}, f.op, f.ts, vsr.Operation(op), body))
 	done := false
 	f.m.Compact(f.op, func() { done = true })
 	f.grid.Drain()

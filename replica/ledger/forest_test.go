@@ -6,6 +6,7 @@ import (
 
 	"pgregory.net/rapid"
 
+	"viewstamp/replica/multibatch"
 	"viewstamp/replica/storage/lsm"
 	"viewstamp/replica/storage/lsm/lsmtest"
 	"viewstamp/replica/u128"
@@ -66,8 +67,14 @@ func (d *forestDriver) compact() {
 	}
 }
 
-// execute runs one state-machine op at timestamp and returns its reply.
-func (d *forestDriver) execute(op uint8, ts uint64, body []byte) []byte {
+// execute runs one state-machine op of one batch at timestamp and returns
+// its reply's batch.
+func (d *forestDriver) execute(op uint8, ts uint64, batch []byte) []byte {
+	return replyBatch(d.t, op, d.executeBody(op, ts, oneBatch(op, batch)))
+}
+
+// executeBody runs one state-machine op at timestamp and returns its reply.
+func (d *forestDriver) executeBody(op uint8, ts uint64, body []byte) []byte {
 	d.op++
 	d.prefetch(op, ts, body)
 	reply := d.m.Commit(u128.U128{}, d.op, ts, vsr.Operation(op), body)
@@ -75,13 +82,14 @@ func (d *forestDriver) execute(op uint8, ts uint64, body []byte) []byte {
 	return reply
 }
 
-// TestForestMatchesMemory: random batches of every operation run on the
-// in-memory ledger and on the forest machine (over a grid completing IO in
-// a shuffled order): every reply, pulse decision and checksum agree.
+// TestForestMatchesMemory: random requests of every operation, split into
+// random batches (empty ones too), run on the in-memory machine and on the
+// forest machine (over a grid completing IO in a shuffled order): every
+// reply, pulse decision and checksum agree.
 func TestForestMatchesMemory(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		cfg := Config{BatchMax: 16}
-		ref := New(cfg)
+		ref := &Machine{L: New(cfg)}
 		d := newForestDriver(t, cfg.BatchMax, rapid.Uint64Range(0, 1<<20).Draw(t, "shuffle"))
 		clock, last := uint64(1_000_000_000), uint64(0)
 		var seen []uint64
@@ -92,7 +100,7 @@ func TestForestMatchesMemory(t *testing.T) {
 			op, body, events := genOp(t, i < 0, &nextID, pendings, seen)
 			if op == OpPulse {
 				clock += uint64(rapid.IntRange(1, 3).Draw(t, "secs")) * 1e9
-				due := ref.PulseDue(max(last+1, clock))
+				due := ref.L.PulseDue(max(last+1, clock))
 				if d.m.PulseDue(max(last+1, clock)) != due {
 					t.Fatalf("step %d: pulse decisions differ", i)
 				}
@@ -100,11 +108,22 @@ func TestForestMatchesMemory(t *testing.T) {
 					continue
 				}
 			}
+			req := genBatches(t, op, body, seen)
+			if filtered(op) && ref.Check(vsr.Operation(op), req) != 0 {
+				req = oneBatch(op, body) // the filters' replies may not fit
+			}
 			last = max(last+1, clock) + uint64(events)
 			seen = append(seen, last-uint64(events)+1, last)
-			want := append([]byte(nil), ref.Execute(op, last, body)...)
-			pendings = notePendings(op, body, want, pendings)
-			if got := d.execute(op, last, body); !bytes.Equal(got, want) {
+			want := append([]byte(nil), ref.Commit(u128.U128{}, 0, last, vsr.Operation(op), req)...)
+			if op != OpPulse {
+				reqB, _ := multibatch.Decode(req, EventSizeOf(op))
+				wantB, err := multibatch.Decode(want, ResultSizeOf(op))
+				if err != nil || wantB.Count() != reqB.Count() {
+					t.Fatalf("step %d (%s): reply of %d batches (%v) to %d", i, OperationName(op), wantB.Count(), err, reqB.Count())
+				}
+				pendings = notePendings(op, reqB.Payload(), wantB.Payload(), pendings)
+			}
+			if got := d.executeBody(op, last, req); !bytes.Equal(got, want) {
 				t.Fatalf("step %d (%s): forest replies %x, want %x", i, OperationName(op), got, want)
 			}
 			if d.m.Checksum() != ref.Checksum() {
@@ -112,6 +131,39 @@ func TestForestMatchesMemory(t *testing.T) {
 			}
 		}
 	})
+}
+
+// genBatches splits body, the events of op, into 1-4 batches at random
+// points, or for a filter op adds up to two more filters of the same kind.
+func genBatches(t *rapid.T, op uint8, body []byte, seen []uint64) []byte {
+	if op == OpPulse {
+		return body
+	}
+	n := rapid.IntRange(1, 4).Draw(t, "batches")
+	size := EventSizeOf(op)
+	batches := [][]byte{body}
+	if filtered(op) {
+		for range min(n, 3) - 1 {
+			if op == OpGetAccountTransfers || op == OpGetAccountBalances {
+				batches = append(batches, genAccountFilter(t, seen))
+			} else {
+				batches = append(batches, genQueryFilter(t, seen))
+			}
+		}
+		return multibatch.Encode(size, batches...)
+	}
+	batches = batches[:0]
+	events := len(body) / size
+	at := 0
+	for k := range n {
+		cut := events
+		if k < n-1 {
+			cut = rapid.IntRange(at, events).Draw(t, "cut")
+		}
+		batches = append(batches, body[at*size:cut*size])
+		at = cut
+	}
+	return multibatch.Encode(size, batches...)
 }
 
 // genOp draws one operation as TestSnapshotProperty does (OpPulse: the
@@ -235,7 +287,8 @@ func TestForestPrefetchParksOnBlockFault(t *testing.T) {
 	ts++
 	d.op++
 	ready := false
-	d.m.Prefetch(d.op, ts, vsr.Operation(OpLookupAccounts), body, func() { ready = true })
+	req := oneBatch(OpLookupAccounts, body)
+	d.m.Prefetch(d.op, ts, vsr.Operation(OpLookupAccounts), req, func() { ready = true })
 	d.drain()
 	if ready || !d.m.Parked() {
 		t.Fatalf("prefetch over faulty blocks: ready %v, parked %v", ready, d.m.Parked())
@@ -249,7 +302,7 @@ func TestForestPrefetchParksOnBlockFault(t *testing.T) {
 		t.Fatalf("after repair: ready %v, parked %v", ready, d.m.Parked())
 	}
 	want := ref.Execute(OpLookupAccounts, ts, body)
-	if got := d.m.Commit(u128.U128{}, d.op, ts, vsr.Operation(OpLookupAccounts), body); !bytes.Equal(got, want) {
+	if got := replyBatch(t, OpLookupAccounts, d.m.Commit(u128.U128{}, d.op, ts, vsr.Operation(OpLookupAccounts), req)); !bytes.Equal(got, want) {
 		t.Fatal("lookup after repair replies differently")
 	}
 	d.compact()

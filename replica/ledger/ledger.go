@@ -4,13 +4,14 @@ import (
 	"encoding/binary"
 
 	"viewstamp/replica/checksum"
+	"viewstamp/replica/multibatch"
 	"viewstamp/replica/u128"
 )
 
 // Config bounds what a request may carry.
 type Config struct {
-	// BatchMax is the most events (or ids) one request may hold and the most
-	// objects one reply may return.
+	// BatchMax is the most events (or ids) one request may hold, in all its
+	// batches, and the most objects one batch of a reply may return.
 	BatchMax int
 	// Bugs plants known defects, so tests can prove the simulator's auditor
 	// catches them. Always zero outside those tests.
@@ -25,11 +26,12 @@ type Bugs struct {
 	SkipChainRollback bool
 }
 
-// BatchMaxFor is the batch limit for a message size: one event slot is kept
-// back, as TigerBeetle keeps room for its multi-batch trailer, which gives
-// 8189 events in a 1 MiB message.
+// BatchMaxFor is the event limit of one request for a message size: the
+// 128-byte events that fit beside a one-batch trailer, TigerBeetle's
+// client's event_max (8189 events in a 1 MiB message). A lookup's ids are
+// smaller, but its reply of accounts or transfers is bound the same way.
 func BatchMaxFor(messageSizeMax, headerSize int) int {
-	return (messageSizeMax-headerSize)/TransferSize - 1
+	return (messageSizeMax - headerSize - multibatch.TrailerSize(TransferSize, 1)) / TransferSize
 }
 
 // Ledger is the state machine: every replica runs one and applies the same
@@ -69,7 +71,7 @@ const (
 )
 
 func (v Invalid) String() string {
-	return [...]string{"valid", "unknown or internal operation", "body is not a whole number of events or filters", "too many events in one batch"}[v]
+	return [...]string{"valid", "unknown or internal operation", "body is not a whole number of events or filters", "too many events, or a reply that may not fit a message"}[v]
 }
 
 // Validate checks a request before prepare, so nothing invalid is ever

@@ -2,6 +2,7 @@ package ledger
 
 import (
 	"testing"
+	"viewstamp/replica/multibatch"
 
 	"viewstamp/replica/u128"
 	"viewstamp/replica/vsr"
@@ -114,17 +115,46 @@ func TestPulseExpiresAndReleases(t *testing.T) {
 func TestBadBodiesAreRefusedBeforePrepare(t *testing.T) {
 	m := NewMachine(4096, Bugs{})
 	max := BatchMaxFor(4096, vsr.HeaderSize)
+	filter := func(limit uint32) []byte {
+		b := make([]byte, QueryFilterSize)
+		f := QueryFilter{Limit: limit}
+		f.Encode(b)
+		return b
+	}
+	accountFilter := func(limit uint32) []byte {
+		b := make([]byte, AccountFilterSize)
+		f := AccountFilter{AccountID: u128.From64(1), Limit: limit, Flags: FilterDebits}
+		f.Encode(b)
+		return b
+	}
+	events := func(n int) []byte { return make([]byte, n*TransferSize) }
+	ids := func(n int) []byte { return make([]byte, n*IDSize) }
+	torn := multibatch.Encode(TransferSize, events(1))
+	torn[len(torn)-4] = 2 // batch 0 claims two events
 	cases := []struct {
 		name string
 		op   uint8
 		body []byte
 		want vsr.EvictionReason
 	}{
-		{"good batch", OpCreateTransfers, make([]byte, max*TransferSize), 0},
-		{"empty batch", OpCreateAccounts, nil, 0},
-		{"torn event", OpCreateTransfers, make([]byte, TransferSize+1), vsr.EvictionInvalidRequestBody},
-		{"one event too many", OpCreateTransfers, make([]byte, (max+1)*TransferSize), vsr.EvictionInvalidRequestBodySize},
-		{"two filters", OpQueryAccounts, make([]byte, 2*QueryFilterSize), vsr.EvictionInvalidRequestBody},
+		{"good batch", OpCreateTransfers, multibatch.Encode(TransferSize, events(max)), 0},
+		{"empty batch", OpCreateAccounts, multibatch.Encode(AccountSize, nil), 0},
+		{"batches of 2, 0 and 1", OpCreateAccounts, multibatch.Encode(AccountSize, events(2), nil, events(1)), 0},
+		{"full request in two batches", OpCreateTransfers, multibatch.Encode(TransferSize, events(max-3), events(3)), 0},
+		{"no trailer", OpCreateTransfers, events(1), vsr.EvictionInvalidRequestBody},
+		{"no body", OpCreateAccounts, nil, vsr.EvictionInvalidRequestBody},
+		{"counts disagree with the payload", OpCreateTransfers, torn, vsr.EvictionInvalidRequestBody},
+		{"one event too many", OpCreateTransfers, multibatch.Encode(TransferSize, events(max+1)), vsr.EvictionInvalidRequestBodySize},
+		{"one event too many in all", OpCreateTransfers, multibatch.Encode(TransferSize, events(max), events(1)), vsr.EvictionInvalidRequestBodySize},
+		{"one id too many in all", OpLookupAccounts, multibatch.Encode(IDSize, ids(max-1), ids(2)), vsr.EvictionInvalidRequestBodySize},
+		{"lookups whose reply needs a second trailer element", OpLookupAccounts,
+			multibatch.Encode(IDSize, append([][]byte{ids(max)}, make([][]byte, 63)...)...), vsr.EvictionInvalidRequestBodySize},
+		{"two filters in one batch", OpQueryAccounts, multibatch.Encode(QueryFilterSize, append(filter(1), filter(1)...)), vsr.EvictionInvalidRequestBody},
+		{"an empty filter batch", OpGetAccountTransfers, multibatch.Encode(AccountFilterSize, accountFilter(1), nil), vsr.EvictionInvalidRequestBody},
+		{"a filter per batch", OpQueryAccounts, multibatch.Encode(QueryFilterSize, filter(10), filter(uint32(max-10))), 0},
+		{"a full limit capped", OpQueryTransfers, multibatch.Encode(QueryFilterSize, filter(^uint32(0))), 0},
+		{"limits whose replies may not fit", OpGetAccountBalances,
+			multibatch.Encode(AccountFilterSize, accountFilter(10), accountFilter(uint32(max-9))), vsr.EvictionInvalidRequestBodySize},
 		{"unknown operation", 150, nil, vsr.EvictionInvalidRequestOperation},
 		{"client pulse", OpPulse, nil, vsr.EvictionInvalidRequestOperation},
 	}
@@ -141,9 +171,9 @@ func TestBadBodiesAreRefusedBeforePrepare(t *testing.T) {
 // The reply a replica caches in a client session must survive later ops.
 func TestMachineRepliesAreOwned(t *testing.T) {
 	m := NewMachine(4096, Bugs{})
-	r1 := m.Commit(u128.U128{}, 1, 100, vsr.Operation(OpCreateAccounts), accountsBody(Account{ID: id(1), Ledger: 1, Code: 1}))
+	r1 := m.Commit(u128.U128{}, 1, 100, vsr.Operation(OpCreateAccounts), oneBatch(OpCreateAccounts, accountsBody(Account{ID: id(1), Ledger: 1, Code: 1})))
 	keep := append([]byte(nil), r1...)
-	m.Commit(u128.U128{}, 2, 200, vsr.Operation(OpCreateAccounts), accountsBody(Account{ID: id(2)}))
+	m.Commit(u128.U128{}, 2, 200, vsr.Operation(OpCreateAccounts), oneBatch(OpCreateAccounts, accountsBody(Account{ID: id(2)})))
 	if string(r1) != string(keep) {
 		t.Fatal("a later commit overwrote an earlier reply")
 	}

@@ -13,6 +13,8 @@ type Machine struct {
 	// The ledger is held whole in memory: nothing to prefetch or compact.
 	vsr.InMemory
 	L *Ledger
+	// batches runs each request's batches.
+	batches batchRunner
 	// checkpoints writes the ledger whole at each checkpoint, until the
 	// ledger lives in the LSM forest.
 	checkpoints snapshot.Keeper
@@ -25,7 +27,12 @@ func NewMachine(messageSizeMax int, bugs Bugs) *Machine {
 }
 
 func (m *Machine) Check(op vsr.Operation, body []byte) vsr.EvictionReason {
-	switch m.L.Validate(uint8(op), body) {
+	return checkReason(m.L.ValidateBody(uint8(op), body))
+}
+
+// checkReason is the eviction for an invalid request body.
+func checkReason(v Invalid) vsr.EvictionReason {
+	switch v {
 	case Valid:
 		return 0
 	case InvalidOperation:
@@ -38,18 +45,18 @@ func (m *Machine) Check(op vsr.Operation, body []byte) vsr.EvictionReason {
 }
 
 func (m *Machine) EventCount(op vsr.Operation, body []byte) uint64 {
-	return m.L.EventCount(uint8(op), body)
+	return BodyEventCount(uint8(op), body)
 }
 
 func (m *Machine) Pulse(timestamp uint64) (vsr.Operation, bool) {
 	return vsr.Operation(OpPulse), m.L.PulseDue(timestamp)
 }
 
-// Commit executes the op and hands the caller its own copy of the reply: the
-// replica caches replies in client sessions, while the ledger reuses its
-// reply buffer on the next op.
+// Commit executes the op's batches and hands the caller its own copy of the
+// reply: the replica caches replies in client sessions, while the machine
+// reuses its reply buffer on the next op.
 func (m *Machine) Commit(_ u128.U128, _, timestamp uint64, op vsr.Operation, body []byte) []byte {
-	reply := m.L.Execute(uint8(op), timestamp, body)
+	reply := m.batches.execute(m.L, uint8(op), timestamp, body, nil)
 	return append([]byte(nil), reply...)
 }
 

@@ -61,7 +61,7 @@ func TestRoundTrip(t *testing.T) {
 			t.Errorf("%s: printing is not stable: %q then %q", src, text, again.String())
 		}
 		op, body := s.Encode()
-		if got := ledger.NewMachine(messageSizeMax, ledger.Bugs{}).Check(op, body); got != 0 {
+		if got := ledger.NewMachine(messageSizeMax, ledger.Bugs{}).Check(op, ledger.EncodeBatch(uint8(op), body)); got != 0 {
 			t.Errorf("%s: the ledger refuses the encoding: eviction %d", src, got)
 		}
 		decoded, err := Decode(op, body)

@@ -11,8 +11,9 @@ import (
 	"viewstamp/replica/vsr"
 )
 
-// Submit sends one request and returns its reply body: the body is the
-// ledger's (records back to back), as Statement.Encode builds it.
+// Submit sends one batch and returns its results: the ledger's records
+// back to back, as Statement.Encode builds them (replica/client/tcp's
+// Submit packs them into a multi-batch request).
 type Submit func(ctx context.Context, op vsr.Operation, body []byte) ([]byte, error)
 
 // Prompts, TigerBeetle's first one, and a second for a statement that

@@ -24,13 +24,15 @@ func newMemLedger() *memLedger {
 	return &memLedger{m: ledger.NewMachine(messageSizeMax, ledger.Bugs{}), ts: 1_000}
 }
 
-func (l *memLedger) submit(_ context.Context, op vsr.Operation, body []byte) ([]byte, error) {
+// submit sends one batch as its own request, as a client's one call.
+func (l *memLedger) submit(_ context.Context, op vsr.Operation, batch []byte) ([]byte, error) {
+	body := ledger.EncodeBatch(uint8(op), batch)
 	if r := l.m.Check(op, body); r != 0 {
 		return nil, fmt.Errorf("evicted (reason %d)", r)
 	}
 	l.requests++
 	l.ts += 1 + l.m.EventCount(op, body)
-	return l.m.Commit(u128.Zero, uint64(l.requests), l.ts, op, body), nil
+	return ledger.DecodeBatch(uint8(op), l.m.Commit(u128.Zero, uint64(l.requests), l.ts, op, body))
 }
 
 func runScript(t *testing.T, l *memLedger, interactive bool, script string) (string, error) {

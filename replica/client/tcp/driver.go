@@ -6,6 +6,7 @@ import (
 
 	"viewstamp/replica/client"
 	"viewstamp/replica/ledger"
+	"viewstamp/replica/multibatch"
 	"viewstamp/replica/u128"
 	"viewstamp/replica/vsr"
 )
@@ -85,7 +86,11 @@ func (d *driver) enqueue(k *call) {
 }
 
 // next starts the next request once the session is free: the oldest
-// waiting call, with the calls after it that can share its request.
+// waiting call, with the calls of its operation after it, each call its own
+// batch of a multi-batch body, while the request and its worst-case reply
+// fit a message - TigerBeetle's clients pack so. Each batch executes alone
+// (a linked chain or an imported flag of one call never reaches another's)
+// and is answered by its own result batch.
 func (d *driver) next() {
 	if d.dead != nil || !d.sm.Registered() || d.sm.Busy() {
 		return
@@ -99,29 +104,27 @@ func (d *driver) next() {
 		return
 	}
 	first := d.pending[0]
+	op := uint8(first.op)
 	batch := []*call{first}
-	events := first.events
-	if batchable(first) {
-		for _, k := range d.pending[1:] {
-			if k.op != first.op || !batchable(k) || events+k.events > d.c.batchMax {
-				break
-			}
-			if k.abandoned.Load() {
-				continue
-			}
-			batch = append(batch, k)
-			events += k.events
+	events, results := first.events, first.results
+	for _, k := range d.pending[1:] {
+		if k.op != first.op || !ledger.RequestFits(op, events+k.events, results+k.results, len(batch)+1, d.c.batchMax) {
+			break
 		}
+		if k.abandoned.Load() {
+			continue
+		}
+		batch = append(batch, k)
+		events += k.events
+		results += k.results
 	}
 	d.pending = d.pending[countTaken(d.pending, batch):]
-	body := first.body
-	if len(batch) > 1 {
-		body = make([]byte, 0, events*eventSize(first.op))
-		for _, k := range batch {
-			body = append(body, k.body...)
-		}
+	size := ledger.EventSizeOf(op)
+	enc := multibatch.NewEncoder(make([]byte, 0, multibatch.Size(size, events, len(batch))), size)
+	for _, k := range batch {
+		enc.Add(k.body)
 	}
-	if err := d.sm.Submit(first.op, body); err != nil {
+	if err := d.sm.Submit(first.op, enc.Finish()); err != nil {
 		for _, k := range batch {
 			k.done <- result{err: fmt.Errorf("tcp client: %w", err)}
 		}
@@ -143,73 +146,13 @@ func countTaken(pending, batch []*call) int {
 	panic("tcp client: batch not in the pending queue")
 }
 
-// batchable reports whether a call may share a request with others. The
-// ledger judges a batch as a whole in two ways a merge would change: a
-// linked chain open at a call's last event would run into the next call's
-// events, and imported events must agree with the batch's first. Such
-// calls go alone.
-func batchable(k *call) bool {
-	switch uint8(k.op) {
-	case ledger.OpLookupAccounts, ledger.OpLookupTransfers:
-		return true
-	case ledger.OpCreateAccounts, ledger.OpCreateTransfers:
-		// The flags sit at byte 118 in accounts and transfers alike, and
-		// linked is bit 0 in both.
-		const flagsOffset = 118
-		linked, imported := ledger.TransferLinked, importedFlag(k.op)
-		n := len(k.body) / ledger.TransferSize
-		if n == 0 {
-			return false
-		}
-		last := k.body[(n-1)*ledger.TransferSize:]
-		if flags(last[flagsOffset:])&linked != 0 {
-			return false
-		}
-		for i := range n {
-			if flags(k.body[i*ledger.TransferSize+flagsOffset:])&imported != 0 {
-				return false
-			}
-		}
-		return true
-	}
-	return false
-}
-
-func importedFlag(op vsr.Operation) uint16 {
-	if uint8(op) == ledger.OpCreateAccounts {
-		return ledger.AccountImported
-	}
-	return ledger.TransferImported
-}
-
-func flags(b []byte) uint16 { return uint16(b[0]) | uint16(b[1])<<8 }
-
-func eventSize(op vsr.Operation) int {
-	switch uint8(op) {
-	case ledger.OpCreateAccounts, ledger.OpCreateTransfers:
-		return ledger.TransferSize
-	}
-	return ledger.IDSize
-}
-
 func (d *driver) onReply(r client.Reply) {
 	batch := d.inflight
 	d.inflight = nil
 	if len(batch) == 0 {
 		return // the register's reply
 	}
-	if len(batch) == 1 {
-		batch[0].done <- result{body: r.Body}
-		return
-	}
-	var parts [][]byte
-	var err error
-	switch uint8(batch[0].op) {
-	case ledger.OpCreateAccounts, ledger.OpCreateTransfers:
-		parts, err = splitResults(batch, r.Body)
-	default:
-		parts, err = splitLookups(batch, r.Body)
-	}
+	parts, err := splitReply(batch, r.Body)
 	for i, k := range batch {
 		if err != nil {
 			k.done <- result{err: err}
@@ -219,48 +162,29 @@ func (d *driver) onReply(r client.Reply) {
 	}
 }
 
-// splitResults gives each call its events' results: one per event, in
-// order.
-func splitResults(batch []*call, body []byte) ([][]byte, error) {
-	total := 0
-	for _, k := range batch {
-		total += k.events
+// splitReply gives each call of the request its result batch, refusing a
+// reply a TigerBeetle client would abort on: malformed, with a batch count
+// other than the request's, or a batch holding more results than its call
+// may have.
+func splitReply(batch []*call, body []byte) ([][]byte, error) {
+	op := uint8(batch[0].op)
+	rep, err := multibatch.Decode(body, ledger.ResultSizeOf(op))
+	if err != nil {
+		return nil, fmt.Errorf("tcp client: %s reply: %w", opName(batch[0].op), err)
 	}
-	if len(body) != total*ledger.ResultSize {
-		return nil, fmt.Errorf("tcp client: %s reply of %d bytes for %d events", opName(batch[0].op), len(body), total)
-	}
-	parts := make([][]byte, len(batch))
-	at := 0
-	for i, k := range batch {
-		end := at + k.events*ledger.ResultSize
-		parts[i] = body[at:end:end]
-		at = end
-	}
-	return parts, nil
-}
-
-// splitLookups gives each call the objects found for its ids. The reply
-// holds the found objects in request order and omits the missing, so
-// walking the ids of the whole batch in order, the next object belongs to
-// the current id exactly when its id matches.
-func splitLookups(batch []*call, body []byte) ([][]byte, error) {
-	const objectSize = ledger.AccountSize // accounts and transfers alike, id first
-	if len(body)%objectSize != 0 {
-		return nil, fmt.Errorf("tcp client: %s reply of %d bytes is not whole objects", opName(batch[0].op), len(body))
+	if rep.Count() != len(batch) {
+		return nil, fmt.Errorf("tcp client: %s reply of %d batches to a request of %d", opName(batch[0].op), rep.Count(), len(batch))
 	}
 	parts := make([][]byte, len(batch))
-	at := 0
-	for i, k := range batch {
-		start := at
-		for e := 0; e < k.events && at < len(body); e++ {
-			if u128.Get(k.body[e*ledger.IDSize:]) == u128.Get(body[at:]) {
-				at += objectSize
-			}
+	err = rep.Batches(func(i int, results []byte) error {
+		if n := rep.Len(i); n > batch[i].results {
+			return fmt.Errorf("tcp client: %s reply batch %d holds %d results, more than the %d its call may have", opName(batch[0].op), i, n, batch[i].results)
 		}
-		parts[i] = body[start:at:at]
-	}
-	if at != len(body) {
-		return nil, fmt.Errorf("tcp client: %s reply holds objects no request named", opName(batch[0].op))
+		parts[i] = results
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return parts, nil
 }

@@ -7,9 +7,9 @@
 // 10 ms, feeds it the frames the connections read, and hands it the next
 // request. The session allows one request in flight, so concurrent Submit
 // calls queue at the driver; when the session is free, queued calls of the
-// same batchable operation (create_accounts, create_transfers,
-// lookup_accounts, lookup_transfers) go out as one request and the reply is
-// split back to each caller, as TigerBeetle's clients batch.
+// same operation go out as one request, each call a batch of TigerBeetle
+// 0.17's multi-batch body, and each caller gets its own result batch back,
+// as TigerBeetle's clients pack.
 //
 // Each replica has one connection goroutine that dials with jittered
 // backoff, sends a ping_client first (so the replica learns the client's id
@@ -131,11 +131,12 @@ type Client struct {
 	dead error
 }
 
-// call is one Submit.
+// call is one Submit: one batch of the request it goes out in.
 type call struct {
 	op        vsr.Operation
 	body      []byte
-	events    int // for batchable operations
+	events    int // elements of body
+	results   int // the most its result batch may hold
 	done      chan result
 	abandoned atomic.Bool
 }
@@ -186,10 +187,11 @@ func Dial(cluster u128.U128, addresses []string, opts Options) (*Client, error) 
 // ID is the client's id.
 func (c *Client) ID() u128.U128 { return c.opts.ID }
 
-// Submit sends one request and returns the reply body. Calls from several
-// goroutines are batched where the operation allows. The body is not
-// retained after Submit returns. An error from ctx means the request may
-// still execute.
+// Submit sends one batch of events (ids for lookups; one filter for
+// scans) and returns its results back to back. Calls from several
+// goroutines share requests, each its own batch. The body is not retained
+// after Submit returns. An error from ctx means the request may still
+// execute.
 func (c *Client) Submit(ctx context.Context, op vsr.Operation, body []byte) ([]byte, error) {
 	events, err := c.check(op, body)
 	if err != nil {
@@ -203,7 +205,8 @@ func (c *Client) Submit(ctx context.Context, op vsr.Operation, body []byte) ([]b
 		ctx, cancel = context.WithTimeout(ctx, c.opts.Timeout)
 		defer cancel()
 	}
-	k := &call{op: op, body: append([]byte(nil), body...), events: events, done: make(chan result, 1)}
+	k := &call{op: op, body: append([]byte(nil), body...), events: events,
+		results: ledger.BatchResultMax(uint8(op), body, c.batchMax), done: make(chan result, 1)}
 	select {
 	case c.submits <- k:
 	case <-ctx.Done():
@@ -259,38 +262,25 @@ func (c *Client) closedErr() error {
 	return ErrClosed
 }
 
-// check refuses, before anything is sent, a body the cluster would answer
+// check refuses, before anything is sent, a batch the cluster would answer
 // by evicting the session: the session is shared by every caller, so one
-// bad body must not end it for all. It returns the event count of a
-// batchable operation.
+// bad body must not end it for all. It returns the batch's element count.
 func (c *Client) check(op vsr.Operation, body []byte) (int, error) {
-	if uint64(len(body)) > c.opts.MessageSizeMax-vsr.HeaderSize {
-		return 0, fmt.Errorf("%w: %s body of %d bytes exceeds the message body max %d", ErrInvalidBody, opName(op), len(body), c.opts.MessageSizeMax-vsr.HeaderSize)
-	}
-	size := 0
-	switch uint8(op) {
-	case ledger.OpCreateAccounts, ledger.OpCreateTransfers:
-		size = ledger.TransferSize
-	case ledger.OpLookupAccounts, ledger.OpLookupTransfers:
-		size = ledger.IDSize
-	case ledger.OpGetAccountTransfers, ledger.OpGetAccountBalances:
-		if len(body) != ledger.AccountFilterSize {
-			return 0, fmt.Errorf("%w: %s takes one %d-byte account filter, got %d bytes", ErrInvalidBody, opName(op), ledger.AccountFilterSize, len(body))
-		}
-		return 0, nil
-	case ledger.OpQueryAccounts, ledger.OpQueryTransfers:
-		if len(body) != ledger.QueryFilterSize {
-			return 0, fmt.Errorf("%w: %s takes one %d-byte query filter, got %d bytes", ErrInvalidBody, opName(op), ledger.QueryFilterSize, len(body))
-		}
-		return 0, nil
-	default:
+	size := ledger.EventSizeOf(uint8(op))
+	if size == 0 {
 		return 0, fmt.Errorf("%w: operation %d is not a ledger operation a client may send", ErrInvalidBody, uint8(op))
 	}
 	if len(body)%size != 0 {
 		return 0, fmt.Errorf("%w: %s body of %d bytes is not a whole number of %d-byte events", ErrInvalidBody, opName(op), len(body), size)
 	}
 	n := len(body) / size
-	if n > c.batchMax {
+	switch uint8(op) {
+	case ledger.OpGetAccountTransfers, ledger.OpGetAccountBalances, ledger.OpQueryAccounts, ledger.OpQueryTransfers:
+		if n != 1 {
+			return 0, fmt.Errorf("%w: %s takes one %d-byte filter, got %d bytes", ErrInvalidBody, opName(op), size, len(body))
+		}
+	}
+	if !ledger.RequestFits(uint8(op), n, ledger.BatchResultMax(uint8(op), body, c.batchMax), 1, c.batchMax) {
 		return 0, fmt.Errorf("%w: %s of %d events exceeds the batch max %d", ErrInvalidBody, opName(op), n, c.batchMax)
 	}
 	return n, nil

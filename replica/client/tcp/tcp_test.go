@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"sync"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"viewstamp/replica/ledger"
+	"viewstamp/replica/multibatch"
 	"viewstamp/replica/u128"
 	"viewstamp/replica/vsr"
 )
@@ -130,16 +132,28 @@ func reply(req *vsr.Message, body []byte) *vsr.Message {
 	}, Body: body}
 }
 
-// createOK answers create_* with one "created" result per event.
+// createOK answers create_* with one "created" result per event, one
+// result batch per request batch.
 func createOK(m *vsr.Message) *vsr.Message {
-	n := len(m.Body) / ledger.TransferSize
-	body := make([]byte, n*ledger.ResultSize)
-	for i := range n {
-		le := body[i*ledger.ResultSize:]
-		le[0] = byte(i) // the event's index, as its timestamp, to check the split
-		le[8], le[9], le[10], le[11] = 0xff, 0xff, 0xff, 0xff
+	req, err := multibatch.Decode(m.Body, ledger.TransferSize)
+	if err != nil {
+		panic(fmt.Sprintf("fake replica: request body: %v", err))
 	}
-	return reply(m, body)
+	enc := multibatch.NewEncoder(nil, ledger.ResultSize)
+	at := 0
+	_ = req.Batches(func(_ int, batch []byte) error {
+		n := len(batch) / ledger.TransferSize
+		body := make([]byte, n*ledger.ResultSize)
+		for i := range n {
+			le := body[i*ledger.ResultSize:]
+			le[0] = byte(at) // the event's index in the request, as its timestamp, to check the split
+			le[8], le[9], le[10], le[11] = 0xff, 0xff, 0xff, 0xff
+			at++
+		}
+		enc.Add(body)
+		return nil
+	})
+	return reply(m, enc.Finish())
 }
 
 func transfers(n int, firstID uint64, flags uint16) []byte {
@@ -186,18 +200,24 @@ func TestSubmitRetriesUntilReply(t *testing.T) {
 	}
 }
 
-// TestConcurrentCallsBatch holds the first request unanswered until
-// several callers queue behind it, then checks they shared one request and
-// each got its own events' results.
-func TestConcurrentCallsBatch(t *testing.T) {
+// newHoldingFake answers creates, but holds request 1 unanswered until
+// release is closed, so that calls queue behind it.
+func newHoldingFake(t *testing.T) (*fakeReplica, chan struct{}) {
 	release := make(chan struct{})
 	var once sync.Once
-	f := newFake(t, func(m *vsr.Message) *vsr.Message {
+	return newFake(t, func(m *vsr.Message) *vsr.Message {
 		if m.Header.Request == 1 {
 			once.Do(func() { <-release })
 		}
 		return createOK(m)
-	})
+	}), release
+}
+
+// TestConcurrentCallsBatch holds the first request unanswered until
+// several callers queue behind it, then checks they shared one request and
+// each got its own events' results.
+func TestConcurrentCallsBatch(t *testing.T) {
+	f, release := newHoldingFake(t)
 	c := dialFake(t, f, Options{})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -251,59 +271,78 @@ func TestConcurrentCallsBatch(t *testing.T) {
 	}
 }
 
-func TestLinkedCallIsNotBatched(t *testing.T) {
-	k := &call{op: vsr.Operation(ledger.OpCreateTransfers), body: transfers(2, 1, ledger.TransferLinked)}
-	if batchable(k) {
-		t.Fatal("a call whose last event is linked would run its chain into the next call's events")
+// TestCallsOfAnyKindShareRequests: calls a single-batch body could not
+// merge - a chain left open, imported events, scans - share a request as
+// batches of their own.
+func TestCallsOfAnyKindShareRequests(t *testing.T) {
+	f, release := newHoldingFake(t)
+	c := dialFake(t, f, Options{})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var wg sync.WaitGroup
+	wg.Go(func() { _, _ = c.Submit(ctx, vsr.Operation(ledger.OpCreateTransfers), transfers(1, 1, 0)) })
+	waitFor(t, func() bool { f.mu.Lock(); defer f.mu.Unlock(); return len(f.seen) == 2 })
+	bodies := [][]byte{transfers(2, 10, ledger.TransferLinked), transfers(2, 20, ledger.TransferImported), nil, transfers(1, 30, 0)}
+	got := make([][]byte, len(bodies))
+	for i, b := range bodies {
+		wg.Go(func() {
+			var err error
+			if got[i], err = c.Submit(ctx, vsr.Operation(ledger.OpCreateTransfers), b); err != nil {
+				t.Error(err)
+			}
+		})
 	}
-	k = &call{op: vsr.Operation(ledger.OpCreateTransfers), body: transfers(2, 1, ledger.TransferImported)}
-	if batchable(k) {
-		t.Fatal("an imported call would change the imported check of the calls batched with it")
+	waitFor(t, func() bool { return len(c.submits) == 0 })
+	time.Sleep(50 * time.Millisecond) // let the driver queue them
+	close(release)
+	wg.Wait()
+	for i, b := range bodies {
+		if len(got[i]) != len(b)/ledger.TransferSize*ledger.ResultSize {
+			t.Fatalf("call %d: %d result bytes for %d events", i, len(got[i]), len(b)/ledger.TransferSize)
+		}
 	}
-	k = &call{op: vsr.Operation(ledger.OpCreateAccounts), body: transfers(2, 1, ledger.TransferImported)}
-	if !batchable(k) {
-		t.Fatal("bit 8 is not an account flag: the account is not imported")
-	}
-	k = &call{op: vsr.Operation(ledger.OpQueryTransfers), body: make([]byte, ledger.QueryFilterSize)}
-	if batchable(k) {
-		t.Fatal("a query is answered as a whole")
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	last := f.seen[len(f.seen)-1]
+	req, err := multibatch.Decode(last.Body, ledger.TransferSize)
+	if err != nil || req.Count() != len(bodies) || last.Header.Request != 2 {
+		t.Fatalf("request %d: %d batches (%v), want every queued call in one request", last.Header.Request, req.Count(), err)
 	}
 }
 
-func TestSplitLookups(t *testing.T) {
-	ids := func(v ...uint64) []byte {
-		b := make([]byte, len(v)*ledger.IDSize)
-		for i, x := range v {
-			u128.From64(x).Put(b[i*ledger.IDSize:])
-		}
-		return b
-	}
+func TestSplitReply(t *testing.T) {
+	op := vsr.Operation(ledger.OpLookupAccounts)
+	batch := []*call{{op: op, results: 3}, {op: op, results: 2}, {op: op, results: 1}}
 	obj := func(v ...uint64) []byte {
-		b := make([]byte, len(v)*ledger.TransferSize)
+		b := make([]byte, len(v)*ledger.AccountSize)
 		for i, x := range v {
-			u128.From64(x).Put(b[i*ledger.TransferSize:])
+			u128.From64(x).Put(b[i*ledger.AccountSize:])
 		}
 		return b
 	}
-	batch := []*call{{body: ids(1, 2, 3), events: 3}, {body: ids(4, 5), events: 2}, {body: ids(6), events: 1}}
-	// 2 and 5 are missing.
-	parts, err := splitLookups(batch, obj(1, 3, 4, 6))
+	parts, err := splitReply(batch, multibatch.Encode(ledger.AccountSize, obj(1, 3), nil, obj(6)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := [][]uint64{{1, 3}, {4}, {6}}
+	want := [][]uint64{{1, 3}, {}, {6}}
 	for i, p := range parts {
-		if len(p) != len(want[i])*ledger.TransferSize {
+		if len(p) != len(want[i])*ledger.AccountSize {
 			t.Fatalf("call %d: %d bytes, want objects %v", i, len(p), want[i])
 		}
 		for j, id := range want[i] {
-			if u128.Get(p[j*ledger.TransferSize:]) != u128.From64(id) {
+			if u128.Get(p[j*ledger.AccountSize:]) != u128.From64(id) {
 				t.Fatalf("call %d object %d is not %d", i, j, id)
 			}
 		}
 	}
-	if _, err := splitLookups(batch, obj(7)); err == nil {
-		t.Fatal("an object no call asked for was accepted")
+	for name, body := range map[string][]byte{
+		"two batches":      multibatch.Encode(ledger.AccountSize, obj(1), obj(2)),
+		"too many results": multibatch.Encode(ledger.AccountSize, obj(1), obj(2), obj(3, 4)),
+		"malformed":        obj(1),
+	} {
+		if _, err := splitReply(batch, body); err == nil {
+			t.Errorf("%s: a reply a TigerBeetle client aborts on was accepted", name)
+		}
 	}
 }
 
