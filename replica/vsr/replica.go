@@ -129,7 +129,7 @@ type Replica struct {
 	// compaction (execute), nil when no op is.
 	committing *Message
 	// steps are committing's state machine steps (step.go).
-	steps smSteps
+	steps *smSteps
 
 	pipeline      []pipelineEntry
 	requestQueue  []*Message

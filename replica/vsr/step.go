@@ -8,8 +8,10 @@ import "fmt"
 // leaves a run of ops a loop in commitJournal, not a recursion, and one
 // that completes later resumes the op and the loop. Only one op executes
 // at a time (Replica.committing), so each step's state and its completion
-// callback are bound once per replica rather than made per op: the commit
-// path allocates nothing for them.
+// callback are bound once rather than made per op: the commit path
+// allocates nothing for them. bindSteps binds them anew when an op is given
+// up mid-step, so that the state machine's late completion of the abandoned
+// step finds itself unbound and does nothing.
 type smSteps struct {
 	prefetch, compact smStep
 	// prefetchDone and compactDone are the callbacks the state machine is
@@ -42,15 +44,17 @@ func (s *smStep) complete(index uint8, name string) bool {
 }
 
 func (r *Replica) bindSteps() {
-	r.steps.prefetchDone = func() {
-		if r.steps.prefetch.complete(r.index, "prefetch") && r.executePrefetched() {
+	s := &smSteps{}
+	s.prefetchDone = func() {
+		if r.steps == s && s.prefetch.complete(r.index, "prefetch") && r.executePrefetched() {
 			r.commitJournal()
 		}
 	}
-	r.steps.compactDone = func() {
-		if r.steps.compact.complete(r.index, "compact") {
+	s.compactDone = func() {
+		if r.steps == s && s.compact.complete(r.index, "compact") {
 			r.executeCompacted()
 			r.commitJournal()
 		}
 	}
+	r.steps = s
 }
