@@ -4,6 +4,8 @@ import (
 	"math"
 	"strings"
 	"testing"
+
+	"viewstamp/replica/multibatch"
 )
 
 // smallWindows make a test run forget most of its history.
@@ -89,7 +91,7 @@ func TestAuditorJudgesScansBehindItsHorizon(t *testing.T) {
 		}
 		b := make([]byte, QueryFilterSize)
 		EncodeQueryFilter(b, &f)
-		return b
+		return multibatch.Encode(QueryFilterSize, b)
 	}
 	forward, backward := all[:8], []Transfer{all[9], all[8], all[7], all[6], all[5], all[4], all[3], all[2]}
 	if err := commit(OpQueryTransfers, query(false), transfersBody(forward...)); err != nil {

@@ -57,7 +57,9 @@ const (
 // acknowledged transfer is present exactly once: every id found with its
 // fields, and every account's balances equal to the sum of the
 // acknowledged transfers (a lost transfer is missing, a duplicated one
-// would double a balance). Between the kills and the check, one replica
+// would double a balance); and that the client history (every attempt of
+// every create, lookups during the load and after it) is linearizable
+// under the ledger model (ledgermodel_test.go). Between the kills and the check, one replica
 // is sent hostile input (hostile), which it must drop, count and survive.
 func TestClusterSurvivesKill9(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), testDeadline)
@@ -71,14 +73,14 @@ func TestClusterSurvivesKill9(t *testing.T) {
 	}
 	defer func() { _ = cl.Close() }()
 
-	createAccounts(t, ctx, cl)
-
-	h := &history{byID: map[u128.U128]ledger.Transfer{}}
+	h := &history{byID: map[u128.U128]ledger.Transfer{}, rec: newLedgerRecorder()}
+	h.createAccounts(t, ctx, cl)
 	loadCtx, stopLoad := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	for w := range clusterWorkers {
 		wg.Go(func() { runWorker(t, ctx, loadCtx, cl, w, h) })
 	}
+	wg.Go(func() { runReader(loadCtx, cl, h) })
 
 	rounds := killRounds
 	if r := os.Getenv("REPLICA_TEST_ROUNDS"); r != "" {
@@ -124,6 +126,7 @@ func TestClusterSurvivesKill9(t *testing.T) {
 	}
 	t.Logf("%d transfers acknowledged in %d requests; checking", h.count(), h.requests)
 	verify(t, ctx, cl, h)
+	checkLinearizable(t, h.rec)
 
 	// A clean stop: SIGTERM, exit 0, and every data file still inspects.
 	for i := range c.procs {
@@ -229,7 +232,10 @@ func waitLog(t *testing.T, ctx context.Context, path string, match func(string) 
 type history struct {
 	mu       sync.Mutex
 	byID     map[u128.U128]ledger.Transfer
+	acked    []u128.U128 // byID's keys, in the order acknowledged
 	requests int
+	// rec, if set, records every attempt for the linearizability check.
+	rec *ledgerRecorder
 }
 
 func (h *history) count() int {
@@ -242,12 +248,18 @@ func accountID(i int) u128.U128 { return u128.U128{Lo: uint64(i) + 1, Hi: 0xACC}
 
 func createAccounts(t *testing.T, ctx context.Context, cl *tcp.Client) {
 	t.Helper()
+	(&history{}).createAccounts(t, ctx, cl)
+}
+
+func (h *history) createAccounts(t *testing.T, ctx context.Context, cl *tcp.Client) {
+	t.Helper()
 	body := make([]byte, accountCount*ledger.AccountSize)
+	sent := make([]ledger.Account, accountCount)
 	for i := range accountCount {
-		a := ledger.Account{ID: accountID(i), Ledger: testLedger, Code: testCode}
-		a.Encode(body[i*ledger.AccountSize:])
+		sent[i] = ledger.Account{ID: accountID(i), Ledger: testLedger, Code: testCode}
+		sent[i].Encode(body[i*ledger.AccountSize:])
 	}
-	reply := submitUntilAcked(t, ctx, cl, vsr.Operation(ledger.OpCreateAccounts), body)
+	reply := h.submit(ctx, cl, body, ledgerOp{kind: opCreateAccounts, accounts: sent})
 	for i := range accountCount {
 		r := ledger.DecodeResult(reply[i*ledger.ResultSize:])
 		if r.Status != ledger.StatusCreated && r.Status != ledger.AccountExists {
@@ -256,20 +268,25 @@ func createAccounts(t *testing.T, ctx context.Context, cl *tcp.Client) {
 	}
 }
 
-// submitUntilAcked retries one request (same bytes, so same ids) until the
-// cluster answers: a failed attempt may or may not have executed, and the
-// retry's "exists" tells which.
-func submitUntilAcked(t *testing.T, ctx context.Context, cl *tcp.Client, op vsr.Operation, body []byte) []byte {
+// submit retries one request (same bytes, so same ids) until the cluster
+// answers: a failed attempt may or may not have executed, and the retry's
+// "exists" tells which. If h records, each attempt goes into its history:
+// sent (the template op), then answered or in doubt.
+func (h *history) submit(ctx context.Context, cl *tcp.Client, body []byte, op ledgerOp) []byte {
 	for {
 		actx, cancel := context.WithTimeout(ctx, submitTimeout)
-		reply, err := cl.Submit(actx, op, body)
+		call := h.rec.now()
+		reply, err := cl.Submit(actx, opOf[op.kind], body)
 		cancel()
 		if err == nil {
+			h.rec.answered(op, call, reply)
 			return reply
 		}
 		if ctx.Err() != nil || !errors.Is(err, context.DeadlineExceeded) {
+			h.rec.inDoubt(op, call)
 			return nil
 		}
+		h.rec.inDoubt(op, call)
 	}
 }
 
@@ -292,7 +309,7 @@ func runWorker(t *testing.T, ctx, load context.Context, cl *tcp.Client, w int, h
 			}
 			batch[i].Encode(body[i*ledger.TransferSize:])
 		}
-		reply := submitUntilAcked(t, ctx, cl, vsr.Operation(ledger.OpCreateTransfers), body)
+		reply := h.submit(ctx, cl, body, ledgerOp{kind: opCreateTransfers, transfers: batch})
 		if reply == nil {
 			t.Errorf("worker %d: no reply to batch %d by the test's deadline", w, seq)
 			return
@@ -314,6 +331,7 @@ func runWorker(t *testing.T, ctx, load context.Context, cl *tcp.Client, w int, h
 				t.Errorf("worker %d: transfer %s acknowledged twice", w, batch[i].ID)
 			}
 			h.byID[batch[i].ID] = batch[i]
+			h.acked = append(h.acked, batch[i].ID)
 		}
 		h.mu.Unlock()
 	}
@@ -337,7 +355,7 @@ func verify(t *testing.T, ctx context.Context, cl *tcp.Client, h *history) {
 		for i, id := range chunk {
 			id.Put(body[i*ledger.IDSize:])
 		}
-		reply := submitUntilAcked(t, ctx, cl, vsr.Operation(ledger.OpLookupTransfers), body)
+		reply := h.submit(ctx, cl, body, ledgerOp{kind: opLookupTransfers, ids: chunk})
 		if reply == nil {
 			t.Fatal("lookup_transfers: no reply")
 		}
@@ -370,7 +388,7 @@ func verify(t *testing.T, ctx context.Context, cl *tcp.Client, h *history) {
 	for i := range accountCount {
 		accountID(i).Put(body[i*ledger.IDSize:])
 	}
-	reply := submitUntilAcked(t, ctx, cl, vsr.Operation(ledger.OpLookupAccounts), body)
+	reply := h.submit(ctx, cl, body, ledgerOp{kind: opLookupAccounts, ids: accountIDs()})
 	if len(reply) != accountCount*ledger.AccountSize {
 		t.Fatalf("lookup_accounts: %d bytes, want %d accounts", len(reply), accountCount)
 	}

@@ -6,15 +6,11 @@ import (
 	"os"
 	"os/exec"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"viewstamp/replica/client/tcp"
 	rio "viewstamp/replica/io"
-	"viewstamp/replica/ledger"
 	"viewstamp/replica/storage"
-	"viewstamp/replica/u128"
 )
 
 const (
@@ -39,31 +35,7 @@ func TestClusterRepairsFlippedWALSlot(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), testDeadline)
 	defer cancel()
 	const n = 3
-	c := newTestCluster(t, ctx, n)
-	defer c.stopAll()
-	cl, err := tcp.Dial(c.cluster, c.addrs, tcp.Options{RequestTicks: 20})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = cl.Close() }()
-	createAccounts(t, ctx, cl)
-
-	h := &history{byID: map[u128.U128]ledger.Transfer{}}
-	// Each round of load has workers of its own, so its ids are new.
-	rounds := 0
-	load := func(d time.Duration) {
-		loadCtx, stop := context.WithTimeout(ctx, d)
-		defer stop()
-		var wg sync.WaitGroup
-		for w := range clusterWorkers {
-			wg.Go(func() { runWorker(t, ctx, loadCtx, cl, rounds*clusterWorkers+w, h) })
-		}
-		rounds++
-		wg.Wait()
-		if t.Failed() {
-			t.FailNow()
-		}
-	}
+	c, cl, h, load := newLoadedCluster(t, ctx, n)
 
 	l := productionConfig(n).Layout()
 	var victim int

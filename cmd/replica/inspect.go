@@ -16,6 +16,8 @@ import (
 	"viewstamp/replica/io/os/disk"
 	"viewstamp/replica/io/os/loop"
 	"viewstamp/replica/ledger"
+	"viewstamp/replica/storage"
+	"viewstamp/replica/storage/block"
 	"viewstamp/replica/u128"
 	"viewstamp/replica/vsr"
 )
@@ -120,6 +122,16 @@ type GridUsage struct {
 	BytesAcquired  uint64 `json:"bytes_acquired"`
 	BlockCapacity  uint64 `json:"block_capacity"`
 	HighestBlock   uint64 `json:"highest_block"`
+	// Heads are the newest block of each of the checkpoint's trailers and
+	// of its manifest log: the blocks its open reads first.
+	Heads []BlockHead `json:"heads,omitempty"`
+}
+
+// BlockHead is a block the checkpoint references by name.
+type BlockHead struct {
+	Name     string `json:"name"`
+	Address  uint64 `json:"address"`
+	Checksum string `json:"checksum"`
 }
 
 // Session is one client session.
@@ -282,6 +294,7 @@ func openReadOnly(path string, cfg vsr.Config, cluster u128.U128, index uint8, r
 		rep.Grid = &GridUsage{
 			BlockSize: cfg.BlockSize, BlocksAcquired: r.GridBlocksAcquired(),
 			BytesAcquired: r.GridBlocksAcquired() * cfg.BlockSize, BlockCapacity: cfg.GridBlockCount, HighestBlock: highestBlock(r),
+			Heads: blockHeads(r.CheckpointState()),
 		}
 		r.Sessions(func(s vsr.Session) {
 			rep.Sessions = append(rep.Sessions, Session{Client: s.Client.String(), Session: s.Session, Request: s.Request, LastOp: s.LastOp})
@@ -297,6 +310,22 @@ func highestBlock(r *vsr.Replica) uint64 {
 	var highest uint64
 	r.CheckpointBlocks(func(a uint64) { highest = max(highest, a) })
 	return highest
+}
+
+func blockHeads(cs storage.CheckpointState) []BlockHead {
+	var heads []BlockHead
+	for _, h := range []struct {
+		name string
+		ref  block.Ref
+	}{
+		{"free_set_acquired", cs.FreeSetAcquired.Last}, {"free_set_released", cs.FreeSetReleased.Last},
+		{"client_sessions", cs.ClientSessions.Last}, {"manifest", cs.Manifest.Newest}, {"snapshot", cs.Snapshot.Last},
+	} {
+		if h.ref.Address != 0 {
+			heads = append(heads, BlockHead{Name: h.name, Address: h.ref.Address, Checksum: h.ref.Checksum.String()})
+		}
+	}
+	return heads
 }
 
 // readOnly is the Disk with every write dropped (and reported done).
@@ -352,6 +381,9 @@ func (r *Report) print(w io.Writer) {
 	fmt.Fprintf(w, "as of checkpoint %d:\n", r.Superblock[bestCopy(r.Superblock)].Checkpoint)
 	fmt.Fprintf(w, "grid: %d of %d blocks acquired (%d bytes of %d-byte blocks), highest referenced block %d\n",
 		g.BlocksAcquired, g.BlockCapacity, g.BytesAcquired, g.BlockSize, g.HighestBlock)
+	for _, h := range g.Heads {
+		fmt.Fprintf(w, "  %s: block %d (checksum %s)\n", h.Name, h.Address, h.Checksum)
+	}
 	if r.DiscardedWrites > 0 {
 		fmt.Fprintf(w, "recovery would write %d times (repairs a start makes); inspect wrote nothing\n", r.DiscardedWrites)
 	}

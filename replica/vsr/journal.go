@@ -55,6 +55,11 @@ type sectorWrite struct {
 	writing bool
 	flight  []ringWaiter
 	waiting []ringWaiter
+	// spare is a third list to rotate through flight and waiting: the
+	// waiters of a completed write are being told while the next write
+	// is in flight and more wait, and the header ring's writes then
+	// allocate no lists of their own.
+	spare []ringWaiter
 }
 
 type ringWaiter struct {
@@ -230,7 +235,7 @@ func (j *journal) writeRingSector(slotIndex uint64, sum u128.U128) {
 func (j *journal) flushSector(k uint64) {
 	sw := &j.sectors[k]
 	sw.writing = true
-	sw.flight, sw.waiting = sw.waiting, sw.flight[:0]
+	sw.flight, sw.waiting, sw.spare = sw.waiting, sw.spare[:0], sw.flight[:0]
 	off := k * j.cfg.SectorSize
 	if j.sectorDone[k] == nil {
 		j.sectorDone[k] = func() { j.sectorWritten(k) }
@@ -267,5 +272,13 @@ func (j *journal) sectorWritten(k uint64) {
 		if s.has && s.header.Checksum == w.sum {
 			j.onDurable(op, w.sum)
 		}
+	}
+	// done's list goes back into the rotation: as the next flight's if no
+	// write is under way (flushSector makes it the spare), else as the
+	// spare.
+	if sw.flight == nil {
+		sw.flight = done[:0]
+	} else if sw.spare == nil {
+		sw.spare = done[:0]
 	}
 }

@@ -132,9 +132,8 @@ type Replica struct {
 	// committing is the op between its prefetch and the end of its
 	// compaction (execute), nil when no op is.
 	committing *Message
-	// commitGen names the commit in progress: a completion of one that
-	// cancelCommit abandoned (for state sync) finds it changed and stops.
-	commitGen uint64
+	// steps are committing's state machine steps (step.go).
+	steps *smSteps
 
 	pipeline      []pipelineEntry
 	requestQueue  []*Message
@@ -221,6 +220,7 @@ func New(o Options) (*Replica, error) {
 	r.tViewChange = newTimeout(retry, c.ViewChangeTicks)
 	r.tViewChangeSend = newTimeout(periodic, c.ViewChangeSendTicks)
 	r.tRepair = newTimeout(periodic, c.RepairTicks)
+	r.bindSteps()
 	return r, nil
 }
 
@@ -823,7 +823,11 @@ func (r *Replica) commitPipeline() {
 			panic(fmt.Sprintf("replica %d: pipeline head op %d does not follow commit_max %d", r.index, op, r.commitMax))
 		}
 		r.commitMax = op
-		r.pipeline = r.pipeline[1:]
+		// Moved down, not resliced: the pipeline keeps its capacity, so
+		// preparing allocates no new one.
+		n := copy(r.pipeline, r.pipeline[1:])
+		r.pipeline[n] = pipelineEntry{}
+		r.pipeline = r.pipeline[:n]
 		r.lastProgress = r.ticks
 		if r.abdicating {
 			r.resume()
@@ -1113,27 +1117,17 @@ func (r *Replica) execute(p *Message) bool {
 		return r.executePrefetched()
 	}
 	h := &p.Header
-	gen := r.commitGen
-	return r.await(func(done func()) { r.sm.Prefetch(h.Op, h.Timestamp, h.Operation, p.Body, done) },
-		func() {
-			if gen == r.commitGen && r.executePrefetched() {
-				r.commitJournal()
-			}
-		}) && r.executePrefetched()
+	r.steps.prefetch.begin()
+	r.sm.Prefetch(h.Op, h.Timestamp, h.Operation, p.Body, r.steps.prefetchDone)
+	return r.steps.prefetch.started() && r.executePrefetched()
 }
 
 func (r *Replica) executePrefetched() bool {
 	p := r.committing
 	r.apply(p)
-	gen := r.commitGen
-	return r.await(func(done func()) { r.sm.Compact(p.Header.Op, done) },
-		func() {
-			if gen != r.commitGen {
-				return
-			}
-			r.executeCompacted()
-			r.commitJournal()
-		}) && r.executeCompacted()
+	r.steps.compact.begin()
+	r.sm.Compact(p.Header.Op, r.steps.compactDone)
+	return r.steps.compact.started() && r.executeCompacted()
 }
 
 func (r *Replica) executeCompacted() bool {
@@ -1141,25 +1135,6 @@ func (r *Replica) executeCompacted() bool {
 	r.committing = nil
 	r.afterExecute(op)
 	return true
-}
-
-// await starts an asynchronous step and reports whether it completed before
-// start returned; if not, resume runs when it does. State machines may
-// complete at once (one held in memory) or from a storage completion, and
-// this keeps a run of ops that complete at once a loop, not a recursion.
-func (r *Replica) await(start func(done func()), resume func()) bool {
-	inline, completed := true, false
-	start(func() {
-		if completed {
-			panic(fmt.Sprintf("replica %d: a state machine step completed twice", r.index))
-		}
-		completed = true
-		if !inline {
-			resume()
-		}
-	})
-	inline = false
-	return completed
 }
 
 func (r *Replica) apply(p *Message) {

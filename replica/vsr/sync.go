@@ -412,13 +412,13 @@ func (r *Replica) onViewWhileStalled(m *Message) bool {
 
 // cancelCommit abandons the committing op: its parked grid reads fail, so
 // the state machine's steps waiting on them stop there, and a completion
-// that still arrives finds commitGen moved on. The state machine is left
+// that still arrives finds its steps unbound (bindSteps). The state machine is left
 // mid-op; only a state sync, which reopens it from a checkpoint, may
 // follow. An op already applied stays counted in commit_min: the synced
 // checkpoint replaces that state, and ops past it replay from the WAL.
 func (r *Replica) cancelCommit() {
 	r.logf("op %d: commit cancelled for state sync", r.committing.Header.Op)
-	r.commitGen++
+	r.bindSteps()
 	r.committing = nil
 	r.sync.commitStalled = 0
 	r.missingBlocks = r.missingBlocks[:0]

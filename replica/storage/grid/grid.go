@@ -31,8 +31,17 @@ type Grid struct {
 	writesIssued int
 	spare        []*write
 	idle         []func() // AwaitWrites callers, until no write is left
-	// reads wait for a slot (storage.Config.GridReadsMax), oldest first.
-	reads []*read
+	// reads wait for a slot (storage.Config.GridReadsMax), oldest first,
+	// from readHead on.
+	reads    []read
+	readHead int
+	// readSlots are the reads at the device, each with its completion
+	// bound once; freeSlots the slots not in use.
+	readSlots []readSlot
+	freeSlots []int
+	// readBufs are block buffers no read holds: a read whose body is only
+	// lent to its completion (ReadBlock) gives its buffer back.
+	readBufs [][]byte
 
 	// freeSetBlocks are the blocks of the current checkpoint's free-set
 	// trailers, which the encoding itself records as free.
@@ -79,20 +88,60 @@ type reader struct {
 }
 
 type read struct {
-	ref   block.Ref
-	done  func(blk []byte, ok bool)
+	ref  block.Ref
+	done func(blk []byte, ok bool)
+	// body, set instead of done (ReadBlock), is lent the block's body
+	// for the completion only.
+	body  func(body []byte, ok bool)
 	local bool // never parked: a failure is the answer
+}
+
+type readSlot struct {
+	r    read
+	buf  []byte
+	done func()
+}
+
+// whole is r's completion as one taking a whole block that is the
+// caller's, for the paths that hand over a copy (a write's, a repaired
+// block's read).
+func (r *read) whole() func(blk []byte, ok bool) {
+	if r.body == nil {
+		return r.done
+	}
+	body := r.body
+	return func(blk []byte, ok bool) {
+		if !ok {
+			body(nil, false)
+			return
+		}
+		body(block.Body(blk), true)
+	}
+}
+
+func (r *read) fail() {
+	if r.body != nil {
+		r.body(nil, false)
+		return
+	}
+	r.done(nil, false)
 }
 
 // New returns the grid of a freshly formatted data file (checkpoint 0: every
 // block free). A replica opening a checkpoint then calls OpenFreeSet.
 func New(st rio.Storage, layout storage.Layout, cluster u128.U128) *Grid {
-	return &Grid{
-		storage: st,
-		layout:  layout,
-		cluster: cluster,
-		free:    freeset.New(layout.GridBlockCount),
+	g := &Grid{
+		storage:   st,
+		layout:    layout,
+		cluster:   cluster,
+		free:      freeset.New(layout.GridBlockCount),
+		readSlots: make([]readSlot, layout.GridReadsMax),
 	}
+	for i := range g.readSlots {
+		g.readSlots[i].done = func() { g.readDone(i) }
+		g.freeSlots = append(g.freeSlots, len(g.readSlots)-1-i)
+	}
+	return g
 }
 
 // BlockBodyMax is the largest body WriteBlock accepts.
@@ -116,7 +165,7 @@ func (g *Grid) AwaitWrites(then func()) {
 }
 
 func (g *Grid) InFlight() (writes, reads int) {
-	return len(g.writes), g.readsInFlight + len(g.reads)
+	return len(g.writes), g.readsInFlight + len(g.reads) - g.readHead
 }
 
 // Acquire allocates the first free block past any active reservation, or
@@ -253,22 +302,18 @@ func (w *write) completed() {
 }
 
 // ReadBlock reads block address and checks it is the one checksum names,
-// then calls done with its body, which the caller owns. ok is false on any
+// then calls done with its body, which is valid only during done (the
+// buffer is the next read's). ok is false on any
 // mismatch (corruption, a misdirected or stale block); body is then nil. A
 // block with a write in flight is served from that write's copy when the
 // write completes, never from the disk it is racing.
 func (g *Grid) ReadBlock(address uint64, checksum u128.U128, done func(body []byte, ok bool)) {
-	g.ReadBlockFull(address, checksum, func(blk []byte, ok bool) {
-		if !ok {
-			done(nil, false)
-			return
-		}
-		done(block.Body(blk), true)
-	})
+	g.enqueueRead(read{ref: block.Ref{Address: address, Checksum: checksum}, body: done})
 }
 
 // ReadBlockFull is ReadBlock handing over the whole block, header included,
-// for callers that read its metadata (block.Metadata).
+// which the caller owns, for callers that read its metadata (block.Metadata)
+// or keep it.
 func (g *Grid) ReadBlockFull(address uint64, checksum u128.U128, done func(blk []byte, ok bool)) {
 	g.read(block.Ref{Address: address, Checksum: checksum}, false, done)
 }
@@ -280,8 +325,12 @@ func (g *Grid) ReadBlockLocal(ref block.Ref, done func(blk []byte, ok bool)) {
 }
 
 func (g *Grid) read(ref block.Ref, local bool, done func(blk []byte, ok bool)) {
-	g.layout.BlockOffset(ref.Address) // refuses an address outside the grid now, not when issued
-	g.reads = append(g.reads, &read{ref: ref, done: done, local: local})
+	g.enqueueRead(read{ref: ref, done: done, local: local})
+}
+
+func (g *Grid) enqueueRead(r read) {
+	g.layout.BlockOffset(r.ref.Address) // refuses an address outside the grid now, not when issued
+	g.reads = append(g.reads, r)
 	g.issueReads()
 }
 
@@ -315,40 +364,80 @@ func (g *Grid) SetMissing(missing func(ref block.Ref)) {
 // issueReads starts queued reads while slots are free. A read whose block
 // has a write in flight by the time it starts is served from the write.
 func (g *Grid) issueReads() {
-	for len(g.reads) > 0 {
-		r := g.reads[0]
+	for g.readHead < len(g.reads) {
+		r := g.reads[g.readHead]
 		if w := g.writing(r.ref.Address); w != nil {
-			g.reads = g.reads[1:]
-			w.readers = append(w.readers, reader{checksum: r.ref.Checksum, done: r.done})
+			g.popRead()
+			w.readers = append(w.readers, reader{checksum: r.ref.Checksum, done: r.whole()})
 			continue
 		}
 		if uint64(g.readsInFlight) >= g.layout.GridReadsMax {
 			return
 		}
-		g.reads = g.reads[1:]
+		g.popRead()
 		g.readsInFlight++
-		buf := make([]byte, g.layout.BlockSize)
-		g.storage.Read(rio.ZoneGrid, g.layout.BlockOffset(r.ref.Address), buf, func() {
-			g.readsInFlight--
-			g.issueReads()
-			res := block.Verify(buf, g.layout.SectorSize, g.cluster, r.ref)
-			g.stats.Reads[res]++
-			if res != block.Valid {
-				if g.missing != nil && !r.local {
-					waiting := g.parked[r.ref]
-					g.parked[r.ref] = append(waiting, r.done)
-					if len(waiting) == 0 {
-						g.parkedOrder = append(g.parkedOrder, r.ref)
-						g.missing(r.ref)
-					}
-					return
-				}
-				r.done(nil, false)
-				return
-			}
-			r.done(buf, true)
-		})
+		i := g.freeSlots[len(g.freeSlots)-1]
+		g.freeSlots = g.freeSlots[:len(g.freeSlots)-1]
+		sl := &g.readSlots[i]
+		sl.r, sl.buf = r, g.readBuffer()
+		g.storage.Read(rio.ZoneGrid, g.layout.BlockOffset(r.ref.Address), sl.buf, sl.done)
 	}
+}
+
+// popRead drops the queue's first read; an empty queue starts over at the
+// front of its array, so queuing allocates only to grow it.
+func (g *Grid) popRead() {
+	g.reads[g.readHead] = read{}
+	g.readHead++
+	if g.readHead == len(g.reads) {
+		g.reads, g.readHead = g.reads[:0], 0
+	}
+}
+
+// readBuffer is a zeroed block buffer, as a new one would be.
+func (g *Grid) readBuffer() []byte {
+	n := len(g.readBufs)
+	if n == 0 {
+		return make([]byte, g.layout.BlockSize)
+	}
+	buf := g.readBufs[n-1]
+	g.readBufs[n-1] = nil
+	g.readBufs = g.readBufs[:n-1]
+	clear(buf)
+	return buf
+}
+
+// readDone completes slot i's read: the slot is free (and the next read
+// started) before the block is verified and its reader called.
+func (g *Grid) readDone(i int) {
+	sl := &g.readSlots[i]
+	r, buf := sl.r, sl.buf
+	sl.r, sl.buf = read{}, nil
+	g.freeSlots = append(g.freeSlots, i)
+	g.readsInFlight--
+	g.issueReads()
+	res := block.Verify(buf, g.layout.SectorSize, g.cluster, r.ref)
+	g.stats.Reads[res]++
+	if res != block.Valid {
+		g.readBufs = append(g.readBufs, buf)
+		if g.missing != nil && !r.local {
+			waiting := g.parked[r.ref]
+			g.parked[r.ref] = append(waiting, r.whole())
+			if len(waiting) == 0 {
+				g.parkedOrder = append(g.parkedOrder, r.ref)
+				g.missing(r.ref)
+			}
+			return
+		}
+		r.fail()
+		return
+	}
+	if r.body != nil {
+		r.body(block.Body(buf), true)
+		g.readBufs = append(g.readBufs, buf)
+		return
+	}
+	r.done(buf, true)
 }
 
 // WriteRepaired writes a block received from a peer (a `block` message, which
@@ -379,7 +468,7 @@ func (g *Grid) WriteRepaired(want block.Ref, blk []byte, done func()) bool {
 			g.parkedOrder = slices.Delete(g.parkedOrder, i, i+1)
 		}
 		for _, done := range waiting {
-			g.reads = append(g.reads, &read{ref: want, done: done})
+			g.reads = append(g.reads, read{ref: want, done: done})
 		}
 		g.issueReads()
 	}

@@ -42,7 +42,8 @@ type readResult struct {
 	ok    bool
 }
 
-func (r *readResult) done(b []byte, ok bool) { r.calls++; r.body, r.ok = b, ok }
+// done keeps a copy: ReadBlock's body is lent for the completion only.
+func (r *readResult) done(b []byte, ok bool) { r.calls++; r.body, r.ok = append([]byte(nil), b...), ok }
 
 func TestWriteThenRead(t *testing.T) {
 	g, st := newTestGrid(64)

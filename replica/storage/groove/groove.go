@@ -30,9 +30,12 @@ type Groove struct {
 	saved  []byte // the undo log's old objects
 
 	prefetching bool
-	key         []byte // scratch for keys
-	tsKey       [timestampSize]byte
-	idKey       [idSize]byte
+	// pf is the prefetch under way, reused (one at a time) with its
+	// requests and bound completions, so prefetching allocates nothing.
+	pf    prefetch
+	key   []byte // scratch for keys
+	tsKey [timestampSize]byte
+	idKey [idSize]byte
 }
 
 type writeKind uint8

@@ -31,6 +31,17 @@ type prefetch struct {
 	next, active, completed  int
 	running, again, finished bool
 	done                     func(error)
+	// onID and onObject are request i's lookup completions, bound once
+	// per index (bind).
+	onID, onObject []func(v []byte, found bool, err error)
+}
+
+// bind makes the completions of requests up to n.
+func (p *prefetch) bind(n int) {
+	for i := len(p.onID); i < n; i++ {
+		p.onID = append(p.onID, func(v []byte, found bool, err error) { p.idLooked(i, v, found, err) })
+		p.onObject = append(p.onObject, func(v []byte, found bool, err error) { p.objectLooked(i, v, found, err) })
+	}
 }
 
 // Prefetch loads into the stash every object named by ids and timestamps
@@ -49,7 +60,8 @@ func (g *Groove) Prefetch(ids []u128.U128, timestamps []uint64, done func(error)
 	if len(ids) > 0 && g.ids == nil {
 		panic(fmt.Sprintf("groove %s: objects have no id", g.cfg.Name))
 	}
-	p := &prefetch{g: g, done: done}
+	p := &g.pf
+	*p = prefetch{g: g, done: done, reqs: p.reqs[:0], onID: p.onID, onObject: p.onObject}
 	for _, id := range ids {
 		if _, ok := g.stash.byID.get(id); ok {
 			continue
@@ -77,6 +89,7 @@ func (g *Groove) Prefetch(ids []u128.U128, timestamps []uint64, done func(error)
 		p.reqs = append(p.reqs, request{entry: e, ts: ts})
 	}
 	g.prefetching = true
+	p.bind(len(p.reqs))
 	p.pump()
 }
 
@@ -141,47 +154,55 @@ func (p *prefetch) start(i int) {
 	g := p.g
 	r := &p.reqs[i]
 	if !r.byID {
-		p.object(r)
+		p.object(i)
 		return
 	}
 	putID(g.idKey[:], r.id)
-	g.ids.Get(g.idKey[:], func(v []byte, found bool, err error) {
-		switch {
-		case err != nil:
-			r.err = err
-		case !found:
-			r.state = stateAbsent
-		default:
-			r.ts = binary.BigEndian.Uint64(v[idSize:])
-			if r.ts == 0 {
-				r.state = stateOrphan
-				break
-			}
-			p.object(r)
-			return
-		}
-		p.complete()
-	})
+	g.ids.Get(g.idKey[:], p.onID[i])
 }
 
-// object looks r.ts up in the object tree, into r's stash entry.
-func (p *prefetch) object(r *request) {
-	g := p.g
-	putTimestamp(g.tsKey[:], r.ts)
-	g.objects.Get(g.tsKey[:], func(v []byte, found bool, err error) {
-		switch {
-		case err != nil:
-			r.err = err
-		case !found && r.byID:
-			r.err = fmt.Errorf("groove %s: id %s names timestamp %d, which holds no object", g.cfg.Name, r.id, r.ts)
-		case !found:
-			r.state = stateAbsent
-		default:
-			copy(g.stash.object(r.entry), v[timestampSize:])
-			r.state = statePresent
+func (p *prefetch) idLooked(i int, v []byte, found bool, err error) {
+	r := &p.reqs[i]
+	switch {
+	case err != nil:
+		r.err = err
+	case !found:
+		r.state = stateAbsent
+	default:
+		r.ts = binary.BigEndian.Uint64(v[idSize:])
+		if r.ts == 0 {
+			r.state = stateOrphan
+			break
 		}
-		p.complete()
-	})
+		p.object(i)
+		return
+	}
+	p.complete()
+}
+
+// object looks request i's timestamp up in the object tree, into its
+// stash entry.
+func (p *prefetch) object(i int) {
+	g := p.g
+	putTimestamp(g.tsKey[:], p.reqs[i].ts)
+	g.objects.Get(g.tsKey[:], p.onObject[i])
+}
+
+func (p *prefetch) objectLooked(i int, v []byte, found bool, err error) {
+	g := p.g
+	r := &p.reqs[i]
+	switch {
+	case err != nil:
+		r.err = err
+	case !found && r.byID:
+		r.err = fmt.Errorf("groove %s: id %s names timestamp %d, which holds no object", g.cfg.Name, r.id, r.ts)
+	case !found:
+		r.state = stateAbsent
+	default:
+		copy(g.stash.object(r.entry), v[timestampSize:])
+		r.state = statePresent
+	}
+	p.complete()
 }
 
 // finish resolves the requests in order. A request whose name the maps no

@@ -22,6 +22,9 @@ type Tree struct {
 	levels      [LevelCountMax][]TableInfo
 	compactions []*compaction // this half-bar's, in level order
 	scratch     []byte
+	// lookups are the lookups no Get holds, reused with their key buffer
+	// and bound completions: a lookup that reads blocks allocates nothing.
+	lookups []*lookup
 }
 
 func newTree(f *Forest, cfg TreeConfig) (*Tree, error) {
@@ -91,7 +94,8 @@ func (t *Tree) Get(key []byte, done func(value []byte, found bool, err error)) {
 			return
 		}
 	}
-	g := &lookup{t: t, key: append([]byte(nil), key...), levels: t.levels, done: done}
+	g := t.newLookup()
+	g.key, g.levels, g.done = append(g.key[:0], key...), t.levels, done
 	g.level(0)
 }
 
@@ -100,6 +104,32 @@ type lookup struct {
 	key    []byte
 	levels [LevelCountMax][]TableInfo
 	done   func([]byte, bool, error)
+	// at and ref are the level and the block being read; onIndex and
+	// onValue the read's completions, bound once.
+	at               int
+	ref              BlockRef
+	onIndex, onValue func(body []byte, ok bool)
+}
+
+func (t *Tree) newLookup() *lookup {
+	if n := len(t.lookups); n > 0 {
+		g := t.lookups[n-1]
+		t.lookups[n-1] = nil
+		t.lookups = t.lookups[:n-1]
+		return g
+	}
+	g := &lookup{t: t}
+	g.onIndex, g.onValue = g.indexRead, g.valueRead
+	return g
+}
+
+// finish gives g back before calling done, which may start the next Get
+// (the value lies in the grid's block, not in g).
+func (g *lookup) finish(value []byte, found bool, err error) {
+	done := g.done
+	g.done, g.levels = nil, [LevelCountMax][]TableInfo{}
+	g.t.lookups = append(g.t.lookups, g)
+	done(value, found, err)
 }
 
 func (g *lookup) level(i int) {
@@ -113,39 +143,45 @@ func (g *lookup) level(i int) {
 		g.index(i, tables[j].Index)
 		return
 	}
-	g.done(nil, false, nil)
+	g.finish(nil, false, nil)
 }
 
 func (g *lookup) index(level int, ref BlockRef) {
-	g.t.f.grid.ReadBlock(ref.Address, ref.Checksum, func(body []byte, ok bool) {
-		ib, decoded := decodeIndexBlock(body, g.t.cfg.KeySize)
-		if !ok || !decoded {
-			g.done(nil, false, &BlockFaultError{Block: ref})
-			return
-		}
-		b := ib.search(g.key)
-		if b == ib.count || compareKeys(ib.keyMin(b), g.key) > 0 {
-			g.level(level + 1)
-			return
-		}
-		g.value(level, ib.ref(b))
-	})
+	g.at, g.ref = level, ref
+	g.t.f.grid.ReadBlock(ref.Address, ref.Checksum, g.onIndex)
+}
+
+func (g *lookup) indexRead(body []byte, ok bool) {
+	ib, decoded := decodeIndexBlock(body, g.t.cfg.KeySize)
+	if !ok || !decoded {
+		g.finish(nil, false, &BlockFaultError{Block: g.ref})
+		return
+	}
+	b := ib.search(g.key)
+	if b == ib.count || compareKeys(ib.keyMin(b), g.key) > 0 {
+		g.level(g.at + 1)
+		return
+	}
+	g.value(g.at, ib.ref(b))
 }
 
 func (g *lookup) value(level int, ref BlockRef) {
-	g.t.f.grid.ReadBlock(ref.Address, ref.Checksum, func(body []byte, ok bool) {
-		vb, decoded := decodeValueBlock(body, g.t.cfg.KeySize)
-		if !ok || !decoded {
-			g.done(nil, false, &BlockFaultError{Block: ref})
-			return
-		}
-		i := vb.search(g.key)
-		if i < vb.count && bytes.Equal(vb.value(i)[:g.t.cfg.KeySize], g.key) {
-			g.done(vb.value(i), !vb.tombstone(i), nil)
-			return
-		}
-		g.level(level + 1)
-	})
+	g.at, g.ref = level, ref
+	g.t.f.grid.ReadBlock(ref.Address, ref.Checksum, g.onValue)
+}
+
+func (g *lookup) valueRead(body []byte, ok bool) {
+	vb, decoded := decodeValueBlock(body, g.t.cfg.KeySize)
+	if !ok || !decoded {
+		g.finish(nil, false, &BlockFaultError{Block: g.ref})
+		return
+	}
+	i := vb.search(g.key)
+	if i < vb.count && bytes.Equal(vb.value(i)[:g.t.cfg.KeySize], g.key) {
+		g.finish(vb.value(i), !vb.tombstone(i), nil)
+		return
+	}
+	g.level(g.at + 1)
 }
 
 // Scan returns, in key order (from the largest key down if reversed), up to
