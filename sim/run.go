@@ -144,7 +144,7 @@ func (c *Cluster) workload(sc *simClient) {
 func (c *Cluster) downCount() int {
 	n := 0
 	for i := range c.replicas {
-		if c.down[i] || c.paused[i] {
+		if c.down[i] || c.paused[i] || c.reformatSettling(i) {
 			n++
 		}
 	}
@@ -204,6 +204,8 @@ func (c *Cluster) crash(i int) {
 }
 
 func (c *Cluster) restart(i int) {
+	c.maybeReformat(i)
+	c.healBeforeRestart(i)
 	c.down[i] = false
 	c.paused[i] = false
 	c.changed[i] = c.sched.Tick()
@@ -240,6 +242,20 @@ func (c *Cluster) startLiveness() {
 	for _, i := range perm[:coreSize] {
 		core[i] = true
 	}
+	// A replica settling a reformat cannot vote: the core needs a
+	// view-change quorum of others (the draws above stay as they were).
+	for k := coreSize; k < r; k++ {
+		n := 0
+		for i := range c.replicas {
+			if core[i] && !c.reformatSettling(i) {
+				n++
+			}
+		}
+		if n >= q {
+			break
+		}
+		core[perm[k]] = true
+	}
 	c.log("liveness: core %v", core)
 	c.net.Heal(1_000_000)
 	c.healClocks()
@@ -255,6 +271,14 @@ func (c *Cluster) startLiveness() {
 			c.paused[i] = false
 			c.net.SetNodeUp(i, true)
 			c.disks[i].Resume()
+		}
+	}
+	// A core replica waiting in recovering_head restarts, so that its
+	// disk is healed should too few others be healthy to settle it.
+	for i := range c.replicas {
+		if core[i] && !c.down[i] && c.replicas[i].RecoveringHead() && !c.replicas[i].Reformatting() {
+			c.crash(i)
+			c.restart(i)
 		}
 	}
 }
@@ -324,6 +348,7 @@ func (c *Cluster) Record() reports.Record {
 	rec.ReplyGapMax = c.replyGapMax
 	rec.Checkpoints = c.checks.checkpoints.Count()
 	rec.StateSyncs = c.stateSyncs
+	rec.RecoveringHead, rec.DisksHealed = c.recoveringHeads, c.disksHealed
 	rec.GridBlocksMax = c.gridBlocksMax
 	rec.GridLeakChecks, rec.GridLeakSkips = c.gridLeakChecks, c.gridLeakSkips
 	rec.JournalWraps = c.state.CommitMax() / c.vcfg.JournalSlotCount
