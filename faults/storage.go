@@ -176,3 +176,15 @@ func DrawReformats(seed uint64, replicas int, off []string) Reformats {
 	}
 	return r
 }
+
+// DescribeReformats lists the reformat plan by name, for the run record.
+func DescribeReformats(r Reformats) map[string]any {
+	if r.Replica < 0 {
+		return map[string]any{"storage_reformats_max": 0}
+	}
+	return map[string]any{
+		"storage_reformats_max":        r.Max,
+		"storage_reformat_replica":     r.Replica,
+		"storage_reformat_probability": r.Probability,
+	}
+}

@@ -55,6 +55,16 @@ func (c *Cluster) reformatSettling(i int) bool {
 	return r != nil && !c.down[i] && r.Reformatting()
 }
 
+// mayBeSettlingReformat reports whether replica i, up or down, may still
+// run from a reformatted data file no view has settled: a down one's
+// restart would tell, so a reformatted replica that is down counts.
+func (c *Cluster) mayBeSettlingReformat(i int) bool {
+	if c.reformat.done == 0 || i != c.reformat.plan.Replica {
+		return false
+	}
+	return c.replicas[i] == nil || c.replicas[i].Reformatting()
+}
+
 // healthy reports whether replica i is up and can vote: not paused, done
 // opening, sure of its log.
 func (c *Cluster) healthy(i int) bool {

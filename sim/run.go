@@ -247,7 +247,7 @@ func (c *Cluster) startLiveness() {
 	for k := coreSize; k < r; k++ {
 		n := 0
 		for i := range c.replicas {
-			if core[i] && !c.reformatSettling(i) {
+			if core[i] && !c.mayBeSettlingReformat(i) {
 				n++
 			}
 		}
@@ -365,6 +365,7 @@ func (c *Cluster) Record() reports.Record {
 	rec.StorageFaults = c.storageFaultsRecord()
 	if c.sfaults.on {
 		maps.Copy(rec.Options, faults.DescribeStorage(c.sfaults.plan))
+		maps.Copy(rec.Options, faults.DescribeReformats(c.reformat.plan))
 	}
 	rec.Scrub = c.scrubRecord()
 	rec.ExitCode = rec.Result.ExitCode()

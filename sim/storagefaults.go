@@ -39,8 +39,9 @@ func (c *Cluster) newStorageFaults() error {
 	}
 	r := c.opts.ReplicaCount
 	atlas := disk.NewAtlas(rng, r, int(vsr.QuorumsFor(uint8(r)).Replication), chunks)
-	if rp := faults.DrawReformats(c.opts.Seed, r, c.cfg.StorageFaultsOff); rp.Replica >= 0 {
-		c.reformat = reformatting{plan: rp, rng: rand.New(rand.NewPCG(c.opts.Seed, faults.ReformatStream+1))}
+	c.reformat.plan = faults.DrawReformats(c.opts.Seed, r, c.cfg.StorageFaultsOff)
+	if rp := c.reformat.plan; rp.Replica >= 0 {
+		c.reformat.rng = rand.New(rand.NewPCG(c.opts.Seed, faults.ReformatStream+1))
 		atlas.Reformatted(rp.Replica)
 	}
 	for i, d := range c.disks {
