@@ -260,11 +260,16 @@ func (c *Cluster) startLiveness() {
 	c.net.Heal(1_000_000)
 	c.healClocks()
 	fast := disk.Options{ReadLatencyMinNs: 1_000_000, WriteLatencyMinNs: 1_000_000}
+	// Replicas outside the core go down first, so that a core replica's
+	// restart counts only the core as its healthy peers (healBeforeRestart).
 	for i := range c.replicas {
 		c.disks[i].SetOptions(fast)
-		switch {
-		case !core[i] && !c.down[i]:
+		if !core[i] && !c.down[i] {
 			c.crash(i)
+		}
+	}
+	for i := range c.replicas {
+		switch {
 		case core[i] && c.down[i]:
 			c.restart(i)
 		case core[i] && c.paused[i]:
@@ -273,10 +278,11 @@ func (c *Cluster) startLiveness() {
 			c.disks[i].Resume()
 		}
 	}
-	// A core replica waiting in recovering_head restarts, so that its
-	// disk is healed should too few others be healthy to settle it.
+	// A core replica waiting in recovering_head, or still opening (it may
+	// yet wait there), restarts, so that its disk is healed should too few
+	// others be healthy to settle it.
 	for i := range c.replicas {
-		if core[i] && !c.down[i] && c.replicas[i].RecoveringHead() && !c.replicas[i].Reformatting() {
+		if r := c.replicas[i]; core[i] && !c.down[i] && (r.RecoveringHead() || r.Status() == vsr.StatusRecovering) && !r.Reformatting() {
 			c.crash(i)
 			c.restart(i)
 		}
