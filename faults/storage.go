@@ -40,10 +40,11 @@ const (
 	ClassTorn             = "torn"
 	ClassSuperblock       = "superblock"
 	ClassGrid             = "grid" // a zone, not a class: faults in the grid zone
+	ClassReformat         = "reformat"
 )
 
 // StorageClasses lists every name --storage-faults-off takes.
-var StorageClasses = []string{ClassLatent, ClassBitRot, ClassWrite, ClassMisdirectedWrite, ClassMisdirectedRead, ClassTorn, ClassSuperblock, ClassGrid}
+var StorageClasses = []string{ClassLatent, ClassBitRot, ClassWrite, ClassMisdirectedWrite, ClassMisdirectedRead, ClassTorn, ClassSuperblock, ClassGrid, ClassReformat}
 
 // StorageFaults is one seed's storage fault plan.
 type StorageFaults struct {
@@ -121,5 +122,62 @@ func DescribeStorage(s StorageFaults) map[string]any {
 		"storage_superblock_probability":      f.Superblock,
 		"storage_tear_within":                 f.TearWithin,
 		"storage_grid_faults":                 s.Grid,
+	}
+}
+
+// ReformatStream names the seed's PCG stream reformats are drawn from: its
+// own, so that drawing them moves no other draw.
+const ReformatStream = StorageStream + 2
+
+// Reformats: on a share of seeds, one replica (drawn) may have its data
+// file wiped while it is down (a disk replaced) and rejoin from a
+// reformatted one, at most reformatsMax times, each of its restarts being a
+// reformat with a drawn probability.
+const (
+	reformatOffShare = 0.5
+	// reformatReplicasMin: with fewer replicas, the others are no
+	// view-change quorum, so they could never settle the new data file
+	// (vsr's reformat protocol, recovery.go), and with one the data is
+	// simply gone.
+	reformatReplicasMin = 3
+	// reformatsMax bounds the reformats of a seed, as TigerBeetle's VOPR
+	// does (replica count + 2).
+	reformatsExtra                 = 2
+	reformatPPMMin, reformatPPMMax = 100_000, 1_000_000
+)
+
+// Reformats is one seed's reformat plan. Replica < 0: none.
+type Reformats struct {
+	Replica     int     // the one replica whose data file may be wiped
+	Max         int     // reformats at most
+	Probability float64 // that a restart of Replica is a reformat
+}
+
+// DrawReformats draws the reformat plan of seed for a cluster of replicas,
+// from ReformatStream, in this order: one Float64 (off if < reformatOffShare),
+// one IntN(replicas) for the replica, one IntN(replicas+reformatsExtra) for
+// the count (plus one), one PPM draw for the probability; all drawn even
+// where the cluster is too small, or ClassReformat is in off, which turn
+// it off.
+func DrawReformats(seed uint64, replicas int, off []string) Reformats {
+	rng := rand.New(rand.NewPCG(seed, ReformatStream))
+	none := rng.Float64() < reformatOffShare
+	r := Reformats{Replica: rng.IntN(replicas), Max: 1 + rng.IntN(replicas+reformatsExtra)}
+	r.Probability = draw.PPM(rng, reformatPPMMin, reformatPPMMax)
+	if none || replicas < reformatReplicasMin || slices.Contains(off, ClassReformat) {
+		return Reformats{Replica: -1}
+	}
+	return r
+}
+
+// DescribeReformats lists the reformat plan by name, for the run record.
+func DescribeReformats(r Reformats) map[string]any {
+	if r.Replica < 0 {
+		return map[string]any{"storage_reformats_max": 0}
+	}
+	return map[string]any{
+		"storage_reformats_max":        r.Max,
+		"storage_reformat_replica":     r.Replica,
+		"storage_reformat_probability": r.Probability,
 	}
 }

@@ -48,3 +48,33 @@ func TestDrawStorage(t *testing.T) {
 		t.Fatal("an unknown class was accepted")
 	}
 }
+
+// Reformats are drawn on some seeds only, never for a cluster too small
+// to settle a reformatted replica, and never with the class turned off;
+// the draw is the seed's alone.
+func TestDrawReformats(t *testing.T) {
+	on := 0
+	for seed := uint64(1); seed <= 200; seed++ {
+		r := DrawReformats(seed, 3, nil)
+		if r != DrawReformats(seed, 3, nil) {
+			t.Fatalf("seed %d: two draws differ", seed)
+		}
+		if r.Replica >= 0 {
+			on++
+			if r.Replica >= 3 || r.Max < 1 || r.Max > 3+reformatsExtra || r.Probability <= 0 || r.Probability > 1 {
+				t.Fatalf("seed %d: plan %+v", seed, r)
+			}
+		}
+		for _, small := range []int{1, 2} {
+			if p := DrawReformats(seed, small, nil); p.Replica >= 0 {
+				t.Fatalf("seed %d: reformats drawn for %d replicas", seed, small)
+			}
+		}
+		if p := DrawReformats(seed, 5, []string{ClassReformat}); p.Replica >= 0 {
+			t.Fatalf("seed %d: reformats drawn with the class off", seed)
+		}
+	}
+	if on < 50 || on > 150 {
+		t.Fatalf("reformats on %d of 200 seeds, want about half", on)
+	}
+}

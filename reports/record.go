@@ -116,6 +116,12 @@ type Record struct {
 	// StateSyncs counts replicas that adopted a peer's newer checkpoint,
 	// having fallen behind what the WALs still held.
 	StateSyncs uint64 `json:"state_syncs"`
+	// RecoveringHead counts replicas that opened unsure of their WAL's head
+	// (or from a reformatted data file) and waited in recovering_head;
+	// DisksHealed the restarts whose disk the simulator healed first, lest
+	// too many replicas wait at once (see sim's restart).
+	RecoveringHead uint64 `json:"recovering_head,omitempty"`
+	DisksHealed    uint64 `json:"disks_healed,omitempty"`
 	// GridBlocksMax is the most grid blocks any replica held acquired at a
 	// checkpoint; JournalWraps how many times the highest committed op went
 	// round the WAL.
@@ -147,8 +153,8 @@ type Record struct {
 }
 
 // StorageFaults counts a run's injected storage faults by class, over every
-// replica's disk. Reformats counts data files wiped (none yet: reformat is
-// not simulated).
+// replica's disk. Reformats counts data files wiped while their replica
+// was down (a disk replaced), each rejoining from a reformatted one.
 type StorageFaults struct {
 	Latent           uint64 `json:"latent"`
 	BitRot           uint64 `json:"bit_rot"`

@@ -160,6 +160,10 @@ type Cluster struct {
 	clocks clocks
 
 	sfaults storageFaults
+
+	reformat        reformatting
+	recoveringHeads uint64 // replicas that entered recovering_head
+	disksHealed     uint64 // restarts whose disk was healed first
 }
 
 // New builds the cluster for opts: formats every data file and opens every
@@ -394,6 +398,9 @@ func (o observer) StatusChanged(replica uint8, status vsr.Status, view uint32) {
 	if status == vsr.StatusViewChange {
 		c.viewChanges++
 	}
+	if status == vsr.StatusRecoveringHead {
+		c.recoveringHeads++
+	}
 	c.viewMax = max(c.viewMax, view)
 	c.checkStatus(replica, status, view)
 }
@@ -482,6 +489,7 @@ const (
 	evReply
 	evEvicted
 	evRequest
+	evReformat
 )
 
 func (c *Cluster) record(kind uint8, a, b, d uint64) {

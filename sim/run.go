@@ -148,7 +148,7 @@ func (c *Cluster) workload(sc *simClient) {
 func (c *Cluster) downCount() int {
 	n := 0
 	for i := range c.replicas {
-		if c.down[i] || c.paused[i] {
+		if c.down[i] || c.paused[i] || c.reformatSettling(i) {
 			n++
 		}
 	}
@@ -208,6 +208,8 @@ func (c *Cluster) crash(i int) {
 }
 
 func (c *Cluster) restart(i int) {
+	c.maybeReformat(i)
+	c.healBeforeRestart(i)
 	c.down[i] = false
 	c.paused[i] = false
 	c.changed[i] = c.sched.Tick()
@@ -244,21 +246,49 @@ func (c *Cluster) startLiveness() {
 	for _, i := range perm[:coreSize] {
 		core[i] = true
 	}
+	// A replica settling a reformat cannot vote: the core needs a
+	// view-change quorum of others (the draws above stay as they were).
+	for k := coreSize; k < r; k++ {
+		n := 0
+		for i := range c.replicas {
+			if core[i] && !c.mayBeSettlingReformat(i) {
+				n++
+			}
+		}
+		if n >= q {
+			break
+		}
+		core[perm[k]] = true
+	}
 	c.log("liveness: core %v", core)
 	c.net.Heal(1_000_000)
 	c.healClocks()
 	fast := disk.Options{ReadLatencyMinNs: 1_000_000, WriteLatencyMinNs: 1_000_000}
+	// Replicas outside the core go down first, so that a core replica's
+	// restart counts only the core as its healthy peers (healBeforeRestart).
 	for i := range c.replicas {
 		c.disks[i].SetOptions(fast)
-		switch {
-		case !core[i] && !c.down[i]:
+		if !core[i] && !c.down[i] {
 			c.crash(i)
+		}
+	}
+	for i := range c.replicas {
+		switch {
 		case core[i] && c.down[i]:
 			c.restart(i)
 		case core[i] && c.paused[i]:
 			c.paused[i] = false
 			c.net.SetNodeUp(i, true)
 			c.disks[i].Resume()
+		}
+	}
+	// A core replica waiting in recovering_head, or still opening (it may
+	// yet wait there), restarts, so that its disk is healed should too few
+	// others be healthy to settle it.
+	for i := range c.replicas {
+		if r := c.replicas[i]; core[i] && !c.down[i] && (r.RecoveringHead() || r.Status() == vsr.StatusRecovering) && !r.Reformatting() {
+			c.crash(i)
+			c.restart(i)
 		}
 	}
 }
@@ -328,6 +358,7 @@ func (c *Cluster) Record() reports.Record {
 	rec.ReplyGapMax = c.replyGapMax
 	rec.Checkpoints = c.checks.checkpoints.Count()
 	rec.StateSyncs = c.stateSyncs
+	rec.RecoveringHead, rec.DisksHealed = c.recoveringHeads, c.disksHealed
 	rec.GridBlocksMax = c.gridBlocksMax
 	rec.GridLeakChecks, rec.GridLeakSkips = c.gridLeakChecks, c.gridLeakSkips
 	rec.JournalWraps = c.state.CommitMax() / c.vcfg.JournalSlotCount
@@ -344,6 +375,7 @@ func (c *Cluster) Record() reports.Record {
 	rec.StorageFaults = c.storageFaultsRecord()
 	if c.sfaults.on {
 		maps.Copy(rec.Options, faults.DescribeStorage(c.sfaults.plan))
+		maps.Copy(rec.Options, faults.DescribeReformats(c.reformat.plan))
 	}
 	rec.Scrub = c.scrubRecord()
 	rec.ExitCode = rec.Result.ExitCode()

@@ -39,6 +39,11 @@ func (c *Cluster) newStorageFaults() error {
 	}
 	r := c.opts.ReplicaCount
 	atlas := disk.NewAtlas(rng, r, int(vsr.QuorumsFor(uint8(r)).Replication), chunks)
+	c.reformat.plan = faults.DrawReformats(c.opts.Seed, r, c.cfg.StorageFaultsOff)
+	if rp := c.reformat.plan; rp.Replica >= 0 {
+		c.reformat.rng = rand.New(rand.NewPCG(c.opts.Seed, faults.ReformatStream+1))
+		atlas.Reformatted(rp.Replica)
+	}
 	for i, d := range c.disks {
 		o := c.opts.Storage
 		o.Faults = &c.sfaults.plan.Disk
@@ -74,5 +79,6 @@ func (c *Cluster) storageFaultsRecord() *reports.StorageFaults {
 		rec.Torn += s.Torn
 		rec.Superblock += s.Superblock
 	}
+	rec.Reformats = c.reformat.done
 	return rec
 }

@@ -31,6 +31,11 @@ type journal struct {
 
 	chain chainSegment // a hash-chained run of the log, for verifiedFrom
 
+	// ringCorrupt marks slots whose header ring entry read damaged at open;
+	// headerRing keeps those bytes (a damaged entry must read damaged again
+	// after a crash, lest a hidden op seem never written) until repairRing.
+	ringCorrupt []bool
+
 	// Reused across writes: Storage.Write copies its buffer before
 	// returning, and each slot or sector has one write in flight at a time,
 	// so one completion per slot and per sector serves every write.
@@ -160,6 +165,31 @@ func (j *journal) findPrepare(op uint64, sum u128.U128) *Message {
 	return nil
 }
 
+// repairRing rebuilds the header ring entries that read damaged at open,
+// once the log is known (the head was certain, or a view settled it), so
+// that no ring sector written later carries the damage forward: from the
+// slot's durable prepare, or else as never written. Zeros are safe then: a
+// slot whose prepare reads damaged stays faulty across a crash (zeros
+// beside a damaged prepare are a faulty slot), one whose prepare ring never
+// held anything (zeros) never held an acknowledged op, and the ops it might
+// have hidden are below the head, where the log's gaps say so, or past the
+// highest op this replica may acknowledge.
+func (j *journal) repairRing() {
+	for s, bad := range j.ringCorrupt {
+		if !bad {
+			continue
+		}
+		sl := &j.slots[s]
+		entry := j.headerRing[uint64(s)*HeaderSize : uint64(s+1)*HeaderSize]
+		if sl.has && sl.prepare != nil && sl.durable == sl.header.Checksum && sl.prepare.Header.Checksum == sl.durable {
+			copy(entry, sl.prepare.Bytes()[:HeaderSize])
+		} else {
+			clear(entry)
+		}
+		j.ringCorrupt[s] = false
+	}
+}
+
 // write makes m durable in its slot. The header must already be in the log.
 // onDurable fires once the prepare and its header-ring copy are both on disk.
 //
@@ -216,6 +246,9 @@ func (j *journal) prepareWritten(slotIndex uint64) {
 	m := s.inflight
 	s.inflight = nil
 	copy(j.headerRing[slotIndex*HeaderSize:(slotIndex+1)*HeaderSize], m.Bytes()[:HeaderSize])
+	if j.ringCorrupt != nil {
+		j.ringCorrupt[slotIndex] = false
+	}
 	j.writeRingSector(slotIndex, m.Header.Checksum)
 }
 

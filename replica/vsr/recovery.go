@@ -10,8 +10,20 @@ import (
 // Format writes a fresh data file: view 0 superblock copies and the root
 // prepare at op 0. done runs once everything is durable.
 func Format(cfg Config, cluster u128.U128, replica uint8, storage rio.Storage, done func()) {
+	format(cfg, cluster, replica, storage, false, done)
+}
+
+// Reformat writes a data file for a replica whose old one was lost (a disk
+// replaced): Format's, marked Reformatted, so that the replica rejoins as
+// the reformat protocol below says instead of believing it never promised
+// anything. A cluster's first format must use Format.
+func Reformat(cfg Config, cluster u128.U128, replica uint8, storage rio.Storage, done func()) {
+	format(cfg, cluster, replica, storage, true, done)
+}
+
+func format(cfg Config, cluster u128.U128, replica uint8, storage rio.Storage, reformatted bool, done func()) {
 	root := RootHeader(cluster)
-	state := VSRState{Sequence: 1, Replica: replica, ViewHeaders: []Header{root}}
+	state := VSRState{Sequence: 1, Replica: replica, ViewHeaders: []Header{root}, Reformatted: reformatted}
 	pending := SuperblockCopies + 2
 	complete := func() {
 		pending--
@@ -206,7 +218,22 @@ func (r *Replica) openJournal(ring []byte, prepares [][]byte) {
 	d := r.sb.durable
 	slots := r.cfg.JournalSlotCount
 	copy(r.journal.headerRing, ring)
-	r.classifySlots(ring, prepares)
+	ringCorrupt := r.classifySlots(ring, prepares)
+	r.journal.ringCorrupt = ringCorrupt
+	r.reformat = reformatState{on: d.Reformatted, head: d.ReformatHead}
+	if d.Reformatted && d.ReformatHead == 0 {
+		// Learned before a crash (it is durable before anything uses it).
+		r.reformat.view = d.View
+	}
+	if d.Reformatted {
+		// Everything the lost data file held, it may have acknowledged:
+		// only what this data file holds durably is known.
+		for s := uint64(0); s < slots; s++ {
+			if sl := &r.journal.slots[s]; !sl.has || sl.durable != sl.header.Checksum {
+				sl.faulty = true
+			}
+		}
+	}
 	var viewHead uint64
 	for i := range d.ViewHeaders {
 		viewHead = max(viewHead, d.ViewHeaders[i].Op)
@@ -244,7 +271,13 @@ func (r *Replica) openJournal(ring []byte, prepares [][]byte) {
 	r.logf("recovered: view %d log_view %d op %d commit_max %d", r.view, r.logView, r.op, r.commitMax)
 	r.tPing.start(r.rng)
 	r.tRepair.start(r.rng)
+	uncertain := !r.solo() && (r.headUncertain(ringCorrupt) || (r.reformat.on && r.reformat.head == 0))
+	if !uncertain {
+		r.journal.repairRing()
+	}
 	switch {
+	case uncertain:
+		r.enterRecoveringHead()
 	case r.solo():
 		// Alone, the durable hash-chained prefix of the log is exactly what
 		// was committed: writes can complete out of order, but an op commits
@@ -299,37 +332,38 @@ const (
 
 // classifySlots fills the journal's slots from the two rings read at open,
 // after TigerBeetle's WAL recovery table, with H the header ring's copy of a
-// slot and P the prepare ring's. It leans on two facts of the fault model
-// (sim/disk's atlas holds the simulator to them):
+// slot and P the prepare ring's. An op is acknowledged only once both its
+// copies are durable, and the header ring entry is written second, so:
 //
-//   - a replica never has both copies of a slot damaged at once. A damaged
-//     header ring entry thus sits beside the prepare as last written, and a
-//     lost or damaged prepare beside its intact header;
-//   - damage flips bits and never yields zeros, and a header ring write is
-//     never lost, so a copy of all zeros was never written.
+//   - a readable H (zeros, or a header) says what the slot last held as
+//     acknowledged: an op whose H never landed was never acknowledged, and a
+//     damaged or lost P beside it is a faulty slot of H's op, never nacked;
 //
-// An op is acknowledged only once both its copies are durable, so a slot
-// whose copies are both unreadable is a torn append (both writes in flight
-// at a crash), never acknowledged, and no slot can hide an acknowledged op
-// above the head: the head is always certain, and TigerBeetle's
-// recovering_head, for a data file that can lose both copies of a slot, has
-// no case to serve here. Faulty slots are still never nacked.
+//   - a damaged H hides what the slot held. The prepare, if it reads, names
+//     the op most likely there, but a lost prepare write could leave an
+//     older op's under a newer acknowledged header. Crash tears damage
+//     header ring sectors (a torn sector write takes sixteen headers with
+//     it), and so do faults at rest, so this is not rare: the slot may hide
+//     an acknowledged op a wrap above the prepare's. It returns which slots'
+//     H is damaged, for headUncertain.
 //
-//	H       P       action
-//	zero    zero    empty
-//	valid   valid   same checksum: clean
-//	                H.op < P.op (crash before the header write): P
-//	                H.op > P.op (prepare write lost): faulty, H's header
-//	                same op, other checksum: the newer view's; faulty if H's
-//	valid   zero    faulty, H's header (prepare write lost)
-//	valid   corrupt faulty, H's header (torn or damaged prepare)
-//	zero    valid   P (crash before the header write)
-//	corrupt valid   P (the header entry damaged; P is what was last written)
-//	zero    corrupt faulty, no header (torn first write)
-//	corrupt zero    faulty, no header
-//	corrupt corrupt faulty, no header (torn append)
-func (r *Replica) classifySlots(ring []byte, prepares [][]byte) {
+//     H       P       action
+//     zero    zero    empty
+//     valid   valid   same checksum: clean
+//     H.op < P.op (crash before the header write): P
+//     H.op > P.op (prepare write lost): faulty, H's header
+//     same op, other checksum: the newer view's; faulty if H's
+//     valid   zero    faulty, H's header (prepare write lost)
+//     valid   corrupt faulty, H's header (torn or damaged prepare)
+//     zero    valid   P (crash before the header write)
+//     corrupt valid   P (the header entry damaged; P is what was last written,
+//     or a lost write's leftover: headUncertain)
+//     zero    corrupt faulty, no header (torn first write)
+//     corrupt zero    faulty, no header (headUncertain)
+//     corrupt corrupt faulty, no header (headUncertain)
+func (r *Replica) classifySlots(ring []byte, prepares [][]byte) (ringCorrupt []bool) {
 	slots := r.cfg.JournalSlotCount
+	ringCorrupt = make([]bool, slots)
 	hs := make([]Header, slots)
 	ps := make([]*Message, slots)
 	hState := make([]copyState, slots)
@@ -343,6 +377,7 @@ func (r *Replica) classifySlots(ring []byte, prepares [][]byte) {
 			hState[s] = copyValid
 		default:
 			hState[s] = copyCorrupt
+			ringCorrupt[s] = true
 		}
 		pState[s] = copyCorrupt
 		if b := prepares[s]; allZero(b) {
@@ -382,6 +417,7 @@ func (r *Replica) classifySlots(ring []byte, prepares [][]byte) {
 			sl.faulty = true
 		}
 	}
+	return ringCorrupt
 }
 
 func allZero(b []byte) bool {
@@ -391,4 +427,194 @@ func allZero(b []byte) bool {
 		}
 	}
 	return true
+}
+
+// nonceStream names the PRNG stream a replica's boot nonce is drawn from.
+const nonceStream = 0x0BADC0DE
+
+// headUncertain reports whether the WAL may have lost an op this replica
+// acknowledged above its head (TigerBeetle's uncertain head): a slot whose
+// header ring entry is damaged may hide any op it could hold, and one of
+// those above the head, up to the highest op this replica may have
+// acknowledged (AckMax of its checkpoint), would be an acknowledged op its
+// log no longer names. Such a replica's join_view would let a view change
+// nack or simply miss that op, so it waits in recovering_head. Below the
+// head a hidden op is only a gap in a log whose head is known; repair fills
+// it and a faulty slot is never nacked.
+func (r *Replica) headUncertain(ringCorrupt []bool) bool {
+	slots := r.cfg.JournalSlotCount
+	top := min(r.ackMax(), r.op+slots-1)
+	for op := r.op + 1; op <= top; op++ {
+		if ringCorrupt[op%slots] {
+			r.logf("recovering_head: slot %d may hide op %d (head %d, ack_max %d)", op%slots, op, r.op, r.ackMax())
+			return true
+		}
+	}
+	return false
+}
+
+// recovering_head. A replica that cannot vouch for its log (its head is
+// uncertain, or its data file was reformatted) takes no part in consensus:
+// no exit_view or join_view votes, no prepare_oks, never primary, no nacks.
+// It serves what it holds (prepares by checksum, blocks, replies) and asks
+// every peer for its view with this boot's nonce each repair round. A `view`
+// settles it (settlesHead) if it is of a newer view, whose log a view change
+// chose without us, or echoes our nonce, so was sent after the crash by the
+// primary of our own view and names every op we acknowledged in it. It then
+// installs that view as a backup, repairs and rejoins.
+//
+// Reformat. A replica whose data file is lost is given a new one (Reformat)
+// and must never vote with state it no longer has: every prepare_ok, nack
+// and join_view of its old incarnation was a promise the new data file does
+// not remember. This is TigerBeetle's approach, adapted. TigerBeetle's
+// `recover` commits a pipeline of no-ops through the cluster (so every op
+// the old replica may have acknowledged is committed before the new file
+// exists) and formats the file in the client's view + 2 (the old replica may
+// have voted in view + 1), after which the replica joins by state sync. We
+// learn the view from the replicas instead, and keep the replica out until
+// it holds a view's log:
+//
+//  1. It starts in recovering_head with no view, and every slot of its WAL
+//     faulty: it never nacks what it does not hold durably.
+//  2. It asks every peer for its view (get_view, nonce). Once a view-change
+//     quorum of distinct peers answered after this boot, it takes the
+//     highest view heard plus reformatViewMargin, writes it durably, and
+//     from then on accepts only a `view` of at least that view.
+//  3. It asks that view of its peers (an exit_view for it, which moves them
+//     there) and installs the first `view` of that view or later: a log a
+//     view change chose without it, holding every committed op. It then
+//     syncs to the primary's checkpoint if far behind (a syncing replica
+//     does not join view changes) and repairs like any backup.
+//  4. Its data file stays marked until its durable commit_max reaches the
+//     head of that first view: every op the old replica acknowledged that
+//     may still be uncommitted lies at or below it, so until then a restart
+//     marks every slot not held durably faulty again.
+//
+// Why the margin is safe: the old replica voted or acknowledged in a view x
+// only once x was durable; x was entered by a view-change quorum of
+// exit_view votes for x-1 (a jump follows someone who was), and votes are
+// sent only for durable views, so a quorum but the old replica had durable
+// view >= x-1. Any view-change quorum of the others intersects it (2 view-
+// change quorums exceed the replica count, less one), so the highest view
+// heard is >= x-1, and highest + 2 > x: the new replica never speaks in a view
+// the old one spoke in, and never takes a log older than what it promised.
+// A step by its own exit_view (3) moves peers to a view no quorum left; the
+// new replica settles and votes only in views a view change then started,
+// which brings the argument back for the next reformat. No-ops are not
+// needed: what they buy TigerBeetle (nacks of a fresh replica are of ops
+// its predecessor never saw) the faulty WAL of step 1 and step 4 give here.
+// A cluster of one or two cannot reformat (no view-change quorum of others);
+// the simulator draws reformats only where the cluster can afford them.
+const reformatViewMargin = 2
+
+// reformatState is a reformatted replica's progress through the protocol
+// above.
+type reformatState struct {
+	on   bool   // the data file is still marked Reformatted
+	head uint64 // ReformatHead: 0 until a view settled the replica
+	view uint32 // the first view it may join; 0 until learned
+	// heard is, per peer, 1 + the view it answered with after this boot.
+	heard [ReplicasMax]uint32
+}
+
+func (r *Replica) enterRecoveringHead() {
+	r.logf("recovering_head: view %d log_view %d op %d reformatted=%v", r.view, r.logView, r.op, r.reformat.on)
+	r.setStatus(StatusRecoveringHead)
+	r.askViews()
+}
+
+// RecoveringHead reports whether the replica waits in recovering_head.
+func (r *Replica) RecoveringHead() bool { return r.status == StatusRecoveringHead }
+
+// Reformatting reports whether the replica runs from a reformatted data
+// file that a view has not yet settled.
+func (r *Replica) Reformatting() bool { return r.reformat.on && r.reformat.head == 0 }
+
+// recoveringHeadHears reports whether a replica in recovering_head handles a
+// message of command c: only what serves peers, keeps its clock, or may
+// settle it.
+func recoveringHeadHears(c Command) bool {
+	switch c {
+	case CommandPing, CommandPong, CommandPingClient, CommandView,
+		CommandGetHeaders, CommandGetPrepare, CommandGetBlocks, CommandGetReply, CommandReply:
+		return true
+	}
+	return false
+}
+
+// tickRecoveringHead runs once a repair round.
+func (r *Replica) tickRecoveringHead() {
+	r.askViews()
+	if v := r.reformat.view; r.Reformatting() && v > 0 && r.sb.durable.View == v {
+		// Move the peers to our view: they jump to the view an exit_view
+		// names, and settle us from there.
+		r.broadcast(&Message{Header: Header{Command: CommandExitView, View: v}})
+	}
+}
+
+func (r *Replica) askViews() {
+	for i := uint8(0); i < r.cfg.ReplicaCount; i++ {
+		if i != r.index {
+			r.send(i, &Message{Header: Header{Command: CommandGetView, Context: r.nonce}})
+		}
+	}
+}
+
+// settlesHead reports whether `view` m (from the primary of its view) lets a
+// replica in recovering_head install it. A reformatted replica still
+// learning its view records the answer instead.
+func (r *Replica) settlesHead(m *Message) bool {
+	h := &m.Header
+	if r.Reformatting() {
+		if r.reformat.view == 0 {
+			r.learnView(h)
+			return false
+		}
+		return h.View >= r.reformat.view && r.sb.durable.View == r.reformat.view && h.Replica == r.primaryIndex(h.View)
+	}
+	return h.Replica == r.primaryIndex(h.View) && (h.View > r.view || (h.View == r.view && h.Context == r.nonce))
+}
+
+// learnView records a peer's answer to this boot's get_view; once a
+// view-change quorum of peers answered, the reformatted replica's view is
+// the highest heard plus reformatViewMargin, made durable before it is used.
+func (r *Replica) learnView(h *Header) {
+	if h.Context != r.nonce || h.Replica == r.index {
+		return
+	}
+	r.reformat.heard[h.Replica] = max(r.reformat.heard[h.Replica], h.View+1)
+	n := uint8(0)
+	var high uint32
+	for i := range r.reformat.heard {
+		if r.reformat.heard[i] > 0 {
+			n++
+			high = max(high, r.reformat.heard[i]-1)
+		}
+	}
+	if n < r.q.ViewChange {
+		return
+	}
+	r.reformat.view = high + reformatViewMargin
+	r.view = r.reformat.view
+	r.logf("reformat: heard %d peers, highest view %d: joining at view %d", n, high, r.view)
+	r.stageSuperblock()
+}
+
+// settledReformat records, once a view settled a reformatted replica, the
+// head of its log: the debt of step 4 is paid once commit_max reaches it.
+func (r *Replica) settledReformat(head uint64) {
+	if r.Reformatting() {
+		r.reformat.head = max(head, 1)
+		r.logf("reformat: settled at head %d", head)
+	}
+}
+
+// reformatPaid clears the mark of a reformatted data file once its durable
+// state no longer needs it (step 4).
+func (r *Replica) reformatPaid(commitMax uint64) bool {
+	if r.reformat.on && r.reformat.head > 0 && commitMax >= r.reformat.head {
+		r.reformat.on = false
+		r.logf("reformat: commit_max %d reached settled head %d", commitMax, r.reformat.head)
+	}
+	return !r.reformat.on
 }

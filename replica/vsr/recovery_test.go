@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	rio "viewstamp/replica/io"
+	"viewstamp/replica/storage"
 	"viewstamp/replica/u128"
 )
 
@@ -56,12 +57,16 @@ func TestWALOpenClassifiesBothCopies(t *testing.T) {
 		faulty, has   bool
 		present, held bool
 		op            uint64 // the op the slot's header names, if it has one
+		// uncertain: the slot may hide an acknowledged op above the head,
+		// so the replica waits in recovering_head and sends no join_view.
+		uncertain bool
 	}{
-		{"intact", func(*memStorage) {}, false, true, true, true, 1},
-		{"prepare body corrupt", func(st *memStorage) { prep(st)[HeaderSize+3] ^= 1 }, true, true, false, false, 1},
-		{"prepare lost", func(st *memStorage) { clear(prep(st)[:cfg.SectorSize]) }, true, true, false, false, 1},
-		{"header entry corrupt", func(st *memStorage) { ring(st)[40] ^= 1 }, false, true, true, true, 1},
-		{"both corrupt", func(st *memStorage) { ring(st)[40] ^= 1; prep(st)[40] ^= 1 }, true, false, false, false, 0},
+		{"intact", func(*memStorage) {}, false, true, true, true, 1, false},
+		{"prepare body corrupt", func(st *memStorage) { prep(st)[HeaderSize+3] ^= 1 }, true, true, false, false, 1, false},
+		{"prepare lost", func(st *memStorage) { clear(prep(st)[:cfg.SectorSize]) }, true, true, false, false, 1, false},
+		// The prepare is the head: a wrap above it is past ack_max.
+		{"header entry corrupt", func(st *memStorage) { ring(st)[40] ^= 1 }, false, true, true, true, 1, false},
+		{"both corrupt", func(st *memStorage) { ring(st)[40] ^= 1; prep(st)[40] ^= 1 }, true, false, false, false, 0, true},
 		// A wrap later, op 33's prepare write was lost (the slot still
 		// holds op 1's) but its header reached the ring: op 33 was
 		// acknowledged, and is faulty, not op 1 again.
@@ -69,7 +74,7 @@ func TestWALOpenClassifiesBothCopies(t *testing.T) {
 			h := Header{Command: CommandPrepare, Cluster: testCluster, Op: 33, Timestamp: 33, Operation: OperationRegister}
 			h.Seal(nil)
 			EncodeHeader(&h, ring(st))
-		}, true, true, false, false, 33},
+		}, true, true, false, false, 33, false},
 	} {
 		st, p := walWithOp1(t)
 		tc.damage(st)
@@ -87,6 +92,9 @@ func TestWALOpenClassifiesBothCopies(t *testing.T) {
 		}
 		// The join_view it would send: op 1 is the head (bit 0). A faulty
 		// slot is never nacked, whatever else the replica knows.
+		if r.RecoveringHead() != tc.uncertain {
+			t.Fatalf("%s: recovering_head %v, want %v", tc.name, r.RecoveringHead(), tc.uncertain)
+		}
 		net.sent = nil
 		r.sendJoinView()
 		var jv *Message
@@ -95,11 +103,92 @@ func TestWALOpenClassifiesBothCopies(t *testing.T) {
 				jv = m
 			}
 		}
+		if tc.uncertain {
+			if jv != nil {
+				t.Fatalf("%s: a replica in recovering_head sent a join_view", tc.name)
+			}
+			continue
+		}
 		if jv == nil {
 			t.Fatalf("%s: no join_view", tc.name)
 		}
 		if nacked := jv.Header.Nack&1 != 0; tc.faulty && nacked {
 			t.Fatalf("%s: a faulty slot was nacked", tc.name)
 		}
+	}
+}
+
+// A reformatted data file opens in recovering_head with every WAL slot
+// faulty (its predecessor may have acknowledged anything, so nothing may
+// be nacked), sends no vote while it learns its view, and joins only at a
+// view reformatViewMargin above the highest a view-change quorum of its
+// peers answered this boot's get_view with.
+func TestReformattedReplicaWaitsAndLearnsItsView(t *testing.T) {
+	cfg := SimConfig(3)
+	st := newMemStorage(cfg)
+	Reformat(cfg, testCluster, 1, st, func() {})
+	st.flush()
+	r, net := openReplica(t, 3, 1, st, false)
+	if !r.RecoveringHead() || !r.Reformatting() {
+		t.Fatalf("reformatted replica opened %v (reformatting %v)", r.Status(), r.Reformatting())
+	}
+	// Slot 0 holds the root prepare, durable: every other one is faulty.
+	for op := uint64(1); op < cfg.JournalSlotCount; op++ {
+		if !r.journal.faulty(op) {
+			t.Fatalf("slot of op %d is not faulty after a reformat: it could be nacked", op)
+		}
+	}
+	asked := map[uint8]bool{}
+	for i := 0; i < int(3*cfg.RepairTicks); i++ {
+		r.Tick()
+	}
+	for _, m := range net.sent {
+		switch m.Header.Command {
+		case CommandGetView:
+			if m.Header.Context != r.nonce {
+				t.Fatalf("get_view without this boot's nonce")
+			}
+			asked[m.Header.Replica] = true
+		case CommandExitView, CommandJoinView, CommandPrepareOK:
+			t.Fatalf("a reformatted replica still learning its view sent %v", m.Header.Command)
+		}
+	}
+	if len(net.sent) == 0 {
+		t.Fatal("no get_view sent")
+	}
+	// Peers answer: replica 0 as a backup in view 7, replica 2 as primary
+	// of view 8 (8 % 3 == 2). A stale answer (another nonce) counts for
+	// nothing.
+	answer := func(from uint8, view uint32, nonce u128.U128) {
+		m := &Message{Header: Header{Command: CommandView, Cluster: testCluster, Replica: from, View: view, Context: nonce,
+			Op: 0}, Body: make([]byte, storage.CheckpointStateSize)}
+		var cp storage.CheckpointState
+		cp.Encode(m.Body)
+		root := RootHeader(testCluster)
+		var hb [HeaderSize]byte
+		EncodeHeader(&root, hb[:])
+		m.Body = append(m.Body, hb[:]...)
+		r.OnMessage(m.Encode())
+		st.flush()
+	}
+	answer(0, 20, u128.U128{Lo: 1})
+	answer(0, 7, r.nonce)
+	if r.View() != 0 {
+		t.Fatalf("joined view %d after one peer's answer", r.View())
+	}
+	answer(2, 8, r.nonce)
+	if want := uint32(8 + reformatViewMargin); r.View() != want || r.sb.durable.View != want || !r.sb.durable.Reformatted {
+		t.Fatalf("view %d (durable %d, reformatted %v), want %d", r.View(), r.sb.durable.View, r.sb.durable.Reformatted, want)
+	}
+	// A view below the one learned does not settle it; one at it does.
+	answer(2, 8, r.nonce)
+	if !r.RecoveringHead() {
+		t.Fatal("settled by a view below the one it learned")
+	}
+	answer(1, 10, u128.Zero)                // 10 % 3 == 1: itself, never its own primary
+	v := uint32(8 + reformatViewMargin + 1) // 11 % 3 == 2
+	answer(2, v, u128.Zero)
+	if r.RecoveringHead() || r.Reformatting() || r.View() != v || r.LogView() != v {
+		t.Fatalf("after view %d: %v view %d log_view %d reformatting %v", v, r.Status(), r.View(), r.LogView(), r.Reformatting())
 	}
 }

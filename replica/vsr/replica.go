@@ -20,6 +20,11 @@ const (
 	StatusRecovering Status = iota // reading its data file after a start
 	StatusNormal
 	StatusViewChange
+	// StatusRecoveringHead: the WAL may have lost an op this replica
+	// acknowledged (recovery.go), or its data file was reformatted: it
+	// neither votes, acknowledges, nacks nor leads until a `view` settles
+	// its head, and only serves repairs meanwhile.
+	StatusRecoveringHead
 )
 
 func (s Status) String() string {
@@ -30,6 +35,8 @@ func (s Status) String() string {
 		return "normal"
 	case StatusViewChange:
 		return "view_change"
+	case StatusRecoveringHead:
+		return "recovering_head"
 	}
 	return "status(?)"
 }
@@ -172,6 +179,13 @@ type Replica struct {
 	Drops Drops
 
 	scrub scrubbing // the grid scrubber (scrub.go)
+
+	// nonce names this boot in get_view: a `view` echoing it was sent after
+	// the crash, so it covers whatever this replica acknowledged before.
+	nonce u128.U128
+	// reformat is the protocol of a replica whose data file was lost and
+	// formatted again (recovery.go).
+	reformat reformatState
 }
 
 // New creates a replica. It is in StatusRecovering until Open's reads complete.
@@ -192,6 +206,9 @@ func New(o Options) (*Replica, error) {
 		rng: rand.New(rand.NewPCG(o.Seed, uint64(o.Replica)+0x9e3779b97f4a7c15)),
 	}
 	r.newClock(o.AgreedTime)
+	// Its own stream: drawing it from r.rng would move every timeout.
+	nr := rand.New(rand.NewPCG(o.Seed, nonceStream))
+	r.nonce = u128.U128{Lo: nr.Uint64(), Hi: nr.Uint64()}
 	r.journal = newJournal(r.cfg, r.storage, r.onPrepareDurable)
 	r.journal.onDrop = func(op uint64, sum u128.U128) {
 		if r.status != StatusRecovering {
@@ -273,6 +290,9 @@ func (r *Replica) Tick() {
 		if r.status == StatusNormal {
 			r.noteProgress()
 			r.requestReplies()
+		}
+		if r.status == StatusRecoveringHead {
+			r.tickRecoveringHead()
 		}
 		r.repair()
 	}
@@ -400,6 +420,10 @@ func (r *Replica) receive(m *Message, b []byte) {
 			r.onViewWhileOpening(m)
 			return
 		}
+		r.Drops.Stale++
+		return
+	}
+	if r.status == StatusRecoveringHead && !recoveringHeadHears(h.Command) {
 		r.Drops.Stale++
 		return
 	}

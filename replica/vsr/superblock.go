@@ -45,6 +45,12 @@ type VSRState struct {
 	// may not hold every block of (zero otherwise): a restart from it
 	// fetches them before committing, as the sync would have.
 	SyncOp uint64
+	// Reformatted marks a data file formatted again after the replica's old
+	// one was lost, until the protocol no longer needs to know
+	// (recovery.go): ReformatHead is then 0 until a view settles the
+	// replica, and afterwards that view's head.
+	Reformatted  bool
+	ReformatHead uint64
 }
 
 // Where the fields sit in a superblock copy (docs/data-file.md): the VSR
@@ -63,7 +69,9 @@ const (
 	sbCommitMax    = 80
 	sbViewHeaders  = 88 // count
 	sbSyncOp       = 92
-	sbFieldsEnd    = 100
+	sbReformatHead = 100
+	sbFlags        = 108
+	sbFieldsEnd    = 109
 	sbCheckpoint   = storage.SuperblockVSRFieldsSize
 )
 
@@ -77,8 +85,11 @@ var _ [storage.SuperblockVSRFieldsSize - sbFieldsEnd]struct{}
 func (d *VSRState) covers(s *VSRState) bool {
 	return d.Replica == s.Replica && d.View == s.View && d.LogView == s.LogView &&
 		d.CommitMax >= s.CommitMax && slices.Equal(d.ViewHeaders, s.ViewHeaders) && d.Checkpoint == s.Checkpoint &&
-		d.SyncOp == s.SyncOp
+		d.SyncOp == s.SyncOp && d.Reformatted == s.Reformatted && d.ReformatHead == s.ReformatHead
 }
+
+// Superblock flags (sbFlags).
+const sbFlagReformatted = 1
 
 // viewHeadersOffset is where the view headers of a copy begin.
 func viewHeadersOffset(l storage.Layout) uint64 { return l.SectorCeil(storage.SuperblockFieldsSize) }
@@ -101,6 +112,10 @@ func (s *VSRState) encode(cfg Config, cluster u128.U128, copyIndex uint8) []byte
 	le.PutUint64(b[sbCommitMax:], s.CommitMax)
 	le.PutUint32(b[sbViewHeaders:], uint32(len(s.ViewHeaders)))
 	le.PutUint64(b[sbSyncOp:], s.SyncOp)
+	le.PutUint64(b[sbReformatHead:], s.ReformatHead)
+	if s.Reformatted {
+		b[sbFlags] |= sbFlagReformatted
+	}
 	s.Checkpoint.Encode(b[sbCheckpoint : sbCheckpoint+storage.CheckpointStateSize])
 	off := viewHeadersOffset(l)
 	for i := range s.ViewHeaders {
@@ -137,6 +152,8 @@ func decodeSuperblock(b []byte, cfg Config, cluster u128.U128) (VSRState, bool) 
 	s.LogView = le.Uint32(b[sbLogView:])
 	s.CommitMax = le.Uint64(b[sbCommitMax:])
 	s.SyncOp = le.Uint64(b[sbSyncOp:])
+	s.ReformatHead = le.Uint64(b[sbReformatHead:])
+	s.Reformatted = b[sbFlags]&sbFlagReformatted != 0
 	cp, err := storage.DecodeCheckpointState(b[sbCheckpoint : sbCheckpoint+storage.CheckpointStateSize])
 	if err != nil {
 		return s, false

@@ -17,7 +17,10 @@ import (
 //   view(v): the new primary's canonical suffix; backups install it.
 
 func (r *Replica) sendExitView(view uint32) {
-	if r.solo() {
+	if r.solo() || r.status == StatusRecoveringHead || r.sb.durable.View < view {
+		// A vote only for a view made durable: a view-change quorum that
+		// left a view then all hold it across crashes, which a reformatted
+		// replica's choice of view counts on (recovery.go).
 		return
 	}
 	r.broadcast(&Message{Header: Header{Command: CommandExitView, View: view}})
@@ -132,8 +135,11 @@ func (r *Replica) stageSuperblock() {
 	case cp.Op != r.syncOp:
 		r.syncOp = 0
 	}
-	r.sb.stage(VSRState{Replica: r.index, View: r.view, LogView: r.logView, CommitMax: max(r.commitMax, cp.Op),
-		ViewHeaders: r.viewHeaders, Checkpoint: cp, SyncOp: r.syncOp})
+	commitMax := max(r.commitMax, cp.Op)
+	r.reformatPaid(commitMax)
+	r.sb.stage(VSRState{Replica: r.index, View: r.view, LogView: r.logView, CommitMax: commitMax,
+		ViewHeaders: r.viewHeaders, Checkpoint: cp, SyncOp: r.syncOp,
+		Reformatted: r.reformat.on, ReformatHead: r.reformat.head})
 }
 
 func (r *Replica) onSuperblockDurable() {
@@ -172,7 +178,7 @@ func (r *Replica) resendViewChange() {
 		// Our own vote to leave this view too, kept fresh at peers; it
 		// implies having left the one before.
 		r.sendExitView(r.view)
-	} else if r.view > 0 {
+	} else if r.view > 0 && r.sb.durable.View >= r.view-1 {
 		r.broadcast(&Message{Header: Header{Command: CommandExitView, View: r.view - 1}})
 	}
 	if r.sb.durable.View == r.view && !r.isPrimary() {
@@ -189,7 +195,7 @@ func (r *Replica) resendViewChange() {
 // durable counts: the view is durable before we get here, and present bits
 // name prepares on disk, never ones merely in memory.
 func (r *Replica) sendJoinView() {
-	if r.sb.durable.View != r.view || r.syncing() {
+	if r.sb.durable.View != r.view || r.syncing() || r.status == StatusRecoveringHead {
 		// A replica syncing to a checkpoint neither votes for a new view's
 		// log nor leads one: its log and state are not yet its own.
 		return
@@ -507,7 +513,39 @@ func (r *Replica) onGetView(m *Message) {
 		r.Drops.Stale++
 		return
 	}
+	if !m.Header.Context.IsZero() && r.isPrimary() {
+		// A replica in recovering_head asks with its boot's nonce: what
+		// settles it must name every op this primary prepared so far, which
+		// includes any it acknowledged before its crash, so the answer is
+		// the log's current suffix, not the view's first.
+		r.send(m.Header.Replica, r.headViewMessage(m.Header.Context))
+		return
+	}
 	r.send(m.Header.Replica, r.viewMessage(m.Header.Context))
+}
+
+// headViewMessage is viewMessage with the primary's current log suffix, up
+// to PipelineMax+1 headers from its head.
+func (r *Replica) headViewMessage(nonce u128.U128) *Message {
+	m := r.viewMessage(nonce)
+	body := m.Body[:storage.CheckpointStateSize]
+	var b [HeaderSize]byte
+	for op := r.op; ; op-- {
+		h, ok := r.journal.header(op)
+		if !ok {
+			// A primary holds every header of its log; without one, the
+			// view's first suffix is all it can vouch for.
+			return m
+		}
+		EncodeHeader(h, b[:])
+		body = append(body, b[:]...)
+		if op == 0 || r.op-op >= r.cfg.PipelineMax {
+			break
+		}
+	}
+	m.Body = body
+	m.Header.Op = r.op
+	return m
 }
 
 // viewCheckpoint decodes the checkpoint state a `view` opens with.
@@ -527,6 +565,10 @@ func (r *Replica) viewCheckpoint(m *Message) (storage.CheckpointState, bool) {
 func (r *Replica) onView(m *Message) {
 	h := &m.Header
 	if h.Replica == r.index {
+		r.Drops.Stale++
+		return
+	}
+	if r.status == StatusRecoveringHead && !r.settlesHead(m) {
 		r.Drops.Stale++
 		return
 	}
@@ -580,6 +622,10 @@ func (r *Replica) onView(m *Message) {
 			return
 		}
 	}
+	if r.status == StatusRecoveringHead {
+		r.logf("recovering_head: settled by view %d (op %d)", h.View, h.Op)
+		r.settledReformat(h.Op)
+	}
 	r.logf("install view %d: op %d commit_max %d (had op %d, log view %d)", h.View, h.Op, h.Commit, r.op, r.logView)
 	for op := r.op; op > h.Op; op-- {
 		r.journal.removeHeader(op)
@@ -604,5 +650,6 @@ func (r *Replica) onView(m *Message) {
 	r.tViewChangeSend.stop()
 	r.tNormal.startAfter(r.failedViews, r.rng)
 	r.stageSuperblock()
+	r.journal.repairRing()
 	r.repair()
 }

@@ -13,10 +13,23 @@ import (
 // The maxima are kept per replica index, so they outlive the process.
 type Views struct {
 	view, logView []uint32
+	// lost is, per replica, the highest view a data file it has since lost
+	// had joined: a reformatted replica must never speak in it again.
+	lost []uint32
 }
 
 func NewViews(replicas int) *Views {
-	return &Views{view: make([]uint32, replicas), logView: make([]uint32, replicas)}
+	return &Views{view: make([]uint32, replicas), logView: make([]uint32, replicas), lost: make([]uint32, replicas)}
+}
+
+// Reformatted notes that replica's data file was wiped and formatted again:
+// its durable views start over, but every promise the old one made stands,
+// so from now on it must never send a prepare_ok, commit, join_view or view
+// in a view the old data file had joined (it cannot know what it said
+// there).
+func (v *Views) Reformatted(replica int) {
+	v.lost[replica] = max(v.lost[replica], v.view[replica])
+	v.view[replica], v.logView[replica] = 0, 0
 }
 
 // Durable checks a replica's durable (superblock) view and log_view, observed
@@ -55,6 +68,12 @@ func (v *Views) Joined(replica int) uint32 { return v.view[replica] }
 // durableLogView are the sender's superblock right now, which may be ahead
 // of the last one Durable saw.
 func (v *Views) Sent(replica int, h *vsr.Header, durableView, durableLogView uint32) error {
+	if lost := v.lost[replica]; lost > 0 && h.View <= lost {
+		switch h.Command {
+		case vsr.CommandPrepareOK, vsr.CommandCommit, vsr.CommandJoinView, vsr.CommandView:
+			return fmt.Errorf("replica %d, reformatted, sent %v in view %d, which its lost data file had joined (view %d)", replica, h.Command, h.View, lost)
+		}
+	}
 	switch h.Command {
 	case vsr.CommandPrepareOK, vsr.CommandCommit:
 	case vsr.CommandJoinView:
@@ -83,3 +102,7 @@ func (v *Views) Sent(replica int, h *vsr.Header, durableView, durableLogView uin
 	}
 	return nil
 }
+
+// Lost is the highest view a lost data file of replica had joined (0:
+// none lost, or none joined).
+func (v *Views) Lost(replica int) uint32 { return v.lost[replica] }

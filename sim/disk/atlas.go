@@ -61,8 +61,13 @@ type Atlas struct {
 	replicas int
 	faulty   int // replicas faulty per chunk
 	perm     []int
-	base     [io.ZoneCount]int
-	chunk    [io.ZoneCount]uint64 // chunk size in bytes; 0: zone never faulty
+	// always, if >= 0, is a replica whose data file may be wiped
+	// (Reformatted): faulty in every chunk, so the windows of the others
+	// are one narrower, over others (perm without it).
+	always int
+	others []int
+	base   [io.ZoneCount]int
+	chunk  [io.ZoneCount]uint64 // chunk size in bytes; 0: zone never faulty
 }
 
 // AtlasChunks are the chunk sizes of each zone, in bytes. WALHeaders and
@@ -76,7 +81,7 @@ func NewAtlas(rng *rand.Rand, replicas, quorumReplication int, chunks AtlasChunk
 	if replicas < 1 || quorumReplication < 1 || quorumReplication > replicas {
 		panic(fmt.Sprintf("disk: atlas for %d replicas, replication quorum %d", replicas, quorumReplication))
 	}
-	a := &Atlas{replicas: replicas, faulty: quorumReplication - 1, perm: rng.Perm(replicas), chunk: chunks}
+	a := &Atlas{replicas: replicas, faulty: quorumReplication - 1, perm: rng.Perm(replicas), chunk: chunks, always: -1}
 	for z := range io.ZoneCount {
 		a.base[z] = rng.IntN(replicas)
 	}
@@ -95,6 +100,28 @@ func NewAtlas(rng *rand.Rand, replicas, quorumReplication int, chunks AtlasChunk
 // gridFaultReplicasMin is the smallest cluster whose grid may be faulted.
 const gridFaultReplicasMin = 3
 
+// Reformatted makes replica one whose whole data file may be lost (a disk
+// replaced, sim's reformats): it counts as faulty in every chunk of every
+// zone, and the other replicas share what is left of each chunk's budget,
+// QuorumReplication-2 faulty replicas, in windows sliding over them as
+// before. A committed op is durable on a replication quorum; wiping this
+// replica leaves at least QuorumReplication-1 of the others holding it, at
+// most QuorumReplication-2 of them faulty there, so one intact copy always
+// remains. With QuorumReplication 2 (three or four replicas) the others are
+// never faulty. Being faulty everywhere breaks the rule that no replica is
+// faulty in all of a zone's chunks, for this replica only: it recovers
+// whatever it lost from peers, by repair, or by a reformat's state sync.
+// Call it before any fault is drawn; it draws nothing.
+func (a *Atlas) Reformatted(replica int) {
+	a.always = replica
+	a.others = a.others[:0]
+	for _, p := range a.perm {
+		if p != replica {
+			a.others = append(a.others, p)
+		}
+	}
+}
+
 // FaultyPerChunk is how many replicas may be faulty in one chunk.
 func (a *Atlas) FaultyPerChunk() int { return a.faulty }
 
@@ -109,9 +136,17 @@ func (a *Atlas) Eligible(replica int, zone io.Zone, offset uint64) bool {
 		return false
 	}
 	k := offset / size
-	start := (uint64(a.base[zone]) + k*uint64(a.faulty)) % uint64(a.replicas)
-	for j := 0; j < a.faulty; j++ {
-		if a.perm[(start+uint64(j))%uint64(a.replicas)] == replica {
+	perm, width := a.perm, a.faulty
+	if a.always >= 0 {
+		if replica == a.always {
+			return true
+		}
+		perm, width = a.others, a.faulty-1
+	}
+	n := uint64(len(perm))
+	start := (uint64(a.base[zone]) + k*uint64(width)) % n
+	for j := 0; j < width; j++ {
+		if perm[(start+uint64(j))%n] == replica {
 			return true
 		}
 	}

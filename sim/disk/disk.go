@@ -144,6 +144,10 @@ type Disk struct {
 	resumed sched.Event
 
 	fs faultState
+	// tornOld holds, for each sector a crash tore, what it held before:
+	// Heal puts it back (the write lost instead), until a write lands there.
+	tornOld  map[sectorKey][]byte
+	tornKeys []sectorKey // tornOld's keys, in the order they tore
 }
 
 var _ io.Storage = (*Disk)(nil)
@@ -331,6 +335,7 @@ func (d *Disk) tear(o *op) {
 		copy(garbage[i:], w[:])
 	}
 	d.rewritten(o.zone, o.offset, n)
+	d.keepTorn(o.zone, o.offset, n)
 	d.store(o.zone, o.offset, o.data)
 	if o.zone == io.ZoneSuperblock && d.fs.torn != nil {
 		// The superblock's damage budget counts the torn copy, as for a

@@ -222,11 +222,12 @@ func (d *Disk) markFaulty(z io.Zone, offset uint64) {
 // sectors were written whole.
 func (d *Disk) rewritten(z io.Zone, offset, length uint64) {
 	fs := &d.fs
-	if len(fs.faulty) == 0 && len(fs.overlay) == 0 && len(fs.torn) == 0 {
+	if len(fs.faulty) == 0 && len(fs.overlay) == 0 && len(fs.torn) == 0 && len(d.tornOld) == 0 {
 		return
 	}
 	for s := offset / d.sectorSize; s < (offset+length)/d.sectorSize; s++ {
 		k := sectorKey{z, s}
+		delete(d.tornOld, k)
 		delete(fs.faulty, k)
 		delete(fs.overlay, k)
 		delete(fs.torn, k)
@@ -407,6 +408,7 @@ func (d *Disk) tearWithin(o *op) {
 	d.view(o.zone, o.offset, buf)
 	copy(buf, o.data[:cut*tearUnit])
 	d.rewritten(o.zone, o.offset, n)
+	d.keepTorn(o.zone, o.offset, n)
 	d.store(o.zone, o.offset, buf)
 	d.fs.extent[o.zone] = max(d.fs.extent[o.zone], o.offset+n)
 	if o.zone == io.ZoneSuperblock {

@@ -209,6 +209,39 @@ func TestAtlasRule(t *testing.T) {
 	}
 }
 
+// An atlas with a replica that may be reformatted counts it faulty in every
+// chunk and keeps the budget: quorum-1 faulty replicas per chunk in all,
+// the others in windows of quorum-2, none of them faulty everywhere.
+func TestAtlasReformattedReplica(t *testing.T) {
+	chunks := AtlasChunks{io.ZoneWALHeaders: 4096, io.ZoneWALPrepares: 16 * 4096, io.ZoneClientReplies: 4096, io.ZoneGrid: 4096}
+	for replicas, q := range map[int]int{3: 2, 4: 2, 5: 3, 6: 3} {
+		for seed := uint64(0); seed < 20; seed++ {
+			a := NewAtlas(rand.New(rand.NewPCG(seed, 1)), replicas, q, chunks)
+			d := int(seed) % replicas
+			a.Reformatted(d)
+			every := make([]int, replicas)
+			const n = 50
+			for k := uint64(0); k < n; k++ {
+				faulty := 0
+				for r := 0; r < replicas; r++ {
+					if a.Eligible(r, io.ZoneGrid, k*4096) {
+						faulty++
+						every[r]++
+					}
+				}
+				if faulty != q-1 || !a.Eligible(d, io.ZoneGrid, k*4096) {
+					t.Fatalf("R=%d seed %d chunk %d: %d faulty (replica %d among them: %v), want %d with it", replicas, seed, k, faulty, d, a.Eligible(d, io.ZoneGrid, k*4096), q-1)
+				}
+			}
+			for r, c := range every {
+				if r != d && c == n {
+					t.Fatalf("R=%d seed %d: replica %d faulty in every chunk", replicas, seed, r)
+				}
+			}
+		}
+	}
+}
+
 // The superblock takes at most one damaged copy at a time: with copy 0
 // damaged, writes of the others take no fault, and once copy 0 is rewritten
 // whole a copy may be faulted again.

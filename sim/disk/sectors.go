@@ -268,3 +268,12 @@ func (s *Sectors) unref(id uint32) {
 		s.freeIDs = append(s.freeIDs, id)
 	}
 }
+
+// wipe makes every sector of disk's zone z the zero sector.
+func (s *Sectors) wipe(disk int, z io.Zone) {
+	t := &s.disks[disk][z]
+	for _, id := range *t {
+		s.unref(id)
+	}
+	*t = (*t)[:0]
+}
