@@ -131,11 +131,15 @@ type Cluster struct {
 	gen     *workload.Generator
 	auditor *workload.Auditor
 
-	trace       uint64
-	traceBuf    [64]byte
-	failure     error
-	result      reports.Result
-	liveness    bool
+	trace    uint64
+	traceBuf [64]byte
+	failure  error
+	result   reports.Result
+	liveness bool
+	// core and corePerm are the liveness phase's core and the order its
+	// replicas were drawn in, which growCore follows.
+	core        []bool
+	corePerm    []int
 	livenessAt  uint64
 	lastReplyAt uint64
 

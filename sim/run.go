@@ -53,6 +53,7 @@ func (c *Cluster) Run() {
 	c.markLiveness()
 	deadline := c.sched.Tick() + c.cfg.TicksMaxConvergence
 	for c.failure == nil {
+		c.growCore()
 		if reason := c.converged(); reason == "" {
 			c.livenessAt = c.sched.Tick() - c.livenessAt
 			return
@@ -261,6 +262,7 @@ func (c *Cluster) startLiveness() {
 		core[perm[k]] = true
 	}
 	c.log("liveness: core %v", core)
+	c.core, c.corePerm = core, perm
 	c.net.Heal(1_000_000)
 	c.healClocks()
 	fast := disk.Options{ReadLatencyMinNs: 1_000_000, WriteLatencyMinNs: 1_000_000}
@@ -289,6 +291,38 @@ func (c *Cluster) startLiveness() {
 		if r := c.replicas[i]; core[i] && !c.down[i] && (r.RecoveringHead() || r.Status() == vsr.StatusRecovering) && !r.Reformatting() {
 			c.crash(i)
 			c.restart(i)
+		}
+	}
+}
+
+// growCore adds a replica to the liveness core when the core's replicas
+// that may vote number fewer than a view-change quorum. A core replica can
+// restart into recovering_head even on a healed disk: the header-ring entry
+// it read damaged at an earlier open was written back with its sector
+// before a view settled it, and no longer counts as damage a heal undoes
+// (seed 7701607 --clock-faults: a 5-replica core of 3 with one such
+// replica could never change view). Waiting in recovering_head is the safe
+// answer to such a head, so the core must grow around it, as it does for a
+// replica settling a reformat. Replicas join in the order they were drawn.
+func (c *Cluster) growCore() {
+	q := int(vsr.QuorumsFor(uint8(len(c.replicas))).ViewChange)
+	voters := 0
+	for i, r := range c.replicas {
+		if c.core[i] && !(r != nil && !c.down[i] && (r.RecoveringHead() || r.Reformatting())) {
+			voters++
+		}
+	}
+	if voters >= q {
+		return
+	}
+	for _, i := range c.corePerm {
+		if !c.core[i] {
+			c.core[i] = true
+			c.log("liveness: replica %d joins the core (too few core replicas may vote)", i)
+			if c.down[i] {
+				c.restart(i)
+			}
+			return
 		}
 	}
 }
