@@ -39,6 +39,8 @@ const (
 	// not enough (TestClusterRepairsFlippedWALSlot), alone it takes
 	// milliseconds.
 	debugLineTimeout = 30 * time.Second
+	// debugResendInterval spaces the SIGUSR1s of one wait.
+	debugResendInterval = time.Second
 )
 
 // TestClusterPartitionHeals runs three replica processes whose every
@@ -166,9 +168,17 @@ func (c *testCluster) debugCommit(i int) uint64 {
 	c.mu.Lock()
 	p := c.procs[i]
 	c.mu.Unlock()
-	_ = p.Process.Signal(syscall.SIGUSR1)
+	// The signal is sent again every debugResendInterval: one that lands
+	// while the process is still installing its handlers, or coalesces
+	// with a pending one, would otherwise leave the wait to time out. A
+	// replica whose event loop is stuck answers none of them.
 	deadline := time.Now().Add(debugLineTimeout)
+	var resend time.Time
 	for time.Now().Before(deadline) {
+		if time.Now().After(resend) {
+			_ = p.Process.Signal(syscall.SIGUSR1)
+			resend = time.Now().Add(debugResendInterval)
+		}
 		if k, commit := count(); k > seen {
 			v, _ := strconv.ParseUint(commit, 10, 64)
 			return v
