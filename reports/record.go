@@ -150,6 +150,29 @@ type Record struct {
 	// Scrub sums the grid scrubbers' work over every replica and restart;
 	// absent when no scrubber read a block.
 	Scrub *Scrub `json:"scrub,omitempty"`
+	// Repairs sums what the replicas mended, by kind, over every replica
+	// and restart; absent when nothing was.
+	Repairs *Repairs `json:"repairs,omitempty"`
+	// GridReads counts grid block reads whose verification failed, by what
+	// it found (bad_header_checksum, misdirected, stale, ...), over every
+	// replica and restart; absent when none failed.
+	GridReads map[string]uint64 `json:"grid_read_faults,omitempty"`
+}
+
+// Repairs counts a run's repairs by kind (vsr.Repairs has the meanings):
+// WAL slots mended at open from their other copy, or left faulty for
+// peers; superblock copies rewritten; headers and prepares repaired from
+// peers; grid blocks fetched for reads, and for opening or syncing to a
+// checkpoint; client replies fetched.
+type Repairs struct {
+	WALFixed   uint64 `json:"wal_fixed_locally"`
+	WALFaulty  uint64 `json:"wal_faulty_at_open"`
+	Superblock uint64 `json:"superblock_copies"`
+	Headers    uint64 `json:"headers"`
+	Prepares   uint64 `json:"prepares"`
+	Blocks     uint64 `json:"grid_blocks"`
+	SyncBlocks uint64 `json:"sync_blocks"`
+	Replies    uint64 `json:"replies"`
 }
 
 // StorageFaults counts a run's injected storage faults by class, over every

@@ -121,6 +121,9 @@ type Cluster struct {
 
 	// scrubbed sums the scrubbers' counters of replicas since crashed.
 	scrubbed reports.Scrub
+	// mended sums the repair and grid read counters of replicas since
+	// crashed.
+	mended mended
 
 	clients  []*simClient
 	clientBy map[u128.U128]int

@@ -202,6 +202,7 @@ func (c *Cluster) crash(i int) {
 	c.changed[i] = c.sched.Tick()
 	c.disks[i].Crash()
 	addScrub(&c.scrubbed, c.replicas[i])
+	addMended(&c.mended, c.replicas[i])
 	c.replicas[i] = nil
 	c.net.SetNodeUp(i, false)
 	c.record(evCrash, uint64(i), 0, 0)
@@ -412,6 +413,7 @@ func (c *Cluster) Record() reports.Record {
 		maps.Copy(rec.Options, faults.DescribeReformats(c.reformat.plan))
 	}
 	rec.Scrub = c.scrubRecord()
+	rec.Repairs, rec.GridReads = c.repairsRecord()
 	rec.ExitCode = rec.Result.ExitCode()
 	return rec
 }

@@ -6,6 +6,7 @@ import (
 
 	"viewstamp/faults"
 	rio "viewstamp/replica/io"
+	"viewstamp/replica/storage/block"
 	"viewstamp/replica/storage/scrub"
 	"viewstamp/reports"
 )
@@ -19,45 +20,9 @@ import (
 // checkpoint's roots do not name: a tour rooted only at the checkpoint read
 // about half the blocks (scrub.Scrubber.Reroot).
 func TestScrubberRepairsLatentDamage(t *testing.T) {
-	const quietTicks, quietTicksMax = 3000, 400_000
-	opts := faults.Draw(12, faults.Limits{RequestsMax: 300})
-	opts.ReplicaCount = 3
-	opts.Network.LossProbability, opts.Network.ReplayProbability = 0, 0
-	opts.Network.ClogProbability, opts.Network.PartitionProbability = 0, 0
-	opts.Network.CorruptProbability = 0
-	opts.Process.CrashProbability, opts.Process.PauseProbability = 0, 0
-	opts.Storage.ReadLatencyMeanNs = max(opts.Storage.ReadLatencyMinNs, 30_000_000)
-	opts.Storage.WriteLatencyMeanNs = max(opts.Storage.WriteLatencyMinNs, 30_000_000)
-	c, err := New(opts, Config{Lite: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.Run()
-	if c.failure != nil {
-		t.Fatalf("%s: %v", c.result, c.failure)
-	}
-	const victim, peer = 1, 2
+	c, referenced := quietCheckpoint(t)
+	const victim, peer = quietVictim, quietPeer
 	r, p := c.replicas[victim], c.replicas[peer]
-	// Let the cluster go idle first: the storage checker compares the disks'
-	// bytes at every checkpoint, and one made before the scrubber got to
-	// the damage would (rightly) see it.
-	for last, idle := r.CommitMax(), 0; idle < quietTicks; idle++ {
-		if last != r.CommitMax() {
-			last, idle = r.CommitMax(), 0
-		}
-		if c.sched.Tick() > quietTicksMax {
-			t.Fatalf("the cluster is still committing at tick %d", c.sched.Tick())
-		}
-		c.step(false)
-	}
-	if r.DurableCheckpoint() == 0 || r.DurableCheckpoint() != p.DurableCheckpoint() {
-		t.Fatalf("checkpoints %d and %d: the test needs two replicas at one checkpoint", r.DurableCheckpoint(), p.DurableCheckpoint())
-	}
-	var referenced []uint64
-	r.CheckpointBlocks(func(a uint64) { referenced = append(referenced, a) })
-	if len(referenced) < 10 {
-		t.Fatalf("%d blocks referenced", len(referenced))
-	}
 	l := c.vcfg.Layout()
 	victims := []uint64{referenced[0], referenced[len(referenced)/2], referenced[len(referenced)-1]}
 	garbage := bytes.Repeat([]byte{0xa5}, int(l.BlockSize))
@@ -92,4 +57,96 @@ func TestScrubberRepairsLatentDamage(t *testing.T) {
 		t.Fatalf("record: %s, scrub %+v", rec.Result, rec.Scrub)
 	}
 	t.Logf("%d blocks referenced; victim's scrub stats %+v", len(referenced), after)
+}
+
+// quietVictim and quietPeer are the replicas of quietCheckpoint's cluster a
+// test damages and compares with.
+const quietVictim, quietPeer = 1, 2
+
+// quietCheckpoint runs a calm three-replica cluster (no network or process
+// faults, slow disks) until it goes idle with quietVictim and quietPeer at
+// one checkpoint, and returns it with the grid blocks the victim's checkpoint
+// references: a cluster in which nothing but the scrubber reads them. The
+// storage checker compares the disks' bytes at every checkpoint, so damage
+// made before the cluster is idle would (rightly) be seen by it first.
+func quietCheckpoint(t *testing.T) (*Cluster, []uint64) {
+	t.Helper()
+	const quietTicks, quietTicksMax = 3000, 400_000
+	opts := faults.Draw(12, faults.Limits{RequestsMax: 300})
+	opts.ReplicaCount = 3
+	opts.Network.LossProbability, opts.Network.ReplayProbability = 0, 0
+	opts.Network.ClogProbability, opts.Network.PartitionProbability = 0, 0
+	opts.Network.CorruptProbability = 0
+	opts.Process.CrashProbability, opts.Process.PauseProbability = 0, 0
+	opts.Storage.ReadLatencyMeanNs = max(opts.Storage.ReadLatencyMinNs, 30_000_000)
+	opts.Storage.WriteLatencyMeanNs = max(opts.Storage.WriteLatencyMinNs, 30_000_000)
+	c, err := New(opts, Config{Lite: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Run()
+	if c.failure != nil {
+		t.Fatalf("%s: %v", c.result, c.failure)
+	}
+	r, p := c.replicas[quietVictim], c.replicas[quietPeer]
+	for last, idle := r.CommitMax(), 0; idle < quietTicks; idle++ {
+		if last != r.CommitMax() {
+			last, idle = r.CommitMax(), 0
+		}
+		if c.sched.Tick() > quietTicksMax {
+			t.Fatalf("the cluster is still committing at tick %d", c.sched.Tick())
+		}
+		c.step(false)
+	}
+	if r.DurableCheckpoint() == 0 || r.DurableCheckpoint() != p.DurableCheckpoint() {
+		t.Fatalf("checkpoints %d and %d: the test needs two replicas at one checkpoint", r.DurableCheckpoint(), p.DurableCheckpoint())
+	}
+	var referenced []uint64
+	r.CheckpointBlocks(func(a uint64) { referenced = append(referenced, a) })
+	if len(referenced) < 10 {
+		t.Fatalf("%d blocks referenced", len(referenced))
+	}
+	return c, referenced
+}
+
+// TestMisdirectedGridWriteRepaired lands one block's write on another
+// block's address, the way a misdirected write does: the target holds a
+// valid block of the wrong address, and the block meant to be written keeps
+// what it held before (zeros here). The replica's reads must tell the
+// misdirected block apart from a corrupt one, fetch both from a peer, and
+// end with the peer's bytes, every checker passing.
+func TestMisdirectedGridWriteRepaired(t *testing.T) {
+	c, referenced := quietCheckpoint(t)
+	r := c.replicas[quietVictim]
+	l := c.vcfg.Layout()
+	meant, landed := referenced[1], referenced[len(referenced)/2+1]
+	blk := make([]byte, l.BlockSize)
+	c.disks[quietVictim].Peek(rio.ZoneGrid, l.BlockOffset(meant), blk)
+	c.disks[quietVictim].Poke(rio.ZoneGrid, l.BlockOffset(landed), blk)
+	c.disks[quietVictim].Poke(rio.ZoneGrid, l.BlockOffset(meant), make([]byte, l.BlockSize))
+	before, readsBefore := r.ScrubStats(), r.GridReads()
+	for range scrub.SimulatorCycleTicks + scrub.SimulatorCycleTicks/2 {
+		c.step(false)
+	}
+	if c.failure != nil {
+		t.Fatalf("%s: %v", c.result, c.failure)
+	}
+	after, reads := r.ScrubStats(), r.GridReads()
+	if n := reads[block.Misdirected] - readsBefore[block.Misdirected]; n == 0 {
+		t.Fatalf("no read found the misdirected block: reads %v, before %v", reads, readsBefore)
+	}
+	if after.Repaired-before.Repaired < 2 {
+		t.Fatalf("scrub stats %+v before, %+v after: both blocks should be repaired", before, after)
+	}
+	mine, theirs := make([]byte, l.BlockSize), make([]byte, l.BlockSize)
+	for _, a := range []uint64{meant, landed} {
+		c.disks[quietVictim].Peek(rio.ZoneGrid, l.BlockOffset(a), mine)
+		c.disks[quietPeer].Peek(rio.ZoneGrid, l.BlockOffset(a), theirs)
+		if !bytes.Equal(mine, theirs) {
+			t.Fatalf("block %d differs from the peer's after the cycle", a)
+		}
+	}
+	if rec := c.Record(); rec.Result != reports.Pass || rec.GridReads["misdirected"] == 0 || rec.Repairs == nil {
+		t.Fatalf("record: %s, grid read faults %v, repairs %+v", rec.Result, rec.GridReads, rec.Repairs)
+	}
 }

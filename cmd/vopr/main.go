@@ -4,6 +4,7 @@
 package main
 
 import (
+	"cmp"
 	"crypto/rand"
 	"encoding/binary"
 	"encoding/json"
@@ -232,33 +233,38 @@ func printOptions(w io.Writer, opts map[string]any) {
 
 // printWorkload shows what the ledger did: one line per operation, its
 // statuses most frequent first.
-func printWorkload(w io.Writer, counts map[string]map[string]uint64) {
-	ops := make([]string, 0, len(counts))
-	for op := range counts {
+func printWorkload(w io.Writer, byOp map[string]map[string]uint64) {
+	ops := make([]string, 0, len(byOp))
+	for op := range byOp {
 		ops = append(ops, op)
 	}
 	slices.Sort(ops)
 	for _, op := range ops {
-		m := counts[op]
-		keys := make([]string, 0, len(m))
-		for k := range m {
-			keys = append(keys, k)
-		}
-		slices.SortFunc(keys, func(a, b string) int {
-			if m[a] != m[b] {
-				return int(m[b]) - int(m[a])
-			}
-			return strings.Compare(a, b)
-		})
-		line := ""
-		for i, k := range keys {
-			if i > 0 {
-				line += ", "
-			}
-			line += fmt.Sprintf("%s %d", k, m[k])
-		}
-		fmt.Fprintf(w, "  %-22s %s\n", op+":", line)
+		fmt.Fprintf(w, "  %-22s%s\n", op+":", counts(byOp[op]))
 	}
+}
+
+// counts renders m as " name n, name n", the largest count first and
+// names in order among equal counts.
+func counts(m map[string]uint64) string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(a, b string) int {
+		if c := cmp.Compare(m[b], m[a]); c != 0 {
+			return c
+		}
+		return strings.Compare(a, b)
+	})
+	line := ""
+	for i, k := range keys {
+		if i > 0 {
+			line += ","
+		}
+		line += fmt.Sprintf(" %s %d", k, m[k])
+	}
+	return line
 }
 
 func verdict(w io.Writer, rec reports.Record, f flags, elapsed time.Duration) {
@@ -271,6 +277,19 @@ func verdict(w io.Writer, rec reports.Record, f flags, elapsed time.Duration) {
 	if s := rec.StorageFaults; s != nil {
 		fmt.Fprintf(w, "storage faults: %d latent, %d bit rot, %d write, %d misdirected writes, %d misdirected reads, %d torn, %d superblock\n",
 			s.Latent, s.BitRot, s.Write, s.MisdirectedWrite, s.MisdirectedRead, s.Torn, s.Superblock)
+		if s.Reformats > 0 {
+			fmt.Fprintf(w, "reformats: %d\n", s.Reformats)
+		}
+	}
+	if p := rec.Repairs; p != nil {
+		fmt.Fprintf(w, "repairs: WAL slots %d mended at open, %d faulty at open; %d superblock copies; %d headers, %d prepares; %d grid blocks, %d sync blocks; %d replies\n",
+			p.WALFixed, p.WALFaulty, p.Superblock, p.Headers, p.Prepares, p.Blocks, p.SyncBlocks, p.Replies)
+	}
+	if s := rec.Scrub; s != nil && s.Faults > 0 {
+		fmt.Fprintf(w, "scrub: %d blocks verified in %d cycles, %d damaged found, %d repaired\n", s.Scrubbed, s.Cycles, s.Faults, s.Repaired)
+	}
+	if len(rec.GridReads) > 0 {
+		fmt.Fprintf(w, "grid reads failing verification:%s\n", counts(rec.GridReads))
 	}
 	printWorkload(w, rec.Workload)
 	if rec.Result == reports.Pass {

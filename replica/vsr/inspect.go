@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"viewstamp/replica/storage"
+	"viewstamp/replica/storage/block"
 	"viewstamp/replica/u128"
 )
 
@@ -57,6 +58,10 @@ func (r *Replica) DurableCheckpoint() uint64 { return r.sb.durable.Checkpoint.Op
 // GridBlocksAcquired is how many grid blocks the replica's free set holds
 // acquired.
 func (r *Replica) GridBlocksAcquired() uint64 { return r.grid.FreeSet().AcquiredCount() }
+
+// GridReads counts the replica's grid reads by what verification found
+// (block.Valid first): the damage its storage faults put in its way.
+func (r *Replica) GridReads() [block.ResultCount]uint64 { return r.grid.Stats().Reads }
 
 // CheckpointBlocks calls fn, in address order, with every grid block the
 // checkpoint this replica runs from references. Replicas at the same

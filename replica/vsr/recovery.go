@@ -70,6 +70,7 @@ func (r *Replica) openSuperblock(copies [][]byte) {
 	// rewritten one at a time, those that count toward no quorum first, so
 	// a crash mid-repair never takes away a copy open relied on. Writes of
 	// the next version assume this: they begin with every copy equal.
+	r.Repairs.Superblock += uint64(len(order))
 	r.repairSuperblock(order, func() { r.openCheckpoint(r.openJournalReads) })
 }
 
@@ -393,8 +394,16 @@ func (r *Replica) classifySlots(ring []byte, prepares [][]byte) (ringCorrupt []b
 	}
 	for s := uint64(0); s < slots; s++ {
 		sl := &r.journal.slots[s]
-		useP := func() { sl.has, sl.header, sl.prepare, sl.durable = true, ps[s].Header, ps[s], ps[s].Header.Checksum }
-		useH := func() { sl.faulty, sl.has, sl.header = true, true, hs[s] }
+		useP := func() {
+			sl.has, sl.header, sl.prepare, sl.durable = true, ps[s].Header, ps[s], ps[s].Header.Checksum
+			if hState[s] != copyValid || hs[s].Checksum != ps[s].Header.Checksum {
+				r.Repairs.WALFixed++
+			}
+		}
+		useH := func() {
+			sl.faulty, sl.has, sl.header = true, true, hs[s]
+			r.Repairs.WALFaulty++
+		}
 		switch h, p := hState[s], pState[s]; {
 		case h == copyZero && p == copyZero:
 		case h == copyValid && p == copyValid:
@@ -415,6 +424,7 @@ func (r *Replica) classifySlots(ring []byte, prepares [][]byte) (ringCorrupt []b
 			useP()
 		default:
 			sl.faulty = true
+			r.Repairs.WALFaulty++
 		}
 	}
 	return ringCorrupt

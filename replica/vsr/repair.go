@@ -158,6 +158,7 @@ func (r *Replica) acceptRepairHeader(h *Header) bool {
 		return false
 	}
 	r.journal.setHeader(h)
+	r.Repairs.Headers++
 	return true
 }
 

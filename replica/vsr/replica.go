@@ -68,6 +68,29 @@ type Drops struct {
 	Invalid uint64
 }
 
+// Repairs counts what a replica mended, by kind, so that a run shows which
+// paths of recovery its storage faults exercised. Grid blocks the scrubber
+// repaired are counted by ScrubStats, not here.
+type Repairs struct {
+	// WALFixed: slots opened from a sound prepare whose header-ring copy
+	// was damaged, missing or older; WALFaulty: slots opened faulty (neither copy
+	// usable, or the ring newer than its prepare), left to repair.
+	WALFixed, WALFaulty uint64
+	// Superblock: superblock copies rewritten at open (damaged, stale or
+	// misdirected).
+	Superblock uint64
+	// Headers: headers adopted from peers along the hash chain; Prepares:
+	// prepares written into a slot whose header was known but whose
+	// prepare was absent, damaged or not yet durable.
+	Headers, Prepares uint64
+	// Blocks: grid blocks a read found damaged or absent, written from a
+	// peer's copy; SyncBlocks: blocks fetched while opening or syncing to a
+	// checkpoint.
+	Blocks, SyncBlocks uint64
+	// Replies: client reply bodies fetched from a peer.
+	Replies uint64
+}
+
 type pipelineEntry struct {
 	prepare *Message
 	oks     uint64 // replicas whose prepare_ok (or own durable write) arrived
@@ -176,7 +199,8 @@ type Replica struct {
 	failedViews uint32
 	repairRound uint64 // bumped per repair round; rotates who is asked for what
 
-	Drops Drops
+	Drops   Drops
+	Repairs Repairs
 
 	scrub scrubbing // the grid scrubber (scrub.go)
 
@@ -918,6 +942,7 @@ func (r *Replica) onPrepare(m *Message) {
 			r.advanceCommit(min(h.Commit, h.Op-1), u128.Zero)
 		}
 		if r.journal.findPrepare(h.Op, h.Checksum) == nil || !r.journal.present(h.Op) {
+			r.Repairs.Prepares++
 			r.journal.write(m)
 		} else {
 			r.sendPrepareOK(h.Op)

@@ -214,7 +214,13 @@ func (r *Replica) onBlock(b []byte) {
 		return refs, false
 	}
 	var ok bool
-	if r.missingBlocks, ok = take(r.missingBlocks); !ok {
+	if r.missingBlocks, ok = take(r.missingBlocks); ok {
+		if r.opening {
+			r.Repairs.SyncBlocks++
+		} else {
+			r.Repairs.Blocks++
+		}
+	} else {
 		if r.scrubRepair(ref, padded) {
 			return
 		}
@@ -228,6 +234,7 @@ func (r *Replica) onBlock(b []byte) {
 			r.Drops.Stale++
 			return
 		}
+		r.Repairs.SyncBlocks++
 	}
 	if link, ok := trailerLink(h, padded); ok && len(r.expectedBlocks) < expectedBlocksMax {
 		r.expectedBlocks = append(r.expectedBlocks, link)
@@ -276,6 +283,7 @@ func (r *Replica) onReplyFromPeer(m *Message) {
 		}
 		e.reply.Body = append([]byte(nil), m.Body...)
 		e.replyMissing = false
+		r.Repairs.Replies++
 		r.writeReplySlot(i, e.reply.Body, func() {})
 		return
 	}
