@@ -37,6 +37,7 @@ func (c *Cluster) maybeReformat(i int) {
 	}
 	rf.done++
 	d := c.disks[i]
+	c.checks.durability.Wiped(i)
 	d.Wipe()
 	formatted := false
 	vsr.Reformat(c.vcfg, c.cluster, uint8(i), pokeStorage{d}, func() { formatted = true })

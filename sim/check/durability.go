@@ -36,6 +36,10 @@ type Durability struct {
 	// opened is, per replica and slot, the checksum of the valid prepare
 	// its disk held when its current process opened the journal.
 	opened [][]u128.U128
+	// wiped is, per replica and slot, the checksum of the valid prepare its
+	// disk held when the simulator last wiped it (a disk replaced): copies
+	// a commit may have been decided on, destroyed since (Wiped).
+	wiped [][]u128.U128
 
 	slot []byte // one prepares-ring slot
 	ring [vsr.HeaderSize]byte
@@ -51,6 +55,7 @@ func NewDurability(cluster u128.U128, cfg vsr.Config, peek Peek) *Durability {
 		quorum:  int(vsr.QuorumsFor(cfg.ReplicaCount).Replication),
 		peek:    peek,
 		opened:  make([][]u128.U128, r),
+		wiped:   make([][]u128.U128, r),
 		slot:    make([]byte, cfg.MessageSizeMax),
 	}
 	for i := range d.opened {
@@ -66,6 +71,26 @@ func (d *Durability) Opened(replica int) {
 		d.opened[replica][s] = u128.Zero
 		if sum, ok := d.prepareAt(replica, s); ok {
 			d.opened[replica][s] = sum
+		}
+	}
+}
+
+// Wiped notes, just before replica's data file is wiped, the prepares it
+// holds: a primary may have decided to commit one on that replica's
+// acknowledgement, sent while the copy existed, and the op first enters the
+// committed history (a replica executes it) only after the wipe. The
+// reformatted replica counts as faulty for every slot (the fault atlas), and
+// never votes with what it lost, so the quorum that decided still protects
+// the op; the checker counts the copy as it was when acknowledged.
+func (d *Durability) Wiped(replica int) {
+	if d.wiped[replica] == nil {
+		d.wiped[replica] = make([]u128.U128, d.slots)
+	}
+	// A slot the disk holds nothing valid in keeps what an earlier wipe
+	// found there: a replica wiped twice before the op's first execution.
+	for s := uint64(0); s < d.slots; s++ {
+		if sum, ok := d.prepareAt(replica, s); ok {
+			d.wiped[replica][s] = sum
 		}
 	}
 }
@@ -90,7 +115,7 @@ func (d *Durability) Acked(replica int, op uint64, sum u128.U128) error {
 func (d *Durability) Committed(op uint64, sum u128.U128) error {
 	held := 0
 	for i := range d.opened {
-		if d.holds(i, op, sum) {
+		if d.holds(i, op, sum) || d.heldWhenWiped(i, op, sum) {
 			held++
 		}
 	}
@@ -103,6 +128,9 @@ func (d *Durability) Committed(op uint64, sum u128.U128) error {
 	for i := range d.opened {
 		if d.holds(i, op, sum) {
 			holders = append(holders, i)
+		} else if d.heldWhenWiped(i, op, sum) {
+			holders = append(holders, i)
+			others = append(others, fmt.Sprintf("replica %d held it when wiped", i))
 		} else {
 			others = append(others, fmt.Sprintf("replica %d holds %s", i, d.describe(d.slot, true)))
 		}
@@ -115,6 +143,12 @@ func (d *Durability) Committed(op uint64, sum u128.U128) error {
 func (d *Durability) holds(replica int, op uint64, sum u128.U128) bool {
 	got, ok := d.prepareAt(replica, op%d.slots)
 	return ok && got == sum
+}
+
+// heldWhenWiped reports whether replica's prepares-ring slot for op held the
+// prepare sum when its data file was last wiped.
+func (d *Durability) heldWhenWiped(replica int, op uint64, sum u128.U128) bool {
+	return d.wiped[replica] != nil && d.wiped[replica][op%d.slots] == sum
 }
 
 // prepareAt reads slot s of replica's prepares ring and returns the checksum

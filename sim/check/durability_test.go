@@ -152,3 +152,31 @@ func TestDurabilityCommitQuorumBySize(t *testing.T) {
 		}
 	}
 }
+
+// A copy destroyed by a wipe (a disk replaced while its replica was down)
+// still counts for an op first executed afterwards: the primary may have
+// decided on that replica's acknowledgement. Only the copy the disk held
+// when wiped counts, not one it never had.
+func TestDurabilityCommitCountsACopyLostToAWipe(t *testing.T) {
+	f := newFakeDisks(3) // replication quorum 2
+	d := f.checker()
+	m, other := prepare(9, 1), prepare(10, 1)
+	sum := m.Header.Checksum
+	f.write(0, m)
+	f.write(1, m)
+	f.write(2, other)
+	for _, i := range []int{1, 2} {
+		d.Wiped(i)
+		f.zones[i][rio.ZoneWALHeaders] = make([]byte, len(f.zones[i][rio.ZoneWALHeaders]))
+		f.zones[i][rio.ZoneWALPrepares] = make([]byte, len(f.zones[i][rio.ZoneWALPrepares]))
+	}
+	if err := d.Committed(9, sum); err != nil {
+		t.Fatalf("held by replica 0, and by replica 1 until its wipe: %v", err)
+	}
+	// Replica 1 wiped again with nothing in the slot keeps the first wipe's copy.
+	d.Wiped(1)
+	if err := d.Committed(9, sum); err != nil {
+		t.Fatalf("after a second wipe: %v", err)
+	}
+	wantErr(t, d.Committed(10, other.Header.Checksum), "op 10 (checksum "+other.Header.Checksum.String()+") committed while only replicas [2] hold it durably, fewer than the replication quorum 2 (replica 0 holds nothing; replica 1 holds nothing; replica 2 held it when wiped)")
+}
