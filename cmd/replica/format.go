@@ -14,53 +14,109 @@ import (
 	"viewstamp/replica/vsr"
 )
 
+// dataFileFlags are the flags format and recover share: who the new data
+// file is for, and how it is written.
+type dataFileFlags struct {
+	cluster      string
+	replica      uint8
+	replicaCount uint8
+	io           string
+}
+
+func (f *dataFileFlags) register(cmd *cobra.Command) {
+	fl := cmd.Flags()
+	fl.StringVar(&f.cluster, "cluster", "", "cluster id, an unsigned 128-bit number shared by every replica and client (required)")
+	fl.Uint8Var(&f.replica, "replica", 0, "this replica's index, 0..replica-count-1 (required)")
+	fl.Uint8Var(&f.replicaCount, "replica-count", 0, "replicas in the cluster, 1..6 (required)")
+	fl.StringVar(&f.io, "io", "uring", "how the data file is written: uring (io_uring) or sync (pread/pwrite)")
+	for _, name := range []string{"cluster", "replica", "replica-count"} {
+		_ = cmd.MarkFlagRequired(name)
+	}
+}
+
+// parse checks the flags and returns the cluster id and the IO backend.
+func (f *dataFileFlags) parse() (u128.U128, disk.Backend, error) {
+	id, err := parseU128(f.cluster)
+	if err != nil {
+		return id, 0, fmt.Errorf("--cluster: %w", err)
+	}
+	if f.replicaCount < 1 || f.replicaCount > vsr.ReplicasMax {
+		return id, 0, fmt.Errorf("--replica-count %d outside 1..%d", f.replicaCount, vsr.ReplicasMax)
+	}
+	if f.replica >= f.replicaCount {
+		return id, 0, fmt.Errorf("--replica %d outside a cluster of %d (0..%d)", f.replica, f.replicaCount, f.replicaCount-1)
+	}
+	backend, err := disk.ParseBackend(f.io)
+	return id, backend, err
+}
+
 func newFormatCmd() *cobra.Command {
-	var (
-		cluster      string
-		replica      uint8
-		replicaCount uint8
-		ioFlag       string
-	)
+	var f dataFileFlags
 	cmd := &cobra.Command{
 		Use:   "format --cluster ID --replica I --replica-count N [--io=uring|sync] FILE",
 		Short: "Create a new data file for one replica (never overwrites an existing one)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			id, err := parseU128(cluster)
-			if err != nil {
-				return fmt.Errorf("--cluster: %w", err)
-			}
-			if replicaCount < 1 || replicaCount > vsr.ReplicasMax {
-				return fmt.Errorf("--replica-count %d outside 1..%d", replicaCount, vsr.ReplicasMax)
-			}
-			if replica >= replicaCount {
-				return fmt.Errorf("--replica %d outside a cluster of %d (0..%d)", replica, replicaCount, replicaCount-1)
-			}
-			backend, err := disk.ParseBackend(ioFlag)
+			id, backend, err := f.parse()
 			if err != nil {
 				return err
 			}
-			if err := formatFile(args[0], id, replica, replicaCount, backend); err != nil {
+			if err := formatFile(args[0], id, f.replica, f.replicaCount, backend, false); err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "%s: formatted replica %d of %d in cluster %s\n", args[0], replica, replicaCount, formatU128(id))
+			fmt.Fprintf(cmd.OutOrStdout(), "%s: formatted replica %d of %d in cluster %s\n", args[0], f.replica, f.replicaCount, formatU128(id))
 			return nil
 		},
 	}
-	f := cmd.Flags()
-	f.StringVar(&cluster, "cluster", "", "cluster id, an unsigned 128-bit number shared by every replica and client (required)")
-	f.Uint8Var(&replica, "replica", 0, "this replica's index, 0..replica-count-1 (required)")
-	f.Uint8Var(&replicaCount, "replica-count", 0, "replicas in the cluster, 1..6 (required)")
-	f.StringVar(&ioFlag, "io", "uring", "how the data file is written: uring (io_uring) or sync (pread/pwrite)")
-	for _, name := range []string{"cluster", "replica", "replica-count"} {
-		_ = cmd.MarkFlagRequired(name)
+	f.register(cmd)
+	return cmd
+}
+
+// recoverReplicasMin is the smallest cluster a replica can be recovered
+// into: a reformatted replica learns its view from a view-change quorum of
+// its peers, and with fewer than three replicas the peers left cannot
+// form one (a one-replica cluster that lost its data file lost the data).
+const recoverReplicasMin = 3
+
+func newRecoverCmd() *cobra.Command {
+	var f dataFileFlags
+	cmd := &cobra.Command{
+		Use:   "recover --cluster ID --replica I --replica-count N [--io=uring|sync] FILE",
+		Short: "Create a data file for a replica whose old one was lost (a disk replaced); it rejoins from its peers",
+		Long: `recover creates a new data file for a replica of a running cluster whose
+data file was lost or destroyed, for instance when its disk was replaced.
+Unlike format, the file is marked reformatted: on start, the replica takes
+no part in view changes, votes for nothing and acknowledges nothing until it
+has learned the cluster's current view from a view-change quorum of its
+peers and caught up, because whatever its lost file had promised is gone.
+Never use format for this: a replica formatted afresh into a running cluster
+may vote as though it had never acknowledged anything, and lose committed
+transfers. The cluster must have at least 3 replicas, and a view-change
+quorum of them must be reachable.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, backend, err := f.parse()
+			if err != nil {
+				return err
+			}
+			if f.replicaCount < recoverReplicasMin {
+				return fmt.Errorf("--replica-count %d: a replica can be recovered only in a cluster of %d or more replicas (its peers must form a view-change quorum without it)", f.replicaCount, recoverReplicasMin)
+			}
+			if err := formatFile(args[0], id, f.replica, f.replicaCount, backend, true); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s: recovered replica %d of %d in cluster %s: start it to rejoin from its peers\n", args[0], f.replica, f.replicaCount, formatU128(id))
+			return nil
+		},
 	}
+	f.register(cmd)
 	return cmd
 }
 
 // formatFile creates path and writes a fresh superblock and WAL root into
-// it. The file starts with the zones before the grid; the grid grows.
-func formatFile(path string, cluster u128.U128, replica, replicaCount uint8, backend disk.Backend) (err error) {
+// it, marked reformatted for recover. The file starts with the zones
+// before the grid; the grid grows.
+func formatFile(path string, cluster u128.U128, replica, replicaCount uint8, backend disk.Backend, reformatted bool) (err error) {
 	cfg := productionConfig(replicaCount)
 	if err := cfg.Validate(); err != nil {
 		return err
@@ -89,7 +145,11 @@ func formatFile(path string, cluster u128.U128, replica, replicaCount uint8, bac
 		return err
 	}
 	l.Post(func() {
-		vsr.Format(cfg, cluster, replica, d, func() {
+		write := vsr.Format
+		if reformatted {
+			write = vsr.Reformat
+		}
+		write(cfg, cluster, replica, d, func() {
 			if fatal == nil {
 				close(stop)
 			}

@@ -96,6 +96,11 @@ type SBCopy struct {
 	SyncOp      uint64 `json:"sync_op,omitempty"`
 	ViewHeaders int    `json:"view_headers,omitempty"`
 	StorageSize uint64 `json:"storage_size,omitempty"`
+	// Reformatted: the file was made by recover (or the simulator's
+	// reformat) and has not yet learned the view it must rejoin at;
+	// ReformatHead is the op it must commit before it votes again.
+	Reformatted  bool   `json:"reformatted,omitempty"`
+	ReformatHead uint64 `json:"reformat_head,omitempty"`
 }
 
 // WALSummary classifies every slot by its two copies of the header: the
@@ -158,6 +163,7 @@ func inspect(path string) (*Report, error) {
 			st := &c.sb.State
 			s.Sequence, s.Checkpoint, s.View, s.LogView = st.Sequence, st.Checkpoint.Op, st.View, st.LogView
 			s.CommitMax, s.SyncOp, s.ViewHeaders, s.StorageSize = st.CommitMax, st.SyncOp, len(st.ViewHeaders), st.Checkpoint.StorageSize
+			s.Reformatted, s.ReformatHead = st.Reformatted, st.ReformatHead
 		}
 		rep.Superblock = append(rep.Superblock, s)
 	}
@@ -364,8 +370,8 @@ func (r *Report) print(w io.Writer) {
 			fmt.Fprintf(w, "  copy %d: invalid (%s)\n", c.Copy, c.Error)
 			continue
 		}
-		fmt.Fprintf(w, "  copy %d: sequence %d, checkpoint %d, view %d, log_view %d, commit_max %d, sync_op %d, %d view headers\n",
-			c.Copy, c.Sequence, c.Checkpoint, c.View, c.LogView, c.CommitMax, c.SyncOp, c.ViewHeaders)
+		fmt.Fprintf(w, "  copy %d: sequence %d, checkpoint %d, view %d, log_view %d, commit_max %d, sync_op %d, %d view headers%s\n",
+			c.Copy, c.Sequence, c.Checkpoint, c.View, c.LogView, c.CommitMax, c.SyncOp, c.ViewHeaders, reformatNote(c))
 	}
 	wl := r.WAL
 	fmt.Fprintf(w, "wal: %d slots, %d present (ops %d..%d), %d empty, %d ring-only, %d torn, %d mismatched, %d corrupt\n",
@@ -400,4 +406,15 @@ func sortedKeys(m map[string]int) []string {
 	}
 	slices.Sort(keys)
 	return keys
+}
+
+// reformatNote describes a copy's reformat marks for the text report.
+func reformatNote(c SBCopy) string {
+	switch {
+	case c.Reformatted && c.ReformatHead == 0:
+		return ", reformatted (its view not yet learned)"
+	case c.Reformatted:
+		return fmt.Sprintf(", reformatted (votes again once op %d is committed)", c.ReformatHead)
+	}
+	return ""
 }

@@ -33,6 +33,6 @@ func newRoot() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newFormatCmd(), newStartCmd(), newInspectCmd(), newVersionCmd(), newReplCmd(), newBenchmarkCmd())
+	root.AddCommand(newFormatCmd(), newRecoverCmd(), newStartCmd(), newInspectCmd(), newVersionCmd(), newReplCmd(), newBenchmarkCmd())
 	return root
 }
