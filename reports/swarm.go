@@ -61,8 +61,69 @@ type Summary struct {
 	Failures []Group        `json:"failures"`
 	// Ticks to converge in the liveness phase, over runs that converged.
 	Liveness Spread `json:"liveness_ticks"`
-	Meta     Meta   `json:"meta"`
+	// Coverage is, per fault class, repair kind and rare path, how many
+	// runs saw it and how often in all: what the swarm exercised, so that
+	// a passing swarm can be read for what it proves (coverageOf).
+	Coverage []Tally `json:"coverage,omitempty"`
+	Meta     Meta    `json:"meta"`
 }
+
+// Tally is one coverage line: runs with Name non-zero, and its total.
+type Tally struct {
+	Name  string `json:"name"`
+	Seeds int    `json:"seeds"`
+	Total uint64 `json:"total"`
+}
+
+// coverageOf lists the counters of a record a swarm's coverage sums, in
+// the order they print: storage faults injected, the repairs they caused,
+// grid reads that failed verification (by what was found), and the rare
+// paths of recovery.
+func coverageOf(r *Record) []Tally {
+	var t []Tally
+	add := func(name string, v uint64) { t = append(t, Tally{Name: name, Total: v}) }
+	sf := StorageFaults{}
+	if r.StorageFaults != nil {
+		sf = *r.StorageFaults
+	}
+	add("storage_faults.latent", sf.Latent)
+	add("storage_faults.bit_rot", sf.BitRot)
+	add("storage_faults.write", sf.Write)
+	add("storage_faults.misdirected_write", sf.MisdirectedWrite)
+	add("storage_faults.misdirected_read", sf.MisdirectedRead)
+	add("storage_faults.torn", sf.Torn)
+	add("storage_faults.superblock", sf.Superblock)
+	add("storage_faults.reformats", sf.Reformats)
+	rp := Repairs{}
+	if r.Repairs != nil {
+		rp = *r.Repairs
+	}
+	add("repairs.wal_fixed_locally", rp.WALFixed)
+	add("repairs.wal_faulty_at_open", rp.WALFaulty)
+	add("repairs.superblock_copies", rp.Superblock)
+	add("repairs.headers", rp.Headers)
+	add("repairs.prepares", rp.Prepares)
+	add("repairs.grid_blocks", rp.Blocks)
+	add("repairs.sync_blocks", rp.SyncBlocks)
+	add("repairs.replies", rp.Replies)
+	var scrubbed uint64
+	if r.Scrub != nil {
+		scrubbed = r.Scrub.Repaired
+	}
+	add("repairs.scrubbed_blocks", scrubbed)
+	for _, k := range gridReadResults {
+		add("grid_read_faults."+k, r.GridReads[k])
+	}
+	add("checkpoints", uint64(r.Checkpoints))
+	add("state_syncs", r.StateSyncs)
+	add("journal_wraps", r.JournalWraps)
+	add("recovering_head", r.RecoveringHead)
+	return t
+}
+
+// gridReadResults are the names of failed grid block verifications, as
+// block.Result spells them (reports does not import the replica).
+var gridReadResults = []string{"bad_header_checksum", "invalid_header", "misdirected", "stale", "bad_body_checksum", "bad_padding"}
 
 // Spread is a distribution in brief.
 type Spread struct {
@@ -133,6 +194,15 @@ func Summarize(runs []Run, planned int) Summary {
 		if r.Converged() {
 			liveness = append(liveness, r.LivenessTicks)
 		}
+		for k, c := range coverageOf(&r.Record) {
+			if len(s.Coverage) <= k {
+				s.Coverage = append(s.Coverage, Tally{Name: c.Name})
+			}
+			if c.Total > 0 {
+				s.Coverage[k].Seeds++
+				s.Coverage[k].Total += c.Total
+			}
+		}
 		if r.Result == Pass {
 			continue
 		}
@@ -202,6 +272,7 @@ func (s *Summary) Print(w io.Writer, seedsPerGroup int) {
 	if s.Liveness.Count > 0 {
 		fmt.Fprintf(w, "liveness phase: converged in p50 %d, p99 %d, max %d ticks (%d runs)\n", s.Liveness.P50, s.Liveness.P99, s.Liveness.Max, s.Liveness.Count)
 	}
+	s.printCoverage(w)
 	if len(s.Failures) == 0 {
 		return
 	}
@@ -216,4 +287,39 @@ func (s *Summary) Print(w io.Writer, seedsPerGroup int) {
 			fmt.Fprintf(w, "      %-22s %8d ticks   %s\n", f.Seed, f.Ticks, f.Reproduce)
 		}
 	}
+}
+
+// printCoverage prints the coverage lines with a non-zero total, grouped
+// by the part of the name before its dot: "runs with it (in all)".
+func (s *Summary) printCoverage(w io.Writer) {
+	var line, group string
+	flush := func() {
+		if line != "" {
+			fmt.Fprintf(w, "  %-17s%s\n", group+":", line)
+		}
+		line = ""
+	}
+	header := false
+	for _, c := range s.Coverage {
+		if c.Seeds == 0 {
+			continue
+		}
+		if !header {
+			fmt.Fprintln(w, "coverage, runs with each (total):")
+			header = true
+		}
+		g, name, ok := strings.Cut(c.Name, ".")
+		if !ok {
+			g, name = "paths", c.Name
+		}
+		if g != group {
+			flush()
+			group = g
+		}
+		if line != "" {
+			line += ","
+		}
+		line += fmt.Sprintf(" %s %d (%d)", name, c.Seeds, c.Total)
+	}
+	flush()
 }
