@@ -38,6 +38,7 @@ func (c *Cluster) maybeReformat(i int) {
 	rf.done++
 	d := c.disks[i]
 	c.checks.durability.Wiped(i)
+	c.checks.checkpointDurable.Wiped(i)
 	d.Wipe()
 	formatted := false
 	vsr.Reformat(c.vcfg, c.cluster, uint8(i), pokeStorage{d}, func() { formatted = true })

@@ -24,10 +24,26 @@ type CheckpointDurable struct {
 	// (ok false: none yet, e.g. not formatted).
 	checkpoint func(replica int) (op uint64, ok bool)
 	proven     uint64 // the newest checkpoint already seen on a quorum
+	// wiped is, per replica, the newest checkpoint its data file named
+	// before the simulator wiped it (Wiped).
+	wiped []uint64
 }
 
 func NewCheckpointDurable(schedule storage.Schedule, replicas, quorum int, checkpoint func(replica int) (uint64, bool)) *CheckpointDurable {
-	return &CheckpointDurable{schedule: schedule, replicas: replicas, quorum: quorum, checkpoint: checkpoint}
+	return &CheckpointDurable{schedule: schedule, replicas: replicas, quorum: quorum, checkpoint: checkpoint, wiped: make([]uint64, replicas)}
+}
+
+// Wiped notes, just before replica's data file is wiped (a disk replaced),
+// the checkpoint it names. Replicas may have acted on that copy while it
+// existed (acknowledged past the ops it covers), and the op at which it
+// counts durable may enter the committed history only after the wipe: the
+// copy counts as it was. The reformatted replica is faulty everywhere (the
+// fault atlas), so the replication quorum that made the checkpoint durable
+// still protects it within the faults the cluster survives.
+func (d *CheckpointDurable) Wiped(replica int) {
+	if op, ok := d.checkpoint(replica); ok {
+		d.wiped[replica] = max(d.wiped[replica], op)
+	}
 }
 
 // Committed checks op as it enters the committed history.
@@ -37,16 +53,17 @@ func (d *CheckpointDurable) Committed(op uint64) error {
 		return nil
 	}
 	held := 0
-	var ops []uint64
+	var ops, wiped []uint64
 	for i := range d.replicas {
 		got, ok := d.checkpoint(i)
 		ops = append(ops, got)
-		if ok && got >= c {
+		if ok && got >= c || d.wiped[i] >= c {
 			held++
 		}
+		wiped = append(wiped, d.wiped[i])
 	}
 	if held < d.quorum {
-		return fmt.Errorf("op %d committed, at or past the op at which checkpoint %d counts durable, while only %d data files name it or a later one, fewer than the replication quorum %d (checkpoints on disk by replica: %v)", op, c, held, d.quorum, ops)
+		return fmt.Errorf("op %d committed, at or past the op at which checkpoint %d counts durable, while only %d data files name it or a later one, fewer than the replication quorum %d (checkpoints on disk by replica: %v; named by wiped files: %v)", op, c, held, d.quorum, ops, wiped)
 	}
 	d.proven = c
 	return nil

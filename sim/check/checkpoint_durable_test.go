@@ -1,6 +1,7 @@
 package check
 
 import (
+	"strconv"
 	"strings"
 	"testing"
 
@@ -50,5 +51,29 @@ func TestCheckpointDurableNeedsAQuorum(t *testing.T) {
 	disk[0] = c2
 	if err := d.Committed(at2); err == nil {
 		t.Fatalf("op %d committed with checkpoint %d on one disk", at2, c2)
+	}
+}
+
+// A checkpoint on a data file the simulator then wiped still counts for
+// the op at which it is due, committed after the wipe; a checkpoint the
+// wiped file never named does not.
+func TestCheckpointDurableCountsAFileLostToAWipe(t *testing.T) {
+	cfg := vsr.SimConfig(3)
+	s := cfg.Schedule()
+	c1 := s.Checkpoint(1)
+	c2 := s.Next(c1)
+	at, _ := s.DurableAt(c1)
+	at2, _ := s.DurableAt(c2)
+	disk := []uint64{c1, c1, 0}
+	d := NewCheckpointDurable(s, 3, 2, func(i int) (uint64, bool) { return disk[i], true })
+	d.Wiped(1)
+	disk[1] = 0 // reformatted: its file names no checkpoint
+	if err := d.Committed(at); err != nil {
+		t.Fatalf("checkpoint %d on replica 0, and on replica 1 until its wipe: %v", c1, err)
+	}
+	disk[0] = c2
+	err := d.Committed(at2)
+	if err == nil || !strings.Contains(err.Error(), "named by wiped files: [0 "+strconv.FormatUint(c1, 10)+" 0]") {
+		t.Fatalf("checkpoint %d on one disk, the wiped file named only %d: %v", c2, c1, err)
 	}
 }

@@ -139,6 +139,41 @@ func TestTearWithin(t *testing.T) {
 	}
 }
 
+// A write torn at a crash over a sector with a latent error leaves that
+// error durable (the old bytes, as a read saw them, stay where the write did
+// not reach): Peek shows the damage, PeekBeforeTears the bytes as they were
+// before the tear, and a later write ends both.
+func TestTornWriteOverALatentError(t *testing.T) {
+	d, s := hostile(Faults{TearWithin: true})
+	o := d.opts
+	o.CrashFaultProbability = 1
+	d.SetOptions(o)
+	const n = 4 * 4096
+	data := fill(n, 3)
+	writeNow(t, d, s, io.ZoneGrid, 0, data)
+	for at := uint64(0); at < n; at += sector {
+		d.markFaulty(io.ZoneGrid, at) // every sector reads back corrupt
+	}
+	d.Write(io.ZoneGrid, 0, data, nil) // the same bytes again: a repair
+	d.Crash()
+	got := make([]byte, n)
+	if d.Peek(io.ZoneGrid, 0, got); bytes.Equal(got, data) {
+		t.Fatal("the tear left no durable damage")
+	}
+	if d.PeekBeforeTears(io.ZoneGrid, 0, got); !bytes.Equal(got, data) {
+		t.Fatal("PeekBeforeTears does not show the bytes before the tear")
+	}
+	part := make([]byte, 100) // an unaligned window
+	if d.PeekBeforeTears(io.ZoneGrid, 4000, part); !bytes.Equal(part, data[4000:4100]) {
+		t.Fatal("an unaligned PeekBeforeTears differs")
+	}
+	next := fill(n, 4)
+	writeNow(t, d, s, io.ZoneGrid, 0, next)
+	if d.PeekBeforeTears(io.ZoneGrid, 0, got); !bytes.Equal(got, next) {
+		t.Fatal("PeekBeforeTears shows pre-tear bytes after a rewrite")
+	}
+}
+
 // The WAL never loses both copies of a slot on one replica: with its
 // header-ring sector damaged, the prepares it covers take no fault.
 func TestWALCopiesNeverBothDamaged(t *testing.T) {

@@ -79,3 +79,26 @@ func (d *Disk) Poke(zone io.Zone, offset uint64, data []byte) {
 		d.fs.extent[zone] = max(d.fs.extent[zone], offset+uint64(len(data)))
 	}
 }
+
+// PeekBeforeTears is Peek with each sector a crash tore (and nothing has
+// written since) as it was before the tear: the durable contents had the
+// torn write been lost, as Heal would leave them. A tear stores, beside the
+// new bytes, the old ones as a read saw them, corruption included, so it
+// turns a fault into durable damage; the storage checker compares what the
+// replicas meant to store, not what faults did to it, and reads through
+// this.
+func (d *Disk) PeekBeforeTears(zone io.Zone, offset uint64, buf []byte) {
+	d.Peek(zone, offset, buf)
+	if len(d.tornOld) == 0 {
+		return
+	}
+	for s := offset / d.sectorSize; s*d.sectorSize < offset+uint64(len(buf)); s++ {
+		old, ok := d.tornOld[sectorKey{zone, s}]
+		if !ok {
+			continue
+		}
+		lo, hi := s*d.sectorSize, (s+1)*d.sectorSize
+		from, to := max(lo, offset), min(hi, offset+uint64(len(buf)))
+		copy(buf[from-offset:to-offset], old[from-lo:to-lo])
+	}
+}
