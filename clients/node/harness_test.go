@@ -9,19 +9,16 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
+	"viewstamp/internal/proctest"
 )
 
 // envRun turns these tests on: `make node-e2e` sets it, so that `go test
@@ -74,9 +71,11 @@ func newHarness(t *testing.T) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &harness{root: root, dir: dataDir(t, root)}
+	h := &harness{root: root, dir: proctest.DirectIODir(t, root, "node-e2e-")}
 	h.pkg = installClient(t, root)
-	h.bin = buildReplica(t, root, h.dir)
+	ctx, cancel := context.WithTimeout(context.Background(), buildTimeout)
+	defer cancel()
+	h.bin = proctest.BuildReplica(t, ctx, root, "./cmd/replica", h.dir)
 	h.io = pickIO(t, h.bin, h.dir)
 	return h
 }
@@ -127,43 +126,6 @@ func installClient(t *testing.T, root string) string {
 	return pkg
 }
 
-func buildReplica(t *testing.T, root, dir string) string {
-	t.Helper()
-	bin := filepath.Join(dir, "replica")
-	ctx, cancel := context.WithTimeout(context.Background(), buildTimeout)
-	defer cancel()
-	goTool := "go"
-	if p, err := exec.LookPath("go"); err == nil {
-		goTool = p
-	}
-	cmd := exec.CommandContext(ctx, goTool, "build", "-o", bin, "./cmd/replica")
-	cmd.Dir = root
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build ./cmd/replica: %v\n%s", err, out)
-	}
-	return bin
-}
-
-// dataDir is a temporary directory on a filesystem that does O_DIRECT:
-// the system's unless it is tmpfs, else one under the repo's out/.
-func dataDir(t *testing.T, root string) string {
-	t.Helper()
-	var fs unix.Statfs_t
-	if err := unix.Statfs(os.TempDir(), &fs); err == nil && fs.Type != unix.TMPFS_MAGIC && fs.Type != unix.RAMFS_MAGIC {
-		return t.TempDir()
-	}
-	out := filepath.Join(root, "out")
-	if err := os.MkdirAll(out, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	dir, err := os.MkdirTemp(out, "node-e2e-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = os.RemoveAll(dir) })
-	return dir
-}
-
 // pickIO is the first --io backend that can format a data file here:
 // io_uring where the kernel allows it, else pread/pwrite.
 func pickIO(t *testing.T, bin, dir string) string {
@@ -191,20 +153,17 @@ type cluster struct {
 	files []string
 	logs  []string
 	extra []string // more flags for start
-
-	mu     sync.Mutex
-	procs  []*exec.Cmd
-	exited []chan struct{}
+	procs *proctest.Procs
 }
 
 // newCluster formats n data files (cluster 0, as the official tests
 // expect) and starts every replica.
 func (h *harness) newCluster(t *testing.T, n int, extra ...string) *cluster {
 	t.Helper()
-	c := &cluster{t: t, h: h, extra: extra, procs: make([]*exec.Cmd, n), exited: make([]chan struct{}, n)}
-	dir := dataDir(t, h.root)
+	c := &cluster{t: t, h: h, extra: extra, procs: proctest.NewProcs(n)}
+	dir := proctest.DirectIODir(t, h.root, "node-e2e-")
 	for i := range n {
-		c.addrs = append(c.addrs, freeAddr(t))
+		c.addrs = append(c.addrs, proctest.FreeAddr(t))
 		c.files = append(c.files, filepath.Join(dir, fmt.Sprintf("0_%d.viewstamp", i)))
 		c.logs = append(c.logs, filepath.Join(dir, fmt.Sprintf("replica%d.log", i)))
 		out, err := exec.Command(h.bin, "format", "--cluster", "0", "--replica", strconv.Itoa(i),
@@ -214,11 +173,11 @@ func (h *harness) newCluster(t *testing.T, n int, extra ...string) *cluster {
 		}
 	}
 	t.Cleanup(func() {
-		c.killAll()
+		c.procs.KillAll()
 		if t.Failed() {
 			for _, l := range c.logs {
 				b, _ := os.ReadFile(l)
-				t.Logf("--- %s (tail)\n%s", l, tail(b, logTailLines))
+				t.Logf("--- %s (tail)\n%s", l, proctest.Tail(b, logTailLines))
 			}
 		}
 	})
@@ -232,27 +191,9 @@ func (h *harness) newCluster(t *testing.T, n int, extra ...string) *cluster {
 }
 
 func (c *cluster) start(i int) {
-	t := c.t
-	t.Helper()
-	logf, err := os.OpenFile(c.logs[i], os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c.t.Helper()
 	args := append([]string{"start", "--addresses", strings.Join(c.addrs, ","), "--io", c.h.io}, c.extra...)
-	cmd := exec.Command(c.h.bin, append(args, c.files[i])...)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	go func() {
-		_ = cmd.Wait()
-		_ = logf.Close()
-		close(exited)
-	}()
-	c.mu.Lock()
-	c.procs[i], c.exited[i] = cmd, exited
-	c.mu.Unlock()
+	c.procs.Start(c.t, i, c.logs[i], c.h.bin, append(args, c.files[i])...)
 }
 
 // waitReady waits until replica i has logged a status line since its
@@ -262,9 +203,9 @@ func (c *cluster) waitReady(i int) {
 	t.Helper()
 	deadline := time.Now().Add(readyTimeout)
 	for time.Now().Before(deadline) {
-		if !c.running(i) {
+		if !c.procs.Running(i) {
 			b, _ := os.ReadFile(c.logs[i])
-			t.Fatalf("replica %d exited while starting:\n%s", i, tail(b, logTailLines))
+			t.Fatalf("replica %d exited while starting:\n%s", i, proctest.Tail(b, logTailLines))
 		}
 		b, _ := os.ReadFile(c.logs[i])
 		last := bytes.LastIndex(b, []byte(": starting: "))
@@ -276,63 +217,15 @@ func (c *cluster) waitReady(i int) {
 	t.Fatalf("replica %d logged no status within %v", i, readyTimeout)
 }
 
-func (c *cluster) running(i int) bool {
-	c.mu.Lock()
-	exited := c.exited[i]
-	c.mu.Unlock()
-	select {
-	case <-exited:
-		return false
-	default:
-		return true
-	}
-}
-
 // kill sends SIGKILL to replica i and waits for it to be gone.
-func (c *cluster) kill(i int) {
-	c.mu.Lock()
-	p, exited := c.procs[i], c.exited[i]
-	c.mu.Unlock()
-	_ = p.Process.Signal(syscall.SIGKILL)
-	<-exited
-}
+func (c *cluster) kill(i int) { c.procs.Kill(i) }
 
 // stop sends SIGTERM to replica i and requires a clean exit: a replica
 // that crashed under the client's load fails the test here.
 func (c *cluster) stop(i int) {
-	t := c.t
-	t.Helper()
-	c.mu.Lock()
-	p, exited := c.procs[i], c.exited[i]
-	c.mu.Unlock()
-	select {
-	case <-exited:
-		t.Errorf("replica %d had exited before the end of the test (%v)", i, p.ProcessState)
-		return
-	default:
-	}
-	_ = p.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-exited:
-	case <-time.After(stopTimeout):
-		_ = p.Process.Kill()
-		<-exited
-		t.Errorf("replica %d did not stop within %v of SIGTERM", i, stopTimeout)
-		return
-	}
-	if code := p.ProcessState.ExitCode(); code != 0 {
-		t.Errorf("replica %d exited %d after SIGTERM", i, code)
-	}
-}
-
-func (c *cluster) killAll() {
-	for i := range c.procs {
-		c.mu.Lock()
-		p := c.procs[i]
-		c.mu.Unlock()
-		if p != nil && c.running(i) {
-			c.kill(i)
-		}
+	c.t.Helper()
+	if err := c.procs.Terminate(i, stopTimeout); err != nil {
+		c.t.Errorf("replica %d: %v", i, err)
 	}
 }
 
@@ -401,22 +294,6 @@ func (h *harness) runNode(t *testing.T, name string, timeout, idle time.Duration
 	run.timedOut = errors.Is(ctx.Err(), context.DeadlineExceeded)
 	run.stalled = stalled.Load()
 	b, _ := os.ReadFile(errPath)
-	run.stderr = tail(b, logTailLines)
+	run.stderr = proctest.Tail(b, logTailLines)
 	return run
-}
-
-// freeAddr is a loopback address whose port was free a moment ago.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = l.Close() }()
-	return l.Addr().String()
-}
-
-func tail(b []byte, n int) string {
-	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	return strings.Join(lines[max(0, len(lines)-n):], "\n")
 }

@@ -21,8 +21,7 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
-
+	"viewstamp/internal/proctest"
 	"viewstamp/replica/checksum"
 	"viewstamp/replica/client/tcp"
 	"viewstamp/replica/ledger"
@@ -49,6 +48,8 @@ const (
 	submitTimeout = 5 * time.Second
 	// settleTimeout bounds the wait for a cluster to serve after a start.
 	settleTimeout = 60 * time.Second
+	// stopTimeout bounds a replica's exit after SIGTERM.
+	stopTimeout = 20 * time.Second
 )
 
 // TestClusterSurvivesKill9 runs three replica processes on loopback, loads
@@ -129,7 +130,7 @@ func TestClusterSurvivesKill9(t *testing.T) {
 	checkLinearizable(t, h.rec)
 
 	// A clean stop: SIGTERM, exit 0, and every data file still inspects.
-	for i := range c.procs {
+	for i := range c.files {
 		c.terminate(i)
 	}
 	for i := range c.files {
@@ -192,16 +193,11 @@ func (c *testCluster) hostile(i int) {
 			t.Fatalf("hostile: replica %d kept the connection that sent %s", i, name)
 		}
 	}
-	c.mu.Lock()
-	p, exited := c.procs[i], c.exited[i]
-	c.mu.Unlock()
-	select {
-	case <-exited:
+	if !c.procs.Running(i) {
 		t.Fatalf("hostile input ended replica %d", i)
-	default:
 	}
 	// The bus's counters, from the replica's SIGUSR1 debug line.
-	_ = p.Process.Signal(syscall.SIGUSR1)
+	c.procs.Signal(i, syscall.SIGUSR1)
 	counted := regexp.MustCompile(`BadChecksum:(\d+) BadCommand:\d+ BadSize:(\d+) BadCluster:(\d+)`)
 	waitLog(t, c.ctx, c.logs[i], func(line string) bool {
 		m := counted.FindStringSubmatch(line)
@@ -416,9 +412,10 @@ type testCluster struct {
 	peerAddrs [][]string
 	files     []string
 	logs      []string
-	mu        sync.Mutex
-	procs     []*exec.Cmd
-	exited    []chan struct{}
+	// logStart is, per replica, the size of its log when it was last
+	// started: what it logged since is this run's.
+	logStart []int64
+	procs    *proctest.Procs
 }
 
 func newTestCluster(t *testing.T, ctx context.Context, n int) *testCluster {
@@ -435,19 +432,14 @@ func newTestCluster(t *testing.T, ctx context.Context, n int) *testCluster {
 func newStoppedTestCluster(t *testing.T, ctx context.Context, n int) *testCluster {
 	t.Helper()
 	dir := directIODir(t)
-	c := &testCluster{t: t, ctx: ctx, cluster: u128.U128{Lo: 0x5eed}, bin: filepath.Join(dir, "replica")}
-	build := exec.CommandContext(ctx, goTool(), "build", "-o", c.bin, ".")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	c := &testCluster{t: t, ctx: ctx, cluster: u128.U128{Lo: 0x5eed}, procs: proctest.NewProcs(n), logStart: make([]int64, n)}
+	c.bin = proctest.BuildReplica(t, ctx, ".", ".", dir)
 	for i := range n {
-		c.addrs = append(c.addrs, freeAddr(t))
+		c.addrs = append(c.addrs, proctest.FreeAddr(t))
 		c.files = append(c.files, filepath.Join(dir, fmt.Sprintf("0_%d.viewstamp", i)))
 		c.logs = append(c.logs, filepath.Join(dir, fmt.Sprintf("replica%d.log", i)))
 	}
 	c.io = c.pickIO(n)
-	c.procs = make([]*exec.Cmd, n)
-	c.exited = make([]chan struct{}, n)
 	t.Cleanup(func() {
 		if keep := os.Getenv("REPLICA_TEST_KEEP"); keep != "" {
 			_ = os.MkdirAll(keep, 0o755)
@@ -459,7 +451,7 @@ func newStoppedTestCluster(t *testing.T, ctx context.Context, n int) *testCluste
 		if t.Failed() {
 			for _, l := range c.logs {
 				b, _ := os.ReadFile(l)
-				t.Logf("--- %s (tail)\n%s", l, tail(b, 40))
+				t.Logf("--- %s (tail)\n%s", l, proctest.Tail(b, 40))
 			}
 		}
 	})
@@ -496,10 +488,6 @@ func (c *testCluster) pickIO(n int) string {
 
 func (c *testCluster) start(i int) {
 	c.t.Helper()
-	logf, err := os.OpenFile(c.logs[i], os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
-	if err != nil {
-		c.t.Fatal(err)
-	}
 	addrs := c.addrs
 	if c.peerAddrs != nil {
 		addrs = c.peerAddrs[i]
@@ -508,60 +496,31 @@ func (c *testCluster) start(i int) {
 	if os.Getenv("REPLICA_TEST_VERBOSE") != "" {
 		args = append(args, "--verbose")
 	}
-	cmd := exec.Command(c.bin, append(args, c.files[i])...)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := cmd.Start(); err != nil {
-		c.t.Fatal(err)
+	c.logStart[i] = 0
+	if st, err := os.Stat(c.logs[i]); err == nil {
+		c.logStart[i] = st.Size()
 	}
-	exited := make(chan struct{})
-	go func() {
-		_ = cmd.Wait()
-		_ = logf.Close()
-		close(exited)
-	}()
-	c.mu.Lock()
-	c.procs[i], c.exited[i] = cmd, exited
-	c.mu.Unlock()
+	c.procs.Start(c.t, i, c.logs[i], c.bin, append(args, c.files[i])...)
 }
 
-func (c *testCluster) kill(i int) {
-	c.mu.Lock()
-	p, exited := c.procs[i], c.exited[i]
-	c.mu.Unlock()
-	_ = p.Process.Signal(syscall.SIGKILL)
-	<-exited
+// started reports whether replica i's current run has logged its
+// "starting:" line: its signal handlers are installed.
+func (c *testCluster) started(i int) bool {
+	b, _ := os.ReadFile(c.logs[i])
+	return int64(len(b)) >= c.logStart[i] && bytes.Contains(b[c.logStart[i]:], []byte(": starting: "))
 }
+
+func (c *testCluster) kill(i int) { c.procs.Kill(i) }
 
 // terminate stops replica i with SIGTERM and requires a clean exit.
 func (c *testCluster) terminate(i int) {
 	c.t.Helper()
-	c.mu.Lock()
-	p, exited := c.procs[i], c.exited[i]
-	c.mu.Unlock()
-	_ = p.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-exited:
-	case <-time.After(20 * time.Second):
-		_ = p.Process.Kill()
-		<-exited
-		c.t.Fatalf("replica %d did not stop within 20 s of SIGTERM", i)
-	}
-	if code := p.ProcessState.ExitCode(); code != 0 {
-		c.t.Fatalf("replica %d exited %d after SIGTERM", i, code)
+	if err := c.procs.Terminate(i, stopTimeout); err != nil {
+		c.t.Fatalf("replica %d: %v", i, err)
 	}
 }
 
-func (c *testCluster) stopAll() {
-	for i := range c.procs {
-		c.mu.Lock()
-		p, exited := c.procs[i], c.exited[i]
-		c.mu.Unlock()
-		if p != nil && p.ProcessState == nil {
-			_ = p.Process.Signal(syscall.SIGKILL)
-			<-exited
-		}
-	}
-}
+func (c *testCluster) stopAll() { c.procs.KillAll() }
 
 var statusLine = regexp.MustCompile(`status (\w+), view (\d+)`)
 
@@ -589,45 +548,9 @@ func (c *testCluster) primary() int {
 	return best % len(c.logs)
 }
 
-// directIODir is a temporary directory on a filesystem that does O_DIRECT:
-// the system's temporary directory unless it is tmpfs, else the repo's
-// out/.
+// directIODir is a temporary directory on a filesystem that does O_DIRECT.
 func directIODir(t *testing.T) string {
-	t.Helper()
-	var fs unix.Statfs_t
-	if err := unix.Statfs(os.TempDir(), &fs); err == nil && fs.Type != unix.TMPFS_MAGIC && fs.Type != unix.RAMFS_MAGIC {
-		return t.TempDir()
-	}
-	out := filepath.Join("..", "..", "out")
-	if err := os.MkdirAll(out, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	dir, err := os.MkdirTemp(out, "replica-test-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = os.RemoveAll(dir) })
-	return dir
-}
-
-// goTool is the go command running this test: go test puts its GOROOT's
-// bin first in PATH.
-func goTool() string {
-	if p, err := exec.LookPath("go"); err == nil {
-		return p
-	}
-	return "go"
-}
-
-// freeAddr is a loopback address with a port free a moment ago.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = l.Close() }()
-	return l.Addr().String()
+	return proctest.DirectIODir(t, filepath.Join("..", ".."), "replica-test-")
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) bool {
@@ -637,9 +560,4 @@ func sleepCtx(ctx context.Context, d time.Duration) bool {
 	case <-ctx.Done():
 		return false
 	}
-}
-
-func tail(b []byte, n int) string {
-	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	return strings.Join(lines[max(0, len(lines)-n):], "\n")
 }

@@ -116,7 +116,7 @@ func TestClusterRepairsFlippedWALSlot(t *testing.T) {
 // replica r in its debug line, and returns it.
 func (c *testCluster) waitConverged(r int) uint64 {
 	c.t.Helper()
-	n := len(c.procs)
+	n := c.procs.Len()
 	commits := make([]uint64, n)
 	deadline := time.Now().Add(convergeTimeout)
 	for {

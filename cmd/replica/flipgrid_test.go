@@ -159,10 +159,13 @@ func newLoadedCluster(t *testing.T, ctx context.Context, n int) (*testCluster, *
 		loadCtx, stop := context.WithTimeout(ctx, d)
 		defer stop()
 		var wg sync.WaitGroup
-		for w := range clusterWorkers {
-			wg.Go(func() { runWorker(t, ctx, loadCtx, cl, rounds*clusterWorkers+w, h) })
-		}
+		// Each round's workers make their own transfer ids: read the round
+		// before the goroutines start, not as each one starts.
+		first := rounds * clusterWorkers
 		rounds++
+		for w := range clusterWorkers {
+			wg.Go(func() { runWorker(t, ctx, loadCtx, cl, first+w, h) })
+		}
 		wg.Wait()
 		if t.Failed() {
 			t.FailNow()

@@ -165,18 +165,19 @@ func (c *testCluster) debugCommit(i int) uint64 {
 		return len(m), m[len(m)-1][1]
 	}
 	seen, _ := count()
-	c.mu.Lock()
-	p := c.procs[i]
-	c.mu.Unlock()
-	// The signal is sent again every debugResendInterval: one that lands
-	// while the process is still installing its handlers, or coalesces
-	// with a pending one, would otherwise leave the wait to time out. A
-	// replica whose event loop is stuck answers none of them.
+	// SIGUSR1 ends a process that has not yet installed its handler (the
+	// signal's default action), so none is sent before this run's
+	// "starting:" line, which the replica logs once it has. The signal is
+	// then sent again every debugResendInterval, lest one coalesce with a
+	// pending one; a replica whose event loop is stuck answers none.
 	deadline := time.Now().Add(debugLineTimeout)
 	var resend time.Time
 	for time.Now().Before(deadline) {
-		if time.Now().After(resend) {
-			_ = p.Process.Signal(syscall.SIGUSR1)
+		if !c.procs.Running(i) {
+			c.t.Fatalf("replica %d is not running: it exited (see its log)", i)
+		}
+		if time.Now().After(resend) && c.started(i) {
+			c.procs.Signal(i, syscall.SIGUSR1)
 			resend = time.Now().Add(debugResendInterval)
 		}
 		if k, commit := count(); k > seen {

@@ -60,6 +60,13 @@ func newStartCmd() *cobra.Command {
 // start runs one replica until SIGTERM or SIGINT. Every callback of the
 // replica, the bus and the disk runs on the loop, on this goroutine.
 func start(path string, addrs []string, backend disk.Backend, verbose, development bool, logger *log.Logger) error {
+	// SIGUSR1 logs the replica's state, for an operator looking at a
+	// replica that seems stuck. Its default action ends the process, so it
+	// is caught before anything else: one sent while the replica opens is
+	// answered once it runs.
+	debug := make(chan os.Signal, 1)
+	signal.Notify(debug, syscall.SIGUSR1)
+	defer signal.Stop(debug)
 	fh, err := readFileHeader(path)
 	if err != nil {
 		return err
@@ -117,11 +124,6 @@ func start(path string, addrs []string, backend disk.Backend, verbose, developme
 		close(stop)
 	}()
 
-	// SIGUSR1 logs the replica's state, for an operator looking at a
-	// replica that seems stuck.
-	debug := make(chan os.Signal, 1)
-	signal.Notify(debug, syscall.SIGUSR1)
-	defer signal.Stop(debug)
 	go func() {
 		for {
 			select {
