@@ -24,6 +24,9 @@ type checkers struct {
 	checkpoints *check.Checkpoints
 	// durability reads the disks: prepare_ok and commit claim what is on them.
 	durability *check.Durability
+	// journal reads the WAL at each checkpoint: both copies of a settled,
+	// committed slot hold its header.
+	journal *check.Journal
 	// checkpointDurable reads the superblocks: a commit at DurableAt(c)
 	// finds c on a replication quorum's disks.
 	checkpointDurable *check.CheckpointDurable
@@ -57,6 +60,9 @@ func newCheckers(c *Cluster) *checkers {
 		checkpoints: check.NewCheckpoints(),
 		durability: check.NewDurability(c.cluster, c.vcfg, func(replica int, zone rio.Zone, offset uint64, buf []byte) {
 			c.disks[replica].Peek(zone, offset, buf)
+		}),
+		journal: check.NewJournal(c.cluster, c.vcfg, func(replica int, zone rio.Zone, offset uint64, buf []byte) {
+			c.disks[replica].PeekIntact(zone, offset, buf)
 		}),
 		checkpointDurable: check.NewCheckpointDurable(c.vcfg.Schedule(), r, int(vsr.QuorumsFor(c.vcfg.ReplicaCount).Replication),
 			func(i int) (uint64, bool) {

@@ -432,15 +432,31 @@ func (o observer) Checkpointed(replica uint8, op uint64, id u128.U128) {
 		o.c.failCheck("storage", err)
 	}
 	o.c.checkGridLeaks(int(replica))
+	o.c.checkJournal(int(replica))
+}
+
+// checkJournal holds replica i's settled WAL slots of committed ops to
+// their headers on disk (check.Journal).
+func (c *Cluster) checkJournal(i int) {
+	r := c.replicas[i]
+	var err error
+	r.SettledSlots(func(slot uint64, h *vsr.Header) {
+		if err == nil {
+			err = c.checks.journal.Slot(i, r.CommitMin(), slot, h)
+		}
+	})
+	if err != nil {
+		c.failCheck("journal", err)
+	}
 }
 
 // stored reads what replica i's disk holds of the checkpoint it has just
 // made durable: each referenced grid block as far as its header says it was
 // written (whole sectors: the padding is written too), and each session's
-// reply body in the client replies zone. Sectors a crash tore read as they
-// were before (Disk.PeekBeforeTears): a torn repair of a block with a
-// latent error leaves that error durable, damage the replica finds and
-// mends like any other fault.
+// reply body in the client replies zone. Damage a crash tear left is read
+// past (Disk.PeekIntact): a torn repair of a block with a latent error
+// leaves that error durable, damage the replica finds and mends like any
+// other fault.
 func (c *Cluster) stored(i int, id u128.U128) check.Stored {
 	r, d, l := c.replicas[i], c.disks[i], c.vcfg.Layout()
 	st := check.Stored{ID: id}
@@ -454,12 +470,12 @@ func (c *Cluster) stored(i int, id u128.U128) check.Stored {
 	var addr [8]byte
 	r.CheckpointBlocks(func(address uint64) {
 		blk := buf[:block.HeaderSize]
-		d.PeekBeforeTears(rio.ZoneGrid, l.BlockOffset(address), blk)
+		d.PeekIntact(rio.ZoneGrid, l.BlockOffset(address), blk)
 		// A block never written here (a hole) has a size of garbage:
 		// clamped, its bytes still differ from the peers'.
 		size := min(max(uint64(block.DecodeHeader(blk).Size), block.HeaderSize), l.BlockSize)
 		blk = buf[:l.SectorCeil(size)]
-		d.PeekBeforeTears(rio.ZoneGrid, l.BlockOffset(address), blk)
+		d.PeekIntact(rio.ZoneGrid, l.BlockOffset(address), blk)
 		binary.LittleEndian.PutUint64(addr[:], address)
 		grid.Write(addr[:])
 		grid.Write(blk)
@@ -468,7 +484,7 @@ func (c *Cluster) stored(i int, id u128.U128) check.Stored {
 	st.Grid = grid.Sum()
 	r.CheckpointReplies(func(slot int, size uint64, missing bool) {
 		body := buf[:l.SectorCeil(size)]
-		d.PeekBeforeTears(rio.ZoneClientReplies, l.ClientReplyOffset(uint64(slot)), body)
+		d.PeekIntact(rio.ZoneClientReplies, l.ClientReplyOffset(uint64(slot)), body)
 		st.Slots = append(st.Slots, check.Digest{Address: uint64(slot), Digest: checksum.Sum(body[:size]), Missing: missing})
 	})
 	return st

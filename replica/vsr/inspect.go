@@ -59,6 +59,23 @@ func (r *Replica) DurableCheckpoint() uint64 { return r.sb.durable.Checkpoint.Op
 // acquired.
 func (r *Replica) GridBlocksAcquired() uint64 { return r.grid.FreeSet().AcquiredCount() }
 
+// SettledSlots calls fn with each WAL slot the replica holds settled: the
+// prepare of a header of its log known durable there, no write in flight
+// for the slot or its header-ring sector, and its ring entry not known to
+// read damaged. Both copies on disk must then hold that header (the
+// journal checker).
+func (r *Replica) SettledSlots(fn func(slot uint64, h *Header)) {
+	j := r.journal
+	for s := range j.slots {
+		sl := &j.slots[s]
+		if !sl.has || sl.faulty || sl.durable != sl.header.Checksum || !sl.writing.IsZero() || sl.queued != nil ||
+			!j.ringSettled(uint64(s)) || (j.ringCorrupt != nil && j.ringCorrupt[s]) {
+			continue
+		}
+		fn(uint64(s), &sl.header)
+	}
+}
+
 // GridReads counts the replica's grid reads by what verification found
 // (block.Valid first): the damage its storage faults put in its way.
 func (r *Replica) GridReads() [block.ResultCount]uint64 { return r.grid.Stats().Reads }

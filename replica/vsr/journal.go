@@ -1,6 +1,8 @@
 package vsr
 
 import (
+	"bytes"
+
 	rio "viewstamp/replica/io"
 	"viewstamp/replica/u128"
 )
@@ -70,6 +72,9 @@ type sectorWrite struct {
 type ringWaiter struct {
 	slot uint64
 	sum  u128.U128
+	// rewrite: the sector is written only to bring the disk in line with
+	// headerRing (fixRing, repairRing); no prepare waits on it.
+	rewrite bool
 }
 
 func newJournal(cfg Config, storage rio.Storage, onDurable func(uint64, u128.U128)) *journal {
@@ -187,7 +192,59 @@ func (j *journal) repairRing() {
 			clear(entry)
 		}
 		j.ringCorrupt[s] = false
+		j.rewriteRingSector(uint64(s))
 	}
+}
+
+// fixRing makes each header-ring entry agree with its slot's durable
+// prepare where the two differ at open (the entry damaged, of an older op,
+// or of another prepare of the op: the WAL decision table's "fix"), in
+// memory and on disk. This is safe before the head is settled: a prepare
+// lands before its header, so a valid prepare in a slot proves that no later
+// op was ever durable, hence acknowledged, there; nothing a damaged entry
+// might have named is hidden by overwriting it. Left alone, a stale entry
+// would outlive the prepare beside it, and after a fault on that prepare the
+// slot would read as the stale op.
+func (j *journal) fixRing() {
+	for s := range j.slots {
+		sl := &j.slots[s]
+		if sl.prepare == nil || sl.durable.IsZero() || sl.durable != sl.prepare.Header.Checksum {
+			continue
+		}
+		entry := j.headerRing[uint64(s)*HeaderSize : uint64(s+1)*HeaderSize]
+		want := sl.prepare.Bytes()[:HeaderSize]
+		if bytes.Equal(entry, want) {
+			continue
+		}
+		copy(entry, want)
+		if j.ringCorrupt != nil {
+			j.ringCorrupt[s] = false
+		}
+		j.rewriteRingSector(uint64(s))
+	}
+}
+
+// rewriteRingSector writes the header-ring sector holding slot as
+// headerRing has it, for no prepare's sake.
+func (j *journal) rewriteRingSector(slotIndex uint64) {
+	k := slotIndex / (j.cfg.SectorSize / HeaderSize)
+	sw := &j.sectors[k]
+	for _, w := range sw.waiting {
+		if w.rewrite {
+			return // the next write of the sector carries it
+		}
+	}
+	sw.waiting = append(sw.waiting, ringWaiter{slot: slotIndex, rewrite: true})
+	if !sw.writing {
+		j.flushSector(k)
+	}
+}
+
+// ringSettled reports whether the header-ring sector holding slot has no
+// write in flight or waiting: the disk holds what headerRing does.
+func (j *journal) ringSettled(slotIndex uint64) bool {
+	sw := &j.sectors[slotIndex/(j.cfg.SectorSize/HeaderSize)]
+	return !sw.writing && len(sw.waiting) == 0
 }
 
 // write makes m durable in its slot. The header must already be in the log.
@@ -259,7 +316,7 @@ func (j *journal) writeRingSector(slotIndex uint64, sum u128.U128) {
 	perSector := j.cfg.SectorSize / HeaderSize
 	k := slotIndex / perSector
 	sw := &j.sectors[k]
-	sw.waiting = append(sw.waiting, ringWaiter{slotIndex, sum})
+	sw.waiting = append(sw.waiting, ringWaiter{slot: slotIndex, sum: sum})
 	if !sw.writing {
 		j.flushSector(k)
 	}
@@ -286,7 +343,7 @@ func (j *journal) sectorWritten(k uint64) {
 	}
 	for _, w := range done {
 		s := &j.slots[w.slot]
-		if s.writing != w.sum {
+		if w.rewrite || s.writing != w.sum {
 			continue
 		}
 		s.writing = u128.Zero

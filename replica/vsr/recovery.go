@@ -273,6 +273,7 @@ func (r *Replica) openJournal(ring []byte, prepares [][]byte) {
 	r.tPing.start(r.rng)
 	r.tRepair.start(r.rng)
 	uncertain := !r.solo() && (r.headUncertain(ringCorrupt) || (r.reformat.on && r.reformat.head == 0))
+	r.journal.fixRing()
 	if !uncertain {
 		r.journal.repairRing()
 	}

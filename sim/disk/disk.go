@@ -148,6 +148,12 @@ type Disk struct {
 	// Heal puts it back (the write lost instead), until a write lands there.
 	tornOld  map[sectorKey][]byte
 	tornKeys []sectorKey // tornOld's keys, in the order they tore
+	// unharmed holds, for each sector a crash tear left holding what no
+	// clean partial write would (random bytes, or old bytes with a fault's
+	// corruption baked in), the bytes it would hold without that damage:
+	// the part of the write that landed over the durable contents before
+	// it (PeekIntact).
+	unharmed map[sectorKey][]byte
 }
 
 var _ io.Storage = (*Disk)(nil)
@@ -336,6 +342,7 @@ func (d *Disk) tear(o *op) {
 	}
 	d.rewritten(o.zone, o.offset, n)
 	d.keepTorn(o.zone, o.offset, n)
+	d.keepUnharmed(o.zone, o.offset+bad, nil)
 	d.store(o.zone, o.offset, o.data)
 	if o.zone == io.ZoneSuperblock && d.fs.torn != nil {
 		// The superblock's damage budget counts the torn copy, as for a

@@ -222,12 +222,13 @@ func (d *Disk) markFaulty(z io.Zone, offset uint64) {
 // sectors were written whole.
 func (d *Disk) rewritten(z io.Zone, offset, length uint64) {
 	fs := &d.fs
-	if len(fs.faulty) == 0 && len(fs.overlay) == 0 && len(fs.torn) == 0 && len(d.tornOld) == 0 {
+	if len(fs.faulty) == 0 && len(fs.overlay) == 0 && len(fs.torn) == 0 && len(d.tornOld) == 0 && len(d.unharmed) == 0 {
 		return
 	}
 	for s := offset / d.sectorSize; s < (offset+length)/d.sectorSize; s++ {
 		k := sectorKey{z, s}
 		delete(d.tornOld, k)
+		delete(d.unharmed, k)
 		delete(fs.faulty, k)
 		delete(fs.overlay, k)
 		delete(fs.torn, k)
@@ -358,6 +359,10 @@ func (d *Disk) lose(o *op) {
 		// its fault bit (the overlay carries it).
 		delete(d.fs.faulty, k)
 		d.fs.overlay[k] = old[i : i+d.sectorSize]
+		// The durable contents are now this write's: bytes an earlier
+		// crash tore here are behind it (PeekIntact, Heal).
+		delete(d.tornOld, k)
+		delete(d.unharmed, k)
 	}
 }
 
@@ -409,6 +414,12 @@ func (d *Disk) tearWithin(o *op) {
 	copy(buf, o.data[:cut*tearUnit])
 	d.rewritten(o.zone, o.offset, n)
 	d.keepTorn(o.zone, o.offset, n)
+	// Past the cut, the old bytes as read: where a fault showed them
+	// corrupted, the tear made that corruption durable.
+	for i := cut * tearUnit / d.sectorSize * d.sectorSize; i < n; i += d.sectorSize {
+		landed := min(d.sectorSize, max(cut*tearUnit, i)-i)
+		d.keepUnharmed(o.zone, o.offset+i, o.data[i:i+landed])
+	}
 	d.store(o.zone, o.offset, buf)
 	d.fs.extent[o.zone] = max(d.fs.extent[o.zone], o.offset+n)
 	if o.zone == io.ZoneSuperblock {

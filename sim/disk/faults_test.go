@@ -141,8 +141,8 @@ func TestTearWithin(t *testing.T) {
 
 // A write torn at a crash over a sector with a latent error leaves that
 // error durable (the old bytes, as a read saw them, stay where the write did
-// not reach): Peek shows the damage, PeekBeforeTears the bytes as they were
-// before the tear, and a later write ends both.
+// not reach): Peek shows the damage, PeekIntact the bytes without it (the
+// write's landed part over what the disk held), and a later write ends both.
 func TestTornWriteOverALatentError(t *testing.T) {
 	d, s := hostile(Faults{TearWithin: true})
 	o := d.opts
@@ -160,17 +160,17 @@ func TestTornWriteOverALatentError(t *testing.T) {
 	if d.Peek(io.ZoneGrid, 0, got); bytes.Equal(got, data) {
 		t.Fatal("the tear left no durable damage")
 	}
-	if d.PeekBeforeTears(io.ZoneGrid, 0, got); !bytes.Equal(got, data) {
-		t.Fatal("PeekBeforeTears does not show the bytes before the tear")
+	if d.PeekIntact(io.ZoneGrid, 0, got); !bytes.Equal(got, data) {
+		t.Fatal("PeekIntact does not undo the damage the tear left")
 	}
 	part := make([]byte, 100) // an unaligned window
-	if d.PeekBeforeTears(io.ZoneGrid, 4000, part); !bytes.Equal(part, data[4000:4100]) {
-		t.Fatal("an unaligned PeekBeforeTears differs")
+	if d.PeekIntact(io.ZoneGrid, 4000, part); !bytes.Equal(part, data[4000:4100]) {
+		t.Fatal("an unaligned PeekIntact differs")
 	}
 	next := fill(n, 4)
 	writeNow(t, d, s, io.ZoneGrid, 0, next)
-	if d.PeekBeforeTears(io.ZoneGrid, 0, got); !bytes.Equal(got, next) {
-		t.Fatal("PeekBeforeTears shows pre-tear bytes after a rewrite")
+	if d.PeekIntact(io.ZoneGrid, 0, got); !bytes.Equal(got, next) {
+		t.Fatal("PeekIntact undoes damage a rewrite already replaced")
 	}
 }
 

@@ -40,6 +40,7 @@ func (d *Disk) Heal() {
 	}
 	clear(d.tornOld)
 	d.tornKeys = d.tornKeys[:0]
+	clear(d.unharmed)
 	clear(fs.faulty)
 	clear(fs.overlay)
 	clear(fs.torn)
@@ -63,6 +64,7 @@ func (d *Disk) Wipe() {
 	}
 	clear(d.tornOld)
 	d.tornKeys = d.tornKeys[:0]
+	clear(d.unharmed)
 	clear(d.fs.faulty)
 	clear(d.fs.overlay)
 	clear(d.fs.torn)
@@ -80,25 +82,38 @@ func (d *Disk) Poke(zone io.Zone, offset uint64, data []byte) {
 	}
 }
 
-// PeekBeforeTears is Peek with each sector a crash tore (and nothing has
-// written since) as it was before the tear: the durable contents had the
-// torn write been lost, as Heal would leave them. A tear stores, beside the
-// new bytes, the old ones as a read saw them, corruption included, so it
-// turns a fault into durable damage; the storage checker compares what the
-// replicas meant to store, not what faults did to it, and reads through
-// this.
-func (d *Disk) PeekBeforeTears(zone io.Zone, offset uint64, buf []byte) {
+// keepUnharmed notes, for the sector at offset of zone that a tear is
+// about to leave damaged, what it would hold undamaged: landed (the part of
+// the write that reached it, possibly none) over its durable contents.
+func (d *Disk) keepUnharmed(z io.Zone, offset uint64, landed []byte) {
+	if d.unharmed == nil {
+		d.unharmed = map[sectorKey][]byte{}
+	}
+	sec := make([]byte, d.sectorSize)
+	d.load(z, offset, sec)
+	copy(sec, landed)
+	d.unharmed[sectorKey{z, offset / d.sectorSize}] = sec
+}
+
+// PeekIntact is Peek with the damage a crash tear left undone: each sector
+// it left holding random bytes, or the old bytes as a read saw them with a
+// fault's corruption made durable, reads as the part of the write that
+// landed there over the durable contents before it. The storage and journal
+// checkers compare what the replicas meant to store, not what faults did to
+// it (faulty sectors and misdirections are overlays Peek never sees; a tear
+// is the one fault that reaches the durable contents), and read through this.
+func (d *Disk) PeekIntact(zone io.Zone, offset uint64, buf []byte) {
 	d.Peek(zone, offset, buf)
-	if len(d.tornOld) == 0 {
+	if len(d.unharmed) == 0 {
 		return
 	}
 	for s := offset / d.sectorSize; s*d.sectorSize < offset+uint64(len(buf)); s++ {
-		old, ok := d.tornOld[sectorKey{zone, s}]
+		sec, ok := d.unharmed[sectorKey{zone, s}]
 		if !ok {
 			continue
 		}
 		lo, hi := s*d.sectorSize, (s+1)*d.sectorSize
 		from, to := max(lo, offset), min(hi, offset+uint64(len(buf)))
-		copy(buf[from-offset:to-offset], old[from-lo:to-lo])
+		copy(buf[from-offset:to-offset], sec[from-lo:to-lo])
 	}
 }
