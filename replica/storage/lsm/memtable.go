@@ -89,6 +89,15 @@ type mutable struct {
 	sorted    []int // sorted view for scans, rebuilt when a new key arrives
 	sortBuf   []sortEntry
 	dirty     bool
+	// scanOnly trees (index trees: nothing looks a key up, scans read them)
+	// keep no hash table: a put out of order appends, and sorting resolves
+	// a key put twice to its last put (the stable sort orders equal keys
+	// by arrival). hashed then means "out of order".
+	scanOnly bool
+	// spare holds a sealed run's buffers once the run is dropped, so the
+	// next seal writes into memory already held instead of a fresh
+	// allocation the size of a table.
+	spare run
 }
 
 // mslot is one hash table slot: the value's index, current while gen is
@@ -104,8 +113,9 @@ type mslot struct {
 // thousand keys over megabytes, a cache miss per probe.
 const mutableTableMin = 1 << 10
 
-func newMutable(keySize, valueSize, capacity int) *mutable {
+func newMutable(keySize, valueSize, capacity int, scanOnly bool) *mutable {
 	return &mutable{
+		scanOnly:  scanOnly,
 		table:     make([]mslot, mutableTableMin),
 		mask:      mutableTableMin - 1,
 		gen:       1,
@@ -177,6 +187,10 @@ func (m *mutable) put(value []byte, tomb bool) {
 		m.ascending++
 		return
 	}
+	if m.scanOnly {
+		m.append(value, tomb)
+		return
+	}
 	i := m.searchAscending(key)
 	var e *mslot
 	var tag uint32
@@ -208,6 +222,31 @@ func (m *mutable) add(value []byte, tomb bool) {
 	m.dirty = true
 }
 
+// append is a scanOnly put out of order. A full log is first merged in
+// place (each key's last put, in key order), so the capacity still bounds
+// distinct keys, not puts.
+func (m *mutable) append(value []byte, tomb bool) {
+	if m.len() == m.capacity {
+		m.merge()
+	}
+	m.hashed = true
+	m.add(value, tomb)
+}
+
+// merge rewrites a scanOnly log as its sorted view: one value per key, in
+// key order, all of it the ascending run again.
+func (m *mutable) merge() {
+	order := m.order()
+	values, tombs := m.spare.values[:0], m.spare.tombs[:0]
+	for _, i := range order {
+		values = append(values, m.value(i)...)
+		tombs = append(tombs, m.tombs[i])
+	}
+	m.spare.values, m.spare.tombs = m.values[:0], m.tombs[:0]
+	m.values, m.tombs = values, tombs
+	m.ascending, m.hashed, m.dirty = m.len(), false, true
+}
+
 // searchAscending finds key in the ascending run, or returns -1.
 func (m *mutable) searchAscending(key []byte) int {
 	lo, hi := 0, m.ascending
@@ -226,8 +265,18 @@ func (m *mutable) searchAscending(key []byte) int {
 }
 
 func (m *mutable) get(key []byte) (value []byte, tomb, found bool) {
-	i := m.searchAscending(key)
-	if i < 0 && m.hashed {
+	i := -1
+	if m.scanOnly && m.hashed {
+		// A key of the ascending run may have been put again since, out
+		// of order: only the sorted view knows which put is the last.
+		order := m.order()
+		j, ok := slices.BinarySearchFunc(order, key, func(i int, k []byte) int {
+			return compareKeys(m.value(i)[:m.keySize], k)
+		})
+		if ok {
+			i = order[j]
+		}
+	} else if i = m.searchAscending(key); i < 0 && m.hashed {
 		i, _, _ = m.find(key)
 	}
 	if i >= 0 {
@@ -237,37 +286,62 @@ func (m *mutable) get(key []byte) (value []byte, tomb, found bool) {
 }
 
 func (m *mutable) order() []int {
-	if m.dirty || len(m.sorted) != m.len() {
-		// Sort (key words, slot) pairs: the key's first three words
-		// compare as integers and keep the sort in cache; only keys
-		// longer than that whose words are all equal look at the values.
-		// (One word was not enough: an index key starts with its field,
-		// which most entries share.)
-		m.sortBuf = m.sortBuf[:0]
-		for i := range m.len() {
-			key := m.value(i)[:m.keySize]
-			m.sortBuf = append(m.sortBuf, sortEntry{prefix: keyPrefix(key), word2: keyWord(key, 1), word3: keyWord(key, 2), slot: i})
-		}
-		long := m.keySize > 3*8
-		slices.SortFunc(m.sortBuf, func(a, b sortEntry) int {
-			if c := cmp.Compare(a.prefix, b.prefix); c != 0 {
-				return c
-			}
-			if c := cmp.Compare(a.word2, b.word2); c != 0 {
-				return c
-			}
-			if c := cmp.Compare(a.word3, b.word3); c != 0 || !long {
-				return c
-			}
-			return compareKeys(m.value(a.slot)[:m.keySize], m.value(b.slot)[:m.keySize])
-		})
-		m.sorted = m.sorted[:0]
-		for _, e := range m.sortBuf {
-			m.sorted = append(m.sorted, e.slot)
-		}
-		m.dirty = false
+	if !m.dirty {
+		return m.sorted
 	}
+	m.dirty = false
+	m.sorted = m.sorted[:0]
+	if !m.hashed {
+		// Every key arrived in ascending order: the arrival order is the
+		// key order, with nothing to sort.
+		for i := range m.len() {
+			m.sorted = append(m.sorted, i)
+		}
+		return m.sorted
+	}
+	// Sort (key words, slot) pairs: the key's first three words compare as
+	// integers and keep the sort in cache; only keys longer than that whose
+	// words are all equal look at the values. (One word was not enough: an
+	// index key starts with its field, which most entries share.) Equal
+	// keys (a scanOnly log's repeats) order by arrival, and the last wins.
+	m.sortBuf = m.sortBuf[:0]
+	for i := range m.len() {
+		key := m.value(i)[:m.keySize]
+		m.sortBuf = append(m.sortBuf, sortEntry{prefix: keyPrefix(key), word2: keyWord(key, 1), word3: keyWord(key, 2), slot: i})
+	}
+	long := m.keySize > 3*8
+	slices.SortFunc(m.sortBuf, func(a, b sortEntry) int { return m.compareEntries(a, b, long, true) })
+	for j, e := range m.sortBuf {
+		if j+1 < len(m.sortBuf) && m.compareEntries(e, m.sortBuf[j+1], long, false) == 0 {
+			continue // a later put of the same key follows
+		}
+		m.sortBuf[len(m.sorted)] = e
+		m.sorted = append(m.sorted, e.slot)
+	}
+	m.sortBuf = m.sortBuf[:len(m.sorted)]
 	return m.sorted
+}
+
+// compareEntries orders sort entries by key, then (bySlot) by arrival.
+func (m *mutable) compareEntries(a, b sortEntry, long, bySlot bool) int {
+	if c := cmp.Compare(a.prefix, b.prefix); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(a.word2, b.word2); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(a.word3, b.word3); c != 0 {
+		return c
+	}
+	if long {
+		if c := compareKeys(m.value(a.slot)[:m.keySize], m.value(b.slot)[:m.keySize]); c != 0 {
+			return c
+		}
+	}
+	if bySlot {
+		return cmp.Compare(a.slot, b.slot)
+	}
+	return 0
 }
 
 type sortEntry struct {
@@ -308,22 +382,41 @@ func (m *mutable) reset() {
 	m.dirty = false
 }
 
-// sealed copies the table's values in key order into a run.
+// sealed turns the table's values, in key order, into a run. A table whose
+// keys all arrived in order hands over its buffers as they are and takes
+// the spare ones; any other is gathered in key order into the spare ones.
 func (m *mutable) sealed() *run {
-	r := &run{
-		values:    make([]byte, 0, len(m.values)),
-		tombs:     make([]bool, 0, m.len()),
-		valueSize: m.valueSize,
-		keySize:   m.keySize,
-	}
+	r := &run{valueSize: m.valueSize, keySize: m.keySize, prefixes: m.spare.prefixes[:0]}
 	order := m.order()
-	r.prefixes = make([]uint64, 0, len(order))
+	if !m.hashed {
+		r.values, r.tombs = m.values, m.tombs
+		m.values, m.tombs = m.spare.values[:0], m.spare.tombs[:0]
+		if cap(m.values) < m.capacity*m.valueSize {
+			m.values = make([]byte, 0, m.capacity*m.valueSize)
+			m.tombs = make([]bool, 0, m.capacity)
+		}
+		for i := range r.len() {
+			r.prefixes = append(r.prefixes, keyPrefix(r.value(i)[:m.keySize]))
+		}
+		m.spare = run{}
+		return r
+	}
+	r.values, r.tombs = m.spare.values[:0], m.spare.tombs[:0]
+	m.spare = run{}
 	for j, i := range order {
 		r.values = append(r.values, m.value(i)...)
 		r.tombs = append(r.tombs, m.tombs[i])
 		r.prefixes = append(r.prefixes, m.sortBuf[j].prefix)
 	}
 	return r
+}
+
+// recycle takes back the buffers of a run sealed from this table, which
+// nothing reads any more.
+func (m *mutable) recycle(r *run) {
+	if cap(r.values) > cap(m.spare.values) {
+		m.spare = run{values: r.values[:0], tombs: r.tombs[:0], prefixes: r.prefixes[:0]}
+	}
 }
 
 // rangeRun copies the values with keys in [lo, hi] into a run, so a scan
