@@ -50,6 +50,9 @@ func (r *run) search(key []byte) int {
 }
 
 func (r *run) get(key []byte) (value []byte, tomb, found bool) {
+	if r.len() == 0 || compareKeys(key, r.value(r.len() - 1)[:r.keySize]) > 0 {
+		return nil, false, false // past the last key: a new id's existence check
+	}
 	i := r.search(key)
 	if i < r.len() && bytes.Equal(r.value(i)[:r.keySize], key) {
 		return r.value(i), r.tombs[i], true
@@ -88,6 +91,7 @@ type mutable struct {
 	capacity  int
 	sorted    []int // sorted view for scans, rebuilt when a new key arrives
 	sortBuf   []sortEntry
+	sortTmp   []sortEntry // radixSort's other buffer
 	dirty     bool
 	// scanOnly trees (index trees: nothing looks a key up, scans read them)
 	// keep no hash table: a put out of order appends, and sorting resolves
@@ -247,8 +251,12 @@ func (m *mutable) merge() {
 	m.ascending, m.hashed, m.dirty = m.len(), false, true
 }
 
-// searchAscending finds key in the ascending run, or returns -1.
+// searchAscending finds key in the ascending run, or returns -1. A key past
+// the run's last, as a new time-based id or timestamp is, needs one compare.
 func (m *mutable) searchAscending(key []byte) int {
+	if m.ascending == 0 || compareKeys(key, m.value(m.ascending - 1)[:m.keySize]) > 0 {
+		return -1
+	}
 	lo, hi := 0, m.ascending
 	for lo < hi {
 		mid := int(uint(lo+hi) >> 1)
@@ -310,7 +318,12 @@ func (m *mutable) order() []int {
 		m.sortBuf = append(m.sortBuf, sortEntry{prefix: keyPrefix(key), word2: keyWord(key, 1), word3: keyWord(key, 2), slot: i})
 	}
 	long := m.keySize > 3*8
-	slices.SortFunc(m.sortBuf, func(a, b sortEntry) int { return m.compareEntries(a, b, long, true) })
+	if long || len(m.sortBuf) < radixSortMin {
+		slices.SortFunc(m.sortBuf, func(a, b sortEntry) int { return m.compareEntries(a, b, long, true) })
+	} else {
+		m.sortTmp = slices.Grow(m.sortTmp[:0], len(m.sortBuf))[:len(m.sortBuf)]
+		m.sortBuf, m.sortTmp = radixSort(m.sortBuf, m.sortTmp)
+	}
 	for j, e := range m.sortBuf {
 		if j+1 < len(m.sortBuf) && m.compareEntries(e, m.sortBuf[j+1], long, false) == 0 {
 			continue // a later put of the same key follows
@@ -342,6 +355,62 @@ func (m *mutable) compareEntries(a, b sortEntry, long, bySlot bool) int {
 		return cmp.Compare(a.slot, b.slot)
 	}
 	return 0
+}
+
+// radixSortMin is the number of keys from which a table sorts by radix: a
+// bar's table of an index on account ids holds hundreds of thousands of
+// keys in no order, which a comparison sort took a tenth of a second over;
+// a few hundred keys sort faster by comparison.
+const radixSortMin = 1 << 10
+
+// radixSort sorts entries by their three key words, stably (equal keys stay
+// in arrival order, so the last put of a key stays last), one byte at a
+// time from the least significant, skipping the bytes every entry shares:
+// keys of one bar differ in a few bytes (an account id's low bytes, a
+// timestamp's), so a sort is a few linear passes. It returns the sorted
+// slice and the other buffer, each of them a or tmp.
+func radixSort(a, tmp []sortEntry) (sorted, spare []sortEntry) {
+	var diff [3]uint64
+	f := a[0]
+	for _, e := range a {
+		diff[0] |= e.word3 ^ f.word3
+		diff[1] |= e.word2 ^ f.word2
+		diff[2] |= e.prefix ^ f.prefix
+	}
+	for w := range diff {
+		for shift := uint(0); shift < 64; shift += 8 {
+			if (diff[w]>>shift)&0xff == 0 {
+				continue
+			}
+			var start [256]int
+			for i := range a {
+				start[a[i].word(w)>>shift&0xff]++
+			}
+			sum := 0
+			for d, n := range start {
+				start[d] = sum
+				sum += n
+			}
+			for i := range a {
+				d := a[i].word(w) >> shift & 0xff
+				tmp[start[d]] = a[i]
+				start[d]++
+			}
+			a, tmp = tmp, a
+		}
+	}
+	return a, tmp
+}
+
+// word is the entry's key word w, least significant first.
+func (e *sortEntry) word(w int) uint64 {
+	switch w {
+	case 0:
+		return e.word3
+	case 1:
+		return e.word2
+	}
+	return e.prefix
 }
 
 type sortEntry struct {

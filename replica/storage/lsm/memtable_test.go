@@ -88,3 +88,47 @@ func testMutableTable(t *testing.T, scanOnly bool) {
 		}
 	}
 }
+
+// TestRadixSort: the radix sort orders entries as a stable comparison sort
+// by the three key words does, whichever bytes vary (none, one, some in
+// every word), ties kept in arrival order.
+func TestRadixSort(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 9))
+	for round := range 40 {
+		n := 1 + rng.IntN(5000)
+		masks := [3]uint64{}
+		for w := range masks {
+			if round%4 != 0 { // every fourth round: all keys equal
+				masks[w] = rng.Uint64() & rng.Uint64()
+			}
+		}
+		a := make([]sortEntry, n)
+		for i := range a {
+			a[i] = sortEntry{word3: rng.Uint64() & masks[0], word2: rng.Uint64() & masks[1], prefix: rng.Uint64() & masks[2], slot: i}
+		}
+		want := slices.Clone(a)
+		slices.SortStableFunc(want, func(x, y sortEntry) int {
+			if x.prefix != y.prefix {
+				return cmpU64(x.prefix, y.prefix)
+			}
+			if x.word2 != y.word2 {
+				return cmpU64(x.word2, y.word2)
+			}
+			return cmpU64(x.word3, y.word3)
+		})
+		got, _ := radixSort(a, make([]sortEntry, n))
+		if !slices.Equal(got, want) {
+			t.Fatalf("round %d: radix sort of %d entries differs from a stable sort", round, n)
+		}
+	}
+}
+
+func cmpU64(a, b uint64) int {
+	if a < b {
+		return -1
+	}
+	if a > b {
+		return 1
+	}
+	return 0
+}
