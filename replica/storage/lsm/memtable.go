@@ -80,8 +80,10 @@ type mutable struct {
 	// table: found by binary search. A bar of timestamps or time-based ids
 	// (object trees, id trees, an index on a field most objects share)
 	// puts only ascending keys and never touches the table, whose probes
-	// are a cache miss each. The run ends at the first key out of order;
-	// from then on every new key goes to the table.
+	// are a cache miss each. The run ends at the first key out of order,
+	// when its keys enter the table (ascending is then 0): from then on
+	// every key is found there. (A scanOnly table keeps the run and logs
+	// the rest.)
 	ascending int
 	hashed    bool
 	values    []byte
@@ -206,10 +208,12 @@ func (m *mutable) put(value []byte, tomb bool) {
 		m.tombs[i] = tomb
 		return
 	}
+	if !m.hashed {
+		m.hashAscending()
+	}
 	if e == nil {
 		_, e, tag = m.find(key)
 	}
-	m.hashed = true
 	*e = mslot{index: int32(n), gen: m.gen, tag: tag}
 	m.add(value, tomb)
 	if 2*(m.len()-m.ascending) >= len(m.table) {
@@ -224,6 +228,22 @@ func (m *mutable) add(value []byte, tomb bool) {
 	m.values = append(m.values, value...)
 	m.tombs = append(m.tombs, tomb)
 	m.dirty = true
+}
+
+// hashAscending enters the ascending run into the hash table at the first
+// key out of order, so later puts and gets probe the table alone rather
+// than a binary search of the run first (a cache miss per put).
+func (m *mutable) hashAscending() {
+	m.hashed = true
+	run := m.ascending
+	for 2*run >= len(m.table) {
+		m.grow() // re-places nothing yet: every value is in the run
+	}
+	m.ascending = 0
+	for i := range run {
+		_, e, tag := m.find(m.value(i)[:m.keySize])
+		*e = mslot{index: int32(i), gen: m.gen, tag: tag}
+	}
 }
 
 // append is a scanOnly put out of order. A full log is first merged in
