@@ -337,6 +337,9 @@ func (m *ForestMachine) RetryParked() {
 // set, remembering each as stored.
 func (m *ForestMachine) loadAccounts(ids []u128.U128, tss []uint64) {
 	for _, id := range ids {
+		if _, loaded := m.L.s.accountPos[id]; loaded {
+			continue // named twice (most accounts of a batch are): decoded once
+		}
 		if b, ok := m.accounts.GetByID(id); ok {
 			m.loadAccount(b)
 		}

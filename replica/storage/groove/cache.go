@@ -17,17 +17,28 @@ const clockCountMax = 3
 // so replicas applying the same ops evict the same objects.
 type cache struct {
 	objectSize int
-	sets       uint64
-	// tags hold 16 bits of each entry's hash: a lookup scans its set's
-	// tags (one cache line) and compares a full key only on a match.
-	tags    []uint16
-	keys    []u128.U128
-	counts  []uint8 // 0: empty or evictable
-	hands   []uint8
-	objects []byte
-	hits    uint64
-	misses  uint64
+	sets       []cacheSet
+	objects    []byte
+	hits       uint64
+	misses     uint64
 }
+
+// cacheSet keeps a set's bookkeeping together: a lookup reads the header
+// line (tags, counts, hand) and the line holding the matching way's key,
+// adjacent, where separate arrays of tags, counts, keys and hands cost a
+// cache miss each on a cache far larger than the processor's.
+type cacheSet struct {
+	// tags hold 16 bits of each entry's hash: a lookup scans its set's
+	// tags and compares a full key only on a match.
+	tags   [CacheWays]uint16
+	counts [CacheWays]uint8 // 0: empty or evictable
+	hand   uint8
+	_      [cacheLine - 3*CacheWays - 1]byte // the keys start on the next line
+	keys   [CacheWays]u128.U128
+}
+
+// cacheLine is the processor cache line the set header fills.
+const cacheLine = 64
 
 func newCache(capacity, objectSize int) *cache {
 	if capacity == 0 {
@@ -35,11 +46,7 @@ func newCache(capacity, objectSize int) *cache {
 	}
 	return &cache{
 		objectSize: objectSize,
-		sets:       uint64(capacity / CacheWays),
-		tags:       make([]uint16, capacity),
-		keys:       make([]u128.U128, capacity),
-		counts:     make([]uint8, capacity),
-		hands:      make([]uint8, capacity/CacheWays),
+		sets:       make([]cacheSet, capacity/CacheWays),
 		objects:    make([]byte, capacity*objectSize),
 	}
 }
@@ -52,11 +59,24 @@ func (c *cache) set(key u128.U128) (uint64, uint16) {
 	h ^= h >> 31
 	h *= 0xbf58476d1ce4e5b9
 	h ^= h >> 29
-	s, _ := bits.Mul64(h, c.sets)
+	s, _ := bits.Mul64(h, uint64(len(c.sets)))
 	return s, uint16(h)
 }
 
-func (c *cache) object(i int) []byte { return c.objects[i*c.objectSize : (i+1)*c.objectSize] }
+func (c *cache) object(s uint64, way int) []byte {
+	i := int(s)*CacheWays + way
+	return c.objects[i*c.objectSize : (i+1)*c.objectSize]
+}
+
+// find returns the way of set that holds key, or -1.
+func (c *cache) find(set *cacheSet, key u128.U128, tag uint16) int {
+	for w := range CacheWays {
+		if set.tags[w] == tag && set.counts[w] > 0 && set.keys[w] == key {
+			return w
+		}
+	}
+	return -1
+}
 
 // get returns the cached object for key, counting the use.
 func (c *cache) get(key u128.U128) ([]byte, bool) {
@@ -64,15 +84,13 @@ func (c *cache) get(key u128.U128) ([]byte, bool) {
 		return nil, false
 	}
 	s, tag := c.set(key)
-	base := int(s) * CacheWays
-	for i := base; i < base+CacheWays; i++ {
-		if c.tags[i] == tag && c.counts[i] > 0 && c.keys[i] == key {
-			if c.counts[i] < clockCountMax {
-				c.counts[i]++
-			}
-			c.hits++
-			return c.object(i), true
+	set := &c.sets[s]
+	if w := c.find(set, key, tag); w >= 0 {
+		if set.counts[w] < clockCountMax {
+			set.counts[w]++
 		}
+		c.hits++
+		return c.object(s, w), true
 	}
 	c.misses++
 	return nil, false
@@ -84,23 +102,21 @@ func (c *cache) upsert(key u128.U128, object []byte) {
 		return
 	}
 	s, tag := c.set(key)
-	base := int(s) * CacheWays
-	for i := base; i < base+CacheWays; i++ {
-		if c.tags[i] == tag && c.counts[i] > 0 && c.keys[i] == key {
-			copy(c.object(i), object)
-			return
-		}
+	set := &c.sets[s]
+	if w := c.find(set, key, tag); w >= 0 {
+		copy(c.object(s, w), object)
+		return
 	}
 	// The hand decrements at most clockCountMax rounds before a count is 0.
 	for {
-		i := base + int(c.hands[s])
-		c.hands[s] = uint8((int(c.hands[s]) + 1) % CacheWays)
-		if c.counts[i] == 0 {
-			c.tags[i], c.keys[i], c.counts[i] = tag, key, 1
-			copy(c.object(i), object)
+		w := int(set.hand)
+		set.hand = uint8((w + 1) % CacheWays)
+		if set.counts[w] == 0 {
+			set.tags[w], set.keys[w], set.counts[w] = tag, key, 1
+			copy(c.object(s, w), object)
 			return
 		}
-		c.counts[i]--
+		set.counts[w]--
 	}
 }
 
@@ -110,9 +126,11 @@ func (c *cache) len() int {
 		return 0
 	}
 	n := 0
-	for _, k := range c.counts {
-		if k > 0 {
-			n++
+	for i := range c.sets {
+		for _, k := range c.sets[i].counts {
+			if k > 0 {
+				n++
+			}
 		}
 	}
 	return n

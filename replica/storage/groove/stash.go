@@ -108,10 +108,17 @@ func (t *slots) reset() {
 	}
 }
 
+// slotRunBits: keys equal but for their low slotRunBits bits hash to one
+// run of consecutive slots. Timestamps are dense (the cluster assigns them
+// one after another) and so are many ids, and a batch names keys from a
+// few dense ranges: neighbours then share cache lines, where a hash per
+// key spread them over the whole table, a cache miss per probe.
+const slotRunBits = 3
+
 // find returns key's slot, or the empty slot where it would go.
 func (t *slots) find(key u128.U128) (*slot, bool) {
-	h := (key.Lo ^ key.Hi*0x9e3779b97f4a7c15) * 0xbf58476d1ce4e5b9
-	i := (h ^ h>>32) & t.mask
+	h := (key.Lo>>slotRunBits ^ key.Hi*0x9e3779b97f4a7c15) * 0xbf58476d1ce4e5b9
+	i := ((h^h>>32)<<slotRunBits | key.Lo&(1<<slotRunBits-1)) & t.mask
 	for {
 		s := &t.slots[i]
 		if s.gen != t.gen {

@@ -268,6 +268,9 @@ func (c *compaction) install(op uint64) {
 		levelA := int(c.levelB) - 1
 		t.levels[levelA] = slices.Concat(t.levels[levelA][:c.indexA], t.levels[levelA][c.indexA+1:])
 	} else {
+		if t.scans == 0 {
+			t.mutable.recycle(t.immutable)
+		}
 		t.immutable = nil
 	}
 	t.levels[c.levelB] = slices.Concat(levelB[:c.startB], outputs, levelB[c.endB:])

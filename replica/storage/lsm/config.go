@@ -57,6 +57,10 @@ type TreeConfig struct {
 	// distinct keys one bar may put: batch maximum x CompactionOps) and the
 	// number of values per on-disk table.
 	TableValueCountMax int
+	// ScanOnly says nothing looks a key up (Get) but scans read the tree,
+	// as of an index: the mutable table then keeps no hash table, and a
+	// Get, still answered, sorts it.
+	ScanOnly bool
 }
 
 var errConfig = errors.New("lsm: invalid config")

@@ -25,6 +25,10 @@ type Tree struct {
 	// lookups are the lookups no Get holds, reused with their key buffer
 	// and bound completions: a lookup that reads blocks allocates nothing.
 	lookups []*lookup
+	// scans counts the scans under way: the immutable table's buffers go
+	// back to the mutable table once it is written only if no scan may
+	// still read them.
+	scans int
 }
 
 func newTree(f *Forest, cfg TreeConfig) (*Tree, error) {
@@ -36,7 +40,7 @@ func newTree(f *Forest, cfg TreeConfig) (*Tree, error) {
 		f:       f,
 		cfg:     cfg,
 		layout:  l,
-		mutable: newMutable(cfg.KeySize, cfg.ValueSize, cfg.TableValueCountMax),
+		mutable: newMutable(cfg.KeySize, cfg.ValueSize, cfg.TableValueCountMax, cfg.ScanOnly),
 		scratch: make([]byte, cfg.ValueSize),
 	}, nil
 }
@@ -194,6 +198,7 @@ func (t *Tree) Scan(lo, hi []byte, limit int, reversed bool, done func(values []
 	t.checkKey(hi)
 	ks := t.cfg.KeySize
 	s := &scan{t: t, limit: limit, reversed: reversed, done: done}
+	t.scans++
 	cursors := []cursor{newRunIter(t.mutable.rangeRun(lo, hi), nil, nil, reversed)}
 	if t.immutable != nil {
 		cursors = append(cursors, newRunIter(t.immutable, lo, hi, reversed))
@@ -281,6 +286,7 @@ func (s *scan) step() {
 
 func (s *scan) finish(values [][]byte, err error) {
 	s.ended = true
+	s.t.scans--
 	s.done(values, err)
 }
 
