@@ -26,13 +26,24 @@ type reformatting struct {
 // reformats its data file if the plan says so and the cluster can afford
 // it: a reformat is drawn only for the plan's replica, while no earlier
 // reformat of it is still settling, and (the atlas counting that replica
-// faulty everywhere) every other replica's disk has what it lost.
+// faulty everywhere) every other replica's disk has what it lost. It
+// happens only with a view-change quorum of the others healthy: the
+// reformatted replica learns its view from them and cannot vote until it
+// has, so with one of them in recovering_head and none able to settle it,
+// the cluster would stall for good (seed 8800462 --storage-faults, three
+// replicas: one in recovering_head, one reformatted, one alone). The draw
+// is made whatever the cluster's state, so that the plan's stream moves
+// alike.
 func (c *Cluster) maybeReformat(i int) {
 	rf := &c.reformat
 	if rf.rng == nil || i != rf.plan.Replica || c.liveness {
 		return
 	}
 	if rf.rng.Float64() >= rf.plan.Probability || rf.done >= uint64(rf.plan.Max) {
+		return
+	}
+	if c.healthyOthers(i) < int(vsr.QuorumsFor(uint8(len(c.replicas))).ViewChange) {
+		c.log("reformat of replica %d not drawn: fewer than a view-change quorum of others healthy", i)
 		return
 	}
 	rf.done++
@@ -78,18 +89,24 @@ func (c *Cluster) healthy(i int) bool {
 	return s != vsr.StatusRecovering && s != vsr.StatusRecoveringHead && !r.Reformatting()
 }
 
-// healBeforeRestart heals replica i's disk (disk.Heal) if fewer than a
-// view-change quorum of the others are healthy: should it open unsure of
-// its head, they could not settle it, and with it unable to vote the
-// cluster might stall for good. TigerBeetle's VOPR keeps a restarting
-// replica's faults only when a view-change quorum of others is healthy.
-func (c *Cluster) healBeforeRestart(i int) {
+// healthyOthers counts the replicas other than i that are healthy.
+func (c *Cluster) healthyOthers(i int) int {
 	n := 0
 	for j := range c.replicas {
 		if j != i && c.healthy(j) {
 			n++
 		}
 	}
+	return n
+}
+
+// healBeforeRestart heals replica i's disk (disk.Heal) if fewer than a
+// view-change quorum of the others are healthy: should it open unsure of
+// its head, they could not settle it, and with it unable to vote the
+// cluster might stall for good. TigerBeetle's VOPR keeps a restarting
+// replica's faults only when a view-change quorum of others is healthy.
+func (c *Cluster) healBeforeRestart(i int) {
+	n := c.healthyOthers(i)
 	if n >= int(vsr.QuorumsFor(uint8(len(c.replicas))).ViewChange) || !c.disks[i].Damaged() {
 		return
 	}
