@@ -476,7 +476,13 @@ func (r *Replica) seal(m *Message) []byte {
 	m.Header.Cluster = r.cluster
 	m.Header.Replica = r.index
 	m.Header.Release = r.cfg.Release
-	if m.Header.Command != CommandExitView {
+	if releaseZero[m.Header.Command] {
+		m.Header.Release = 0
+	}
+	switch {
+	case viewZero[m.Header.Command]:
+		m.Header.View = 0
+	case m.Header.Command != CommandExitView:
 		m.Header.View = r.view
 	}
 	return m.Encode()
@@ -505,8 +511,11 @@ func (r *Replica) sendRaw(to uint8, b []byte) {
 }
 
 func (r *Replica) sendPings() {
+	// The body lists the one release this replica runs.
+	body := make([]byte, pingBodySize)
+	binary.LittleEndian.PutUint32(body, r.cfg.Release)
 	r.broadcast(&Message{Header: Header{Command: CommandPing, Timestamp: r.time.Monotonic(),
-		CheckpointOp: r.checkpoint.Op, CheckpointID: r.checkpointID()}})
+		CheckpointOp: r.checkpoint.Op, CheckpointID: r.checkpointID(), ReleaseCount: 1}, Body: body})
 }
 
 // fromCurrentPrimary reports whether m is from the primary of our view and
@@ -535,9 +544,13 @@ func (r *Replica) jumpView(view uint32) {
 	r.sendGetView()
 }
 
+// sendGetView asks the primary of our view for its `view`. Every get_view
+// names this boot's nonce (TigerBeetle refuses one without a nonce): an
+// answer echoing it was made after this boot, which is what a replica in
+// recovering_head waits for.
 func (r *Replica) sendGetView() {
 	if !r.isPrimary() {
-		r.send(r.primaryIndex(r.view), &Message{Header: Header{Command: CommandGetView}})
+		r.send(r.primaryIndex(r.view), &Message{Header: Header{Command: CommandGetView, Context: r.nonce}})
 	}
 }
 
