@@ -10,6 +10,7 @@ import (
 	"viewstamp/replica/storage"
 	"viewstamp/replica/storage/block"
 	"viewstamp/replica/storage/grid"
+	"viewstamp/replica/tbprng"
 	"viewstamp/replica/u128"
 )
 
@@ -1207,9 +1208,23 @@ func (r *Replica) apply(p *Message) {
 	s.reply = rep
 	s.replyMissing = false
 	s.lastOp = h.Op
-	if r.isPrimary() && r.status == StatusNormal {
+	if r.status == StatusNormal && (r.isPrimary() || r.index == r.replyBackup(h.Op)) {
 		r.net.SendToClient(h.Client, rep.Bytes())
 	}
+}
+
+// replyBackup is the backup that replies to op's client besides the
+// primary, as TigerBeetle 0.17 chooses it (replica.zig
+// execute_op_reply_to_client): a PRNG seeded with the op draws an offset in
+// [1, ReplicaCount-1] from the primary. A client whose primary is
+// partitioned from it still hears its reply; it drops the duplicate.
+func (r *Replica) replyBackup(op uint64) uint8 {
+	n := r.cfg.ReplicaCount
+	if n == 1 {
+		return r.primaryIndex(r.view)
+	}
+	offset := tbprng.New(op).RangeInclusiveU8(1, n-1)
+	return (r.primaryIndex(r.view) + offset) % n
 }
 
 // Debug describes the replica's internal state in one line, for humans.
