@@ -5,6 +5,7 @@ import (
 
 	rio "viewstamp/replica/io"
 	"viewstamp/replica/ledger"
+	"viewstamp/replica/tbwire"
 	"viewstamp/replica/u128"
 	"viewstamp/replica/vsr"
 	"viewstamp/reports"
@@ -115,6 +116,9 @@ func (c *Cluster) checkStatus(replica uint8, status vsr.Status, view uint32) {
 func (c *Cluster) checkSent(from int, b []byte) {
 	if len(b) < vsr.HeaderSize {
 		return
+	}
+	if why := tbwire.Invalid(b); why != "" && !vsr.WireDeviation(b, why) {
+		c.failCheck("tigerbeetle wire", fmt.Errorf("replica %d sent a header TigerBeetle refuses: %s", from, why))
 	}
 	cmd := vsr.Command(b[114])
 	switch cmd {

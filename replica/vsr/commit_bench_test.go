@@ -123,9 +123,10 @@ func benchCommit(b *testing.B, newSM func(vsr.Config) vsr.StateMachine, makeBody
 
 // commitAllocsMax bounds the echo cluster's allocations per committed op
 // (all three replicas): the bytes of each message sent (prepare, two
-// prepare_oks, reply: the network owns them), the journal's copies of the
-// prepare at each replica, the primary's prepare, echo's reply bodies.
-const commitAllocsMax = 13
+// prepare_oks, the replies of the primary and of one backup: the network
+// owns them), the journal's copies of the prepare at each replica, the
+// primary's prepare, echo's reply bodies.
+const commitAllocsMax = 14
 
 // TestCommitPathAllocations holds the steady-state commit path to its
 // allocations: a closure or a list made per op shows up here.

@@ -154,13 +154,14 @@ type Header struct {
 	Ref          u128.U128 // prepare: request checksum; prepare_ok / get_prepare: prepare checksum; commit: commit checksum; reply: request checksum
 	Context      u128.U128 // reply: the client's next parent; view, get_view: nonce
 	CheckpointID u128.U128
-	CheckpointOp uint64 // commit, ping, view: the sender's durable checkpoint
+	CheckpointOp uint64 // commit, ping, join_view, view: the sender's durable checkpoint
 	Client       u128.U128
 	Op           uint64 // prepare op; join_view / view: op head; get_headers: op_max
 	Commit       uint64 // commit number (commit_max, or commit_min in prepare_ok)
-	CommitMin    uint64 // join_view; get_headers: op_min
+	CommitMin    uint64 // join_view: commit_min; get_headers: op_min
 	Timestamp    uint64 // prepare: the batch's timestamp; ping/pong: monotonic time
 	Timestamp2   uint64 // pong: wall time
+	ReleaseCount uint16 // ping: how many releases its body lists
 	Session      uint64 // request
 	Request      uint32
 	LogView      uint32 // join_view
@@ -191,6 +192,7 @@ const (
 	fNack
 	fOperation
 	fReason
+	fReleaseCount
 )
 
 type placement struct {
@@ -199,23 +201,20 @@ type placement struct {
 }
 
 // layouts place each command's fields in the command area at TigerBeetle's
-// offsets (src/vsr/message_header.zig; commands under their 0.17 names), so
-// the client commands are byte for byte TigerBeetle's and the replica
-// commands match wherever a field of ours has a TigerBeetle counterpart.
-// Every byte a layout does not place is reserved: written as zero, and a
-// received header with a nonzero reserved byte is refused (DecodeHeader). A
-// u128 field of TigerBeetle's keeps its 16-byte padding after it; a u64
-// bitset of ours (join_view's present and nack) fills the low half of
-// TigerBeetle's u128.
+// offsets (src/vsr/message_header.zig as of 0.17, commands under their 0.17
+// names; the facts and their sources are in wire_test.go's
+// tbReplicaLayouts), so every header is byte for byte TigerBeetle's:
+// every field of ours has a TigerBeetle counterpart at the same offset and
+// width. Every byte a layout does not place is reserved: written as zero,
+// and a received header with a nonzero reserved byte is refused
+// (DecodeHeader), as TigerBeetle refuses it. A u128 field of TigerBeetle's
+// keeps its 16-byte padding after it; a u64 bitset of ours (join_view's
+// present and nack) fills the low half of TigerBeetle's u128.
 //
-// Fields of ours that TigerBeetle's header lacks, in its reserved area:
-//
-//	command    field          offset  why
-//	join_view  commit (max)   192     TigerBeetle's do_view_change has no commit_max
-//	                                  (its checkpoint_op sits at 176, unused here)
-//
-// TigerBeetle fields we leave zero: join_view checkpoint_op (176); request
-// previous_request_latency (200, informational: accepted with any value).
+// TigerBeetle fields we leave zero: prepare and prepare_ok checkpoint_id
+// (192; TigerBeetle's invalid() does not check it, its replica does), the
+// request's previous_request_latency (200, informational: accepted with any
+// value).
 var layouts = [commandUpperBound][]placement{
 	CommandPrepare: {{fParent, 128}, {fRef, 160}, {fCheckpointID, 192}, {fClient, 208},
 		{fOp, 224}, {fCommit, 232}, {fTimestamp, 240}, {fRequest, 248}, {fOperation, 252}},
@@ -227,12 +226,12 @@ var layouts = [commandUpperBound][]placement{
 		{fTimestamp, 224}, {fRequest, 232}, {fOperation, 236}},
 	CommandCommit: {{fRef, 128}, {fCheckpointID, 160}, {fCheckpointOp, 176}, {fCommit, 184}, {fTimestamp, 192}},
 	CommandJoinView: {{fPresent, 128}, {fNack, 144}, {fOp, 160}, {fCommitMin, 168},
-		{fLogView, 184}, {fCommit, 192}},
+		{fCheckpointOp, 176}, {fLogView, 184}},
 	CommandView:       {{fContext, 128}, {fOp, 144}, {fCommit, 152}, {fCheckpointOp, 160}},
 	CommandGetView:    {{fContext, 128}},
 	CommandGetHeaders: {{fCommitMin, 128}, {fOp, 136}},
 	CommandGetPrepare: {{fRef, 128}, {fOp, 160}},
-	CommandPing:       {{fCheckpointID, 128}, {fCheckpointOp, 144}, {fTimestamp, 152}},
+	CommandPing:       {{fCheckpointID, 128}, {fCheckpointOp, 144}, {fTimestamp, 152}, {fReleaseCount, 160}},
 	CommandGetReply:   {{fRef, 128}, {fClient, 160}, {fOp, 176}},
 	// A block's header is its own (package storage/block): no fields here,
 	// and its command area is the block's metadata, not reserved.
@@ -242,6 +241,59 @@ var layouts = [commandUpperBound][]placement{
 	CommandPongClient: {{fTimestamp, 128}},
 	CommandEviction:   {{fClient, 128}, {fReason, 255}},
 }
+
+// TigerBeetle's per-command validation (invalid_header) refuses a nonzero
+// release on every replica-to-replica command but ping, pong, prepare and
+// block: a release names the code that made a client's request (prepare,
+// reply) or a block, and a replica announces its own only in pings and
+// pongs. seal writes 0 there.
+var releaseZero = [commandUpperBound]bool{
+	CommandPrepareOK: true, CommandCommit: true, CommandExitView: true, CommandJoinView: true,
+	CommandView: true, CommandGetView: true, CommandGetHeaders: true, CommandGetPrepare: true,
+	CommandGetReply: true, CommandHeaders: true, CommandGetBlocks: true,
+}
+
+// viewZero are the requests TigerBeetle refuses with a nonzero view: those
+// naming what they want by op and checksum, which any replica of any view
+// may serve (get_prepare only with a checksum, which ours always names).
+var viewZero = [commandUpperBound]bool{
+	CommandGetHeaders: true, CommandGetPrepare: true, CommandGetReply: true, CommandGetBlocks: true,
+}
+
+// PingReleasesMax is TigerBeetle's vsr_releases_max: a ping's body lists
+// the releases its sender can run, ReleaseCount of them in slots of 4
+// bytes, the rest zero, and is always this long.
+const PingReleasesMax = 64
+
+// pingBodySize is the fixed size of a ping's body.
+const pingBodySize = PingReleasesMax * 4
+
+// WireDeviation reports whether why, TigerBeetle's reason to refuse the
+// header of message b that this replica sent (package tbwire's Invalid),
+// is a deviation of ours made on purpose:
+//
+//   - prepare, prepare_ok "client == 0": an op of the state machine's own (a
+//     pulse: no client, no request) carries the state machine's operation;
+//     TigerBeetle's carries VSR's pulse operation (4), which its state
+//     machine maps to its own at commit.
+//   - block "release == 0", "block_type invalid": a grid block is written
+//     by package block as it lies on disk, with no release and, for a state
+//     machine held in memory, a snapshot type TigerBeetle's grid lacks.
+func WireDeviation(b []byte, why string) bool {
+	switch why {
+	case "prepare: client == 0", "prepare_ok: client == 0":
+		return len(b) >= HeaderSize && binary.LittleEndian.Uint32(b[248:]) == 0
+	case "block: release == 0":
+		return true
+	case "block: block_type invalid":
+		return len(b) >= HeaderSize && b[240] == blockTypeSnapshot
+	}
+	return false
+}
+
+// blockTypeSnapshot is package block's TypeSnapshot, which package vsr
+// does not import for its number alone.
+const blockTypeSnapshot = 6
 
 // ignored are command-area bytes a sender may fill that we do not read:
 // the request's previous_request_latency, which TigerBeetle's client sets
@@ -253,7 +305,7 @@ var ignored = [commandUpperBound][][2]uint16{
 // fieldWidth is each field's size on the wire.
 var fieldWidth = [...]uint16{fParent: 16, fRef: 16, fContext: 16, fCheckpointID: 16, fCheckpointOp: 8,
 	fClient: 16, fOp: 8, fCommit: 8, fCommitMin: 8, fTimestamp: 8, fTimestamp2: 8, fSession: 8,
-	fRequest: 4, fLogView: 4, fPresent: 8, fNack: 8, fOperation: 1, fReason: 1}
+	fRequest: 4, fLogView: 4, fPresent: 8, fNack: 8, fOperation: 1, fReason: 1, fReleaseCount: 2}
 
 // reserved marks, per command, the bytes of the command area that must be
 // zero: those no layout places and no sender may fill.
@@ -348,6 +400,8 @@ func (h *Header) put(b []byte, f field) {
 		b[0] = byte(h.Operation)
 	case fReason:
 		b[0] = byte(h.Reason)
+	case fReleaseCount:
+		le.PutUint16(b, h.ReleaseCount)
 	}
 }
 
@@ -390,6 +444,8 @@ func (h *Header) get(b []byte, f field) {
 		h.Operation = Operation(b[0])
 	case fReason:
 		h.Reason = EvictionReason(b[0])
+	case fReleaseCount:
+		h.ReleaseCount = le.Uint16(b)
 	}
 }
 

@@ -19,7 +19,7 @@ func TestHeaderRoundTripEveryCommand(t *testing.T) {
 			Parent: u128.U128{Lo: 1, Hi: 2}, Ref: u128.U128{Lo: 3}, Context: u128.U128{Lo: 4},
 			CheckpointID: u128.U128{Hi: 5}, Client: u128.U128{Lo: 6, Hi: 6}, Op: 7, Commit: 8,
 			CommitMin: 9, Timestamp: 10, Timestamp2: 11, Session: 12, Request: 13, LogView: 14,
-			Present: 15, Nack: 16, Operation: 17, Reason: 3, CheckpointOp: 18,
+			Present: 15, Nack: 16, Operation: 17, Reason: 3, CheckpointOp: 18, ReleaseCount: 19,
 		}, Body: []byte("body")}
 		wire := m.Encode()
 		got, err := Decode(wire, testCluster, 4096)
@@ -49,7 +49,7 @@ func TestHeaderRoundTripEveryCommand(t *testing.T) {
 func TestLayoutsDoNotOverlap(t *testing.T) {
 	widths := map[field]uint16{fParent: 16, fRef: 16, fContext: 16, fCheckpointID: 16, fCheckpointOp: 8, fClient: 16,
 		fOp: 8, fCommit: 8, fCommitMin: 8, fTimestamp: 8, fTimestamp2: 8, fSession: 8, fRequest: 4,
-		fLogView: 4, fPresent: 8, fNack: 8, fOperation: 1, fReason: 1}
+		fLogView: 4, fPresent: 8, fNack: 8, fOperation: 1, fReason: 1, fReleaseCount: 2}
 	for c, l := range layouts {
 		var used [HeaderSize]bool
 		for _, p := range l {

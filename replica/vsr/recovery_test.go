@@ -161,7 +161,7 @@ func TestReformattedReplicaWaitsAndLearnsItsView(t *testing.T) {
 	// nothing.
 	answer := func(from uint8, view uint32, nonce u128.U128) {
 		m := &Message{Header: Header{Command: CommandView, Cluster: testCluster, Replica: from, View: view, Context: nonce,
-			Op: 0}, Body: make([]byte, storage.CheckpointStateSize)}
+			Op: 0}, Body: make([]byte, viewCheckpointSize)}
 		var cp storage.CheckpointState
 		cp.Encode(m.Body)
 		root := RootHeader(testCluster)

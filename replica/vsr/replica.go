@@ -10,6 +10,7 @@ import (
 	"viewstamp/replica/storage"
 	"viewstamp/replica/storage/block"
 	"viewstamp/replica/storage/grid"
+	"viewstamp/replica/tbprng"
 	"viewstamp/replica/u128"
 )
 
@@ -500,7 +501,13 @@ func (r *Replica) seal(m *Message) []byte {
 	m.Header.Cluster = r.cluster
 	m.Header.Replica = r.index
 	m.Header.Release = r.cfg.Release
-	if m.Header.Command != CommandExitView {
+	if releaseZero[m.Header.Command] {
+		m.Header.Release = 0
+	}
+	switch {
+	case viewZero[m.Header.Command]:
+		m.Header.View = 0
+	case m.Header.Command != CommandExitView:
 		m.Header.View = r.view
 	}
 	return m.Encode()
@@ -529,8 +536,11 @@ func (r *Replica) sendRaw(to uint8, b []byte) {
 }
 
 func (r *Replica) sendPings() {
+	// The body lists the one release this replica runs.
+	body := make([]byte, pingBodySize)
+	binary.LittleEndian.PutUint32(body, r.cfg.Release)
 	r.broadcast(&Message{Header: Header{Command: CommandPing, Timestamp: r.time.Monotonic(),
-		CheckpointOp: r.checkpoint.Op, CheckpointID: r.checkpointID()}})
+		CheckpointOp: r.checkpoint.Op, CheckpointID: r.checkpointID(), ReleaseCount: 1}, Body: body})
 }
 
 // fromCurrentPrimary reports whether m is from the primary of our view and
@@ -559,9 +569,13 @@ func (r *Replica) jumpView(view uint32) {
 	r.sendGetView()
 }
 
+// sendGetView asks the primary of our view for its `view`. Every get_view
+// names this boot's nonce (TigerBeetle refuses one without a nonce): an
+// answer echoing it was made after this boot, which is what a replica in
+// recovering_head waits for.
 func (r *Replica) sendGetView() {
 	if !r.isPrimary() {
-		r.send(r.primaryIndex(r.view), &Message{Header: Header{Command: CommandGetView}})
+		r.send(r.primaryIndex(r.view), &Message{Header: Header{Command: CommandGetView, Context: r.nonce}})
 	}
 }
 
@@ -1219,9 +1233,23 @@ func (r *Replica) apply(p *Message) {
 	s.reply = rep
 	s.replyMissing = false
 	s.lastOp = h.Op
-	if r.isPrimary() && r.status == StatusNormal {
+	if r.status == StatusNormal && (r.isPrimary() || r.index == r.replyBackup(h.Op)) {
 		r.net.SendToClient(h.Client, rep.Bytes())
 	}
+}
+
+// replyBackup is the backup that replies to op's client besides the
+// primary, as TigerBeetle 0.17 chooses it (replica.zig
+// execute_op_reply_to_client): a PRNG seeded with the op draws an offset in
+// [1, ReplicaCount-1] from the primary. A client whose primary is
+// partitioned from it still hears its reply; it drops the duplicate.
+func (r *Replica) replyBackup(op uint64) uint8 {
+	n := r.cfg.ReplicaCount
+	if n == 1 {
+		return r.primaryIndex(r.view)
+	}
+	offset := tbprng.New(op).RangeInclusiveU8(1, n-1)
+	return (r.primaryIndex(r.view) + offset) % n
 }
 
 // Debug describes the replica's internal state in one line, for humans.

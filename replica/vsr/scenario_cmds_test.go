@@ -120,7 +120,7 @@ func newScenario(t *testing.T, d *datadriven.TestData) *scenario {
 	s := &scenario{
 		t: t, pos: d.Pos, cfg: cfg,
 		replicas: make([]*Replica, n), disks: make([]*memStorage, n),
-		up: make([]bool, n), ticks: make([]uint64, n), group: make([]int, n),
+		up: make([]bool, n), boots: make([]uint64, n), ticks: make([]uint64, n), group: make([]int, n),
 		labels: map[u128.U128]string{},
 	}
 	root := RootHeader(testCluster)

@@ -8,8 +8,8 @@ import (
 
 	"viewstamp/replica/checksum"
 	rio "viewstamp/replica/io"
-	"viewstamp/replica/storage"
 	"viewstamp/replica/storage/snapshot"
+	"viewstamp/replica/tbwire"
 	"viewstamp/replica/u128"
 )
 
@@ -51,6 +51,7 @@ type scenario struct {
 	replicas []*Replica
 	disks    []*memStorage
 	up       []bool
+	boots    []uint64 // starts of each replica so far
 	ticks    []uint64
 	group    []int // partition group of each replica; all zero when healed
 
@@ -172,9 +173,13 @@ func (s *scenario) nameOf(v u128.U128) string {
 }
 
 func (s *scenario) startReplica(i int) {
+	// Each boot draws its own seed, as a real process does, so that its
+	// nonce is its own; the first boot's is the replica's index + 1.
+	seed := uint64(i) + 1 + s.boots[i]<<32
+	s.boots[i]++
 	r, err := New(Options{
 		Config: s.cfg, Cluster: testCluster, Replica: uint8(i), Time: scenTime{s, i},
-		Network: scenNet{s, i}, Storage: s.disks[i], SM: &scenSM{}, Seed: uint64(i) + 1,
+		Network: scenNet{s, i}, Storage: s.disks[i], SM: &scenSM{}, Seed: seed,
 		Observer: scenObserver{s},
 		// Scenarios script the protocol, not the clocks: each replica's
 		// wall clock counts its own ticks, taken as agreed.
@@ -202,6 +207,9 @@ func (s *scenario) send(from, to node, b []byte) {
 	m, err := Decode(b, testCluster, s.cfg.MessageSizeMax)
 	if err != nil {
 		s.fatalf("%v sent an undecodable message: %v", from, err)
+	}
+	if why := tbwire.Invalid(b); !from.client && why != "" && !WireDeviation(b, why) {
+		s.fatalf("%v sent %v, which TigerBeetle refuses: %s", from, m.Header.Command, why)
 	}
 	switch m.Header.Command {
 	case CommandPing, CommandPong, CommandPingClient, CommandPongClient:
@@ -456,11 +464,12 @@ func (s *scenario) describeSent(p *inflight) string {
 	case CommandExitView:
 		return fmt.Sprintf("%s v%d", head, h.View)
 	case CommandJoinView:
-		return fmt.Sprintf("%s v%d log_view=%d op=%d commit=%d: %s", head, h.View, h.LogView, h.Op, h.Commit, s.describeJoin(p.m))
+		return fmt.Sprintf("%s v%d log_view=%d op=%d commit_min=%d checkpoint=%d: %s", head, h.View, h.LogView, h.Op, h.CommitMin,
+			h.CheckpointOp, s.describeJoin(p.m))
 	case CommandView:
 		// The body opens with the primary's checkpoint state.
 		return fmt.Sprintf("%s v%d op=%d commit=%d checkpoint=%d: %s", head, h.View, h.Op, h.Commit, h.CheckpointOp,
-			s.describeHeaders(p.m.Body[storage.CheckpointStateSize:]))
+			s.describeHeaders(p.m.Body[viewCheckpointSize:]))
 	case CommandGetView:
 		return fmt.Sprintf("%s v%d", head, h.View)
 	case CommandGetHeaders:

@@ -24,8 +24,12 @@ const (
 	// blocksPerRequest bounds the blocks one get_blocks asks for, as in
 	// TigerBeetle, so that answers stay a few messages per peer and tick.
 	blocksPerRequest = 4
-	// blockRefSize is a block reference on the wire: address, checksum.
-	blockRefSize = 8 + 16
+	// blockRefSize is a block reference on the wire, TigerBeetle's
+	// BlockRequest: checksum (u128) at 0, address (u64) at 16, then 8
+	// reserved bytes, zero.
+	blockRefSize       = 32
+	blockRefChecksumAt = 0
+	blockRefAddressAt  = 16
 	// chainBlocksMax bounds the predecessors a peer sends after a trailer
 	// block asked for: a trailer is a chain read backwards, so without them
 	// a syncing replica would learn of one block per round trip.
@@ -135,8 +139,8 @@ func appendBlockRefs(body []byte, refs []block.Ref, start int) []byte {
 	var b [blockRefSize]byte
 	for i := range min(len(refs), blocksPerRequest) {
 		ref := refs[(start+i)%len(refs)]
-		binary.LittleEndian.PutUint64(b[:], ref.Address)
-		ref.Checksum.Put(b[8:])
+		ref.Checksum.Put(b[blockRefChecksumAt:])
+		binary.LittleEndian.PutUint64(b[blockRefAddressAt:], ref.Address)
 		body = append(body, b[:]...)
 	}
 	return body
@@ -159,7 +163,8 @@ func (r *Replica) onGetBlocks(m *Message) {
 	}
 	to := m.Header.Replica
 	for off := 0; off < len(m.Body); off += blockRefSize {
-		ref := block.Ref{Address: binary.LittleEndian.Uint64(m.Body[off:]), Checksum: u128.Get(m.Body[off+8:])}
+		ref := block.Ref{Address: binary.LittleEndian.Uint64(m.Body[off+blockRefAddressAt:]),
+			Checksum: u128.Get(m.Body[off+blockRefChecksumAt:])}
 		if ref.Address == 0 || ref.Address > r.cfg.GridBlockCount {
 			r.Drops.Decode++
 			return
@@ -311,7 +316,7 @@ func (r *Replica) noteOpenStalled() {
 	}
 	for i := uint8(0); i < r.cfg.ReplicaCount; i++ {
 		if i != r.index {
-			r.send(i, &Message{Header: Header{Command: CommandGetView}})
+			r.send(i, &Message{Header: Header{Command: CommandGetView, Context: r.nonce}})
 		}
 	}
 }
@@ -395,7 +400,7 @@ func (r *Replica) noteCommitStalled() {
 		r.committing.Header.Op, len(r.missingBlocks), r.sync.commitStalled)
 	for i := uint8(0); i < r.cfg.ReplicaCount; i++ {
 		if i != r.index {
-			r.send(i, &Message{Header: Header{Command: CommandGetView}})
+			r.send(i, &Message{Header: Header{Command: CommandGetView, Context: r.nonce}})
 		}
 	}
 }

@@ -200,12 +200,20 @@ func (r *Replica) sendJoinView() {
 		// log nor leads one: its log and state are not yet its own.
 		return
 	}
-	n := min(r.op, r.cfg.PipelineMax) + 1
+	// A replica that state-synced past its log's head reports its head at
+	// commit_min (TigerBeetle refuses op < commit_min): the ops between are
+	// committed and it holds no header of theirs, so they go as blanks it
+	// neither holds nor refuses.
+	head := max(r.op, r.commitMin)
+	n := min(head, r.cfg.PipelineMax) + 1
 	body := make([]byte, n*HeaderSize)
 	var present, nack uint64
 	var above *Header // the header reported one op up; nil after a gap
 	for i := uint64(0); i < n; i++ {
-		op := r.op - i
+		op := head - i
+		if op > r.op {
+			continue
+		}
 		h, ok := r.journal.header(op)
 		if ok && above != nil && above.Parent != h.Checksum {
 			// A leftover of another view beside this log's headers (a view
@@ -230,8 +238,8 @@ func (r *Replica) sendJoinView() {
 		}
 	}
 	m := &Message{Header: Header{
-		Command: CommandJoinView, LogView: r.sb.durable.LogView, Op: r.op, CommitMin: r.commitMin,
-		Commit: r.commitMax, Present: present, Nack: nack,
+		Command: CommandJoinView, LogView: r.sb.durable.LogView, Op: head, CommitMin: r.commitMin,
+		CheckpointOp: r.checkpoint.Op, Present: present, Nack: nack,
 	}, Body: body}
 	r.dvcSent = true
 	if r.isPrimary() {
@@ -274,7 +282,8 @@ func (r *Replica) onJoinView(m *Message) {
 // joinView is a parsed join_view: headers[i] is op Op-i, or blank.
 type joinView struct {
 	logView          uint32
-	op, commit       uint64
+	op               uint64
+	commit           uint64 // known committed by its sender
 	headers          []Header
 	blank            []bool
 	present, nackSet uint64
@@ -286,7 +295,7 @@ func parseJoinView(m *Message, pipelineMax uint64) (joinView, bool) {
 	if uint64(len(m.Body))%HeaderSize != 0 || n == 0 || n > pipelineMax+1 || n > h.Op+1 {
 		return joinView{}, false
 	}
-	j := joinView{logView: h.LogView, op: h.Op, commit: h.Commit, present: h.Present, nackSet: h.Nack,
+	j := joinView{logView: h.LogView, op: h.Op, commit: h.CommitMin, present: h.Present, nackSet: h.Nack,
 		headers: make([]Header, n), blank: make([]bool, n)}
 	for i := uint64(0); i < n; i++ {
 		b := m.Body[i*HeaderSize : (i+1)*HeaderSize]
@@ -297,6 +306,12 @@ func parseJoinView(m *Message, pipelineMax uint64) (joinView, bool) {
 		if DecodeHeader(b, &j.headers[i]) != nil || j.headers[i].Command != CommandPrepare || j.headers[i].Op != h.Op-i {
 			return joinView{}, false
 		}
+	}
+	// A join_view names no commit_max (TigerBeetle's has none): what its
+	// sender knows committed is its commit_min, and the commit number its
+	// head prepare carries, the primary's commit_max when it prepared it.
+	if !j.blank[0] {
+		j.commit = max(j.commit, j.headers[0].Commit)
 	}
 	return j, true
 }
@@ -488,17 +503,26 @@ func (r *Replica) startView() {
 	r.commitPipeline()
 }
 
+// viewCheckpointSize is the room a `view` gives the checkpoint state before
+// its headers: TigerBeetle's CheckpointState, whose size its validation
+// requires of the body. Ours fills the first storage.CheckpointStateSize
+// bytes and leaves the rest zero.
+const viewCheckpointSize = 1024
+
 // viewMessage is the `view` this primary sends: its durable checkpoint's
 // state (what a replica too far behind syncs to), then the log suffix.
 func (r *Replica) viewMessage(nonce u128.U128) *Message {
-	body := make([]byte, storage.CheckpointStateSize, storage.CheckpointStateSize+len(r.viewHeaders)*HeaderSize)
+	body := make([]byte, viewCheckpointSize, viewCheckpointSize+len(r.viewHeaders)*HeaderSize)
 	r.checkpoint.Encode(body)
 	var b [HeaderSize]byte
 	for i := range r.viewHeaders {
 		EncodeHeader(&r.viewHeaders[i], b[:])
 		body = append(body, b[:]...)
 	}
-	return &Message{Header: Header{Command: CommandView, Op: r.viewHeaders[0].Op, Commit: r.commitMax, Context: nonce,
+	// A view names no commit past its head (TigerBeetle refuses op <
+	// commit_max): its receiver learns later commits from commit messages.
+	op := r.viewHeaders[0].Op
+	return &Message{Header: Header{Command: CommandView, Op: op, Commit: min(r.commitMax, op), Context: nonce,
 		CheckpointOp: r.checkpoint.Op}, Body: body}
 }
 
@@ -513,29 +537,31 @@ func (r *Replica) onGetView(m *Message) {
 		r.Drops.Stale++
 		return
 	}
-	if !m.Header.Context.IsZero() && r.isPrimary() {
-		// A replica in recovering_head asks with its boot's nonce: what
-		// settles it must name every op this primary prepared so far, which
-		// includes any it acknowledged before its crash, so the answer is
-		// the log's current suffix, not the view's first.
-		r.send(m.Header.Replica, r.headViewMessage(m.Header.Context))
-		return
-	}
-	r.send(m.Header.Replica, r.viewMessage(m.Header.Context))
+	// The answer is the log's current suffix, as TigerBeetle's primary
+	// answers: what settles a replica in recovering_head must name every op
+	// this primary prepared so far, which includes any it acknowledged
+	// before its crash; and the view's first suffix may lie below the
+	// commit and checkpoint the answer names, which TigerBeetle's
+	// validation refuses (op < commit_max).
+	r.send(m.Header.Replica, r.headViewMessage(m.Header.Context))
 }
 
-// headViewMessage is viewMessage with the primary's current log suffix, up
-// to PipelineMax+1 headers from its head.
+// headViewMessage is viewMessage with the current log suffix, up to
+// PipelineMax+1 headers from the head. A backup's (only its checkpoint is
+// read: onGetView) ends at its log's first gap.
 func (r *Replica) headViewMessage(nonce u128.U128) *Message {
 	m := r.viewMessage(nonce)
-	body := m.Body[:storage.CheckpointStateSize]
+	body := m.Body[:viewCheckpointSize]
 	var b [HeaderSize]byte
 	for op := r.op; ; op-- {
 		h, ok := r.journal.header(op)
-		if !ok {
+		if !ok && (r.isPrimary() || op == r.op) {
 			// A primary holds every header of its log; without one, the
 			// view's first suffix is all it can vouch for.
 			return m
+		}
+		if !ok {
+			break
 		}
 		EncodeHeader(h, b[:])
 		body = append(body, b[:]...)
@@ -545,12 +571,13 @@ func (r *Replica) headViewMessage(nonce u128.U128) *Message {
 	}
 	m.Body = body
 	m.Header.Op = r.op
+	m.Header.Commit = min(r.commitMax, r.op)
 	return m
 }
 
 // viewCheckpoint decodes the checkpoint state a `view` opens with.
 func (r *Replica) viewCheckpoint(m *Message) (storage.CheckpointState, bool) {
-	if len(m.Body) < storage.CheckpointStateSize {
+	if len(m.Body) < viewCheckpointSize {
 		r.Drops.Decode++
 		return storage.CheckpointState{}, false
 	}
@@ -608,7 +635,7 @@ func (r *Replica) onView(m *Message) {
 		r.Drops.Stale++
 		return
 	}
-	suffix := m.Body[storage.CheckpointStateSize:]
+	suffix := m.Body[viewCheckpointSize:]
 	n := len(suffix) / HeaderSize
 	if len(suffix)%HeaderSize != 0 || n == 0 {
 		r.Drops.Decode++

@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"viewstamp/replica/checksum"
+	"viewstamp/replica/storage"
+	"viewstamp/replica/tbwire"
 	"viewstamp/replica/u128"
 )
 
@@ -590,58 +592,6 @@ func TestDevelopmentBatchSizeLimit(t *testing.T) {
 	}
 }
 
-// Every field of ours that has a TigerBeetle counterpart lies at that
-// counterpart's offset (src/vsr/message_header.zig, the 0.17 command
-// names), written here from TigerBeetle's structs rather than from our
-// layouts.
-func TestWireOffsetsAreTigerBeetles(t *testing.T) {
-	type at struct {
-		f   field
-		off int
-	}
-	tb := map[Command][]at{
-		CommandPing:       {{fCheckpointID, 128}, {fCheckpointOp, 144}, {fTimestamp, 152}},
-		CommandPong:       {{fTimestamp, 128}, {fTimestamp2, 136}},
-		CommandPingClient: {{fClient, 128}, {fTimestamp, 144}, {fSession, 152}},
-		CommandPongClient: {{fTimestamp, 128}},
-		CommandRequest:    {{fParent, 128}, {fClient, 160}, {fSession, 176}, {fTimestamp, 184}, {fRequest, 192}, {fOperation, 196}},
-		CommandPrepare: {{fParent, 128}, {fRef, 160}, {fCheckpointID, 192}, {fClient, 208}, {fOp, 224}, {fCommit, 232},
-			{fTimestamp, 240}, {fRequest, 248}, {fOperation, 252}},
-		CommandPrepareOK: {{fParent, 128}, {fRef, 160}, {fCheckpointID, 192}, {fClient, 208}, {fOp, 224}, {fCommit, 232},
-			{fTimestamp, 240}, {fRequest, 248}, {fOperation, 252}},
-		CommandReply: {{fRef, 128}, {fContext, 160}, {fClient, 192}, {fOp, 208}, {fCommit, 216}, {fTimestamp, 224},
-			{fRequest, 232}, {fOperation, 236}},
-		CommandCommit:     {{fRef, 128}, {fCheckpointID, 160}, {fCheckpointOp, 176}, {fCommit, 184}, {fTimestamp, 192}},
-		CommandJoinView:   {{fPresent, 128}, {fNack, 144}, {fOp, 160}, {fCommitMin, 168}, {fLogView, 184}},
-		CommandView:       {{fContext, 128}, {fOp, 144}, {fCommit, 152}, {fCheckpointOp, 160}},
-		CommandGetView:    {{fContext, 128}},
-		CommandGetHeaders: {{fCommitMin, 128}, {fOp, 136}},
-		CommandGetPrepare: {{fRef, 128}, {fOp, 160}},
-		CommandGetReply:   {{fRef, 128}, {fClient, 160}, {fOp, 176}},
-		CommandEviction:   {{fClient, 128}, {fReason, 255}},
-	}
-	for c, fields := range tb {
-		for _, a := range fields {
-			h := Header{Command: c}
-			var one [16]byte
-			one[0] = 0x5a
-			h.get(one[:], a.f)
-			var b [HeaderSize]byte
-			h.encodeFields(b[:])
-			if b[a.off] != 0x5a {
-				t.Errorf("%v: field %d not at TigerBeetle's offset %d", c, a.f, a.off)
-			}
-		}
-	}
-	// Of ours, only join_view's commit_max has no counterpart; it lies in
-	// TigerBeetle's reserved bytes (188..256), past its log_view.
-	for _, p := range layouts[CommandJoinView] {
-		if p.f == fCommit && p.off < 188 {
-			t.Errorf("join_view commit at %d, inside TigerBeetle's fields", p.off)
-		}
-	}
-}
-
 // The register reply's batch_size_limit at the bounds the client accepts:
 // a 1 MiB request size limit gives the most it takes, 1,048,320, and
 // TigerBeetle's --development limit 32,512.
@@ -676,5 +626,228 @@ func TestWireOlderRequestNotAnswered(t *testing.T) {
 	}
 	if out := h.send(reg.Bytes()); len(out) != 0 {
 		t.Fatalf("the register, older than the session's request 2, was answered %d times", len(out))
+	}
+}
+
+// tbFieldOf names, per command, the TigerBeetle field (package tbwire's
+// Layouts, written from TigerBeetle's message_header.zig: tbwire.Source)
+// each field of ours is.
+var tbFieldOf = map[Command]map[field]string{
+	CommandPing: {fCheckpointID: "checkpoint_id", fCheckpointOp: "checkpoint_op",
+		fTimestamp: "ping_timestamp_monotonic", fReleaseCount: "release_count"},
+	CommandPong:       {fTimestamp: "ping_timestamp_monotonic", fTimestamp2: "pong_timestamp_wall"},
+	CommandPingClient: {fClient: "client", fTimestamp: "ping_timestamp_monotonic", fSession: "session"},
+	CommandPongClient: {fTimestamp: "ping_timestamp_monotonic"},
+	CommandRequest: {fParent: "parent", fClient: "client", fSession: "session", fTimestamp: "timestamp",
+		fRequest: "request", fOperation: "operation"},
+	CommandPrepare: {fParent: "parent", fRef: "request_checksum", fCheckpointID: "checkpoint_id", fClient: "client",
+		fOp: "op", fCommit: "commit", fTimestamp: "timestamp", fRequest: "request", fOperation: "operation"},
+	CommandPrepareOK: {fParent: "parent", fRef: "prepare_checksum", fCheckpointID: "checkpoint_id", fClient: "client",
+		fOp: "op", fCommit: "commit_min", fTimestamp: "timestamp", fRequest: "request", fOperation: "operation"},
+	CommandReply: {fRef: "request_checksum", fContext: "context", fClient: "client", fOp: "op", fCommit: "commit",
+		fTimestamp: "timestamp", fRequest: "request", fOperation: "operation"},
+	CommandCommit: {fRef: "commit_checksum", fCheckpointID: "checkpoint_id", fCheckpointOp: "checkpoint_op",
+		fCommit: "commit", fTimestamp: "timestamp_monotonic"},
+	CommandExitView: {},
+	CommandJoinView: {fPresent: "present_bitset", fNack: "nack_bitset", fOp: "op", fCommitMin: "commit_min",
+		fCheckpointOp: "checkpoint_op", fLogView: "log_view"},
+	CommandView:       {fContext: "nonce", fOp: "op", fCommit: "commit_max", fCheckpointOp: "checkpoint_op"},
+	CommandGetView:    {fContext: "nonce"},
+	CommandGetHeaders: {fCommitMin: "op_min", fOp: "op_max"},
+	CommandGetPrepare: {fRef: "prepare_checksum", fOp: "prepare_op"},
+	CommandGetReply:   {fRef: "reply_checksum", fClient: "reply_client", fOp: "reply_op"},
+	CommandHeaders:    {},
+	CommandEviction:   {fClient: "client", fReason: "reason"},
+	CommandGetBlocks:  {},
+}
+
+// tbLeftZero are TigerBeetle fields, not padding or reserved, that no field
+// of ours fills.
+var tbLeftZero = map[Command][]string{
+	// Informational: the client's measure of its last request, which
+	// TigerBeetle's replica only logs.
+	CommandRequest: {"previous_request_latency"},
+}
+
+// bitsets are our fields narrower than TigerBeetle's: a u64 bitset in the
+// low half of its u128 (the pipeline is far shorter than 64 ops).
+var bitsets = map[field]bool{fPresent: true, fNack: true}
+
+// Every command's number, and every field's offset and width, is
+// TigerBeetle's; every TigerBeetle field is one of ours or listed as left
+// zero.
+func TestWireLayoutsAreTigerBeetles(t *testing.T) {
+	numbers := map[Command]int{
+		CommandPing: tbwire.Ping, CommandPong: tbwire.Pong, CommandPingClient: tbwire.PingClient,
+		CommandPongClient: tbwire.PongClient, CommandRequest: tbwire.Request, CommandPrepare: tbwire.Prepare,
+		CommandPrepareOK: tbwire.PrepareOK, CommandReply: tbwire.Reply, CommandCommit: tbwire.Commit,
+		CommandExitView: tbwire.ExitView, CommandJoinView: tbwire.JoinView, CommandGetView: tbwire.GetView,
+		CommandGetHeaders: tbwire.GetHeaders, CommandGetPrepare: tbwire.GetPrepare, CommandGetReply: tbwire.GetReply,
+		CommandHeaders: tbwire.Headers, CommandEviction: tbwire.Eviction, CommandGetBlocks: tbwire.GetBlocks,
+		CommandBlock: tbwire.Block, CommandView: tbwire.View,
+	}
+	for c := Command(0); c < commandUpperBound; c++ {
+		if n, ok := numbers[c]; ok != c.Valid() || (ok && int(c) != n) {
+			t.Errorf("command %v (%d): TigerBeetle's number %d (known: %v)", c, c, n, ok)
+		}
+	}
+	for c, names := range tbFieldOf {
+		covered := map[string]bool{}
+		for _, name := range tbLeftZero[c] {
+			covered[name] = true
+		}
+		for _, p := range layouts[c] {
+			name, ok := names[p.f]
+			if !ok {
+				t.Errorf("%v: field %d at %d has no TigerBeetle counterpart", c, p.f, p.off)
+				continue
+			}
+			tb, ok := tbwire.FieldOf(int(c), name)
+			if !ok {
+				t.Fatalf("%v: TigerBeetle has no field %s", c, name)
+			}
+			covered[name] = true
+			width := int(fieldWidth[p.f])
+			if int(p.off) != tb.Off || (width != tb.Size && !(bitsets[p.f] && tb.Size == 16 && width == 8)) {
+				t.Errorf("%v: %s at %d (%d bytes), TigerBeetle's at %d (%d bytes)", c, name, p.off, width, tb.Off, tb.Size)
+			}
+			// The encoder writes the field where the layout says, and
+			// nowhere else.
+			h := Header{Command: c}
+			h.get(bytes.Repeat([]byte{0xa5}, 16), p.f)
+			var b [HeaderSize]byte
+			h.encodeFields(b[:])
+			for i := commandArea; i < HeaderSize; i++ {
+				in := i >= tb.Off && i < tb.Off+width
+				if (b[i] != 0) != in {
+					t.Errorf("%v: setting %s wrote byte %d = %#x", c, name, i, b[i])
+				}
+			}
+		}
+		for _, f := range tbwire.Layouts[int(c)] {
+			if !covered[f.Name] && !strings.Contains(f.Name, "reserved") && !strings.HasSuffix(f.Name, "_padding") {
+				t.Errorf("%v: TigerBeetle's %s (at %d) is neither ours nor listed as left zero", c, f.Name, f.Off)
+			}
+		}
+	}
+}
+
+// resealed is b with byte i set to x and the header checksum redone.
+func resealed(b []byte, i int, x byte) []byte {
+	c := append([]byte(nil), b...)
+	c[i] = x
+	checksum.Sum(c[16:HeaderSize]).Put(c[0:])
+	return c
+}
+
+// Every byte TigerBeetle reserves in a command's header (its reserved and
+// padding fields, and the frame's) is refused nonzero by DecodeHeader, as
+// TigerBeetle refuses it (where its invalid() checks it at all).
+func TestWireReservedBytesRefused(t *testing.T) {
+	frame := []tbwire.Field{{Name: "checksum_padding", Off: 16, Size: 16}, {Name: "checksum_body_padding", Off: 48, Size: 16},
+		{Name: "nonce_reserved", Off: 64, Size: 16}, {Name: "epoch", Off: 100, Size: 4}, {Name: "protocol", Off: 112, Size: 2},
+		{Name: "reserved_frame", Off: 116, Size: 12}}
+	for c := range tbFieldOf {
+		m := &Message{Header: Header{Cluster: testCluster, Command: c}}
+		b := m.Encode()
+		fields := append(append([]tbwire.Field(nil), frame...), tbwire.Layouts[int(c)]...)
+		for _, f := range fields {
+			if !strings.Contains(f.Name, "reserved") && !strings.HasSuffix(f.Name, "_padding") &&
+				f.Name != "epoch" && f.Name != "protocol" {
+				continue
+			}
+			for i := f.Off; i < f.Off+f.Size; i++ {
+				var h Header
+				if err := DecodeHeader(resealed(b, i, 1), &h); err != ErrReserved {
+					t.Errorf("%v: %s byte %d nonzero: %v, want %v", c, f.Name, i, err, ErrReserved)
+				}
+			}
+		}
+		// The high half of TigerBeetle's u128 bitsets is ours to refuse.
+		if c == CommandJoinView {
+			for _, i := range []int{136, 152} {
+				var h Header
+				if err := DecodeHeader(resealed(b, i, 1), &h); err != ErrReserved {
+					t.Errorf("join_view: bitset high byte %d nonzero: %v", i, err)
+				}
+			}
+		}
+	}
+}
+
+// TigerBeetle's invalid() rules, met by messages as this package encodes
+// them and broken by one field each: the oracle (package tbwire) and the
+// encoder agree on where every rule's fields lie.
+func TestWireInvalidRules(t *testing.T) {
+	nonce := u128.U128{Lo: 9}
+	pingBody := make([]byte, pingBodySize)
+	cases := []struct {
+		name string
+		h    Header
+		body []byte
+		want string
+	}{
+		{"ping", Header{Command: CommandPing, Release: 1, Timestamp: 1, ReleaseCount: 1}, pingBody, ""},
+		{"ping without its release list", Header{Command: CommandPing, Release: 1, Timestamp: 1, ReleaseCount: 1}, nil,
+			"ping: size != @sizeOf(Header) + @sizeOf(vsr.Release) * constants.vsr_releases_max"},
+		{"ping without releases", Header{Command: CommandPing, Release: 1, Timestamp: 1}, pingBody, "ping: release_count == 0"},
+		{"ping of no time", Header{Command: CommandPing, Release: 1, ReleaseCount: 1}, pingBody,
+			"ping: ping_timestamp_monotonic != expected"},
+		{"pong", Header{Command: CommandPong, Release: 1, Timestamp: 1, Timestamp2: 1}, nil, ""},
+		{"pong of no wall time", Header{Command: CommandPong, Release: 1, Timestamp: 1}, nil, "pong: pong_timestamp_wall == 0"},
+		{"prepare", Header{Command: CommandPrepare, Release: 1, Client: nonce, Op: 2, Commit: 1, Timestamp: 1, Request: 1,
+			Operation: OperationStateMachineMin}, nil, ""},
+		{"prepare of an op not past its commit", Header{Command: CommandPrepare, Release: 1, Client: nonce, Op: 2, Commit: 2,
+			Timestamp: 1, Request: 1, Operation: OperationStateMachineMin}, nil, "prepare: op <= commit"},
+		{"prepare of no release", Header{Command: CommandPrepare, Client: nonce, Op: 2, Commit: 1, Timestamp: 1, Request: 1,
+			Operation: OperationStateMachineMin}, nil, "prepare: release == 0"},
+		{"register prepare with a request number", Header{Command: CommandPrepare, Release: 1, Client: nonce, Op: 2,
+			Commit: 1, Timestamp: 1, Request: 1, Operation: OperationRegister}, nil, "prepare: request != 0"},
+		{"prepare_ok", Header{Command: CommandPrepareOK, Client: nonce, Op: 2, Timestamp: 1, Request: 1,
+			Operation: OperationStateMachineMin}, nil, ""},
+		{"prepare_ok with a release", Header{Command: CommandPrepareOK, Release: 1, Client: nonce, Op: 2, Timestamp: 1,
+			Request: 1, Operation: OperationStateMachineMin}, nil, "prepare_ok: release != 0"},
+		{"prepare_ok of no operation", Header{Command: CommandPrepareOK, Client: nonce, Op: 2, Timestamp: 1, Request: 1},
+			nil, "prepare_ok: operation == .reserved"},
+		{"commit", Header{Command: CommandCommit, Commit: 5, CheckpointOp: 5, Timestamp: 1}, nil, ""},
+		{"commit below its checkpoint", Header{Command: CommandCommit, Commit: 4, CheckpointOp: 5, Timestamp: 1}, nil,
+			"commit: commit < checkpoint_op"},
+		{"commit of no time", Header{Command: CommandCommit, Commit: 5}, nil, "commit: timestamp_monotonic == 0"},
+		{"exit_view", Header{Command: CommandExitView, View: 3}, nil, ""},
+		{"exit_view with a release", Header{Command: CommandExitView, Release: 1}, nil, "exit_view: release != 0"},
+		{"join_view", Header{Command: CommandJoinView, Op: 5, CommitMin: 4, CheckpointOp: 4}, make([]byte, HeaderSize), ""},
+		{"join_view below its commit", Header{Command: CommandJoinView, Op: 3, CommitMin: 4}, make([]byte, HeaderSize),
+			"join_view: op < commit_min"},
+		{"join_view behind its checkpoint", Header{Command: CommandJoinView, Op: 5, CommitMin: 4, CheckpointOp: 5},
+			make([]byte, HeaderSize), "join_view: commit_min < checkpoint_op"},
+		{"view", Header{Command: CommandView, Op: 5, Commit: 4, CheckpointOp: 4}, make([]byte, viewCheckpointSize+HeaderSize), ""},
+		{"view with a commit past its head", Header{Command: CommandView, Op: 3, Commit: 4},
+			make([]byte, viewCheckpointSize+HeaderSize), "view: op < commit_max"},
+		{"view with our checkpoint state's size", Header{Command: CommandView, Op: 5, Commit: 4},
+			make([]byte, storage.CheckpointStateSize+HeaderSize), "view: checkpointstate missing"},
+		{"get_view", Header{Command: CommandGetView, Context: nonce}, nil, ""},
+		{"get_view of no nonce", Header{Command: CommandGetView}, nil, "get_view: nonce == 0"},
+		{"get_headers", Header{Command: CommandGetHeaders, CommitMin: 1, Op: 2}, nil, ""},
+		{"get_headers in a view", Header{Command: CommandGetHeaders, View: 1, CommitMin: 1, Op: 2}, nil, "get_headers: view == 0"},
+		{"get_headers of no range", Header{Command: CommandGetHeaders, CommitMin: 3, Op: 2}, nil, "get_headers: op_min > op_max"},
+		{"get_prepare", Header{Command: CommandGetPrepare, Ref: nonce, Op: 2}, nil, ""},
+		{"get_prepare by checksum in a view", Header{Command: CommandGetPrepare, View: 1, Ref: nonce, Op: 2}, nil,
+			"get_prepare: view != 0 and checksum != 0"},
+		{"get_reply", Header{Command: CommandGetReply, Ref: nonce, Client: nonce, Op: 2}, nil, ""},
+		{"get_reply for no client", Header{Command: CommandGetReply, Ref: nonce, Op: 2}, nil, "get_reply: reply_client == 0"},
+		{"headers", Header{Command: CommandHeaders}, make([]byte, HeaderSize), ""},
+		{"headers of none", Header{Command: CommandHeaders}, nil, "headers: size == @sizeOf(Header)"},
+		{"get_blocks", Header{Command: CommandGetBlocks}, make([]byte, blockRefSize), ""},
+		{"get_blocks of a short reference", Header{Command: CommandGetBlocks}, make([]byte, blockRefSize-8),
+			"get_blocks: size multiple invalid"},
+		{"get_blocks with a release", Header{Command: CommandGetBlocks, Release: 1}, make([]byte, blockRefSize),
+			"get_blocks: release != 0"},
+	}
+	for _, tc := range cases {
+		tc.h.Cluster = testCluster
+		m := &Message{Header: tc.h, Body: tc.body}
+		if got := tbwire.Invalid(m.Encode()); got != tc.want {
+			t.Errorf("%s: TigerBeetle says %q, want %q", tc.name, got, tc.want)
+		}
 	}
 }

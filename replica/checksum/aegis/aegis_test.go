@@ -5,11 +5,12 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
-	"math/bits"
 	"math/rand/v2"
 	"testing"
 
 	"github.com/zeebo/xxh3"
+
+	"viewstamp/replica/tbprng"
 )
 
 // paths runs f once per AES round this machine can run, with that round
@@ -111,44 +112,6 @@ func TestRegisterHeader(t *testing.T) {
 	})
 }
 
-// tbPRNG is TigerBeetle's test PRNG: xoshiro256++ seeded by four
-// splitmix64 outputs, filling buffers 8 little-endian bytes per draw and
-// dropping what does not fit.
-type tbPRNG struct{ s [4]uint64 }
-
-func newTBPRNG(seed uint64) *tbPRNG {
-	var p tbPRNG
-	for i := range p.s {
-		seed += 0x9e3779b97f4a7c15
-		z := seed
-		z = (z ^ z>>30) * 0xbf58476d1ce4e5b9
-		z = (z ^ z>>27) * 0x94d049bb133111eb
-		p.s[i] = z ^ z>>31
-	}
-	return &p
-}
-
-func (p *tbPRNG) next() uint64 {
-	s := &p.s
-	r := bits.RotateLeft64(s[0]+s[3], 23) + s[0]
-	t := s[1] << 17
-	s[2] ^= s[0]
-	s[3] ^= s[1]
-	s[1] ^= s[2]
-	s[0] ^= s[3]
-	s[2] ^= t
-	s[3] = bits.RotateLeft64(s[3], 45)
-	return r
-}
-
-func (p *tbPRNG) fill(b []byte) {
-	var w [8]byte
-	for len(b) > 0 {
-		binary.LittleEndian.PutUint64(w[:], p.next())
-		b = b[copy(b, w[:]):]
-	}
-}
-
 // u128 is a tag read as TigerBeetle's u128: its bytes little-endian.
 func u128(tag [TagSize]byte) (hi, lo uint64) {
 	return binary.LittleEndian.Uint64(tag[8:]), binary.LittleEndian.Uint64(tag[:8])
@@ -184,10 +147,10 @@ func TestStability(t *testing.T) {
 			m[k/8] = 1 << (k % 8)
 			cases = append(cases, Sum(m[:]))
 		}
-		prng := newTBPRNG(92)
+		prng := tbprng.New(92)
 		for i := 0; i < 256; i++ {
 			m := buf[:i+13]
-			prng.fill(m)
+			prng.Fill(m)
 			cases = append(cases, Sum(m))
 		}
 		if got, want := hashOfCases(t, cases), "82dcaacf4875b279446825b6830d1263"; got != want {
@@ -202,7 +165,7 @@ func TestStability(t *testing.T) {
 func TestAlignment(t *testing.T) {
 	paths(t, func(t testing.TB) {
 		input := make([]byte, 8<<10)
-		newTBPRNG(92).fill(input)
+		tbprng.New(92).Fill(input)
 		var cases [][TagSize]byte
 		for start := 0; start < 16; start++ {
 			cases = append(cases, Sum(input[start:]))
