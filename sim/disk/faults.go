@@ -408,7 +408,7 @@ func (d *Disk) tearWithin(o *op) {
 	d.view(o.zone, o.offset, buf)
 	copy(buf, o.data[:cut*tearUnit])
 	d.rewritten(o.zone, o.offset, n)
-	d.keepTorn(o.zone, o.offset, n)
+	d.keepTorn(o.zone, o.offset, o.data)
 	d.store(o.zone, o.offset, buf)
 	d.fs.extent[o.zone] = max(d.fs.extent[o.zone], o.offset+n)
 	if o.zone == io.ZoneSuperblock {

@@ -335,3 +335,32 @@ func TestSuperblockTornCopyAndMisreadsBudget(t *testing.T) {
 		t.Fatalf("%d of 4 copies misread in one process, want 1", misread)
 	}
 }
+
+// Differs sees what a read would: a latent error until the sector is
+// rewritten, and an overlay only where its bytes are not what was written.
+func TestDiffersSeesDamageAtRest(t *testing.T) {
+	d, s := hostile(Faults{Latent: 1})
+	data := fill(2*sector, 0xAB)
+	writeNow(t, d, s, io.ZoneGrid, 0, data)
+	if d.Differs(io.ZoneGrid, 0, 2*sector) {
+		t.Fatal("damage before any read")
+	}
+	readNow(t, d, s, io.ZoneGrid, 0, 2*sector)
+	if !d.Differs(io.ZoneGrid, 0, 2*sector) {
+		t.Fatal("a latent error is not seen")
+	}
+	d.opts.Faults.Latent = 0
+	writeNow(t, d, s, io.ZoneGrid, 0, data)
+	if d.Differs(io.ZoneGrid, 0, 2*sector) {
+		t.Fatal("a rewritten sector still differs")
+	}
+	// An overlay holding the bytes last written is no damage.
+	d.fs.overlay[sectorKey{io.ZoneGrid, 1}] = fill(sector, 0xAB)
+	if d.Differs(io.ZoneGrid, 0, 2*sector) {
+		t.Fatal("an overlay equal to the contents differs")
+	}
+	d.fs.overlay[sectorKey{io.ZoneGrid, 1}] = fill(sector, 0xCD)
+	if !d.Differs(io.ZoneGrid, 0, 2*sector) || d.Differs(io.ZoneGrid, 0, sector) {
+		t.Fatal("an overlay of other bytes is not seen in its own sector only")
+	}
+}
