@@ -150,7 +150,7 @@ type Disk struct {
 	// the sector held before (the copy's write lost instead).
 	tornOld    map[sectorKey][]byte
 	tornKeys   []sectorKey // tornOld's keys, in the order they tore
-	differsBuf []byte      // Differs' scratch: one sector of durable contents
+	differsBuf []byte      // Differs' scratch: a sector as written and as read
 }
 
 var _ io.Storage = (*Disk)(nil)

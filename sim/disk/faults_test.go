@@ -363,4 +363,20 @@ func TestDiffersSeesDamageAtRest(t *testing.T) {
 	if !d.Differs(io.ZoneGrid, 0, 2*sector) || d.Differs(io.ZoneGrid, 0, sector) {
 		t.Fatal("an overlay of other bytes is not seen in its own sector only")
 	}
+	// A lost write keeps a faulty sector's flipped bytes in its overlay;
+	// the sector's fault flipping them again reads as written (seed 1147
+	// --storage-faults: the scrubber verified the block).
+	flipped := fill(sector, 0xAB)
+	flip(sectorKey{io.ZoneGrid, 1}, flipped)
+	d.fs.overlay[sectorKey{io.ZoneGrid, 1}] = flipped
+	if !d.Differs(io.ZoneGrid, 0, 2*sector) {
+		t.Fatal("an overlay of flipped bytes is not seen")
+	}
+	d.markFaulty(io.ZoneGrid, sector)
+	if got := readNow(t, d, s, io.ZoneGrid, sector, sector); !bytes.Equal(got, fill(sector, 0xAB)) {
+		t.Fatal("the test's premise: a flip over a flipped overlay reads as written")
+	}
+	if d.Differs(io.ZoneGrid, 0, 2*sector) {
+		t.Fatal("a sector that reads as written differs")
+	}
 }

@@ -99,27 +99,34 @@ func (d *Disk) Poke(zone io.Zone, offset uint64, data []byte) {
 
 // Differs reports whether a read of [offset, offset+length) of zone would
 // see other than what was last written there: a faulty sector, or an
-// overlay (a lost or misdirected write) whose bytes differ. For checkers:
-// it reads nothing through the fault path and draws nothing.
+// overlay (a lost or misdirected write), judged by the bytes a read would
+// return (a fault's flip on an overlay that already carries it cancels
+// out). For checkers: it goes through no IO and draws nothing.
 func (d *Disk) Differs(zone io.Zone, offset, length uint64) bool {
 	fs := &d.fs
 	if len(fs.faulty) == 0 && len(fs.overlay) == 0 {
 		return false
 	}
+	if d.differsBuf == nil {
+		d.differsBuf = make([]byte, 2*d.sectorSize)
+	}
+	durable, seen := d.differsBuf[:d.sectorSize], d.differsBuf[d.sectorSize:]
 	for s := offset / d.sectorSize; s*d.sectorSize < offset+length; s++ {
 		k := sectorKey{zone, s}
-		if _, ok := fs.faulty[k]; ok {
-			return true
-		}
-		ov, ok := fs.overlay[k]
-		if !ok {
+		ov, overlaid := fs.overlay[k]
+		_, faulty := fs.faulty[k]
+		if !overlaid && !faulty {
 			continue
 		}
-		if d.differsBuf == nil {
-			d.differsBuf = make([]byte, d.sectorSize)
+		d.load(zone, s*d.sectorSize, durable)
+		copy(seen, durable)
+		if overlaid {
+			copy(seen, ov)
 		}
-		d.load(zone, s*d.sectorSize, d.differsBuf)
-		if !bytes.Equal(ov, d.differsBuf) {
+		if faulty {
+			flip(k, seen)
+		}
+		if !bytes.Equal(seen, durable) {
 			return true
 		}
 	}
