@@ -49,6 +49,14 @@ type checkers struct {
 	// lastSent is the checksum of the last replica message checked: a
 	// broadcast hands the same bytes to every peer.
 	lastSent u128.U128
+	// nacks holds every replica's join_view nacks to its prepare_oks.
+	nacks *check.Nacks
+	// scrub judges the grid scrubber against the disks' damage; it looks
+	// only at scrubBlocks, per replica the blocks its checkpoint
+	// referenced when it became current. scrubDamaged is a poll's scratch.
+	scrub        *check.ScrubFound
+	scrubBlocks  [][]uint64
+	scrubDamaged []uint64
 }
 
 func newCheckers(c *Cluster) *checkers {
@@ -71,9 +79,12 @@ func newCheckers(c *Cluster) *checkers {
 					c.disks[i].Peek(rio.ZoneSuperblock, offset, buf)
 				})
 			}),
-		validator:  ledger.NewMachine(int(c.vcfg.MessageSizeMax), ledger.Bugs{}),
-		running:    make([]*vsr.Replica, r),
-		judgedSent: map[u128.U128]bool{},
+		validator:   ledger.NewMachine(int(c.vcfg.MessageSizeMax), ledger.Bugs{}),
+		running:     make([]*vsr.Replica, r),
+		judgedSent:  map[u128.U128]bool{},
+		nacks:       check.NewNacks(c.state),
+		scrub:       check.NewScrubFound(r),
+		scrubBlocks: make([][]uint64, r),
 	}
 }
 
@@ -96,6 +107,9 @@ func (c *Cluster) checkCommitted(h *vsr.Header) {
 	}
 	if err := k.checkpointDurable.Committed(h.Op); err != nil {
 		c.failCheck("checkpoint durability", err)
+	}
+	if err := k.nacks.Committed(h.Op, h.Checksum); err != nil {
+		c.failCheck("nacks", err)
 	}
 	c.checkTimestamp(h)
 }
@@ -152,6 +166,7 @@ func (c *Cluster) checkSent(from int, b []byte) {
 		if err := k.durability.Acked(from, h.Op, h.Ref); err != nil {
 			c.failCheck("durability", err)
 		}
+		k.nacks.Acked(from, h.Op, h.Ref)
 	}
 	if cmd == vsr.CommandCommit {
 		if err := k.rollback.CommitHeartbeat(from, h.View, h.Commit, h.Ref); err != nil {
@@ -235,6 +250,10 @@ func (c *Cluster) checkTick() {
 		if r != k.running[i] {
 			k.running[i] = r
 			k.rollback.Restarted(i)
+			k.scrub.Restarted(i)
+		}
+		if c.sfaults.on {
+			c.checkScrub(i, r)
 		}
 		if r.Status() == vsr.StatusRecovering {
 			continue
@@ -328,6 +347,15 @@ func (c *Cluster) checkJoinView(from int, h *vsr.Header, b []byte) {
 	}
 	if err := check.JoinView(from, h.View, headers, blank); err != nil {
 		c.failCheck("join_view", err)
+	}
+	var owed uint64
+	if r := c.replicas[from]; r != nil {
+		if head, ok := r.ReformatOwed(); ok {
+			owed = head
+		}
+	}
+	if err := c.checks.nacks.JoinView(from, h.View, h.LogView, h.Op, h.Commit, owed, headers, blank, h.Nack); err != nil {
+		c.failCheck("nacks", err)
 	}
 }
 

@@ -422,6 +422,7 @@ func (o observer) Opened(replica uint8, op uint64, state u128.U128, synced bool)
 	if err := o.c.state.Opened(int(replica), op, state); err != nil {
 		o.c.fail(reports.Correctness, err)
 	}
+	o.c.scrubCheckpoint(int(replica))
 }
 
 func (o observer) Checkpointed(replica uint8, op uint64, id u128.U128) {
@@ -432,6 +433,7 @@ func (o observer) Checkpointed(replica uint8, op uint64, id u128.U128) {
 		o.c.failCheck("storage", err)
 	}
 	o.c.checkGridLeaks(int(replica))
+	o.c.scrubCheckpoint(int(replica))
 	o.c.checkJournal(int(replica))
 }
 
@@ -493,6 +495,15 @@ func (c *Cluster) stored(i int, id u128.U128) check.Stored {
 func (o observer) HeaderDropped(replica uint8, op uint64, sum u128.U128) {
 	if err := o.c.checks.rollback.Dropped(int(replica), op, sum); err != nil {
 		o.c.failCheck("no rollback", err)
+	}
+}
+
+// OwnJoinView judges the join_view a new primary counts for itself, as
+// every other is judged when sent.
+func (o observer) OwnJoinView(replica uint8, b []byte) {
+	var h vsr.Header
+	if vsr.DecodeHeader(b, &h) == nil {
+		o.c.checkJoinView(int(replica), &h, b)
 	}
 }
 

@@ -1,9 +1,11 @@
 package sim
 
 import (
+	rio "viewstamp/replica/io"
 	"viewstamp/replica/storage/block"
 	"viewstamp/replica/vsr"
 	"viewstamp/reports"
+	"viewstamp/sim/check"
 )
 
 // addScrub adds r's scrubber counters to sum (r may be nil: down).
@@ -81,4 +83,57 @@ func (c *Cluster) scrubRecord() *reports.Scrub {
 		return nil
 	}
 	return &sum
+}
+
+// scrubPollTicks is how often the scrubber checker reads the disks for
+// damage on the blocks of each replica's checkpoint: its bound is cycles
+// of thousands of ticks, and a poll walks every block.
+const scrubPollTicks = 100
+
+// scrubCheckpoint notes the blocks replica i's checkpoint references as it
+// becomes current (written, or opened), before commits acquire the blocks
+// of tables not yet built: the scrubber's tour reaches all of these, and
+// only they are judged. Blocks acquired since are left to the next
+// checkpoint.
+func (c *Cluster) scrubCheckpoint(i int) {
+	if !c.sfaults.on || c.replicas[i] == nil {
+		return
+	}
+	k := c.checks
+	blocks := k.scrubBlocks[i][:0]
+	c.replicas[i].CheckpointBlocks(func(a uint64) { blocks = append(blocks, a) })
+	k.scrubBlocks[i] = blocks
+}
+
+// checkScrub polls every running replica's scrubber, and every
+// scrubPollTicks judges its damaged blocks (check.ScrubFound).
+func (c *Cluster) checkScrub(i int, r *vsr.Replica) {
+	k := c.checks
+	eligible := !c.down[i] && r.ScrubEligible()
+	st := r.ScrubStats()
+	if c.sched.Tick()%scrubPollTicks != 0 {
+		k.scrub.Eligibility(i, eligible, st.Cycles)
+		return
+	}
+	l, d := c.vcfg.Layout(), c.disks[i]
+	damaged := k.scrubDamaged[:0]
+	var hdr [block.HeaderSize]byte
+	for _, a := range k.scrubBlocks[i] {
+		if !eligible || !r.BlockReferenced(a) {
+			continue
+		}
+		off := l.BlockOffset(a)
+		d.Peek(rio.ZoneGrid, off, hdr[:])
+		h := block.DecodeHeader(hdr[:])
+		if h.Address != a || uint64(h.Size) < block.HeaderSize || uint64(h.Size) > l.BlockSize {
+			continue // never written here (a synced replica fetches it on a read)
+		}
+		if d.Differs(rio.ZoneGrid, off, l.SectorCeil(uint64(h.Size))) {
+			damaged = append(damaged, a)
+		}
+	}
+	k.scrubDamaged = damaged
+	if err := k.scrub.Poll(i, check.ScrubPoll{Eligible: eligible, Cycles: st.Cycles, Dropped: st.Dropped, Damaged: damaged, Queued: r.BlockQueued}); err != nil {
+		c.failCheck("scrub", err)
+	}
 }

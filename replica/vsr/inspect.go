@@ -134,3 +134,37 @@ func DiskCheckpoint(cfg Config, cluster u128.U128, replica uint8, read func(offs
 	}
 	return best.Checkpoint.Op, ok
 }
+
+// ScrubEligible reports whether the grid scrubber may run now: the replica
+// has a checkpoint whose blocks it may read (not recovering, opening,
+// syncing or retargeting).
+func (r *Replica) ScrubEligible() bool { return r.scrubSafe() && r.checkpoint.Op > 0 }
+
+// BlockQueued reports whether the replica waits for a peer's copy of the
+// block at address: found damaged by its scrubber, or missing for a read.
+func (r *Replica) BlockQueued(address uint64) bool {
+	for _, q := range [][]block.Ref{r.scrub.faults, r.missingBlocks} {
+		for _, ref := range q {
+			if ref.Address == address {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// BlockReferenced reports whether the current checkpoint references the
+// block at address: acquired and not released since.
+func (r *Replica) BlockReferenced(address uint64) bool {
+	f := r.grid.FreeSet()
+	return f.IsAcquired(address) && !f.IsReleased(address)
+}
+
+// ReformatOwed reports, for a replica running from a reformatted data file
+// that a view has settled, the head of that view: every op its lost data
+// file may have acknowledged and that may still be uncommitted lies at or
+// below it, so until its commit_max reaches it (owed false from then on)
+// it must nack none of them.
+func (r *Replica) ReformatOwed() (head uint64, owed bool) {
+	return r.reformat.head, r.reformat.on && r.reformat.head > 0
+}

@@ -83,6 +83,10 @@ type Observer interface {
 	// op's header never leaves a log this way: a replica may forget only
 	// what no quorum has committed.
 	HeaderDropped(replica uint8, op uint64, checksum u128.U128)
+	// OwnJoinView: the primary of a view changing to it counts its own
+	// join_view (the sealed message), which it sends to nobody; every
+	// other join_view is a message on the network.
+	OwnJoinView(replica uint8, b []byte)
 	Logf(replica uint8, format string, args ...any)
 }
 
@@ -91,6 +95,7 @@ type nopObserver struct{}
 func (nopObserver) Committed(uint8, *Header, []byte, []byte, u128.U128) {}
 func (nopObserver) StatusChanged(uint8, Status, uint32)                 {}
 func (nopObserver) HeaderDropped(uint8, uint64, u128.U128)              {}
+func (nopObserver) OwnJoinView(uint8, []byte)                           {}
 func (nopObserver) Opened(uint8, uint64, u128.U128, bool)               {}
 func (nopObserver) Checkpointed(uint8, uint64, u128.U128)               {}
 func (nopObserver) Logf(uint8, string, ...any)                          {}

@@ -244,6 +244,7 @@ func (r *Replica) sendJoinView() {
 	r.dvcSent = true
 	if r.isPrimary() {
 		b := r.seal(m)
+		r.obs.OwnJoinView(r.index, b)
 		dm, err := Decode(b, r.cluster, r.cfg.MessageSizeMax)
 		if err != nil {
 			panic(err)

@@ -144,10 +144,13 @@ type Disk struct {
 	resumed sched.Event
 
 	fs faultState
-	// tornOld holds, for each sector a crash tore, what it held before:
-	// Heal puts it back (the write lost instead), until a write lands there.
-	tornOld  map[sectorKey][]byte
-	tornKeys []sectorKey // tornOld's keys, in the order they tore
+	// tornOld holds, for each sector a crash tore, the bytes Heal puts
+	// there until a write lands: outside the superblock what the torn
+	// write meant to write (it lands whole instead), in the superblock what
+	// the sector held before (the copy's write lost instead).
+	tornOld    map[sectorKey][]byte
+	tornKeys   []sectorKey // tornOld's keys, in the order they tore
+	differsBuf []byte      // Differs' scratch: a sector as written and as read
 	// unharmed holds, for each sector a crash tear left holding what no
 	// clean partial write would (random bytes, or old bytes with a fault's
 	// corruption baked in), the bytes it would hold without that damage:
@@ -334,14 +337,14 @@ func (d *Disk) tear(o *op) {
 	n := uint64(len(o.data))
 	sectors := n / d.sectorSize
 	bad := uint64(d.rng.IntN(int(sectors))) * d.sectorSize
+	d.rewritten(o.zone, o.offset, n)
+	d.keepTorn(o.zone, o.offset, o.data)
 	garbage := o.data[bad : bad+d.sectorSize]
 	for i := uint64(0); i < d.sectorSize; i += 8 {
 		var w [8]byte
 		binary.LittleEndian.PutUint64(w[:], d.rng.Uint64())
 		copy(garbage[i:], w[:])
 	}
-	d.rewritten(o.zone, o.offset, n)
-	d.keepTorn(o.zone, o.offset, n)
 	d.keepUnharmed(o.zone, o.offset+bad, nil)
 	d.store(o.zone, o.offset, o.data)
 	if o.zone == io.ZoneSuperblock && d.fs.torn != nil {

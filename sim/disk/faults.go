@@ -413,7 +413,7 @@ func (d *Disk) tearWithin(o *op) {
 	d.view(o.zone, o.offset, buf)
 	copy(buf, o.data[:cut*tearUnit])
 	d.rewritten(o.zone, o.offset, n)
-	d.keepTorn(o.zone, o.offset, n)
+	d.keepTorn(o.zone, o.offset, o.data)
 	// Past the cut, the old bytes as read: where a fault showed them
 	// corrupted, the tear made that corruption durable.
 	for i := cut * tearUnit / d.sectorSize * d.sectorSize; i < n; i += d.sectorSize {

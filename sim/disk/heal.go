@@ -1,30 +1,47 @@
 package disk
 
 import (
+	"bytes"
+
 	"viewstamp/replica/io"
 )
 
-// keepTorn saves what [offset, offset+length) of zone holds before a crash
-// tears a write there (the oldest saved stays: that is what the disk held
-// before the crash).
-func (d *Disk) keepTorn(z io.Zone, offset, length uint64) {
+// keepTorn notes what Heal is to put on the sectors a crash is tearing
+// the write of want at offset of zone (called before the torn bytes are
+// stored). Outside the superblock that is want itself: the replica may have
+// read the torn write back as valid (the garbage fell in a prepare's or a
+// block's padding, which no checksum covers) and acknowledged it since, so
+// only the write landing whole is consistent with what it did (seed 148
+// --storage-faults: healed back to the slot's older prepare, an
+// acknowledged prepare read as a write that never landed, and was nacked).
+// In the superblock it is the sector's old bytes (the oldest kept): a torn
+// copy never verifies, so nothing relied on it, and a later restart may
+// have written the same sequence anew to the other copies.
+func (d *Disk) keepTorn(z io.Zone, offset uint64, want []byte) {
 	if d.tornOld == nil {
 		d.tornOld = map[sectorKey][]byte{}
 	}
-	for s := offset / d.sectorSize; s < (offset+length)/d.sectorSize; s++ {
-		k := sectorKey{z, s}
-		if _, ok := d.tornOld[k]; !ok {
-			old := make([]byte, d.sectorSize)
-			d.load(z, s*d.sectorSize, old)
-			d.tornOld[k] = old
+	for i := uint64(0); i < uint64(len(want)); i += d.sectorSize {
+		k := sectorKey{z, (offset + i) / d.sectorSize}
+		kept, ok := d.tornOld[k]
+		if !ok {
+			kept = make([]byte, d.sectorSize)
 			d.tornKeys = append(d.tornKeys, k)
+		} else if z == io.ZoneSuperblock {
+			continue
 		}
+		if z == io.ZoneSuperblock {
+			d.load(z, offset+i, kept)
+		} else {
+			copy(kept, want[i:i+d.sectorSize])
+		}
+		d.tornOld[k] = kept
 	}
 }
 
 // Heal undoes the damage faults and crashes left on the disk: faulty
 // sectors and overlays read as last written again, and writes torn at a
-// crash become writes lost (each torn sector gets back what it held before).
+// crash land whole (in the superblock, become writes lost: see keepTorn).
 // The simulator heals a disk whose replica restarts with too few healthy
 // peers to settle it should it come back unsure of its log (TigerBeetle
 // disables faults for such a restart, lest the cluster stall with too many
@@ -34,8 +51,8 @@ func (d *Disk) Heal() {
 	// In the order the sectors tore, not map order: the bytes landed would
 	// be the same, but the sector store's slot reuse would not.
 	for _, k := range d.tornKeys {
-		if old, ok := d.tornOld[k]; ok {
-			d.store(k.zone, k.sector*d.sectorSize, old)
+		if kept, ok := d.tornOld[k]; ok {
+			d.store(k.zone, k.sector*d.sectorSize, kept)
 		}
 	}
 	clear(d.tornOld)
@@ -116,4 +133,45 @@ func (d *Disk) PeekIntact(zone io.Zone, offset uint64, buf []byte) {
 		from, to := max(lo, offset), min(hi, offset+uint64(len(buf)))
 		copy(buf[from-offset:to-offset], sec[from-lo:to-lo])
 	}
+}
+
+// Differs reports whether a read of [offset, offset+length) of zone would
+// see other than what was last written there: a faulty sector, an overlay
+// (a lost or misdirected write), judged by the bytes a read would return (a
+// fault's flip on an overlay that already carries it cancels out), or
+// damage a crash tear left durable (PeekIntact). For checkers: it goes
+// through no IO and draws nothing.
+func (d *Disk) Differs(zone io.Zone, offset, length uint64) bool {
+	fs := &d.fs
+	if len(fs.faulty) == 0 && len(fs.overlay) == 0 && len(d.unharmed) == 0 {
+		return false
+	}
+	if d.differsBuf == nil {
+		d.differsBuf = make([]byte, 2*d.sectorSize)
+	}
+	durable, seen := d.differsBuf[:d.sectorSize], d.differsBuf[d.sectorSize:]
+	for s := offset / d.sectorSize; s*d.sectorSize < offset+length; s++ {
+		k := sectorKey{zone, s}
+		ov, overlaid := fs.overlay[k]
+		_, faulty := fs.faulty[k]
+		intact, torn := d.unharmed[k]
+		if !overlaid && !faulty && !torn {
+			continue
+		}
+		d.load(zone, s*d.sectorSize, durable)
+		copy(seen, durable)
+		if torn {
+			copy(durable, intact)
+		}
+		if overlaid {
+			copy(seen, ov)
+		}
+		if faulty {
+			flip(k, seen)
+		}
+		if !bytes.Equal(seen, durable) {
+			return true
+		}
+	}
+	return false
 }

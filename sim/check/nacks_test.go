@@ -1,0 +1,125 @@
+package check
+
+import (
+	"testing"
+
+	"viewstamp/replica/u128"
+	"viewstamp/replica/vsr"
+)
+
+// nackHistory commits ops 1..n as prepares whose checksums are {Lo: op}.
+func nackHistory(t *testing.T, n uint64) (*State, *Nacks) {
+	t.Helper()
+	s := NewState(3, u128.U128{})
+	k := NewNacks(s)
+	for op := uint64(1); op <= n; op++ {
+		h := vsr.Header{Op: op, Checksum: u128.U128{Lo: op}, Parent: u128.U128{Lo: op - 1}}
+		if err := s.Commit(0, &h, nil, u128.U128{}); err != nil {
+			t.Fatal(err)
+		}
+		if err := k.Committed(op, h.Checksum); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return s, k
+}
+
+// A join_view suffix of ops head-len+1..head, all held as the history's
+// prepares.
+func suffix(head uint64, n int) ([]vsr.Header, []bool) {
+	headers, blank := make([]vsr.Header, n), make([]bool, n)
+	for i := range headers {
+		op := head - uint64(i)
+		headers[i] = vsr.Header{Op: op, Checksum: u128.U128{Lo: op}}
+	}
+	return headers, blank
+}
+
+// A replica that acknowledged a committed prepare and then nacks it (its
+// header held but the slot taken as never written, or a blank slot) fails
+// the run; nacks of prepares it never acknowledged, or at or below its own
+// commit_max, do not.
+func TestNacksCatchNackOfAcknowledgedCommitted(t *testing.T) {
+	_, k := nackHistory(t, 8)
+	k.Acked(1, 7, u128.U128{Lo: 7})
+	k.Acked(1, 5, u128.U128{Lo: 5})
+	headers, blank := suffix(8, 4) // ops 8, 7, 6, 5
+	// Replica 2 never acknowledged op 7; replica 1 nacks op 6 only.
+	if err := k.JoinView(2, 3, 3, 8, 4, 0, headers, blank, 1<<1); err != nil {
+		t.Fatalf("another replica's nack: %v", err)
+	}
+	if err := k.JoinView(1, 3, 3, 8, 4, 0, headers, blank, 1<<2); err != nil {
+		t.Fatalf("nack of an op it never acknowledged: %v", err)
+	}
+	// At or below its commit_max the primary never truncates.
+	if err := k.JoinView(1, 3, 3, 8, 7, 0, headers, blank, 1<<1); err != nil {
+		t.Fatalf("nack at its commit_max: %v", err)
+	}
+	wantErr(t, k.JoinView(1, 3, 3, 8, 4, 0, headers, blank, 1<<1),
+		"replica 1 nacked op 7 (checksum 00000000000000000000000000000007) in its join_view for view 3 (its header held; log_view 3, head 8, commit_max 4), but it had sent prepare_ok for that prepare")
+	blank[3] = true
+	headers[3] = vsr.Header{}
+	wantErr(t, k.JoinView(1, 3, 3, 8, 4, 0, headers, blank, 1<<3), "replica 1 nacked op 5 (checksum 00000000000000000000000000000005) in its join_view for view 3 (a blank slot;")
+}
+
+// A nack of an acknowledged prepare not yet committed waits for the op: it
+// fails when that prepare commits, and is forgotten when another one does
+// (the view change truncated it, as a nack quorum may).
+func TestNacksJudgePendingWhenTheOpCommits(t *testing.T) {
+	s, k := nackHistory(t, 4)
+	other := u128.U128{Hi: 1, Lo: 6}
+	k.Acked(0, 5, u128.U128{Lo: 5})
+	k.Acked(0, 6, other)
+	headers, blank := suffix(6, 3) // ops 6, 5, 4
+	headers[0].Checksum = other
+	if err := k.JoinView(0, 2, 2, 6, 4, 0, headers, blank, 1<<0|1<<1); err != nil {
+		t.Fatalf("nacks of uncommitted ops: %v", err)
+	}
+	h := vsr.Header{Op: 5, Checksum: u128.U128{Lo: 5}, Parent: u128.U128{Lo: 4}}
+	if err := s.Commit(0, &h, nil, u128.U128{}); err != nil {
+		t.Fatal(err)
+	}
+	wantErr(t, k.Committed(5, h.Checksum), "replica 0 nacked op 5")
+	h = vsr.Header{Op: 6, Checksum: u128.U128{Lo: 6}, Parent: u128.U128{Lo: 5}}
+	if err := s.Commit(0, &h, nil, u128.U128{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := k.Committed(6, h.Checksum); err != nil {
+		t.Fatalf("the nacked prepare was truncated and another committed: %v", err)
+	}
+}
+
+// Acknowledgements outlive a restart and a reformat alike (the checker
+// keeps them per replica index), and are forgotten NacksKeepOps behind the
+// newest commit.
+func TestNacksForgetFarBehind(t *testing.T) {
+	_, k := nackHistory(t, 3)
+	k.Acked(2, 3, u128.U128{Lo: 3})
+	if _, ok := k.acked[3]; !ok {
+		t.Fatal("acknowledgement not kept")
+	}
+	if err := k.Committed(NacksKeepOps+4, u128.U128{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := k.acked[3]; ok {
+		t.Fatalf("acknowledgement of op 3 kept at commit %d", NacksKeepOps+4)
+	}
+}
+
+// A replica whose reformatted data file is still marked nacks nothing up to
+// the head of the view that settled it, acknowledged by anyone or not: its
+// lost file may have acknowledged it. Above that head, and at or below its
+// commit_max, it may.
+func TestNacksHoldReformattedToItsLostFile(t *testing.T) {
+	_, k := nackHistory(t, 4)
+	headers, blank := suffix(9, 5) // ops 9..5
+	blank[2] = true                // op 7
+	if err := k.JoinView(2, 12, 12, 9, 4, 7, headers, blank, 1<<0|1<<1); err != nil {
+		t.Fatalf("nacks above the settled head: %v", err)
+	}
+	if err := k.JoinView(2, 12, 12, 9, 7, 7, headers, blank, 1<<2|1<<3); err != nil {
+		t.Fatalf("nacks at or below its commit_max: %v", err)
+	}
+	wantErr(t, k.JoinView(2, 12, 12, 9, 4, 7, headers, blank, 1<<2),
+		"replica 2 nacked op 7 in its join_view for view 12 (log_view 12, head 9, commit_max 4), but its data file was reformatted and the view that settled it reached op 7")
+}
