@@ -354,7 +354,14 @@ func (c *Cluster) checkJoinView(from int, h *vsr.Header, b []byte) {
 			owed = head
 		}
 	}
-	if err := c.checks.nacks.JoinView(from, h.View, h.LogView, h.Op, h.Commit, owed, headers, blank, h.Nack); err != nil {
+	// What the sender knows committed, as the new primary reads it (a
+	// join_view names no commit_max): its commit_min, or the commit its
+	// head prepare carries.
+	committed := h.CommitMin
+	if n > 0 && !blank[0] && headers[0].Op == h.Op {
+		committed = max(committed, headers[0].Commit)
+	}
+	if err := c.checks.nacks.JoinView(from, h.View, h.LogView, h.Op, committed, owed, headers, blank, h.Nack); err != nil {
 		c.failCheck("nacks", err)
 	}
 }

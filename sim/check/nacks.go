@@ -9,7 +9,7 @@ import (
 
 // NacksKeepOps is how far below the newest committed op the nack checker
 // keeps acknowledgements. A join_view reports at most a pipeline below its
-// sender's head and is judged only above its sender's commit_max, so an op
+// sender's head and is judged only above what its sender knows committed, so an op
 // this far behind the cluster is named only by a replica so stale it syncs
 // instead of voting.
 const NacksKeepOps = 4096
@@ -63,9 +63,10 @@ func (n *Nacks) Acked(replica int, op uint64, checksum u128.U128) {
 }
 
 // JoinView judges the nacks of a join_view replica sent for view: its
-// head op, its commit_max, its suffix (headers[i] is op head-i, blank where
-// it holds none) and its nack bits. Ops at or below its commit_max are not
-// judged: a new primary never truncates there. owed, if not zero, is the
+// head op, what it knows committed (its commit_min, or the commit its head
+// prepare carries: a join_view names no commit_max), its suffix (headers[i]
+// is op head-i, blank where it holds none) and its nack bits. Ops at or
+// below that are not judged: a new primary never truncates there. owed, if not zero, is the
 // head of the view that settled the replica's reformatted data file while
 // the file is still marked (vsr.Replica.ReformatOwed): the lost file may
 // have acknowledged any op up to it, so a nack there is a promise the
@@ -77,7 +78,7 @@ func (n *Nacks) JoinView(replica int, view, logView uint32, head, commit, owed u
 			continue
 		}
 		if op <= owed {
-			return fmt.Errorf("replica %d nacked op %d in its join_view for view %d (log_view %d, head %d, commit_max %d), but its data file was reformatted and the view that settled it reached op %d: its lost data file may have acknowledged it",
+			return fmt.Errorf("replica %d nacked op %d in its join_view for view %d (log_view %d, head %d, committed %d), but its data file was reformatted and the view that settled it reached op %d: its lost data file may have acknowledged it",
 				replica, op, view, logView, head, commit, owed)
 		}
 		for _, a := range n.acked[op] {
@@ -88,7 +89,7 @@ func (n *Nacks) JoinView(replica int, view, logView uint32, head, commit, owed u
 			if blank[i] {
 				said = "a blank slot"
 			}
-			said = fmt.Sprintf("%s; log_view %d, head %d, commit_max %d", said, logView, head, commit)
+			said = fmt.Sprintf("%s; log_view %d, head %d, committed %d", said, logView, head, commit)
 			if err := n.nacked(op, nackAck{replica: replica, view: view, checksum: a.checksum, said: said}); err != nil {
 				return err
 			}

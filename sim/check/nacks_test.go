@@ -56,7 +56,7 @@ func TestNacksCatchNackOfAcknowledgedCommitted(t *testing.T) {
 		t.Fatalf("nack at its commit_max: %v", err)
 	}
 	wantErr(t, k.JoinView(1, 3, 3, 8, 4, 0, headers, blank, 1<<1),
-		"replica 1 nacked op 7 (checksum 00000000000000000000000000000007) in its join_view for view 3 (its header held; log_view 3, head 8, commit_max 4), but it had sent prepare_ok for that prepare")
+		"replica 1 nacked op 7 (checksum 00000000000000000000000000000007) in its join_view for view 3 (its header held; log_view 3, head 8, committed 4), but it had sent prepare_ok for that prepare")
 	blank[3] = true
 	headers[3] = vsr.Header{}
 	wantErr(t, k.JoinView(1, 3, 3, 8, 4, 0, headers, blank, 1<<3), "replica 1 nacked op 5 (checksum 00000000000000000000000000000005) in its join_view for view 3 (a blank slot;")
@@ -121,5 +121,5 @@ func TestNacksHoldReformattedToItsLostFile(t *testing.T) {
 		t.Fatalf("nacks at or below its commit_max: %v", err)
 	}
 	wantErr(t, k.JoinView(2, 12, 12, 9, 4, 7, headers, blank, 1<<2),
-		"replica 2 nacked op 7 in its join_view for view 12 (log_view 12, head 9, commit_max 4), but its data file was reformatted and the view that settled it reached op 7")
+		"replica 2 nacked op 7 in its join_view for view 12 (log_view 12, head 9, committed 4), but its data file was reformatted and the view that settled it reached op 7")
 }
