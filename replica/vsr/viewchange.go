@@ -233,7 +233,7 @@ func (r *Replica) sendJoinView() {
 				continue
 			}
 		}
-		if !r.journal.faulty(op) {
+		if !r.journal.faulty(op) && !r.reformatMayHaveAcked(op) {
 			nack |= 1 << i
 		}
 	}
