@@ -130,15 +130,19 @@ type Cluster struct {
 	gridBlocksMax uint64
 	storedBuf     []byte // the storage checker's read buffer
 	// ledgers are the replicas' state machines, for the block leak checker.
-	ledgers        []*ledger.ForestMachine
-	leakBuf        []byte
-	gridLeakChecks uint64 // checkpoints the block leak checker judged
-	gridLeakSkips  uint64 // and those it could not read in full
-	replicas       []*vsr.Replica
-	down           []bool
-	paused         []bool
-	changed        []uint64 // tick of a replica's last process change
-	restarts       []uint64
+	ledgers []*ledger.ForestMachine
+	leakBuf []byte
+	// The leak checker's lists, reused from one checkpoint to the next:
+	// each is as long as the forest.
+	leakHeld, leakReached []uint64
+	leakRefs              []lsm.BlockRef
+	gridLeakChecks        uint64 // checkpoints the block leak checker judged
+	gridLeakSkips         uint64 // and those it could not read in full
+	replicas              []*vsr.Replica
+	down                  []bool
+	paused                []bool
+	changed               []uint64 // tick of a replica's last process change
+	restarts              []uint64
 
 	// scrubbed sums the scrubbers' counters of replicas since crashed.
 	scrubbed reports.Scrub
@@ -460,7 +464,7 @@ func (o observer) Checkpointed(replica uint8, op uint64, id u128.U128) {
 // reply body in the client replies zone.
 func (c *Cluster) stored(i int, id u128.U128) check.Stored {
 	r, d, l := c.replicas[i], c.disks[i], c.vcfg.Layout()
-	st := check.Stored{ID: id}
+	st := check.Stored{ID: id, Blocks: c.checks.checkpoints.BlocksBuffer()}
 	buf := c.storedBuf[:0]
 	if uint64(cap(buf)) < l.BlockSize {
 		buf = make([]byte, l.BlockSize)
