@@ -111,6 +111,13 @@ const (
 	Storm   Weather = "storm"
 )
 
+// RequestsDrawnMin and RequestsDrawnMax bound the requests a seed draws
+// for its safety phase (without Limits.RequestsMax).
+const (
+	RequestsDrawnMin = 20
+	RequestsDrawnMax = 200
+)
+
 // Draw derives every option from seed. rng is consumed in a fixed order;
 // adding an option means appending a draw, never inserting one, so that old
 // seeds keep their meaning as long as possible.
@@ -123,7 +130,7 @@ func Draw(seed uint64, lim Limits) Options {
 	o := Options{Seed: seed}
 	o.ReplicaCount = 1 + rng.IntN(6)
 	o.ClientCount = 1 + rng.IntN(8)
-	o.RequestsMax = 20 + rng.IntN(181)
+	o.RequestsMax = RequestsDrawnMin + rng.IntN(RequestsDrawnMax-RequestsDrawnMin+1)
 	if lim.RequestsMax > 0 {
 		o.RequestsMax = lim.RequestsMax
 	}

@@ -14,6 +14,13 @@ const (
 	Crash       Result = "crash"
 )
 
+// What ended a safety phase (Record.SafetyEnd).
+const (
+	SafetyEndRequests = "requests"
+	SafetyEndTicksMax = "ticks_max"
+	SafetyEndPatience = "patience"
+)
+
 // ExitCode is the process exit code for a result, as TigerBeetle's VOPR uses.
 func (r Result) ExitCode() int {
 	switch r {
@@ -102,6 +109,13 @@ type Record struct {
 	// RequestsCompletedSafety counts the requests completed in the safety
 	// phase alone; RequestsCompleted adds those the liveness phase finished.
 	RequestsCompletedSafety uint64 `json:"requests_completed_safety"`
+	// RequestsSent counts the requests the clients submitted in the safety
+	// phase (at most the requests max); SafetyEnd says what ended that
+	// phase: every request sent and answered (SafetyEndRequests), the tick
+	// limit (SafetyEndTicksMax), or a stretch without any reply as long as
+	// the patience (SafetyEndPatience); empty when a failure ended it.
+	RequestsSent uint64 `json:"requests_sent"`
+	SafetyEnd    string `json:"safety_end,omitempty"`
 	// NoProgressCause says, when the safety phase completed no request,
 	// what the simulator saw that explains it (quorum down, partitioned,
 	// clients evicted, ...).
@@ -127,6 +141,14 @@ type Record struct {
 	// round the WAL.
 	GridBlocksMax uint64 `json:"grid_blocks_max"`
 	JournalWraps  uint64 `json:"journal_wraps"`
+	// Disk memory: the simulated disks' shared sector store at its peak,
+	// the sectors held (DiskBytesMax) and the pages of memory they touch
+	// (DiskBytesResidentMax); and how far into the grid zone any disk has
+	// written, in blocks (GridBlocksWritten: the highest address written,
+	// at most the configured grid).
+	DiskBytesMax         uint64 `json:"disk_bytes_max"`
+	DiskBytesResidentMax uint64 `json:"disk_bytes_resident_max"`
+	GridBlocksWritten    uint64 `json:"grid_blocks_written"`
 	// GridLeakChecks counts replica checkpoints whose held grid blocks the
 	// leak checker matched with what the checkpoint reaches; GridLeakSkips
 	// those it could not walk (a block unreadable on every disk).

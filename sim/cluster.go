@@ -63,8 +63,28 @@ type Config struct {
 	StorageFaultsOff []string
 }
 
+// DefaultTicksMax is the safety phase's tick limit when Config leaves it
+// zero: defaultTicksMax for the requests a seed draws, which every seed
+// replays with (the limit shapes the clock faults drawn, so it must not move
+// under them); beyond that range, ticksPerClientRequest for each request a
+// client makes, so a run asked for many more requests has the time to make
+// them. A client has one request in flight: the requests share the
+// clients, and the slowest seeds measured (one client, one replica
+// crashing and restarting: seed 9600002 took 3,337 ticks a request over
+// 5,000 requests) stay well inside.
+func DefaultTicksMax(opts faults.Options) uint64 {
+	if opts.RequestsMax <= faults.RequestsDrawnMax {
+		return defaultTicksMax
+	}
+	return max(defaultTicksMax, uint64(opts.RequestsMax)*ticksPerClientRequest/uint64(max(opts.ClientCount, 1)))
+}
+
 const (
 	defaultTicksMax = 400_000
+	// ticksPerClientRequest is DefaultTicksMax's budget for one request
+	// of one client, beyond the drawn requests: twice the slowest seed
+	// measured and more.
+	ticksPerClientRequest = 8_000
 	// defaultTicksMaxRequests is the safety phase's patience without a
 	// reply. Measured with unlimited patience over seeds 3000000..3000199:
 	// the longest stretch between replies that later ended was under
@@ -103,21 +123,26 @@ type Cluster struct {
 
 	cluster u128.U128
 	disks   []*disk.Disk
+	sectors *disk.Sectors // every disk's contents
 	// stateSyncs counts replicas that adopted a peer's newer checkpoint.
 	stateSyncs uint64
 	// gridBlocksMax is the most blocks a replica held at a checkpoint.
 	gridBlocksMax uint64
 	storedBuf     []byte // the storage checker's read buffer
 	// ledgers are the replicas' state machines, for the block leak checker.
-	ledgers        []*ledger.ForestMachine
-	leakBuf        []byte
-	gridLeakChecks uint64 // checkpoints the block leak checker judged
-	gridLeakSkips  uint64 // and those it could not read in full
-	replicas       []*vsr.Replica
-	down           []bool
-	paused         []bool
-	changed        []uint64 // tick of a replica's last process change
-	restarts       []uint64
+	ledgers []*ledger.ForestMachine
+	leakBuf []byte
+	// The leak checker's lists, reused from one checkpoint to the next:
+	// each is as long as the forest.
+	leakHeld, leakReached []uint64
+	leakRefs              []lsm.BlockRef
+	gridLeakChecks        uint64 // checkpoints the block leak checker judged
+	gridLeakSkips         uint64 // and those it could not read in full
+	replicas              []*vsr.Replica
+	down                  []bool
+	paused                []bool
+	changed               []uint64 // tick of a replica's last process change
+	restarts              []uint64
 
 	// scrubbed sums the scrubbers' counters of replicas since crashed.
 	scrubbed reports.Scrub
@@ -147,6 +172,7 @@ type Cluster struct {
 	lastReplyAt uint64
 
 	requestsSent int
+	safetyEnd    string // what ended the safety phase (reports.SafetyEnd...)
 	completed    uint64
 	crashes      uint64
 	pauses       uint64
@@ -177,7 +203,7 @@ type Cluster struct {
 // replica.
 func New(opts faults.Options, cfg Config) (*Cluster, error) {
 	if cfg.TicksMax == 0 {
-		cfg.TicksMax = defaultTicksMax
+		cfg.TicksMax = DefaultTicksMax(opts)
 	}
 	if cfg.TicksMaxRequests == 0 {
 		cfg.TicksMaxRequests = defaultTicksMaxRequests
@@ -209,6 +235,7 @@ func New(opts faults.Options, cfg Config) (*Cluster, error) {
 	// One store for every disk: replicas' grids and WALs hold mostly the
 	// same sectors in the same places, kept once.
 	sectors := disk.NewSectors(c.vcfg.SectorSize)
+	c.sectors = sectors
 	root := vsr.RootHeader(c.cluster)
 	c.state = check.NewState(r, root.Checksum)
 	c.state.Keep(stateKeepJournals * c.vcfg.JournalSlotCount)
@@ -461,7 +488,7 @@ func (c *Cluster) checkJournal(i int) {
 // other fault.
 func (c *Cluster) stored(i int, id u128.U128) check.Stored {
 	r, d, l := c.replicas[i], c.disks[i], c.vcfg.Layout()
-	st := check.Stored{ID: id}
+	st := check.Stored{ID: id, Blocks: c.checks.checkpoints.BlocksBuffer()}
 	buf := c.storedBuf[:0]
 	if uint64(cap(buf)) < l.BlockSize {
 		buf = make([]byte, l.BlockSize)

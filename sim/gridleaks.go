@@ -19,8 +19,9 @@ import (
 func (c *Cluster) checkGridLeaks(i int) {
 	r := c.replicas[i]
 	cs := r.CheckpointState()
-	var held []uint64
+	held := c.leakHeld[:0]
 	r.CheckpointBlocks(func(address uint64) { held = append(held, address) })
+	c.leakHeld = held
 	reached, ok := c.forestReached(i)
 	if !ok {
 		// A block is unreadable on every disk (a fault the replica will
@@ -35,6 +36,7 @@ func (c *Cluster) checkGridLeaks(i int) {
 		}
 	}
 	slices.Sort(reached)
+	c.leakReached = reached
 	if err := check.GridBlocks(i, cs.Op, held, reached); err != nil {
 		c.failCheck("grid blocks", err)
 	}
@@ -44,7 +46,7 @@ func (c *Cluster) checkGridLeaks(i int) {
 // forestReached lists the blocks of replica i's forest: its manifest log,
 // and each table's index block and the value blocks that names.
 func (c *Cluster) forestReached(i int) ([]uint64, bool) {
-	refs, err := c.ledgers[i].Forest().LSM().ReferencesPeek(func(ref lsm.BlockRef) ([]byte, bool) {
+	refs, err := c.ledgers[i].Forest().LSM().ReferencesPeek(c.leakRefs, func(ref lsm.BlockRef) ([]byte, bool) {
 		blk, ok := c.peekBlock(i, block.Ref{Address: ref.Address, Checksum: ref.Checksum})
 		if !ok {
 			return nil, false
@@ -54,10 +56,12 @@ func (c *Cluster) forestReached(i int) ([]uint64, bool) {
 	if err != nil {
 		return nil, false
 	}
-	out := make([]uint64, len(refs), len(refs)+16)
-	for k, ref := range refs {
-		out[k] = ref.Address
+	c.leakRefs = refs
+	out := c.leakReached[:0]
+	for _, ref := range refs {
+		out = append(out, ref.Address)
 	}
+	c.leakReached = out
 	return out, true
 }
 

@@ -7,6 +7,7 @@ import (
 	"strconv"
 
 	"viewstamp/faults"
+	rio "viewstamp/replica/io"
 	"viewstamp/replica/vsr"
 	"viewstamp/reports"
 	"viewstamp/sim/disk"
@@ -67,9 +68,11 @@ func (c *Cluster) Run() {
 
 func (c *Cluster) safetyDone(tick uint64) bool {
 	if tick >= c.cfg.TicksMax {
+		c.safetyEnd = reports.SafetyEndTicksMax
 		return true
 	}
 	if tick > c.lastReplyAt+c.cfg.TicksMaxRequests {
+		c.safetyEnd = reports.SafetyEndPatience
 		return true
 	}
 	if c.requestsSent >= c.opts.RequestsMax {
@@ -78,6 +81,7 @@ func (c *Cluster) safetyDone(tick uint64) bool {
 				return false
 			}
 		}
+		c.safetyEnd = reports.SafetyEndRequests
 		return true
 	}
 	return false
@@ -390,11 +394,14 @@ func (c *Cluster) Record() reports.Record {
 		c.endSafety()
 	}
 	rec.RequestsCompletedSafety = c.completedSafety
+	rec.SafetyEnd, rec.RequestsSent = c.safetyEnd, uint64(c.requestsSent)
 	rec.ReplyGapMax = c.replyGapMax
 	rec.Checkpoints = c.checks.checkpoints.Count()
 	rec.StateSyncs = c.stateSyncs
 	rec.RecoveringHead, rec.DisksHealed = c.recoveringHeads, c.disksHealed
 	rec.GridBlocksMax = c.gridBlocksMax
+	rec.DiskBytesMax, rec.DiskBytesResidentMax = c.sectors.StoredBytesMax(), c.sectors.ResidentBytesMax()
+	rec.GridBlocksWritten = c.sectors.Extent(rio.ZoneGrid) * c.vcfg.SectorSize / c.vcfg.BlockSize
 	rec.GridLeakChecks, rec.GridLeakSkips = c.gridLeakChecks, c.gridLeakSkips
 	rec.JournalWraps = c.state.CommitMax() / c.vcfg.JournalSlotCount
 	rec.NoProgressCause = c.noProgress

@@ -97,8 +97,8 @@ Exit codes: 0 pass, 1 usage error, 127 crash, 128 liveness failure,
 	fl := cmd.Flags()
 	fl.StringVar(&f.seed, "seed", "", "seed: decimal u64, or a 40-hex git commit hash (its low 64 bits); random if absent")
 	fl.BoolVar(&f.lite, "lite", false, "safety phase only: no liveness phase")
-	fl.Uint64Var(&f.ticksMax, "ticks-max", 0, "safety phase limit in ticks of 10 ms (default 400000)")
-	fl.Uint64Var(&f.ticksMaxRequests, "ticks-max-requests", 0, "end the safety phase after this many ticks without a reply (default 100000)")
+	fl.Uint64Var(&f.ticksMax, "ticks-max", 0, "safety phase limit in ticks of 10 ms (default 400000; with --requests-max above 200, 8000 ticks per request per client, so that many requests have time to be made)")
+	fl.Uint64Var(&f.ticksMaxRequests, "ticks-max-requests", 0, "end the safety phase after this many ticks without a reply to any client (default 100000, whatever --requests-max: a long run may meet a longer outage, e.g. a one-replica cluster down, and end short of --requests-max, which the verdict and the record's safety_end say)")
 	fl.Uint64Var(&f.ticksMaxConv, "ticks-max-convergence", 0, "liveness phase budget in ticks (default 30000)")
 	fl.IntVar(&f.requestsMax, "requests-max", 0, "client requests in the safety phase (default: drawn from the seed)")
 	fl.Uint64Var(&f.journalSlots, "journal-slots", 0, "WAL slots per replica (default 32, the simulator preset: checkpoints every 20 ops); a larger WAL wraps less often")
@@ -292,6 +292,12 @@ func verdict(w io.Writer, rec reports.Record, f flags, elapsed time.Duration) {
 		fmt.Fprintf(w, "grid reads failing verification:%s\n", counts(rec.GridReads))
 	}
 	printWorkload(w, rec.Workload)
+	switch rec.SafetyEnd {
+	case reports.SafetyEndTicksMax:
+		fmt.Fprintf(w, "safety phase ended at --ticks-max with %d of %v requests sent (raise --ticks-max to send them all)\n", rec.RequestsSent, rec.Options["requests_max"])
+	case reports.SafetyEndPatience:
+		fmt.Fprintf(w, "safety phase ended after a stretch of --ticks-max-requests without a reply, with %d of %v requests sent (raise --ticks-max-requests to wait longer)\n", rec.RequestsSent, rec.Options["requests_max"])
+	}
 	if rec.Result == reports.Pass {
 		fmt.Fprintf(w, "PASSED (%d ticks)\n", rec.Ticks)
 		return

@@ -31,6 +31,7 @@ type ForestMachine struct {
 
 	forest                               *groove.Forest
 	grid                                 lsm.Grid
+	roots                                []lsm.BlockRef // AppendBlockRoots' scratch
 	accounts, transfers, pending, events *groove.Groove
 
 	st       forestState

@@ -2,16 +2,16 @@ package ledger
 
 import "viewstamp/replica/storage/block"
 
-// BlockRoots lists the blocks the forest names from memory (manifest log
-// and index blocks), for the replica's scrubber; see lsm.Forest.Roots.
-func (m *ForestMachine) BlockRoots() []block.Ref {
+// AppendBlockRoots appends to dst the blocks the forest names from memory
+// (manifest log and index blocks), for the replica's scrubber; see
+// lsm.Forest.AppendRoots.
+func (m *ForestMachine) AppendBlockRoots(dst []block.Ref) []block.Ref {
 	if m.forest == nil {
-		return nil
+		return dst
 	}
-	roots := m.forest.LSM().Roots()
-	out := make([]block.Ref, len(roots))
-	for i, r := range roots {
-		out[i] = block.Ref{Address: r.Address, Checksum: r.Checksum}
+	m.roots = m.forest.LSM().AppendRoots(m.roots[:0])
+	for _, r := range m.roots {
+		dst = append(dst, block.Ref{Address: r.Address, Checksum: r.Checksum})
 	}
-	return out
+	return dst
 }

@@ -29,7 +29,10 @@ const scrubRepairsMax = 8
 // it holds is reachable through index blocks. Right after a checkpoint is
 // written or opened, these are the checkpoint's.
 type BlockRooted interface {
-	BlockRoots() []block.Ref
+	// AppendBlockRoots appends the roots to dst and returns it: the
+	// scrubber asks every repair round a tour is done, so a list made
+	// anew each time would cost allocation in proportion to the forest.
+	AppendBlockRoots(dst []block.Ref) []block.Ref
 }
 
 // ScrubStats counts the scrubber's work, for the run record.
@@ -46,6 +49,7 @@ type scrubbing struct {
 	round  uint64      // turns get_blocks over the peers and the queue
 	cpID   u128.U128   // the checkpoint the tour is of
 	stats  ScrubStats
+	roots  []block.Ref // scrubRoots' list, reused (the scrubber copies it)
 }
 
 // ScrubStats returns the scrubber's counters.
@@ -69,7 +73,7 @@ func (r *Replica) scrubber() *scrub.Scrubber {
 type scrubGrid struct{ r *Replica }
 
 func (g scrubGrid) ReadBlockLocal(ref block.Ref, done func([]byte, bool)) {
-	g.r.grid.ReadBlockLocal(ref, done)
+	g.r.grid.ReadBlockLocalLent(ref, done)
 }
 
 func (g scrubGrid) Skip(address uint64) bool {
@@ -94,15 +98,16 @@ func (r *Replica) scrubCheckpoint() {
 // the grid holds for them, for pacing.
 func (r *Replica) scrubRoots() ([]block.Ref, uint64) {
 	cs := &r.checkpoint
-	var roots []block.Ref
+	roots := r.scrub.roots[:0]
 	for _, t := range []block.Ref{cs.FreeSetAcquired.Last, cs.FreeSetReleased.Last, cs.ClientSessions.Last, cs.Snapshot.Last} {
 		if t.Address != 0 {
 			roots = append(roots, t)
 		}
 	}
 	if sm, ok := r.sm.(BlockRooted); ok {
-		roots = append(roots, sm.BlockRoots()...)
+		roots = sm.AppendBlockRoots(roots)
 	}
+	r.scrub.roots = roots
 	var referenced uint64
 	r.grid.FreeSet().EachReferenced(func(uint64) { referenced++ })
 	return roots, referenced

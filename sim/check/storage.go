@@ -27,6 +27,9 @@ type Checkpoints struct {
 	// replica's digest of each block, so a mismatch names the block.
 	blocks     map[uint64][]Digest
 	blocksKept []uint64 // the ops blocks holds, oldest first
+	// spare are block lists no longer kept, for BlocksBuffer: a list is
+	// as long as the forest, and one is made at every checkpoint.
+	spare [][]Digest
 	// slots keeps, for the newest checkpoint ops, the digest of every
 	// reply slot some replica held at that op.
 	slots     map[uint64][]Digest
@@ -69,17 +72,45 @@ func NewCheckpoints() *Checkpoints {
 		blocks: map[uint64][]Digest{}, slots: map[uint64][]Digest{}}
 }
 
-// Checkpointed judges what replica stores at its durable checkpoint op.
+// spareKept bounds the spare block lists: a checkpoint needs one at a time.
+const spareKept = 2
+
+// BlocksBuffer returns an empty list to build a Stored's Blocks in, reusing
+// the memory of one Checkpointed no longer keeps.
+func (c *Checkpoints) BlocksBuffer() []Digest {
+	n := len(c.spare)
+	if n == 0 {
+		return nil
+	}
+	b := c.spare[n-1]
+	c.spare = c.spare[:n-1]
+	return b[:0]
+}
+
+func (c *Checkpoints) recycle(b []Digest) {
+	if len(c.spare) < spareKept && cap(b) > 0 {
+		c.spare = append(c.spare, b)
+	}
+}
+
+// Checkpointed judges what replica stores at its durable checkpoint op. It
+// keeps got.Blocks only for the first replica at op; the others' lists are
+// given back to BlocksBuffer, so got.Blocks is not the caller's any more.
 func (c *Checkpoints) Checkpointed(replica int, op uint64, got Stored) error {
 	want, ok := c.ids[op]
 	if !ok {
 		c.ids[op], c.first[op] = Stored{ID: got.ID, Grid: got.Grid}, replica
 		c.blocks[op] = got.Blocks
-		c.blocksKept = keepNewest(c.blocks, append(c.blocksKept, op), blocksKept)
+		for len(c.blocksKept) >= blocksKept {
+			c.recycle(c.blocks[c.blocksKept[0]])
+			c.blocksKept = keepNewest(c.blocks, c.blocksKept, len(c.blocksKept)-1)
+		}
+		c.blocksKept = append(c.blocksKept, op)
 		c.slots[op] = append([]Digest(nil), got.Slots...)
 		c.slotsKept = keepNewest(c.slots, append(c.slotsKept, op), slotsKept)
 		return nil
 	}
+	defer c.recycle(got.Blocks)
 	first := c.first[op]
 	switch {
 	case want.ID != got.ID:

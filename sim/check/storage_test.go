@@ -93,6 +93,36 @@ func TestCheckpointsKeepBlocksBounded(t *testing.T) {
 	}
 }
 
+// Block lists handed back for reuse are never ones still kept: a list
+// built in a reused buffer leaves the kept checkpoints' digests as they
+// were, so a later divergence still names the right block.
+func TestCheckpointsReuseOnlyListsNoLongerKept(t *testing.T) {
+	c := NewCheckpoints()
+	build := func(id uint64, digests ...uint64) Stored {
+		st := stored(id, digests...)
+		st.Blocks = append(c.BlocksBuffer(), st.Blocks...)
+		return st
+	}
+	if err := c.Checkpointed(0, 19, build(7, 10, 11)); err != nil {
+		t.Fatal(err)
+	}
+	for op := uint64(39); op < 39+20*blocksKept; op += 20 {
+		for r := range 3 {
+			if err := c.Checkpointed(r, op, build(op, op, op+1)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if len(c.spare) == 0 || len(c.blocks) != blocksKept {
+		t.Fatalf("%d spare lists, %d kept: nothing given back for reuse", len(c.spare), len(c.blocks))
+	}
+	last := uint64(39 + 20*(blocksKept-1))
+	err := c.Checkpointed(1, last, build(last, last, 99))
+	if err == nil || !strings.Contains(err.Error(), "block 2") || strings.Contains(err.Error(), "block 1") {
+		t.Fatalf("a divergence at block 2 after reuse: %v", err)
+	}
+}
+
 func TestOpenedStateMustBeTheHistorys(t *testing.T) {
 	s, hs := committed(t, 4)
 	if err := s.Opened(1, 3, state(3)); err != nil {

@@ -94,6 +94,9 @@ type read struct {
 	// for the completion only.
 	body  func(body []byte, ok bool)
 	local bool // never parked: a failure is the answer
+	// lend: done is lent the whole block for the completion only, and
+	// the buffer is the next read's (ReadBlockLocalLent).
+	lend bool
 }
 
 type readSlot struct {
@@ -324,6 +327,14 @@ func (g *Grid) ReadBlockLocal(ref block.Ref, done func(blk []byte, ok bool)) {
 	g.read(ref, true, done)
 }
 
+// ReadBlockLocalLent is ReadBlockLocal lending the block for done only, its
+// buffer then the next read's: for a reader that reads every block over and
+// over (the scrubber), which would otherwise leave a block of garbage a
+// read.
+func (g *Grid) ReadBlockLocalLent(ref block.Ref, done func(blk []byte, ok bool)) {
+	g.enqueueRead(read{ref: ref, done: done, local: true, lend: true})
+}
+
 func (g *Grid) read(ref block.Ref, local bool, done func(blk []byte, ok bool)) {
 	g.enqueueRead(read{ref: ref, done: done, local: local})
 }
@@ -438,6 +449,9 @@ func (g *Grid) readDone(i int) {
 		return
 	}
 	r.done(buf, true)
+	if r.lend {
+		g.readBufs = append(g.readBufs, buf)
+	}
 }
 
 // WriteRepaired writes a block received from a peer (a `block` message, which

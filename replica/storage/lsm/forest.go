@@ -413,14 +413,23 @@ func (f *Forest) References(done func(blocks []BlockRef, err error)) {
 // ReferencesPeek is References reading index blocks through read, which
 // answers at once (a checker peeking at a simulated disk): it issues no IO,
 // so calling it cannot change a run. read returns a verified block's body,
-// valid until the next call, or false.
-func (f *Forest) ReferencesPeek(read func(ref BlockRef) (body []byte, ok bool)) ([]BlockRef, error) {
-	out, tables := f.referencesStart()
-	for _, table := range tables {
-		body, ok := read(table.Index)
-		var err error
-		if out, err = f.appendTable(out, table, body, ok); err != nil {
-			return nil, err
+// valid until the next call, or false. The list is built in out's memory
+// (out[:0]): a checker calling it at every checkpoint reuses one list
+// rather than making one the size of the forest each time.
+func (f *Forest) ReferencesPeek(out []BlockRef, read func(ref BlockRef) (body []byte, ok bool)) ([]BlockRef, error) {
+	out = out[:0]
+	for _, b := range f.manifest.blocks {
+		out = append(out, b.ref)
+	}
+	for _, t := range f.trees {
+		for level := range f.cfg.LevelCount {
+			for _, table := range t.levels[level] {
+				body, ok := read(table.Index)
+				var err error
+				if out, err = f.appendTable(out, table, body, ok); err != nil {
+					return nil, err
+				}
+			}
 		}
 	}
 	slices.SortFunc(out, func(a, b BlockRef) int { return cmpUint64(a.Address, b.Address) })

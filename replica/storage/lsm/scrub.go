@@ -2,14 +2,13 @@ package lsm
 
 import "encoding/binary"
 
-// Roots lists the blocks the forest names from memory: its manifest log's
-// blocks and every table's index block, in a fixed order (manifest oldest
-// first, then trees by id, levels top down, tables by key). Everything else
-// the forest holds is a value block an index block names (IndexBlockValues),
-// so a scrubber that reads these and follows their index blocks visits the
-// whole forest. Taken right after a checkpoint, these are the checkpoint's.
-func (f *Forest) Roots() []BlockRef {
-	out := make([]BlockRef, 0, len(f.manifest.blocks))
+// AppendRoots appends to out the blocks the forest names from memory: its
+// manifest log's blocks and every table's index block, in a fixed order
+// (manifest oldest first, then trees by id, levels top down, tables by
+// key). Everything else the forest holds is a value block an index block
+// names (IndexBlockValues), so a scrubber that reads these and follows their
+// index blocks visits the whole forest. Taken right after a checkpoint, these are the checkpoint's.
+func (f *Forest) AppendRoots(out []BlockRef) []BlockRef {
 	for _, b := range f.manifest.blocks {
 		out = append(out, b.ref)
 	}

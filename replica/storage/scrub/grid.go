@@ -11,7 +11,7 @@ func GridOf(g *grid.Grid) Grid { return gridReader{g} }
 type gridReader struct{ g *grid.Grid }
 
 func (r gridReader) ReadBlockLocal(ref block.Ref, done func(blk []byte, ok bool)) {
-	r.g.ReadBlockLocal(ref, done)
+	r.g.ReadBlockLocalLent(ref, done)
 }
 
 // Skip: a block the current checkpoint references is acquired and not

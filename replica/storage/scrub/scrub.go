@@ -43,7 +43,8 @@ const (
 // Grid is the part of the grid the scrubber uses.
 type Grid interface {
 	// ReadBlockLocal reads a block from local storage only and verifies
-	// it against ref; ok is false on any mismatch.
+	// it against ref; ok is false on any mismatch. blk is valid during
+	// done only.
 	ReadBlockLocal(ref block.Ref, done func(blk []byte, ok bool))
 	// Skip reports whether address must not be read now: released since
 	// the checkpoint (its block may be freed and reused before the tour
