@@ -337,6 +337,11 @@ func (d *Disk) tear(o *op) {
 	n := uint64(len(o.data))
 	sectors := n / d.sectorSize
 	bad := uint64(d.rng.IntN(int(sectors))) * d.sectorSize
+	// None of the write reaches the bad sector: undamaged, it holds what
+	// it held intact before, read before rewritten forgets an earlier
+	// tear's damage there.
+	intact := make([]byte, d.sectorSize)
+	d.PeekIntact(o.zone, o.offset+bad, intact)
 	d.rewritten(o.zone, o.offset, n)
 	d.keepTorn(o.zone, o.offset, o.data)
 	garbage := o.data[bad : bad+d.sectorSize]
@@ -345,7 +350,7 @@ func (d *Disk) tear(o *op) {
 		binary.LittleEndian.PutUint64(w[:], d.rng.Uint64())
 		copy(garbage[i:], w[:])
 	}
-	d.keepUnharmed(o.zone, o.offset+bad, nil)
+	d.keepUnharmed(o.zone, o.offset+bad, intact)
 	d.store(o.zone, o.offset, o.data)
 	if o.zone == io.ZoneSuperblock && d.fs.torn != nil {
 		// The superblock's damage budget counts the torn copy, as for a

@@ -412,13 +412,19 @@ func (d *Disk) tearWithin(o *op) {
 	buf := make([]byte, n)
 	d.view(o.zone, o.offset, buf)
 	copy(buf, o.data[:cut*tearUnit])
+	// What the range would hold undamaged: the landed part over what it
+	// held intact before, read before rewritten forgets the damage an
+	// earlier tear left there (seed 8801478 --storage-faults: a block torn
+	// twice kept the first tear's damage as its intact bytes).
+	intact := make([]byte, n)
+	d.PeekIntact(o.zone, o.offset, intact)
+	copy(intact, o.data[:cut*tearUnit])
 	d.rewritten(o.zone, o.offset, n)
 	d.keepTorn(o.zone, o.offset, o.data)
 	// Past the cut, the old bytes as read: where a fault showed them
 	// corrupted, the tear made that corruption durable.
 	for i := cut * tearUnit / d.sectorSize * d.sectorSize; i < n; i += d.sectorSize {
-		landed := min(d.sectorSize, max(cut*tearUnit, i)-i)
-		d.keepUnharmed(o.zone, o.offset+i, o.data[i:i+landed])
+		d.keepUnharmed(o.zone, o.offset+i, intact[i:i+d.sectorSize])
 	}
 	d.store(o.zone, o.offset, buf)
 	d.fs.extent[o.zone] = max(d.fs.extent[o.zone], o.offset+n)

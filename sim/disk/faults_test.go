@@ -174,6 +174,45 @@ func TestTornWriteOverALatentError(t *testing.T) {
 	}
 }
 
+// A block torn at two crashes in a row (a repair rewritten, torn each time)
+// reads through PeekIntact as the replica wrote it: the second tear's
+// undamaged bytes are what the sector held intact, not the first tear's
+// damage it found durable (seed 8801478 --storage-faults: the storage
+// checker saw block 48 differ). Both ways a write tears: within (the old
+// bytes, a latent error made durable, past the cut) and whole-sector garbage
+// (one sector written, so both tears land on it).
+func TestTornTwiceReadsIntact(t *testing.T) {
+	for _, within := range []bool{true, false} {
+		d, s := hostile(Faults{TearWithin: within})
+		o := d.opts
+		o.CrashFaultProbability = 1
+		d.SetOptions(o)
+		n := uint64(sector)
+		if within {
+			n = 4 * sector // a tear within never lands the whole write
+		}
+		data := fill(int(n), 5)
+		writeNow(t, d, s, io.ZoneGrid, 0, data)
+		for tear := range 2 {
+			for at := uint64(0); at < n; at += sector {
+				d.markFaulty(io.ZoneGrid, at) // a tear within makes it durable
+			}
+			d.Write(io.ZoneGrid, 0, data, nil)
+			d.Crash()
+			got := make([]byte, n)
+			if d.Peek(io.ZoneGrid, 0, got); bytes.Equal(got, data) {
+				t.Fatalf("within %v, tear %d: the tear left no durable damage", within, tear)
+			}
+			if d.PeekIntact(io.ZoneGrid, 0, got); !bytes.Equal(got, data) {
+				t.Fatalf("within %v, tear %d: PeekIntact keeps an earlier tear's damage", within, tear)
+			}
+			if !d.Differs(io.ZoneGrid, 0, n) {
+				t.Fatalf("within %v, tear %d: Differs misses the damage at rest", within, tear)
+			}
+		}
+	}
+}
+
 // The WAL never loses both copies of a slot on one replica: with its
 // header-ring sector damaged, the prepares it covers take no fault.
 func TestWALCopiesNeverBothDamaged(t *testing.T) {

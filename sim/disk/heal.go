@@ -2,6 +2,7 @@ package disk
 
 import (
 	"bytes"
+	"slices"
 
 	"viewstamp/replica/io"
 )
@@ -100,22 +101,22 @@ func (d *Disk) Poke(zone io.Zone, offset uint64, data []byte) {
 }
 
 // keepUnharmed notes, for the sector at offset of zone that a tear is
-// about to leave damaged, what it would hold undamaged: landed (the part of
-// the write that reached it, possibly none) over its durable contents.
-func (d *Disk) keepUnharmed(z io.Zone, offset uint64, landed []byte) {
+// about to leave damaged, what it would hold undamaged: intact, the part of
+// the write that reached it (possibly none) over what the sector held intact
+// before (PeekIntact, not its durable contents: those may be an earlier
+// tear's damage, which is no more what the replica stored than this one's).
+func (d *Disk) keepUnharmed(z io.Zone, offset uint64, intact []byte) {
 	if d.unharmed == nil {
 		d.unharmed = map[sectorKey][]byte{}
 	}
-	sec := make([]byte, d.sectorSize)
-	d.load(z, offset, sec)
-	copy(sec, landed)
-	d.unharmed[sectorKey{z, offset / d.sectorSize}] = sec
+	d.unharmed[sectorKey{z, offset / d.sectorSize}] = slices.Clone(intact[:d.sectorSize])
 }
 
 // PeekIntact is Peek with the damage a crash tear left undone: each sector
 // it left holding random bytes, or the old bytes as a read saw them with a
 // fault's corruption made durable, reads as the part of the write that
-// landed there over the durable contents before it. The storage and journal
+// landed there over what it held intact before it (so the damage of
+// several tears in a row is read past too). The storage and journal
 // checkers compare what the replicas meant to store, not what faults did to
 // it (faulty sectors and misdirections are overlays Peek never sees; a tear
 // is the one fault that reaches the durable contents), and read through this.
