@@ -120,6 +120,10 @@ type Record struct {
 	// what the simulator saw that explains it (quorum down, partitioned,
 	// clients evicted, ...).
 	NoProgressCause string `json:"no_progress_cause,omitempty"`
+	// LivenessExcused says, for a run that passes without its liveness
+	// phase converging, why that is no failure: a block the core waits for
+	// is intact only outside the core (sim's coreMissingBlocks).
+	LivenessExcused string `json:"liveness_excused,omitempty"`
 	// ReplyGapMax is the safety phase's longest stretch without a reply to
 	// any client, in ticks: how close the run came to its patience
 	// (--ticks-max-requests), which ends the phase.

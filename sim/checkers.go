@@ -57,6 +57,9 @@ type checkers struct {
 	scrub        *check.ScrubFound
 	scrubBlocks  [][]uint64
 	scrubDamaged []uint64
+	// scrubTrees are, per replica, its checkpoint's tour tree, to tell
+	// damage the tour cannot reach (scrubTree).
+	scrubTrees []scrubTree
 }
 
 func newCheckers(c *Cluster) *checkers {
@@ -85,6 +88,7 @@ func newCheckers(c *Cluster) *checkers {
 		nacks:       check.NewNacks(c.state),
 		scrub:       check.NewScrubFound(r),
 		scrubBlocks: make([][]uint64, r),
+		scrubTrees:  make([]scrubTree, r),
 	}
 }
 

@@ -186,6 +186,9 @@ type Cluster struct {
 	replyGapMax     uint64 // safety phase: longest stretch without a reply, in ticks
 	safetyEnded     bool
 	noProgress      string // why the safety phase completed nothing, if it did not
+	// livenessExcused is why a liveness phase that did not converge is no
+	// failure (coreMissingBlocks).
+	livenessExcused string
 	progress        progress
 
 	tl timeline

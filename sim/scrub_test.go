@@ -150,3 +150,44 @@ func TestMisdirectedGridWriteRepaired(t *testing.T) {
 		t.Fatalf("record: %s, grid read faults %v, repairs %+v", rec.Result, rec.GridReads, rec.Repairs)
 	}
 }
+
+// TestScrubTreeShadowsValueBlocks builds the scrubber checker's tour tree
+// over a quiet replica's checkpoint from its disk: every value block an
+// index block names has that index block as its parent, and a value block
+// counts as out of the tour's reach only while its index block is among the
+// damaged (seed 8801795: value block 511 under damaged index block 512).
+func TestScrubTreeShadowsValueBlocks(t *testing.T) {
+	c, referenced := quietCheckpoint(t)
+	l, d := c.vcfg.Layout(), c.disks[quietVictim]
+	var tree scrubTree
+	tree.onDisk = map[uint64]block.Header{}
+	var indexes []uint64
+	for _, a := range referenced {
+		if h, ok := gridHeader(d, l, a); ok {
+			tree.onDisk[a] = h
+			if h.Type == block.TypeIndex {
+				indexes = append(indexes, a)
+			}
+		}
+	}
+	tree.link(d, l, referenced)
+	values := 0
+	for _, index := range indexes {
+		for _, child := range tree.children[block.Ref{Address: index, Checksum: tree.onDisk[index].Checksum}] {
+			values++
+			if p, ok := tree.parent[child.Address]; !ok || p != index {
+				t.Fatalf("value block %d of index block %d has parent %d (%v)", child.Address, index, p, ok)
+			}
+			if !tree.shadowed(child.Address, []uint64{min(index, child.Address), max(index, child.Address)}) {
+				t.Fatalf("value block %d not shadowed by its damaged index block %d", child.Address, index)
+			}
+			if tree.shadowed(child.Address, []uint64{child.Address}) || tree.shadowed(index, []uint64{index}) {
+				t.Fatalf("value block %d or index block %d shadowed by its own damage", child.Address, index)
+			}
+		}
+	}
+	if len(indexes) == 0 || values == 0 {
+		t.Fatalf("%d index blocks naming %d value blocks among %d referenced", len(indexes), values, len(referenced))
+	}
+	t.Logf("%d index blocks name %d value blocks among %d referenced", len(indexes), values, len(referenced))
+}

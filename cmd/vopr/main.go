@@ -298,6 +298,9 @@ func verdict(w io.Writer, rec reports.Record, f flags, elapsed time.Duration) {
 	case reports.SafetyEndPatience:
 		fmt.Fprintf(w, "safety phase ended after a stretch of --ticks-max-requests without a reply, with %d of %v requests sent (raise --ticks-max-requests to wait longer)\n", rec.RequestsSent, rec.Options["requests_max"])
 	}
+	if rec.LivenessExcused != "" {
+		fmt.Fprintf(w, "liveness excused: %s\n", rec.LivenessExcused)
+	}
 	if rec.Result == reports.Pass {
 		fmt.Fprintf(w, "PASSED (%d ticks)\n", rec.Ticks)
 		return

@@ -153,6 +153,15 @@ func (r *Replica) BlockQueued(address uint64) bool {
 	return false
 }
 
+// MissingBlocks calls fn for each block the replica cannot go on without
+// until a peer sends it: a parked read's, one of a checkpoint it opens or
+// syncs to. Its scrubber's finds are not among them: nothing waits on those.
+func (r *Replica) MissingBlocks(fn func(ref block.Ref)) {
+	for _, ref := range r.missingBlocks {
+		fn(ref)
+	}
+}
+
 // BlockReferenced reports whether the current checkpoint references the
 // block at address: acquired and not released since.
 func (r *Replica) BlockReferenced(address uint64) bool {

@@ -63,7 +63,7 @@ func (r *Replica) ScrubStats() ScrubStats {
 
 func (r *Replica) scrubber() *scrub.Scrubber {
 	if r.scrub.s == nil {
-		r.scrub.s = scrub.New(scrub.Config{CycleTicks: r.cfg.ScrubCycleTicks}, scrubGrid{r}, r.scrubChildren, r.onScrubFault)
+		r.scrub.s = scrub.New(scrub.Config{CycleTicks: r.cfg.ScrubCycleTicks}, scrubGrid{r}, ScrubChildren, r.onScrubFault)
 	}
 	return r.scrub.s
 }
@@ -152,9 +152,11 @@ func (r *Replica) scrubTick() {
 		Body: appendBlockRefs(nil, r.scrub.faults, blockWindow(r.scrub.round, int(r.cfg.ReplicaCount)-1, len(r.scrub.faults)))})
 }
 
-// scrubChildren names the blocks an intact block references: a trailer's
-// predecessor, an index block's value blocks.
-func (r *Replica) scrubChildren(blk []byte) []block.Ref {
+// ScrubChildren names the blocks an intact block references, which the
+// scrubber's tour reads after it: a trailer's predecessor, an index block's
+// value blocks. The simulator's scrubber checker builds its tour tree with
+// it.
+func ScrubChildren(blk []byte) []block.Ref {
 	if block.DecodeHeader(blk).Type != block.TypeIndex {
 		return scrub.TrailerChildren(blk)
 	}

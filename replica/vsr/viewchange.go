@@ -544,7 +544,26 @@ func (r *Replica) onGetView(m *Message) {
 	// before its crash; and the view's first suffix may lie below the
 	// commit and checkpoint the answer names, which TigerBeetle's
 	// validation refuses (op < commit_max).
-	r.send(m.Header.Replica, r.headViewMessage(m.Header.Context))
+	v := r.headViewMessage(m.Header.Context)
+	if !viewSendable(&v.Header) {
+		// Our log does not reach our checkpoint: we are syncing to a
+		// checkpoint past our head (seed 8802357: op 51, checkpoint 59),
+		// or our head's header is missing and the view's first suffix,
+		// all we could send, lies below a checkpoint made since. Either
+		// way we cannot vouch for a suffix above it; a peer can.
+		r.Drops.Stale++
+		return
+	}
+	r.send(m.Header.Replica, v)
+}
+
+// viewSendable reports whether a `view` header keeps checkpoint_op <=
+// commit_max <= op, as TigerBeetle's receiver requires (it refuses the
+// message otherwise, and asserts both once accepted): its suffix must name
+// the commit, and the commit must reach the checkpoint it carries, or a
+// receiver adopting that checkpoint would hold a log below it.
+func viewSendable(h *Header) bool {
+	return h.CheckpointOp <= h.Commit && h.Commit <= h.Op
 }
 
 // headViewMessage is viewMessage with the current log suffix, up to

@@ -25,7 +25,12 @@ const ScrubFoundCycles = 3
 // peer's copy until it is repaired (which clears the damage) or the block
 // is no longer the checkpoint's. A queue cleared by a new checkpoint, or one
 // full enough to drop a fault, starts the count again: the scrubber finds
-// those again next cycle.
+// those again next cycle. So does a block under a damaged one (a value block
+// whose index block is damaged, a trailer block behind a damaged link of its
+// chain): the tour learns of it only from that block's bytes, so it cannot
+// reach it before that block is repaired (TigerBeetle's scrubber, too, waits
+// on a table's index block before reading its data blocks), which may take
+// as long as the one peer holding a copy is down.
 type ScrubFound struct {
 	replicas []scrubReplica
 }
@@ -56,6 +61,9 @@ type ScrubPoll struct {
 	// Queued reports whether the replica waits for a peer's copy of a
 	// block (found by its scrubber, or by a read).
 	Queued func(address uint64) bool
+	// Shadowed reports whether a damaged block lies under another damaged
+	// block of the tour's tree, out of the tour's reach; nil: none does.
+	Shadowed func(address uint64) bool
 }
 
 func NewScrubFound(replicas int) *ScrubFound {
@@ -99,7 +107,7 @@ func (s *ScrubFound) Poll(replica int, p ScrubPoll) error {
 	seen := 0
 	for _, a := range p.Damaged {
 		since, ok := r.since[a]
-		if !ok || p.Queued(a) {
+		if !ok || p.Queued(a) || p.Shadowed != nil && p.Shadowed(a) {
 			since = p.Cycles
 		}
 		r.since[a] = since

@@ -96,3 +96,35 @@ func TestScrubFoundCountsOnlyCyclesInReach(t *testing.T) {
 		t.Fatalf("restarted: %v", err)
 	}
 }
+
+// A value block under a damaged index block is out of the tour's reach: its
+// count restarts at every poll that sees it shadowed, while the index block
+// itself is judged (here it is queued, its only other copy unreachable).
+// Once the index block is repaired the value block has ScrubFoundCycles
+// cycles, as if its damage were new (seed 8801795).
+func TestScrubFoundWaitsOnAShadowingBlock(t *testing.T) {
+	const index, value = 512, 511
+	queued := func(a uint64) bool { return a == index }
+	shadowed := func(a uint64) bool { return a == value }
+	// Not known to be shadowed, the value block is judged.
+	s := NewScrubFound(1)
+	for c := range uint64(ScrubFoundCycles) {
+		if err := s.Poll(0, ScrubPoll{Eligible: true, Cycles: c, Damaged: []uint64{value, index}, Queued: queued}); err != nil {
+			t.Fatalf("cycle %d: %v", c, err)
+		}
+	}
+	wantErr(t, s.Poll(0, ScrubPoll{Eligible: true, Cycles: ScrubFoundCycles, Damaged: []uint64{value, index}, Queued: queued}),
+		"grid block 511 has been damaged on disk for 3 scrub cycles")
+	s = NewScrubFound(1)
+	for c := range uint64(10) {
+		if err := s.Poll(0, ScrubPoll{Eligible: true, Cycles: c, Damaged: []uint64{value, index}, Queued: queued, Shadowed: shadowed}); err != nil {
+			t.Fatalf("index queued, cycle %d: %v", c, err)
+		}
+	}
+	for c := uint64(10); c < 9+ScrubFoundCycles; c++ {
+		if err := s.Poll(0, ScrubPoll{Eligible: true, Cycles: c, Damaged: []uint64{value}, Queued: none}); err != nil {
+			t.Fatalf("index repaired, cycle %d: %v", c, err)
+		}
+	}
+	wantErr(t, s.Poll(0, ScrubPoll{Eligible: true, Cycles: 9 + ScrubFoundCycles, Damaged: []uint64{value}, Queued: none}), "grid block 511")
+}
