@@ -449,6 +449,7 @@ func (o observer) Opened(replica uint8, op uint64, state u128.U128, synced bool)
 	if err := o.c.state.Opened(int(replica), op, state); err != nil {
 		o.c.fail(reports.Correctness, err)
 	}
+	o.c.checks.opened[replica] = op
 	o.c.scrubCheckpoint(int(replica))
 }
 
