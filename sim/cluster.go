@@ -524,6 +524,7 @@ func (o observer) HeaderDropped(replica uint8, op uint64, sum u128.U128) {
 	if err := o.c.checks.rollback.Dropped(int(replica), op, sum); err != nil {
 		o.c.failCheck("no rollback", err)
 	}
+	o.c.checks.nacks.Dropped(int(replica), op, sum)
 }
 
 // OwnJoinView judges the join_view a new primary counts for itself, as
