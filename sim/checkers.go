@@ -31,6 +31,10 @@ type checkers struct {
 	// checkpointDurable reads the superblocks: a commit at DurableAt(c)
 	// finds c on a replication quorum's disks.
 	checkpointDurable *check.CheckpointDurable
+	// opened is, per replica, the checkpoint it last finished opening; a
+	// synced checkpoint's open ends once every block it references was
+	// fetched and landed, and from then on the file holds it whole.
+	opened []uint64
 	// validator judges the request behind an invalid_request_* eviction with
 	// the state machine's own Check; Check reads only the configuration.
 	validator *ledger.Machine
@@ -77,11 +81,13 @@ func newCheckers(c *Cluster) *checkers {
 			c.disks[replica].PeekIntact(zone, offset, buf)
 		}),
 		checkpointDurable: check.NewCheckpointDurable(c.vcfg.Schedule(), r, int(vsr.QuorumsFor(c.vcfg.ReplicaCount).Replication),
-			func(i int) (uint64, bool) {
-				return vsr.DiskCheckpoint(c.vcfg, c.cluster, uint8(i), func(offset uint64, buf []byte) {
+			func(i int) (uint64, bool, bool) {
+				op, synced, ok := vsr.DiskCheckpoint(c.vcfg, c.cluster, uint8(i), func(offset uint64, buf []byte) {
 					c.disks[i].Peek(rio.ZoneSuperblock, offset, buf)
 				})
+				return op, synced && c.checks.opened[i] != op, ok
 			}),
+		opened:      make([]uint64, r),
 		validator:   ledger.NewMachine(int(c.vcfg.MessageSizeMax), ledger.Bugs{}),
 		running:     make([]*vsr.Replica, r),
 		judgedSent:  map[u128.U128]bool{},

@@ -452,6 +452,7 @@ func (o observer) Opened(replica uint8, op uint64, state u128.U128, synced bool)
 	if err := o.c.state.Opened(int(replica), op, state); err != nil {
 		o.c.fail(reports.Correctness, err)
 	}
+	o.c.checks.opened[replica] = op
 	o.c.scrubCheckpoint(int(replica))
 }
 
@@ -526,6 +527,7 @@ func (o observer) HeaderDropped(replica uint8, op uint64, sum u128.U128) {
 	if err := o.c.checks.rollback.Dropped(int(replica), op, sum); err != nil {
 		o.c.failCheck("no rollback", err)
 	}
+	o.c.checks.nacks.Dropped(int(replica), op, sum)
 }
 
 // OwnJoinView judges the join_view a new primary counts for itself, as

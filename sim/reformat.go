@@ -50,6 +50,8 @@ func (c *Cluster) maybeReformat(i int) {
 	d := c.disks[i]
 	c.checks.durability.Wiped(i)
 	c.checks.checkpointDurable.Wiped(i)
+	c.checks.nacks.Wiped(i)
+	c.checks.opened[i] = 0
 	d.Wipe()
 	formatted := false
 	vsr.Reformat(c.vcfg, c.cluster, uint8(i), pokeStorage{d}, func() { formatted = true })

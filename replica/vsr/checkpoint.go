@@ -60,8 +60,33 @@ func (r *Replica) checkpointOp() uint64 { return r.checkpoint.Op }
 // prepareMax is the highest op this replica may write to its WAL.
 func (r *Replica) prepareMax() uint64 { return r.schedule().PrepareMax(r.checkpointOp()) }
 
-// ackMax is the highest op this replica acknowledges.
-func (r *Replica) ackMax() uint64 { return r.schedule().AckMax(r.checkpointOp()) }
+// ackMax is the highest op this replica acknowledges. An acknowledgement
+// past AckMax of the checkpoint before ours says "I hold our checkpoint",
+// and a replication quorum of them makes it durable (Schedule.DurableAt):
+// every replica then frees the blocks the checkpoint before it still
+// needed. A checkpoint reached by state sync is held only once every block
+// it references was fetched from the peers that wrote it (the open that
+// ends a sync waits for each fetched block to land), so until then it does
+// not count towards that quorum (TigerBeetle: syncing replicas withhold
+// prepare_ok until commit_max shows their checkpoint durable). Otherwise a
+// lone writer and a replica still fetching make a checkpoint durable whose
+// only intact copy of a block a fault may then take (seed 8802260
+// --clock-faults --storage-faults: one replica of three held checkpoint 59
+// and lost a block of it, and the cluster could never commit op 78). Our
+// sync fetches eagerly, so a synced replica counts once fetched, not only
+// from its next checkpoint: else a cluster whose quorum synced to a
+// checkpoint only a minority wrote could never make it durable (seed
+// 9100187).
+func (r *Replica) ackMax() uint64 {
+	s := r.schedule()
+	cp := r.checkpointOp()
+	if r.syncOp != 0 && r.syncOp == cp && (r.syncing() || r.opening) {
+		if durable, ok := s.DurableAt(cp); ok && r.commitMax < durable {
+			return durable - 1
+		}
+	}
+	return s.AckMax(cp)
+}
 
 // checkpointBlocksCommit reports whether op may not execute yet: its
 // checkpoint trigger has committed and the superblock is not yet written.

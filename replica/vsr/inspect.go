@@ -119,9 +119,11 @@ func (r *Replica) CheckpointState() storage.CheckpointState { return r.checkpoin
 
 // DiskCheckpoint returns the op of the checkpoint a replica's data file
 // names: that of the valid superblock copy with the highest sequence, read
-// through read (bytes of the superblock zone at an offset). ok is false when
-// no copy is valid (the file is not formatted for this replica).
-func DiskCheckpoint(cfg Config, cluster u128.U128, replica uint8, read func(offset uint64, buf []byte)) (op uint64, ok bool) {
+// through read (bytes of the superblock zone at an offset), and whether the
+// replica reached it by state sync and has not yet replaced it with one of
+// its own (SyncOp). ok is false when no copy is valid (the file is not
+// formatted for this replica).
+func DiskCheckpoint(cfg Config, cluster u128.U128, replica uint8, read func(offset uint64, buf []byte)) (op uint64, synced, ok bool) {
 	l := cfg.Layout()
 	buf := make([]byte, l.SuperblockCopySize)
 	var best VSRState
@@ -132,7 +134,7 @@ func DiskCheckpoint(cfg Config, cluster u128.U128, replica uint8, read func(offs
 			best, ok = s, true
 		}
 	}
-	return best.Checkpoint.Op, ok
+	return best.Checkpoint.Op, best.SyncOp != 0 && best.SyncOp == best.Checkpoint.Op, ok
 }
 
 // ScrubEligible reports whether the grid scrubber may run now: the replica

@@ -192,3 +192,30 @@ func TestReformattedReplicaWaitsAndLearnsItsView(t *testing.T) {
 		t.Fatalf("after view %d: %v view %d log_view %d reformatting %v", v, r.Status(), r.View(), r.LogView(), r.Reformatting())
 	}
 }
+
+// An op the replica knows committed (at or below its commit_max) is never
+// nacked, whatever its slot holds: a join_view names no commit_max, so the
+// new primary may not know the op committed, and the acknowledgement that
+// committed it may be one a reformat's lost data file made.
+func TestJoinViewNacksNothingKnownCommitted(t *testing.T) {
+	for _, commitMax := range []uint64{0, 1} {
+		st, _ := walWithOp1(t)
+		r, net := openReplica(t, 3, 1, st, false)
+		r.journal.removeHeader(1) // a slot not faulty that holds nothing
+		r.commitMax = commitMax
+		net.sent = nil
+		r.sendJoinView()
+		var jv *Message
+		for _, m := range net.sent {
+			if m.Header.Command == CommandJoinView {
+				jv = m
+			}
+		}
+		if jv == nil {
+			t.Fatalf("commit_max %d: no join_view", commitMax)
+		}
+		if nacked := jv.Header.Nack&1 != 0; nacked != (commitMax == 0) {
+			t.Fatalf("commit_max %d: op 1 nacked %v, want %v", commitMax, nacked, commitMax == 0)
+		}
+	}
+}

@@ -17,7 +17,7 @@ func TestCheckpointDurableNeedsAQuorum(t *testing.T) {
 	at, _ := s.DurableAt(c1)
 	disk := []uint64{0, 0, 0}
 	asked := 0
-	d := NewCheckpointDurable(s, 3, 2, func(i int) (uint64, bool) { asked++; return disk[i], true })
+	d := NewCheckpointDurable(s, 3, 2, func(i int) (uint64, bool, bool) { asked++; return disk[i], false, true })
 
 	for op := uint64(1); op < at; op++ {
 		if err := d.Committed(op); err != nil {
@@ -65,7 +65,7 @@ func TestCheckpointDurableCountsAFileLostToAWipe(t *testing.T) {
 	at, _ := s.DurableAt(c1)
 	at2, _ := s.DurableAt(c2)
 	disk := []uint64{c1, c1, 0}
-	d := NewCheckpointDurable(s, 3, 2, func(i int) (uint64, bool) { return disk[i], true })
+	d := NewCheckpointDurable(s, 3, 2, func(i int) (uint64, bool, bool) { return disk[i], false, true })
 	d.Wiped(1)
 	disk[1] = 0 // reformatted: its file names no checkpoint
 	if err := d.Committed(at); err != nil {
@@ -75,5 +75,34 @@ func TestCheckpointDurableCountsAFileLostToAWipe(t *testing.T) {
 	err := d.Committed(at2)
 	if err == nil || !strings.Contains(err.Error(), "named by wiped files: [0 "+strconv.FormatUint(c1, 10)+" 0]") {
 		t.Fatalf("checkpoint %d on one disk, the wiped file named only %d: %v", c2, c1, err)
+	}
+}
+
+// A data file that reached the checkpoint by state sync and is still
+// fetching its blocks does not count for it: they may still be only the
+// writer's. Once fetched, or for an earlier checkpoint, it does.
+func TestCheckpointDurableSyncedFileDoesNotCount(t *testing.T) {
+	cfg := vsr.SimConfig(3)
+	s := cfg.Schedule()
+	c1 := s.Checkpoint(1)
+	at, _ := s.DurableAt(c1)
+	disk := []uint64{c1, c1, 0}
+	synced := []bool{false, true, false}
+	d := NewCheckpointDurable(s, 3, 2, func(i int) (uint64, bool, bool) { return disk[i], synced[i], true })
+	err := d.Committed(at)
+	if err == nil || !strings.Contains(err.Error(), "only 1 data files name it") || !strings.Contains(err.Error(), "fetching a synced one on replicas [1]") {
+		t.Fatalf("op %d committed with checkpoint %d written by one replica and synced by another: %v", at, c1, err)
+	}
+	synced[1] = false // the synced replica fetched every block
+	if err := d.Committed(at); err != nil {
+		t.Fatalf("checkpoint %d written by two replicas: %v", c1, err)
+	}
+	c2 := s.Next(c1)
+	at2, _ := s.DurableAt(c2)
+	disk[0], disk[1], synced[1] = c2, c2, true
+	d.Wiped(1) // a synced file wiped counts as it did: not for its own checkpoint
+	disk[1], synced[1] = 0, false
+	if err := d.Committed(at2); err == nil {
+		t.Fatalf("op %d committed with checkpoint %d written by one replica, synced by a wiped one", at2, c2)
 	}
 }

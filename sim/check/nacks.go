@@ -26,6 +26,14 @@ const NacksKeepOps = 4096
 // violation once that prepare is the one the cluster committed at its op
 // (at once, or when it commits): one it acknowledged in a view whose log
 // then truncated it was proven uncommitted, and may be forgotten.
+//
+// Silence is a nack too: the new primary counts an op above a join_view's
+// head as nacked, since its sender would hold any prepare it acknowledged
+// there. So an acknowledged op above the head is judged as a nack, unless
+// the replica's log dropped that header while running (Dropped: a view
+// install, or a view change it led, truncated it, which no committed op
+// ever is) or the acknowledgement was made by a data file since wiped (its
+// successor never held it; the reformat's settled head covers those).
 type Nacks struct {
 	state *State
 	// acked holds, per op, the prepares each replica acknowledged there,
@@ -35,11 +43,17 @@ type Nacks struct {
 	// prepares, judged when the op commits.
 	pending map[uint64][]nackAck
 	low     uint64
+	// ackedMax is the highest op acknowledged.
+	ackedMax uint64
+	// file counts, per replica, the data files wiped under it: an
+	// acknowledgement is the current file's if made since the last wipe.
+	file []int
 }
 
 type nackAck struct {
 	replica  int
 	checksum u128.U128
+	file     int // for an acknowledgement: the replica's file count then
 	// For a nack: the join_view's view, and what it said of the slot.
 	view uint32
 	said string
@@ -49,17 +63,52 @@ func NewNacks(state *State) *Nacks {
 	return &Nacks{state: state, acked: map[uint64][]nackAck{}, pending: map[uint64][]nackAck{}}
 }
 
+// Wiped notes that replica's data file is being replaced (a reformat).
+func (n *Nacks) Wiped(replica int) {
+	n.grow(replica)
+	n.file[replica]++
+}
+
+func (n *Nacks) grow(replica int) {
+	for len(n.file) <= replica {
+		n.file = append(n.file, 0)
+	}
+}
+
+// Dropped forgets replica's acknowledgements of the prepare checksum at op:
+// its running log let go of that header, replaced or truncated by a view's
+// log that does not hold it, so that prepare was proven uncommitted.
+func (n *Nacks) Dropped(replica int, op uint64, checksum u128.U128) {
+	as := n.acked[op]
+	kept := as[:0]
+	for _, a := range as {
+		if a.replica != replica || a.checksum != checksum {
+			kept = append(kept, a)
+		}
+	}
+	clear(as[len(kept):])
+	if len(kept) == 0 {
+		delete(n.acked, op)
+		return
+	}
+	n.acked[op] = kept
+}
+
 // Acked notes a prepare_ok replica sent for op, naming prepare checksum.
 func (n *Nacks) Acked(replica int, op uint64, checksum u128.U128) {
 	if op < n.low {
 		return
 	}
-	for _, a := range n.acked[op] {
+	n.grow(replica)
+	n.ackedMax = max(n.ackedMax, op)
+	file := n.file[replica]
+	for i, a := range n.acked[op] {
 		if a.replica == replica && a.checksum == checksum {
+			n.acked[op][i].file = file
 			return
 		}
 	}
-	n.acked[op] = append(n.acked[op], nackAck{replica: replica, checksum: checksum})
+	n.acked[op] = append(n.acked[op], nackAck{replica: replica, checksum: checksum, file: file})
 }
 
 // JoinView judges the nacks of a join_view replica sent for view: its
@@ -90,6 +139,24 @@ func (n *Nacks) JoinView(replica int, view, logView uint32, head, commit, owed u
 				said = "a blank slot"
 			}
 			said = fmt.Sprintf("%s; log_view %d, head %d, committed %d", said, logView, head, commit)
+			if err := n.nacked(op, nackAck{replica: replica, view: view, checksum: a.checksum, said: said}); err != nil {
+				return err
+			}
+		}
+	}
+	return n.silent(replica, view, logView, head, commit)
+}
+
+// silent judges replica's acknowledgements above the head of its join_view
+// as nacks: the new primary counts every op there as nacked by it.
+func (n *Nacks) silent(replica int, view, logView uint32, head, commit uint64) error {
+	n.grow(replica)
+	for op := max(head, commit) + 1; op <= n.ackedMax; op++ {
+		for _, a := range n.acked[op] {
+			if a.replica != replica || a.file != n.file[replica] {
+				continue
+			}
+			said := fmt.Sprintf("above its head, so nacked by omission; log_view %d, head %d, committed %d", logView, head, commit)
 			if err := n.nacked(op, nackAck{replica: replica, view: view, checksum: a.checksum, said: said}); err != nil {
 				return err
 			}

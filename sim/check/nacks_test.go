@@ -123,3 +123,39 @@ func TestNacksHoldReformattedToItsLostFile(t *testing.T) {
 	wantErr(t, k.JoinView(2, 12, 12, 9, 4, 7, headers, blank, 1<<2),
 		"replica 2 nacked op 7 in its join_view for view 12 (log_view 12, head 9, committed 4), but its data file was reformatted and the view that settled it reached op 7")
 }
+
+// Silence is a nack: an acknowledged op above a join_view's head fails the
+// run once that prepare commits, unless the replica's log dropped the
+// header (a view install truncated it) or a wiped data file acknowledged it.
+func TestNacksCatchAcknowledgedOpAboveTheHead(t *testing.T) {
+	s, k := nackHistory(t, 4)
+	k.Acked(1, 5, u128.U128{Lo: 5})
+	k.Acked(1, 6, u128.U128{Lo: 6})
+	k.Acked(2, 6, u128.U128{Lo: 6})
+	k.Acked(0, 5, u128.U128{Lo: 5})
+	headers, blank := suffix(4, 2) // ops 4, 3
+	k.Dropped(2, 6, u128.U128{Lo: 6})
+	if err := k.JoinView(2, 3, 3, 4, 3, 0, headers, blank, 0); err != nil {
+		t.Fatalf("an acknowledged op a view install truncated: %v", err)
+	}
+	k.Wiped(0)
+	if err := k.JoinView(0, 3, 3, 4, 3, 0, headers, blank, 0); err != nil {
+		t.Fatalf("an op a wiped data file acknowledged: %v", err)
+	}
+	// Pending until op 5 commits.
+	if err := k.JoinView(1, 3, 3, 4, 3, 0, headers, blank, 0); err != nil {
+		t.Fatalf("acknowledged ops above the head, not yet committed: %v", err)
+	}
+	h := vsr.Header{Op: 5, Checksum: u128.U128{Lo: 5}, Parent: u128.U128{Lo: 4}}
+	if err := s.Commit(0, &h, nil, u128.U128{}); err != nil {
+		t.Fatal(err)
+	}
+	wantErr(t, k.Committed(5, h.Checksum),
+		"replica 1 nacked op 5 (checksum 00000000000000000000000000000005) in its join_view for view 3 (above its head, so nacked by omission; log_view 3, head 4, committed 3)")
+	// Committed already: judged at once.
+	wantErr(t, k.JoinView(1, 4, 3, 4, 3, 0, headers, blank, 0), "replica 1 nacked op 5")
+	// What the replica knows committed is never judged.
+	if err := k.JoinView(1, 4, 3, 4, 5, 0, headers, blank, 0); err != nil {
+		t.Fatalf("an acknowledged op at its commit: %v", err)
+	}
+}
