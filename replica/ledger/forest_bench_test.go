@@ -86,6 +86,10 @@ func benchmarkForest(b *testing.B, accounts int) {
 	for _, body := range all[:benchWarmBatches] {
 		f.run(b, OpCreateTransfers, body, benchBatch)
 	}
+	// The ratio counts the timed batches' lookups only: creating the
+	// accounts looks each id up once before it exists, a miss that says
+	// nothing about the hot set (over the whole run, 10,000 of them).
+	warm := f.m.accounts.Stats()
 	b.ResetTimer()
 	cpu := cpuSeconds()
 	for _, body := range all[benchWarmBatches:] {
@@ -95,7 +99,8 @@ func benchmarkForest(b *testing.B, accounts int) {
 	}
 	reportCPU(b, cpu)
 	s := f.m.accounts.Stats()
-	b.ReportMetric(float64(s.CacheHits)/float64(max(1, s.CacheHits+s.CacheMisses)), "cache_hit_ratio")
+	hits, misses := s.CacheHits-warm.CacheHits, s.CacheMisses-warm.CacheMisses
+	b.ReportMetric(float64(hits)/float64(max(1, hits+misses)), "cache_hit_ratio")
 }
 
 func benchmarkMapOver(b *testing.B, accounts int) {
