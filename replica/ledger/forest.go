@@ -287,7 +287,7 @@ func (m *ForestMachine) loadFilterBatch(op uint8, i int, batch []byte) {
 		f := DecodeAccountFilter(batch)
 		m.ids = append(m.ids[:0], f.AccountID)
 		m.loadAccounts(m.ids, nil)
-		if pos, ok := s.accountPos[f.AccountID]; ok {
+		if pos, ok := s.accountPos.get(f.AccountID); ok {
 			m.loadAccountList(op, f.AccountID, pos, tss)
 		}
 	case OpQueryTransfers:
@@ -338,7 +338,7 @@ func (m *ForestMachine) RetryParked() {
 // set, remembering each as stored.
 func (m *ForestMachine) loadAccounts(ids []u128.U128, tss []uint64) {
 	for _, id := range ids {
-		if _, loaded := m.L.s.accountPos[id]; loaded {
+		if _, loaded := m.L.s.accountPos.get(id); loaded {
 			continue // named twice (most accounts of a batch are): decoded once
 		}
 		if b, ok := m.accounts.GetByID(id); ok {

@@ -252,12 +252,12 @@ func (d *snapshotDecoder) accounts(n int) error {
 		case a.Flags&^accountFlagsKnown != 0:
 			return invalid("account %d has unknown flags %#x", i, a.Flags)
 		}
-		if _, dup := s.accountPos[a.ID]; dup {
+		if _, dup := s.accountPos.get(a.ID); dup {
 			return invalid("account id %v appears twice", a.ID)
 		}
 		prev = a.Timestamp
 		pos := s.accounts.push(accountRec{Account: a})
-		s.accountPos[a.ID] = pos
+		s.accountPos.set(a.ID, pos)
 		s.accountIdx.insert(pos, a.UserData128, a.UserData64, a.UserData32, a.Ledger, a.Code)
 	}
 	return nil
@@ -292,8 +292,8 @@ func (d *snapshotDecoder) transfers(n, states int) error {
 			}
 		}
 		prev = t.Timestamp
-		drPos, okDr := s.accountPos[t.DebitAccountID]
-		crPos, okCr := s.accountPos[t.CreditAccountID]
+		drPos, okDr := s.accountPos.get(t.DebitAccountID)
+		crPos, okCr := s.accountPos.get(t.CreditAccountID)
 		if !okDr || !okCr || drPos == crPos {
 			return invalid("transfer %v does not name two distinct stored accounts", t.ID)
 		}

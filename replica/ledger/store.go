@@ -2,6 +2,7 @@ package ledger
 
 import (
 	"math/bits"
+	"slices"
 	"sort"
 
 	"viewstamp/replica/u128"
@@ -236,7 +237,7 @@ type undo struct {
 
 type store struct {
 	accounts   chunks[accountRec]
-	accountPos map[u128.U128]int32
+	accountPos posTable
 	transfers  chunks[transferRec]
 	transferAt idIndex
 	failed     idSet
@@ -264,19 +265,43 @@ type store struct {
 	// A working set's loaded objects sit below the bases, in no order; the
 	// ones the batch creates follow, in timestamp order. lastAccount and
 	// lastTransfer are the ledger's newest timestamps before the batch, and
-	// the loaded maps hold the timestamps of the loaded objects, for the
-	// imported events' "is this timestamp taken" checks. In memory the
-	// bases are zero and the maps nil, so every object is one the store
+	// the loaded timestamps those of the loaded objects, for the imported
+	// events' "is this timestamp taken" checks. In memory the bases are
+	// zero and nothing is loaded, so every object is one the store
 	// created, in order.
 	accountsBase, transfersBase int
 	lastAccount, lastTransfer   uint64
-	loadedAccountTS             map[uint64]struct{}
-	loadedTransferTS            map[uint64]struct{}
+	loadedAccountTS             loadedTimestamps
+	loadedTransferTS            loadedTimestamps
+}
+
+// loadedTimestamps are the loaded objects' timestamps, sorted, built at the
+// first imported event's check after a load: only imported events ask, and
+// a set kept up to date cost a map insert per loaded object.
+type loadedTimestamps struct {
+	ts    []uint64
+	built bool
+}
+
+func (l *loadedTimestamps) has(count int, at func(int32) uint64, ts uint64) bool {
+	if count == 0 {
+		return false
+	}
+	if !l.built {
+		l.ts = l.ts[:0]
+		for i := range count {
+			l.ts = append(l.ts, at(int32(i)))
+		}
+		slices.Sort(l.ts)
+		l.built = true
+	}
+	_, found := slices.BinarySearch(l.ts, ts)
+	return found
 }
 
 func newStore() *store {
 	return &store{
-		accountPos: map[u128.U128]int32{}, transferAt: newIDIndex(), failed: newIDSet(), indexed: true,
+		accountPos: newPosTable(), transferAt: newIDIndex(), failed: newIDSet(), indexed: true,
 	}
 }
 
@@ -286,8 +311,7 @@ func (s *store) account(id u128.U128) (int32, bool) {
 	if s.onRead != nil {
 		s.onRead(false, id)
 	}
-	p, ok := s.accountPos[id]
-	return p, ok
+	return s.accountPos.get(id)
 }
 
 func (s *store) transfer(id u128.U128) (int32, bool) {
@@ -322,7 +346,7 @@ func (s *store) lastTransferTimestamp() uint64 {
 func (s *store) insertAccount(a *Account) {
 	pos := s.accounts.push(accountRec{Account: *a, stamp: s.stamp})
 	s.changed = append(s.changed, pos)
-	s.accountPos[a.ID] = pos
+	s.accountPos.set(a.ID, pos)
 	if s.indexed {
 		s.accountIdx.insert(pos, a.UserData128, a.UserData64, a.UserData32, a.Ledger, a.Code)
 	}
@@ -390,7 +414,7 @@ func (s *store) rollback() {
 			if s.indexed {
 				s.accountIdx.remove(a.UserData128, a.UserData64, a.UserData32, a.Ledger, a.Code)
 			}
-			delete(s.accountPos, a.ID)
+			s.accountPos.remove(a.ID)
 			s.accounts.truncate(int(u.pos))
 		case undoTransferInsert:
 			t := s.transfers.at(u.pos)
@@ -440,7 +464,7 @@ func (s *store) live(e expiry) bool {
 // Accounts and transfers share one timestamp space, so an imported object
 // must not take a timestamp that an object of the other kind holds.
 func (s *store) accountAtTimestamp(ts uint64) bool {
-	if _, ok := s.loadedAccountTS[ts]; ok {
+	if s.loadedAccountTS.has(s.accountsBase, func(i int32) uint64 { return s.accounts.at(i).Timestamp }, ts) {
 		return true
 	}
 	b, n := s.accountsBase, s.accounts.len()-s.accountsBase
@@ -449,7 +473,7 @@ func (s *store) accountAtTimestamp(ts uint64) bool {
 }
 
 func (s *store) transferAtTimestamp(ts uint64) bool {
-	if _, ok := s.loadedTransferTS[ts]; ok {
+	if s.loadedTransferTS.has(s.transfersBase, func(i int32) uint64 { return s.transfers.at(i).Timestamp }, ts) {
 		return true
 	}
 	b, n := s.transfersBase, s.transfers.len()-s.transfersBase

@@ -8,8 +8,6 @@ package ledger
 func newWorkingSet() *store {
 	s := newStore()
 	s.indexed = false
-	s.loadedAccountTS = map[uint64]struct{}{}
-	s.loadedTransferTS = map[uint64]struct{}{}
 	return s
 }
 
@@ -19,27 +17,25 @@ func newWorkingSet() *store {
 func (s *store) resetWorkingSet(lastAccount, lastTransfer uint64) {
 	s.accounts.truncate(0)
 	s.transfers.truncate(0)
-	clear(s.accountPos)
+	s.accountPos.reset()
 	s.transferAt.run.truncate(0)
 	clear(s.transferAt.rest)
 	clear(s.failed.m)
 	s.failed.ids = s.failed.ids[:0]
 	s.expiries = s.expiries[:0]
 	s.changed = s.changed[:0]
-	clear(s.loadedAccountTS)
-	clear(s.loadedTransferTS)
+	s.loadedAccountTS.built, s.loadedTransferTS.built = false, false
 	s.accountsBase, s.transfersBase = 0, 0
 	s.lastAccount, s.lastTransfer = lastAccount, lastTransfer
 }
 
 // loadAccount adds a stored account, once.
 func (s *store) loadAccount(a *Account) int32 {
-	if pos, ok := s.accountPos[a.ID]; ok {
+	if pos, ok := s.accountPos.get(a.ID); ok {
 		return pos
 	}
 	pos := s.accounts.push(accountRec{Account: *a})
-	s.accountPos[a.ID] = pos
-	s.loadedAccountTS[a.Timestamp] = struct{}{}
+	s.accountPos.set(a.ID, pos)
 	return pos
 }
 
@@ -50,11 +46,11 @@ func (s *store) loadTransfer(t *Transfer, state uint8) int32 {
 	}
 	pos := s.transfers.push(transferRec{Transfer: *t, state: state})
 	s.transferAt.put(t.ID, pos)
-	s.loadedTransferTS[t.Timestamp] = struct{}{}
 	return pos
 }
 
 // sealLoaded ends the loading: what execute creates follows.
 func (s *store) sealLoaded() {
 	s.accountsBase, s.transfersBase = s.accounts.len(), s.transfers.len()
+	s.loadedAccountTS.built, s.loadedTransferTS.built = false, false
 }

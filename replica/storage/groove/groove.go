@@ -170,16 +170,20 @@ func (g *Groove) Insert(object []byte) {
 
 	g.queueObject(ts, object)
 	if g.ids != nil {
-		off := g.reserve(idSize + timestampSize)
-		putID(g.arena[off:], id)
-		putTimestamp(g.arena[off+idSize:], ts)
-		g.queue(write{kind: writePut, tree: g.ids, off: off, count: idSize + timestampSize})
+		g.queueID(id, ts)
 	}
 	for i := range g.cfg.Fields {
 		g.queueField(i, writePut, g.cfg.Fields[i].Value(object), ts)
 	}
 	g.queueCache(object)
-	g.flushUnscoped()
+}
+
+// queueID writes the id tree's entry id ++ ts (0: an orphan).
+func (g *Groove) queueID(id u128.U128, ts uint64) {
+	b := g.key[:idSize+timestampSize]
+	putID(b, id)
+	putTimestamp(b[idSize:], ts)
+	g.write(writePut, g.ids, b)
 }
 
 // InsertOrphan records id as used by no object (timestamp 0 in the id tree),
@@ -193,11 +197,7 @@ func (g *Groove) InsertOrphan(id u128.U128) {
 	ne := g.stash.add(stateOrphan, id, 0)
 	g.logUndo(undoOrphan, ne, id, 0)
 	g.stash.byID.set(id, ne)
-	off := g.reserve(idSize + timestampSize)
-	putID(g.arena[off:], id)
-	putTimestamp(g.arena[off+idSize:], 0)
-	g.queue(write{kind: writePut, tree: g.ids, off: off, count: idSize + timestampSize})
-	g.flushUnscoped()
+	g.queueID(id, 0)
 }
 
 // Update replaces old, an object in the stash, by next: the same id and
@@ -220,7 +220,6 @@ func (g *Groove) Update(old, next []byte) {
 	}
 	// old aliases the stash entry: copy last, after every use of old.
 	copy(g.stash.object(e), next)
-	g.flushUnscoped()
 }
 
 // queueChange queues the writes that turn old into next at timestamp ts,
@@ -265,46 +264,56 @@ func (g *Groove) logUndo(kind undoKind, e int32, id u128.U128, ts uint64) {
 	g.undo = append(g.undo, u)
 }
 
-func (g *Groove) reserve(n int) int {
+// write makes a tree write. Outside a scope it is applied at once, from
+// the caller's bytes (the tree copies them): a batch's writes are most of
+// what committing it costs, and an extra copy of each through the arena
+// showed in its profile. Inside a scope it is queued, a copy in the arena,
+// for ScopeClose to apply or drop; either way the trees see the writes in
+// the order they were made.
+func (g *Groove) write(kind writeKind, tree *lsm.Tree, b []byte) {
+	if !g.scoped {
+		if kind == writeRemove {
+			tree.Remove(b)
+		} else {
+			tree.Put(b)
+		}
+		return
+	}
 	off := len(g.arena)
-	g.arena = append(g.arena, make([]byte, n)...)
-	return off
+	g.arena = append(g.arena, b...)
+	g.writes = append(g.writes, write{kind: kind, tree: tree, off: off, count: len(b)})
 }
 
-func (g *Groove) queue(w write) { g.writes = append(g.writes, w) }
-
-// queueObject queues the object tree's value: timestamp ++ object.
+// queueObject writes the object tree's value: timestamp ++ object.
 func (g *Groove) queueObject(ts uint64, object []byte) {
-	off := g.reserve(timestampSize + len(object))
-	putTimestamp(g.arena[off:], ts)
-	copy(g.arena[off+timestampSize:], object)
-	g.queue(write{kind: writePut, tree: g.objects, off: off, count: timestampSize + len(object)})
+	b := g.key[:timestampSize+len(object)]
+	putTimestamp(b, ts)
+	copy(b[timestampSize:], object)
+	g.write(writePut, g.objects, b)
 }
 
-// queueField queues an index entry's put or remove; zero is not indexed.
+// queueField writes an index entry's put or remove; zero is not indexed.
 func (g *Groove) queueField(i int, kind writeKind, value u128.U128, ts uint64) {
 	if value.IsZero() {
 		return
 	}
-	w := g.cfg.Fields[i].Width
-	off := g.reserve(w + timestampSize)
-	putFieldKey(g.arena[off:], w, value, ts)
-	g.queue(write{kind: kind, tree: g.fields[i], off: off, count: w + timestampSize})
+	b := g.key[:g.cfg.Fields[i].Width+timestampSize]
+	putFieldKey(b, g.cfg.Fields[i].Width, value, ts)
+	g.write(kind, g.fields[i], b)
 }
 
+// queueCache upserts the cache's copy, at once outside a scope.
 func (g *Groove) queueCache(object []byte) {
 	if g.cache == nil {
 		return
 	}
-	off := g.reserve(len(object))
-	copy(g.arena[off:], object)
-	g.queue(write{kind: writeCache, key: g.cacheKey(object), off: off, count: len(object)})
-}
-
-func (g *Groove) flushUnscoped() {
 	if !g.scoped {
-		g.flush()
+		g.cache.upsert(g.cacheKey(object), object)
+		return
 	}
+	off := len(g.arena)
+	g.arena = append(g.arena, object...)
+	g.writes = append(g.writes, write{kind: writeCache, key: g.cacheKey(object), off: off, count: len(object)})
 }
 
 // flush applies the queued writes in the order they were made.
@@ -399,5 +408,4 @@ func (g *Groove) Replace(old, next []byte) {
 	if e, ok := g.stash.byTS.get(u128.From64(ts)); ok && g.stash.entries[e].state == statePresent {
 		copy(g.stash.object(e), next)
 	}
-	g.flush()
 }
