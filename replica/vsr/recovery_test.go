@@ -95,14 +95,7 @@ func TestWALOpenClassifiesBothCopies(t *testing.T) {
 		if r.RecoveringHead() != tc.uncertain {
 			t.Fatalf("%s: recovering_head %v, want %v", tc.name, r.RecoveringHead(), tc.uncertain)
 		}
-		net.sent = nil
-		r.sendJoinView()
-		var jv *Message
-		for _, m := range net.sent {
-			if m.Header.Command == CommandJoinView {
-				jv = m
-			}
-		}
+		jv := sentJoinView(r, net)
 		if tc.uncertain {
 			if jv != nil {
 				t.Fatalf("%s: a replica in recovering_head sent a join_view", tc.name)
@@ -203,14 +196,7 @@ func TestJoinViewNacksNothingKnownCommitted(t *testing.T) {
 		r, net := openReplica(t, 3, 1, st, false)
 		r.journal.removeHeader(1) // a slot not faulty that holds nothing
 		r.commitMax = commitMax
-		net.sent = nil
-		r.sendJoinView()
-		var jv *Message
-		for _, m := range net.sent {
-			if m.Header.Command == CommandJoinView {
-				jv = m
-			}
-		}
+		jv := sentJoinView(r, net)
 		if jv == nil {
 			t.Fatalf("commit_max %d: no join_view", commitMax)
 		}
@@ -218,4 +204,17 @@ func TestJoinViewNacksNothingKnownCommitted(t *testing.T) {
 			t.Fatalf("commit_max %d: op 1 nacked %v, want %v", commitMax, nacked, commitMax == 0)
 		}
 	}
+}
+
+// sentJoinView has r send its join_view and returns it, nil if it sent none.
+func sentJoinView(r *Replica, net *memNet) *Message {
+	net.sent = nil
+	r.sendJoinView()
+	var jv *Message
+	for _, m := range net.sent {
+		if m.Header.Command == CommandJoinView {
+			jv = m
+		}
+	}
+	return jv
 }
