@@ -116,6 +116,7 @@ type WALSummary struct {
 	Torn     int    `json:"torn"`      // prepare valid, header ring not: the header's write did not land
 	Mismatch int    `json:"mismatch"`  // both valid, different prepares
 	Corrupt  int    `json:"corrupt"`   // neither valid, not zeros
+	Faulty   int    `json:"faulty"`    // header ring holds a faulty marker: known lost, awaiting repair from peers
 	// Operations counts the present prepares by operation name.
 	Operations map[string]int `json:"operations"`
 }
@@ -201,6 +202,8 @@ func summarizeWAL(path string, cfg vsr.Config) (WALSummary, error) {
 		rok := vsr.DecodeHeader(rb, &rh) == nil && rh.Command == vsr.CommandPrepare
 		pok := vsr.DecodeHeader(prep, &ph) == nil && ph.Command == vsr.CommandPrepare
 		switch {
+		case rok && vsr.IsFaultyMarker(&rh):
+			w.Faulty++
 		case rok && pok && rh.Checksum == ph.Checksum:
 			w.Present++
 			if first || rh.Op < w.OpMin {
@@ -375,8 +378,8 @@ func (r *Report) print(w io.Writer) {
 			c.Copy, c.Sequence, c.Checkpoint, c.View, c.LogView, c.CommitMax, c.SyncOp, c.ViewHeaders, reformatNote(c))
 	}
 	wl := r.WAL
-	fmt.Fprintf(w, "wal: %d slots, %d present (ops %d..%d), %d empty, %d ring-only, %d torn, %d mismatched, %d corrupt\n",
-		wl.Slots, wl.Present, wl.OpMin, wl.OpMax, wl.Empty, wl.RingOnly, wl.Torn, wl.Mismatch, wl.Corrupt)
+	fmt.Fprintf(w, "wal: %d slots, %d present (ops %d..%d), %d empty, %d ring-only, %d torn, %d mismatched, %d corrupt, %d faulty\n",
+		wl.Slots, wl.Present, wl.OpMin, wl.OpMax, wl.Empty, wl.RingOnly, wl.Torn, wl.Mismatch, wl.Corrupt, wl.Faulty)
 	for _, name := range sortedKeys(wl.Operations) {
 		fmt.Fprintf(w, "  %s: %d\n", name, wl.Operations[name])
 	}

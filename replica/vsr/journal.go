@@ -171,29 +171,50 @@ func (j *journal) findPrepare(op uint64, sum u128.U128) *Message {
 }
 
 // repairRing rebuilds the header ring entries that read damaged at open,
-// once the log is known (the head was certain, or a view settled it), so
-// that no ring sector written later carries the damage forward: from the
-// slot's durable prepare, or else as never written. Zeros are safe then: a
-// slot whose prepare reads damaged stays faulty across a crash (zeros
-// beside a damaged prepare are a faulty slot), one whose prepare ring never
-// held anything (zeros) never held an acknowledged op, and the ops it might
-// have hidden are below the head, where the log's gaps say so, or past the
-// highest op this replica may acknowledge.
-func (j *journal) repairRing() {
+// once the log is known (the head was certain, or a view settled it at
+// head), so that no ring sector written later carries the damage forward.
+// Each entry says what recovery after a crash must conclude of its slot:
+//
+//   - the slot's durable prepare: its header;
+//   - a header of the log whose prepare is missing: that header, so that a
+//     prepare left over from an older op (a lost or misdirected write) is
+//     read as a faulty slot of this op, never as the slot's content;
+//   - a faulty slot whose op is not known: a faulty marker (FaultyMarker), a
+//     deliberate entry that hides no acknowledged op, unlike damage, and
+//     outranks any prepare on disk not newer than the slot's op at head;
+//   - anything else: zeros, never written. A slot whose prepare ring never
+//     held anything never held an acknowledged op, and zeros beside a
+//     damaged prepare are a faulty slot.
+func (j *journal) repairRing(cluster u128.U128, head uint64) {
 	for s, bad := range j.ringCorrupt {
 		if !bad {
 			continue
 		}
 		sl := &j.slots[s]
 		entry := j.headerRing[uint64(s)*HeaderSize : uint64(s+1)*HeaderSize]
-		if sl.has && sl.prepare != nil && sl.durable == sl.header.Checksum && sl.prepare.Header.Checksum == sl.durable {
+		switch {
+		case sl.has && sl.prepare != nil && sl.durable == sl.header.Checksum && sl.prepare.Header.Checksum == sl.durable:
 			copy(entry, sl.prepare.Bytes()[:HeaderSize])
-		} else {
+		case sl.has:
+			EncodeHeader(&sl.header, entry)
+		case sl.faulty:
+			m := FaultyMarker(cluster, slotOpAtOrBelow(uint64(s), head, j.cfg.JournalSlotCount))
+			EncodeHeader(&m, entry)
+		default:
 			clear(entry)
 		}
 		j.ringCorrupt[s] = false
 		j.rewriteRingSector(uint64(s))
 	}
+}
+
+// slotOpAtOrBelow is the highest op at or below head that slot s holds, or
+// s itself if head is below it.
+func slotOpAtOrBelow(s, head, slots uint64) uint64 {
+	if head < s {
+		return s
+	}
+	return head - (head-s)%slots
 }
 
 // fixRing makes each header-ring entry agree with its slot's durable

@@ -275,7 +275,7 @@ func (r *Replica) openJournal(ring []byte, prepares [][]byte) {
 	uncertain := !r.solo() && (r.headUncertain(ringCorrupt) || (r.reformat.on && r.reformat.head == 0))
 	r.journal.fixRing()
 	if !uncertain {
-		r.journal.repairRing()
+		r.journal.repairRing(r.cluster, r.op)
 	}
 	switch {
 	case uncertain:
@@ -329,8 +329,29 @@ type copyState uint8
 const (
 	copyZero    copyState = iota // never written: all zeros
 	copyValid                    // a prepare header for an op of this slot
+	copyFaulty                   // a faulty marker (header ring only)
 	copyCorrupt                  // anything else: written, then damaged
 )
+
+// FaultyMarker is the header-ring entry of a slot known faulty whose op is
+// unknown, up to op: a sealed prepare header with the reserved operation,
+// which no real prepare has (the root is OperationRoot). It is written on
+// purpose, once the log is known, so unlike a damaged entry it hides no
+// acknowledged op; and unlike zeros it keeps a prepare left over from an
+// older op from being read as the slot's content after a crash. A prepare
+// beside it for a later op was written after it (crash before the header
+// write) and is read as that op.
+func FaultyMarker(cluster u128.U128, op uint64) Header {
+	h := Header{Cluster: cluster, Command: CommandPrepare, Operation: OperationReserved, Op: op}
+	h.Seal(nil)
+	return h
+}
+
+// IsFaultyMarker reports whether a decoded header-ring entry is a faulty
+// marker.
+func IsFaultyMarker(h *Header) bool {
+	return h.Command == CommandPrepare && h.Operation == OperationReserved
+}
 
 // classifySlots fills the journal's slots from the two rings read at open,
 // after TigerBeetle's WAL recovery table, with H the header ring's copy of a
@@ -358,8 +379,13 @@ const (
 //     valid   zero    faulty, H's header (prepare write lost)
 //     valid   corrupt faulty, H's header (torn or damaged prepare)
 //     zero    valid   P (crash before the header write)
-//     corrupt valid   P (the header entry damaged; P is what was last written,
-//     or a lost write's leftover: headUncertain)
+//     corrupt valid   P if no op the rings name is a wrap or more above P's,
+//     or the replica is solo (a crash before the header write); else
+//     faulty, no header (a lost write's leftover of an older op: the entry
+//     may have named a later one). The damage may hide an op above the
+//     head: headUncertain
+//     faulty  valid   P if newer than the marker's op, else faulty, no header
+//     faulty  other   faulty, no header
 //     zero    corrupt faulty, no header (torn first write)
 //     corrupt zero    faulty, no header (headUncertain)
 //     corrupt corrupt faulty, no header (headUncertain)
@@ -375,8 +401,11 @@ func (r *Replica) classifySlots(ring []byte, prepares [][]byte) (ringCorrupt []b
 		switch {
 		case allZero(b):
 			hState[s] = copyZero
-		case DecodeHeader(b, &hs[s]) == nil && hs[s].Command == CommandPrepare && hs[s].Op%slots == s:
+		case DecodeHeader(b, &hs[s]) == nil && hs[s].Command == CommandPrepare && hs[s].Op%slots == s && hs[s].Cluster == r.cluster:
 			hState[s] = copyValid
+			if IsFaultyMarker(&hs[s]) {
+				hState[s] = copyFaulty
+			}
 		default:
 			hState[s] = copyCorrupt
 			ringCorrupt[s] = true
@@ -391,6 +420,24 @@ func (r *Replica) classifySlots(ring []byte, prepares [][]byte) (ringCorrupt []b
 					ps[s], pState[s] = m, copyValid
 				}
 			}
+		}
+	}
+	// opMax is the highest op either ring names. A prepare beside a damaged
+	// header entry may be a lost or misdirected write's leftover of an older
+	// op, the acknowledged op the slot held being the one the damage hides.
+	// It is trusted only if it is the slot's op at or below opMax: any later
+	// op of the slot is then above every op the rings name, hence above the
+	// head, where headUncertain looks for it. TigerBeetle trusts it only as
+	// op_max itself (its table's cases E and F); this is that rule widened
+	// by exactly the ops headUncertain covers, so a torn header sector over
+	// the head's neighbours does not make each of them a repair.
+	var opMax uint64
+	for s := uint64(0); s < slots; s++ {
+		if hState[s] == copyValid || hState[s] == copyFaulty {
+			opMax = max(opMax, hs[s].Op)
+		}
+		if pState[s] == copyValid {
+			opMax = max(opMax, ps[s].Header.Op)
 		}
 	}
 	for s := uint64(0); s < slots; s++ {
@@ -421,7 +468,11 @@ func (r *Replica) classifySlots(ring []byte, prepares [][]byte) (ringCorrupt []b
 			}
 		case h == copyValid:
 			useH()
-		case p == copyValid:
+		case h == copyFaulty && p == copyValid && ps[s].Header.Op > hs[s].Op:
+			useP()
+		case h == copyCorrupt && p == copyValid && (r.solo() || ps[s].Header.Op+slots > opMax):
+			useP()
+		case h == copyZero && p == copyValid:
 			useP()
 		default:
 			sl.faulty = true

@@ -218,3 +218,100 @@ func sentJoinView(r *Replica, net *memNet) *Message {
 	}
 	return jv
 }
+
+// A prepare beside a damaged header-ring entry is trusted only while no op
+// the rings name lies a wrap or more above it: otherwise it may be the
+// leftover of a lost or misdirected write, the acknowledged op the damaged
+// entry named being a wrap later (seed 8804671: op 165's prepare read as
+// the slot's content where op 197 had been committed). A faulty marker
+// keeps that leftover distrusted across crashes, yet hides nothing: a
+// prepare newer than the marker's op was written after it.
+func TestWALOpenDistrustsLeftoverBesideDamage(t *testing.T) {
+	cfg := SimConfig(3)
+	slots := cfg.JournalSlotCount
+	r, _ := openReplica(t, 3, 1, newMemStorage(cfg), true)
+	prepareAt := func(op uint64) []byte {
+		p := prepareFrom(0, 1, op, u128.U128{Lo: op}, u128.U128{Lo: 1})
+		return mustDecode(t, p).Bytes()
+	}
+	headerAt := func(op uint64) []byte {
+		h := prepareFrom(0, 1, op, u128.U128{Lo: op}, u128.U128{Lo: 1}).Header
+		b := make([]byte, HeaderSize)
+		EncodeHeader(&h, b)
+		return b
+	}
+	marker := func(op uint64) []byte {
+		h := FaultyMarker(testCluster, op)
+		b := make([]byte, HeaderSize)
+		EncodeHeader(&h, b)
+		return b
+	}
+	damaged := func() []byte {
+		b := headerAt(99)
+		b[40] ^= 1
+		return b
+	}
+	const s = 5
+	for _, tc := range []struct {
+		name       string
+		entry      []byte // slot s's header-ring entry
+		prepare    uint64 // the op of slot s's prepare
+		otherOp    uint64 // an op the rings name in another slot (both copies)
+		faulty     bool
+		ringDamage bool
+	}{
+		{"damage beside the head's prepare", damaged(), s + slots, s + slots - 1, false, true},
+		{"damage beside a prepare less than a wrap below the rings' top", damaged(), s, s + slots - 1, false, true},
+		{"damage beside a leftover a wrap below", damaged(), s, s + slots + 1, true, true},
+		{"marker beside a leftover", marker(s + slots), s, s + slots + 1, true, false},
+		{"marker beside the marker's op, repaired then crashed", marker(s + slots), s + slots, s + slots + 1, true, false},
+		{"marker beside a later prepare", marker(s), s + slots, s + slots - 1, false, false},
+	} {
+		ring := make([]byte, slots*HeaderSize)
+		prepares := make([][]byte, slots)
+		for i := range prepares {
+			prepares[i] = make([]byte, cfg.SectorSize)
+		}
+		copy(ring[s*HeaderSize:], tc.entry)
+		copy(prepares[s], prepareAt(tc.prepare))
+		o := tc.otherOp % slots
+		copy(ring[o*HeaderSize:], headerAt(tc.otherOp))
+		copy(prepares[o], prepareAt(tc.otherOp))
+		r.journal.slots = make([]slot, slots)
+		corrupt := r.classifySlots(ring, prepares)
+		sl := &r.journal.slots[s]
+		if sl.faulty != tc.faulty || corrupt[s] != tc.ringDamage {
+			t.Fatalf("%s: faulty %v ring damaged %v, want %v %v", tc.name, sl.faulty, corrupt[s], tc.faulty, tc.ringDamage)
+		}
+		if !tc.faulty && (!sl.has || sl.header.Op != tc.prepare || sl.durable != sl.header.Checksum) {
+			t.Fatalf("%s: slot holds op %d (has %v), want the prepare's op %d durable", tc.name, sl.header.Op, sl.has, tc.prepare)
+		}
+		if tc.faulty && sl.has {
+			t.Fatalf("%s: a faulty slot of unknown op holds op %d", tc.name, sl.header.Op)
+		}
+	}
+}
+
+// repairRing writes what recovery after a crash must conclude: a header of
+// the log whose prepare is missing as itself, a faulty slot of unknown op
+// as a faulty marker at its op at or below the head, never zeros (zeros
+// beside an older op's prepare would read as that op).
+func TestRepairRingMarksFaultySlots(t *testing.T) {
+	cfg := SimConfig(3)
+	slots := cfg.JournalSlotCount
+	r, _ := openReplica(t, 3, 1, newMemStorage(cfg), true)
+	j := r.journal
+	j.ringCorrupt = make([]bool, slots)
+	known := prepareFrom(0, 1, 3+slots, u128.U128{Lo: 3}, u128.U128{Lo: 1}).Header
+	j.slots[3] = slot{has: true, header: known, faulty: true}
+	j.slots[4] = slot{faulty: true}
+	j.ringCorrupt[3], j.ringCorrupt[4] = true, true
+	j.repairRing(testCluster, 2*slots+1)
+	var h Header
+	if err := DecodeHeader(j.headerRing[3*HeaderSize:], &h); err != nil || h.Checksum != known.Checksum {
+		t.Fatalf("slot 3's entry: %v %v, want the log's header", err, h.Checksum)
+	}
+	if err := DecodeHeader(j.headerRing[4*HeaderSize:], &h); err != nil || !IsFaultyMarker(&h) || h.Op != 4+slots {
+		t.Fatalf("slot 4's entry: %v marker %v op %d, want a faulty marker at op %d", err, IsFaultyMarker(&h), h.Op, 4+slots)
+	}
+}

@@ -703,6 +703,6 @@ func (r *Replica) onView(m *Message) {
 	r.tViewChangeSend.stop()
 	r.tNormal.startAfter(r.failedViews, r.rng)
 	r.stageSuperblock()
-	r.journal.repairRing()
+	r.journal.repairRing(r.cluster, r.op)
 	r.repair()
 }
