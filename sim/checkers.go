@@ -35,6 +35,10 @@ type checkers struct {
 	// synced checkpoint's open ends once every block it references was
 	// fetched and landed, and from then on the file holds it whole.
 	opened []uint64
+	// reopening marks, per replica, a process whose WAL open has not yet
+	// chosen its status: the first status it takes says whether it trusts
+	// its head (Nacks.Reopened).
+	reopening []bool
 	// validator judges the request behind an invalid_request_* eviction with
 	// the state machine's own Check; Check reads only the configuration.
 	validator *ledger.Machine
@@ -88,6 +92,7 @@ func newCheckers(c *Cluster) *checkers {
 				return op, synced && c.checks.opened[i] != op, ok
 			}),
 		opened:      make([]uint64, r),
+		reopening:   make([]bool, r),
 		validator:   ledger.NewMachine(int(c.vcfg.MessageSizeMax), ledger.Bugs{}),
 		running:     make([]*vsr.Replica, r),
 		judgedSent:  map[u128.U128]bool{},
@@ -127,6 +132,12 @@ func (c *Cluster) checkCommitted(h *vsr.Header) {
 // checkStatus judges the log of a replica entering normal status.
 func (c *Cluster) checkStatus(replica uint8, status vsr.Status, view uint32) {
 	r := c.replicas[replica]
+	if k := c.checks; r != nil && k.reopening[replica] && status != vsr.StatusRecovering {
+		k.reopening[replica] = false
+		if err := k.nacks.Reopened(int(replica), r.Op(), status == vsr.StatusRecoveringHead); err != nil {
+			c.failCheck("nacks", err)
+		}
+	}
 	if status != vsr.StatusNormal || r == nil {
 		return
 	}
@@ -176,7 +187,7 @@ func (c *Cluster) checkSent(from int, b []byte) {
 		if err := k.durability.Acked(from, h.Op, h.Ref); err != nil {
 			c.failCheck("durability", err)
 		}
-		k.nacks.Acked(from, h.Op, h.Ref)
+		k.nacks.Acked(from, h.Op, h.Ref, h.View)
 	}
 	if cmd == vsr.CommandCommit {
 		if err := k.rollback.CommitHeartbeat(from, h.View, h.Commit, h.Ref); err != nil {

@@ -337,6 +337,7 @@ func (c *Cluster) startReplica(i int) error {
 	c.replicas[i] = rep
 	c.state.Restarted(i)
 	c.checks.durability.Opened(i)
+	c.checks.reopening[i] = true
 	rep.Open()
 	return nil
 }
@@ -523,11 +524,11 @@ func (c *Cluster) stored(i int, id u128.U128) check.Stored {
 	return st
 }
 
-func (o observer) HeaderDropped(replica uint8, op uint64, sum u128.U128) {
+func (o observer) HeaderDropped(replica uint8, op uint64, sum u128.U128, view uint32) {
 	if err := o.c.checks.rollback.Dropped(int(replica), op, sum); err != nil {
 		o.c.failCheck("no rollback", err)
 	}
-	o.c.checks.nacks.Dropped(int(replica), op, sum)
+	o.c.checks.nacks.Dropped(int(replica), op, sum, view)
 }
 
 // OwnJoinView judges the join_view a new primary counts for itself, as

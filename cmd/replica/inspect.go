@@ -355,7 +355,7 @@ type openObserver struct{ opened func() }
 
 func (o *openObserver) Committed(uint8, *vsr.Header, []byte, []byte, u128.U128) {}
 func (o *openObserver) StatusChanged(uint8, vsr.Status, uint32)                 {}
-func (o *openObserver) HeaderDropped(uint8, uint64, u128.U128)                  {}
+func (o *openObserver) HeaderDropped(uint8, uint64, u128.U128, uint32)          {}
 func (o *openObserver) OwnJoinView(uint8, []byte)                               {}
 func (o *openObserver) Checkpointed(uint8, uint64, u128.U128)                   {}
 func (o *openObserver) Logf(uint8, string, ...any)                              {}

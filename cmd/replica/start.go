@@ -180,7 +180,7 @@ type observer struct {
 }
 
 func (o *observer) Committed(uint8, *vsr.Header, []byte, []byte, u128.U128) {}
-func (o *observer) HeaderDropped(uint8, uint64, u128.U128)                  {}
+func (o *observer) HeaderDropped(uint8, uint64, u128.U128, uint32)          {}
 func (o *observer) OwnJoinView(uint8, []byte)                               {}
 
 func (o *observer) StatusChanged(_ uint8, status vsr.Status, view uint32) {

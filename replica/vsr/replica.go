@@ -179,6 +179,9 @@ type Replica struct {
 	dvcs       [ReplicasMax]*Message
 	dvcSent    bool
 	logInstall bool // primary: canonical log chosen, repairing before `view`
+	// installing is the view whose `view` message is being installed while
+	// its log replaces ours, before r.view moves to it: what drops are for.
+	installing uint32
 
 	ticks uint64
 
@@ -237,7 +240,7 @@ func New(o Options) (*Replica, error) {
 	r.journal = newJournal(r.cfg, r.storage, r.onPrepareDurable)
 	r.journal.onDrop = func(op uint64, sum u128.U128) {
 		if r.status != StatusRecovering {
-			r.obs.HeaderDropped(r.index, op, sum)
+			r.obs.HeaderDropped(r.index, op, sum, max(r.view, r.installing))
 		}
 	}
 	r.sb = superblock{cfg: r.cfg, cluster: r.cluster, storage: r.storage, done: r.onSuperblockDurable}

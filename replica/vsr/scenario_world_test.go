@@ -136,7 +136,7 @@ func (o scenObserver) Checkpointed(replica uint8, op uint64, _ u128.U128) {
 
 func (scenObserver) OwnJoinView(uint8, []byte) {}
 
-func (o scenObserver) HeaderDropped(replica uint8, op uint64, sum u128.U128) {
+func (o scenObserver) HeaderDropped(replica uint8, op uint64, sum u128.U128, _ uint32) {
 	o.s.emitf("r%d: header of op %d leaves the log: %s", replica, op, o.s.relabel(sum.String()))
 }
 

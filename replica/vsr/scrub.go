@@ -63,7 +63,7 @@ func (r *Replica) ScrubStats() ScrubStats {
 
 func (r *Replica) scrubber() *scrub.Scrubber {
 	if r.scrub.s == nil {
-		r.scrub.s = scrub.New(scrub.Config{CycleTicks: r.cfg.ScrubCycleTicks}, scrubGrid{r}, ScrubChildren, r.onScrubFault)
+		r.scrub.s = scrub.New(scrub.Config{CycleTicks: r.cfg.ScrubCycleTicks}, scrubGrid{r}, appendScrubChildren, r.onScrubFault)
 	}
 	return r.scrub.s
 }
@@ -156,19 +156,22 @@ func (r *Replica) scrubTick() {
 // scrubber's tour reads after it: a trailer's predecessor, an index block's
 // value blocks. The simulator's scrubber checker builds its tour tree with
 // it.
-func ScrubChildren(blk []byte) []block.Ref {
+func ScrubChildren(blk []byte) []block.Ref { return appendScrubChildren(nil, blk) }
+
+// appendScrubChildren is ScrubChildren appending to dst: the scrubber keeps
+// a cycle's children in one list.
+func appendScrubChildren(dst []block.Ref, blk []byte) []block.Ref {
 	if block.DecodeHeader(blk).Type != block.TypeIndex {
-		return scrub.TrailerChildren(blk)
+		return scrub.AppendTrailerChildren(dst, blk)
 	}
 	refs, ok := lsm.IndexBlockValues(block.Body(blk))
 	if !ok {
-		return nil
+		return dst
 	}
-	out := make([]block.Ref, len(refs))
-	for i, ref := range refs {
-		out[i] = block.Ref{Address: ref.Address, Checksum: ref.Checksum}
+	for _, ref := range refs {
+		dst = append(dst, block.Ref{Address: ref.Address, Checksum: ref.Checksum})
 	}
-	return out
+	return dst
 }
 
 func (r *Replica) onScrubFault(ref block.Ref) {

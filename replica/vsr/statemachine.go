@@ -79,10 +79,12 @@ type Observer interface {
 	Checkpointed(replica uint8, op uint64, id u128.U128)
 	// HeaderDropped: the header with checksum left the replica's log at op,
 	// replaced by another header for the same op or removed, while the
-	// replica was running (not while recovery rebuilds the log). A committed
-	// op's header never leaves a log this way: a replica may forget only
-	// what no quorum has committed.
-	HeaderDropped(replica uint8, op uint64, checksum u128.U128)
+	// replica was running (not while recovery rebuilds the log), for the log
+	// of view: the view being installed or led. A committed op's header
+	// never leaves a log this way: a replica may forget only what no quorum
+	// has committed, and only for a view's log newer than any in which it
+	// acknowledged that prepare.
+	HeaderDropped(replica uint8, op uint64, checksum u128.U128, view uint32)
 	// OwnJoinView: the primary of a view changing to it counts its own
 	// join_view (the sealed message), which it sends to nobody; every
 	// other join_view is a message on the network.
@@ -94,7 +96,7 @@ type nopObserver struct{}
 
 func (nopObserver) Committed(uint8, *Header, []byte, []byte, u128.U128) {}
 func (nopObserver) StatusChanged(uint8, Status, uint32)                 {}
-func (nopObserver) HeaderDropped(uint8, uint64, u128.U128)              {}
+func (nopObserver) HeaderDropped(uint8, uint64, u128.U128, uint32)      {}
 func (nopObserver) OwnJoinView(uint8, []byte)                           {}
 func (nopObserver) Opened(uint8, uint64, u128.U128, bool)               {}
 func (nopObserver) Checkpointed(uint8, uint64, u128.U128)               {}

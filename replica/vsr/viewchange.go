@@ -680,12 +680,14 @@ func (r *Replica) onView(m *Message) {
 		r.settledReformat(h.Op)
 	}
 	r.logf("install view %d: op %d commit_max %d (had op %d, log view %d)", h.View, h.Op, h.Commit, r.op, r.logView)
+	r.installing = h.View
 	for op := r.op; op > h.Op; op-- {
 		r.journal.removeHeader(op)
 	}
 	for i := range headers {
 		r.journal.setHeader(&headers[i])
 	}
+	r.installing = 0
 	r.op = h.Op
 	r.view = h.View
 	r.logView = h.View

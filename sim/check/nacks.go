@@ -30,10 +30,18 @@ const NacksKeepOps = 4096
 // Silence is a nack too: the new primary counts an op above a join_view's
 // head as nacked, since its sender would hold any prepare it acknowledged
 // there. So an acknowledged op above the head is judged as a nack, unless
-// the replica's log dropped that header while running (Dropped: a view
-// install, or a view change it led, truncated it, which no committed op
-// ever is) or the acknowledgement was made by a data file since wiped (its
-// successor never held it; the reformat's settled head covers those).
+// the replica's log dropped that header while running for a newer view's
+// log than the one it acknowledged it in (Dropped: a view install, or a
+// view change it led, truncated it, which no committed op ever is) or the
+// acknowledgement was made by a data file since wiped (its successor never
+// held it; the reformat's settled head covers those).
+//
+// A drop for the log of a view not newer than the acknowledgement proves
+// nothing: within one view the primary's log only grows, so such a log is
+// a stale copy (a `view` message sent before the prepare, delayed or
+// replayed). Installing it forgets an acknowledged prepare, and that is a
+// violation once the cluster commits the prepare, whatever the replica
+// does next: until it repairs the op, any view change it joins may lose it.
 type Nacks struct {
 	state *State
 	// acked holds, per op, the prepares each replica acknowledged there,
@@ -54,9 +62,13 @@ type nackAck struct {
 	replica  int
 	checksum u128.U128
 	file     int // for an acknowledgement: the replica's file count then
-	// For a nack: the join_view's view, and what it said of the slot.
+	// For an acknowledgement: the prepare_ok's view. For a nack: the
+	// join_view's view, and what it said of the slot.
 	view uint32
 	said string
+	// staleDrop, for an acknowledgement, is 1 + the view whose log dropped
+	// the prepare without being newer than the acknowledgement (0: none).
+	staleDrop uint32
 }
 
 func NewNacks(state *State) *Nacks {
@@ -75,16 +87,22 @@ func (n *Nacks) grow(replica int) {
 	}
 }
 
-// Dropped forgets replica's acknowledgements of the prepare checksum at op:
-// its running log let go of that header, replaced or truncated by a view's
-// log that does not hold it, so that prepare was proven uncommitted.
-func (n *Nacks) Dropped(replica int, op uint64, checksum u128.U128) {
+// Dropped notes that replica's running log let go of the header checksum at
+// op, replaced or truncated for the log of view. Its acknowledgements of
+// that prepare in older views are forgotten: a newer view's log that does
+// not hold the prepare proves it uncommitted. One made in view or later is
+// kept, marked, and judged when the op commits (Committed).
+func (n *Nacks) Dropped(replica int, op uint64, checksum u128.U128, view uint32) {
 	as := n.acked[op]
 	kept := as[:0]
 	for _, a := range as {
-		if a.replica != replica || a.checksum != checksum {
-			kept = append(kept, a)
+		if a.replica == replica && a.checksum == checksum && a.view < view {
+			continue
 		}
+		if a.replica == replica && a.checksum == checksum && a.staleDrop == 0 {
+			a.staleDrop = view + 1
+		}
+		kept = append(kept, a)
 	}
 	clear(as[len(kept):])
 	if len(kept) == 0 {
@@ -94,8 +112,9 @@ func (n *Nacks) Dropped(replica int, op uint64, checksum u128.U128) {
 	n.acked[op] = kept
 }
 
-// Acked notes a prepare_ok replica sent for op, naming prepare checksum.
-func (n *Nacks) Acked(replica int, op uint64, checksum u128.U128) {
+// Acked notes a prepare_ok replica sent in view for op, naming prepare
+// checksum.
+func (n *Nacks) Acked(replica int, op uint64, checksum u128.U128, view uint32) {
 	if op < n.low {
 		return
 	}
@@ -105,10 +124,11 @@ func (n *Nacks) Acked(replica int, op uint64, checksum u128.U128) {
 	for i, a := range n.acked[op] {
 		if a.replica == replica && a.checksum == checksum {
 			n.acked[op][i].file = file
+			n.acked[op][i].view = max(a.view, view)
 			return
 		}
 	}
-	n.acked[op] = append(n.acked[op], nackAck{replica: replica, checksum: checksum, file: file})
+	n.acked[op] = append(n.acked[op], nackAck{replica: replica, checksum: checksum, file: file, view: view})
 }
 
 // JoinView judges the nacks of a join_view replica sent for view: its
@@ -145,6 +165,29 @@ func (n *Nacks) JoinView(replica int, view, logView uint32, head, commit, owed u
 		}
 	}
 	return n.silent(replica, view, logView, head, commit)
+}
+
+// Reopened judges the status a restarted replica's WAL open chose, with its
+// log's head op: one that did not wait in recovering_head must hold every
+// prepare its data file acknowledged (and no newer view's log dropped). A
+// prepare_ok is sent only once both WAL copies of the op are durable, so an
+// acknowledged op above the head means the open lost it to storage faults
+// and trusted a head it could not vouch for: its votes could now nack that
+// op, by omission, in any view change it joins.
+func (n *Nacks) Reopened(replica int, head uint64, recoveringHead bool) error {
+	if recoveringHead {
+		return nil
+	}
+	n.grow(replica)
+	for op := head + 1; op <= n.ackedMax; op++ {
+		for _, a := range n.acked[op] {
+			if a.replica == replica && a.file == n.file[replica] && a.staleDrop == 0 {
+				return fmt.Errorf("replica %d reopened at head op %d and took part in consensus, but its data file had sent prepare_ok for op %d (checksum %v, view %d): its open lost an acknowledged op and did not wait in recovering_head",
+					replica, head, op, a.checksum, a.view)
+			}
+		}
+	}
+	return nil
 }
 
 // silent judges replica's acknowledgements above the head of its join_view
@@ -196,6 +239,12 @@ func (n *Nacks) Committed(op uint64, checksum u128.U128) error {
 	for _, a := range n.pending[op] {
 		if err = n.judge(op, checksum, a); err != nil {
 			break
+		}
+	}
+	for _, a := range n.acked[op] {
+		if err == nil && a.staleDrop != 0 && a.checksum == checksum {
+			err = fmt.Errorf("replica %d dropped op %d (checksum %v) from its log for view %d's, not newer than view %d in which it had sent prepare_ok for that prepare, which the cluster committed: it installed a stale log",
+				a.replica, op, checksum, a.staleDrop-1, a.view)
 		}
 	}
 	delete(n.pending, op)

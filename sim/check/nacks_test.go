@@ -41,8 +41,8 @@ func suffix(head uint64, n int) ([]vsr.Header, []bool) {
 // commit_max, do not.
 func TestNacksCatchNackOfAcknowledgedCommitted(t *testing.T) {
 	_, k := nackHistory(t, 8)
-	k.Acked(1, 7, u128.U128{Lo: 7})
-	k.Acked(1, 5, u128.U128{Lo: 5})
+	k.Acked(1, 7, u128.U128{Lo: 7}, 2)
+	k.Acked(1, 5, u128.U128{Lo: 5}, 2)
 	headers, blank := suffix(8, 4) // ops 8, 7, 6, 5
 	// Replica 2 never acknowledged op 7; replica 1 nacks op 6 only.
 	if err := k.JoinView(2, 3, 3, 8, 4, 0, headers, blank, 1<<1); err != nil {
@@ -68,8 +68,8 @@ func TestNacksCatchNackOfAcknowledgedCommitted(t *testing.T) {
 func TestNacksJudgePendingWhenTheOpCommits(t *testing.T) {
 	s, k := nackHistory(t, 4)
 	other := u128.U128{Hi: 1, Lo: 6}
-	k.Acked(0, 5, u128.U128{Lo: 5})
-	k.Acked(0, 6, other)
+	k.Acked(0, 5, u128.U128{Lo: 5}, 2)
+	k.Acked(0, 6, other, 2)
 	headers, blank := suffix(6, 3) // ops 6, 5, 4
 	headers[0].Checksum = other
 	if err := k.JoinView(0, 2, 2, 6, 4, 0, headers, blank, 1<<0|1<<1); err != nil {
@@ -94,7 +94,7 @@ func TestNacksJudgePendingWhenTheOpCommits(t *testing.T) {
 // newest commit.
 func TestNacksForgetFarBehind(t *testing.T) {
 	_, k := nackHistory(t, 3)
-	k.Acked(2, 3, u128.U128{Lo: 3})
+	k.Acked(2, 3, u128.U128{Lo: 3}, 2)
 	if _, ok := k.acked[3]; !ok {
 		t.Fatal("acknowledgement not kept")
 	}
@@ -129,12 +129,12 @@ func TestNacksHoldReformattedToItsLostFile(t *testing.T) {
 // header (a view install truncated it) or a wiped data file acknowledged it.
 func TestNacksCatchAcknowledgedOpAboveTheHead(t *testing.T) {
 	s, k := nackHistory(t, 4)
-	k.Acked(1, 5, u128.U128{Lo: 5})
-	k.Acked(1, 6, u128.U128{Lo: 6})
-	k.Acked(2, 6, u128.U128{Lo: 6})
-	k.Acked(0, 5, u128.U128{Lo: 5})
+	k.Acked(1, 5, u128.U128{Lo: 5}, 2)
+	k.Acked(1, 6, u128.U128{Lo: 6}, 2)
+	k.Acked(2, 6, u128.U128{Lo: 6}, 2)
+	k.Acked(0, 5, u128.U128{Lo: 5}, 2)
 	headers, blank := suffix(4, 2) // ops 4, 3
-	k.Dropped(2, 6, u128.U128{Lo: 6})
+	k.Dropped(2, 6, u128.U128{Lo: 6}, 3)
 	if err := k.JoinView(2, 3, 3, 4, 3, 0, headers, blank, 0); err != nil {
 		t.Fatalf("an acknowledged op a view install truncated: %v", err)
 	}
@@ -158,4 +158,55 @@ func TestNacksCatchAcknowledgedOpAboveTheHead(t *testing.T) {
 	if err := k.JoinView(1, 4, 3, 4, 5, 0, headers, blank, 0); err != nil {
 		t.Fatalf("an acknowledged op at its commit: %v", err)
 	}
+}
+
+// A drop for the log of a view no newer than the acknowledgement proves
+// nothing (within a view the primary's log only grows: that log is a stale
+// `view` message's), so the acknowledgement stays and the run fails once
+// the cluster commits the prepare; a newer view's log not holding it
+// proves it uncommitted and forgets it.
+func TestNacksCatchStaleLogDroppingAnAcknowledgement(t *testing.T) {
+	s, k := nackHistory(t, 4)
+	k.Acked(1, 5, u128.U128{Lo: 5}, 3)
+	k.Acked(2, 5, u128.U128{Lo: 5}, 3)
+	k.Dropped(1, 5, u128.U128{Lo: 5}, 3) // a stale view-3 log
+	k.Dropped(2, 5, u128.U128{Lo: 5}, 4) // view 4's log
+	headers, blank := suffix(4, 2)
+	if err := k.JoinView(2, 5, 4, 4, 3, 0, headers, blank, 0); err != nil {
+		t.Fatalf("an acknowledgement a newer view's log dropped: %v", err)
+	}
+	h := vsr.Header{Op: 5, Checksum: u128.U128{Lo: 5}, Parent: u128.U128{Lo: 4}}
+	if err := s.Commit(0, &h, nil, u128.U128{}); err != nil {
+		t.Fatal(err)
+	}
+	wantErr(t, k.Committed(5, h.Checksum),
+		"replica 1 dropped op 5 (checksum 00000000000000000000000000000005) from its log for view 3's, not newer than view 3 in which it had sent prepare_ok for that prepare, which the cluster committed")
+}
+
+// A restarted replica that leaves recovery without waiting in
+// recovering_head must hold every op its data file acknowledged: one above
+// its head was lost by its open, which then trusted that head. Waiting,
+// an acknowledgement of a wiped file, or one a newer view's log dropped is
+// no failure.
+func TestNacksCatchReopenBelowAnAcknowledgement(t *testing.T) {
+	_, k := nackHistory(t, 4)
+	k.Acked(1, 6, u128.U128{Lo: 6}, 3)
+	k.Acked(2, 6, u128.U128{Lo: 6}, 3)
+	k.Acked(0, 6, u128.U128{Lo: 6}, 3)
+	if err := k.Reopened(1, 6, false); err != nil {
+		t.Fatalf("reopened holding its acknowledgement: %v", err)
+	}
+	if err := k.Reopened(1, 5, true); err != nil {
+		t.Fatalf("reopened below it in recovering_head: %v", err)
+	}
+	k.Dropped(2, 6, u128.U128{Lo: 6}, 4)
+	if err := k.Reopened(2, 5, false); err != nil {
+		t.Fatalf("an acknowledgement view 4's log dropped: %v", err)
+	}
+	k.Wiped(0)
+	if err := k.Reopened(0, 0, false); err != nil {
+		t.Fatalf("a wiped file's acknowledgement: %v", err)
+	}
+	wantErr(t, k.Reopened(1, 5, false),
+		"replica 1 reopened at head op 5 and took part in consensus, but its data file had sent prepare_ok for op 6 (checksum 00000000000000000000000000000006, view 3)")
 }

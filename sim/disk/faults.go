@@ -1,6 +1,7 @@
 package disk
 
 import (
+	"bytes"
 	"encoding/binary"
 	"math/rand/v2"
 
@@ -196,7 +197,7 @@ func (d *Disk) view(z io.Zone, offset uint64, buf []byte) {
 			copy(sec, ov)
 		}
 		if _, ok := fs.faulty[k]; ok {
-			flip(k, sec)
+			d.corrupt(k, sec)
 		}
 	}
 }
@@ -211,6 +212,20 @@ func flip(k sectorKey, sec []byte) {
 	h ^= h >> 32
 	bit := h % (uint64(len(sec)) * 8)
 	sec[bit/8] ^= 1 << (bit % 8)
+}
+
+// corrupt is what a faulty sector reads as: sec flipped, and never the
+// bytes the sector would hold intact. A crash tear can make a fault's flip
+// durable (the old bytes as a read saw them); a later fault on that sector
+// would flip the same bit back, and a read would see the intact bytes
+// where the disk holds damage (seed 8850072 --storage-faults: a replica
+// read its torn prepare as whole and acknowledged it). Real damage does not
+// undo itself, so such a read sees a second bit flipped.
+func (d *Disk) corrupt(k sectorKey, sec []byte) {
+	flip(k, sec)
+	if intact, ok := d.unharmed[k]; ok && bytes.Equal(sec, intact) {
+		sec[len(sec)-1] ^= 0x80
+	}
 }
 
 // markFaulty makes one sector faulty.

@@ -174,6 +174,43 @@ func TestTornWriteOverALatentError(t *testing.T) {
 	}
 }
 
+// A fault on a sector whose durable bytes already carry a fault's flip (a
+// tear made it durable) never reads as the intact bytes: flipping the same
+// bit back would have a replica read its torn prepare as whole (seed
+// 8850072 --storage-faults: it acknowledged it).
+func TestFaultNeverUndoesDurableDamage(t *testing.T) {
+	d, s := hostile(Faults{TearWithin: true})
+	o := d.opts
+	o.CrashFaultProbability = 1
+	d.SetOptions(o)
+	const n = 4 * sector
+	data := fill(n, 6)
+	writeNow(t, d, s, io.ZoneWALPrepares, 0, data)
+	for at := uint64(0); at < n; at += sector {
+		d.markFaulty(io.ZoneWALPrepares, at)
+	}
+	d.Write(io.ZoneWALPrepares, 0, data, nil)
+	d.Crash() // the flips past the cut are now durable
+	for at := uint64(0); at < n; at += sector {
+		d.markFaulty(io.ZoneWALPrepares, at) // bit rot on the damaged sectors
+	}
+	got := readNow(t, d, s, io.ZoneWALPrepares, 0, n)
+	intact := make([]byte, n)
+	d.PeekIntact(io.ZoneWALPrepares, 0, intact)
+	if !bytes.Equal(intact, data) {
+		t.Fatal("PeekIntact is not the write")
+	}
+	for at := uint64(0); at < n; at += sector {
+		damaged := d.Differs(io.ZoneWALPrepares, at, sector)
+		if bytes.Equal(got[at:at+sector], data[at:at+sector]) {
+			t.Fatalf("sector %d: faulty twice, it reads as the intact bytes", at/sector)
+		}
+		if !damaged {
+			t.Fatalf("sector %d reads damaged but Differs says not", at/sector)
+		}
+	}
+}
+
 // A block torn at two crashes in a row (a repair rewritten, torn each time)
 // reads through PeekIntact as the replica wrote it: the second tear's
 // undamaged bytes are what the sector held intact, not the first tear's

@@ -168,7 +168,7 @@ func (d *Disk) Differs(zone io.Zone, offset, length uint64) bool {
 			copy(seen, ov)
 		}
 		if faulty {
-			flip(k, seen)
+			d.corrupt(k, seen)
 		}
 		if !bytes.Equal(seen, durable) {
 			return true

@@ -22,14 +22,15 @@ func (r gridReader) Skip(address uint64) bool {
 	return address == 0 || address > f.Blocks() || !f.IsAcquired(address) || f.IsReleased(address) || r.g.Writing(address)
 }
 
-// TrailerChildren is the block a checkpoint trailer's block links back to:
-// the scrubber walks a trailer from the reference the superblock holds.
-func TrailerChildren(blk []byte) []block.Ref {
+// AppendTrailerChildren appends to dst the block a checkpoint trailer's
+// block links back to: the scrubber walks a trailer from the reference the
+// superblock holds.
+func AppendTrailerChildren(dst []block.Ref, blk []byte) []block.Ref {
 	switch block.DecodeHeader(blk).Type {
 	case block.TypeFreeSet, block.TypeClientSessions, block.TypeSnapshot:
 		if link := block.Link(block.Metadata(blk)); link.Address != 0 {
-			return []block.Ref{link}
+			return append(dst, link)
 		}
 	}
-	return nil
+	return dst
 }

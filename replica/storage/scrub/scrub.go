@@ -90,7 +90,7 @@ type Stats struct {
 type Scrubber struct {
 	cfg      Config
 	grid     Grid
-	children func(blk []byte) []block.Ref
+	children func(dst []block.Ref, blk []byte) []block.Ref
 	fault    func(ref block.Ref)
 
 	active bool
@@ -104,9 +104,12 @@ type Scrubber struct {
 	estimate uint64
 	tour     []block.Ref // roots, then children as reads find them
 	next     int         // tour[:next] have been issued or skipped
-	// verified holds the blocks verified this cycle, with their children.
-	// Only looked up, never iterated.
-	verified map[block.Ref][]block.Ref
+	// verified holds the blocks verified this cycle, with their children:
+	// a span of kids, which holds every child found this cycle, so that a
+	// cycle's memory is one list and one map of small values, whatever the
+	// grid holds. Only looked up, never iterated.
+	verified map[block.Ref]kidSpan
+	kids     []block.Ref
 	issued   uint64 // reads issued this cycle
 	inFlight int    // reads in flight, of any tour (ReadsMax bounds it)
 	// inFlightTour are this tour's: it is over once they have landed.
@@ -116,9 +119,13 @@ type Scrubber struct {
 	stats Stats
 }
 
-// New returns an idle scrubber over g. children lists the blocks an intact
-// block references (nil if none); fault hears of each block that fails.
-func New(cfg Config, g Grid, children func(blk []byte) []block.Ref, fault func(ref block.Ref)) *Scrubber {
+// kidSpan is where a verified block's children lie in Scrubber.kids.
+type kidSpan struct{ lo, hi uint32 }
+
+// New returns an idle scrubber over g. children appends to dst the blocks
+// an intact block references (nil: none); fault hears of each block that
+// fails.
+func New(cfg Config, g Grid, children func(dst []block.Ref, blk []byte) []block.Ref, fault func(ref block.Ref)) *Scrubber {
 	if cfg.CycleTicks == 0 {
 		cfg.CycleTicks = SimulatorCycleTicks
 	}
@@ -128,7 +135,7 @@ func New(cfg Config, g Grid, children func(blk []byte) []block.Ref, fault func(r
 	if cfg.CycleTicks < paceDivisor || cfg.ReadsMax < 1 {
 		panic(fmt.Sprintf("scrub: cycle of %d ticks, %d reads", cfg.CycleTicks, cfg.ReadsMax))
 	}
-	return &Scrubber{cfg: cfg, grid: g, children: children, fault: fault, verified: map[block.Ref][]block.Ref{}}
+	return &Scrubber{cfg: cfg, grid: g, children: children, fault: fault, verified: map[block.Ref]kidSpan{}}
 }
 
 // Start roots the tour at a checkpoint that has just become current,
@@ -177,6 +184,7 @@ func (s *Scrubber) Stop() {
 	s.tour = s.tour[:0]
 	s.next, s.inFlightTour = 0, 0
 	clear(s.verified)
+	s.kids = s.kids[:0]
 }
 
 // Active reports whether a tour is under way.
@@ -188,6 +196,7 @@ func (s *Scrubber) Stats() Stats { return s.stats }
 func (s *Scrubber) newCycle() {
 	s.cycleGen++
 	clear(s.verified)
+	s.kids = s.kids[:0]
 	s.issued, s.tick = 0, 0
 }
 
@@ -245,8 +254,8 @@ func (s *Scrubber) issue() {
 			s.stats.Skipped++
 			continue
 		}
-		if children, ok := s.verified[ref]; ok {
-			s.tour = append(s.tour, children...)
+		if sp, ok := s.verified[ref]; ok {
+			s.tour = append(s.tour, s.kids[sp.lo:sp.hi]...)
 			continue
 		}
 		s.issued++
@@ -262,10 +271,8 @@ func (s *Scrubber) issue() {
 				// A read of a tour re-rooted since: what it verified
 				// holds for this cycle, but a fault is not reported, for
 				// the block may no longer be the current checkpoint's.
-				if ok && s.children != nil {
-					s.verified[ref] = s.children(blk)
-				} else if ok {
-					s.verified[ref] = nil
+				if ok {
+					s.verify(ref, blk)
 				}
 				return
 			}
@@ -276,12 +283,19 @@ func (s *Scrubber) issue() {
 				s.fault(ref)
 				return
 			}
-			var children []block.Ref
-			if s.children != nil {
-				children = s.children(blk)
-			}
-			s.verified[ref] = children
-			s.tour = append(s.tour, children...)
+			sp := s.verify(ref, blk)
+			s.tour = append(s.tour, s.kids[sp.lo:sp.hi]...)
 		})
 	}
+}
+
+// verify notes ref verified this cycle, with the children its bytes name.
+func (s *Scrubber) verify(ref block.Ref, blk []byte) kidSpan {
+	sp := kidSpan{lo: uint32(len(s.kids))}
+	if s.children != nil {
+		s.kids = s.children(s.kids, blk)
+	}
+	sp.hi = uint32(len(s.kids))
+	s.verified[ref] = sp
+	return sp
 }

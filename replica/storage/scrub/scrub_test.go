@@ -109,12 +109,11 @@ func appendRef(b []byte, ref block.Ref) []byte {
 }
 
 // children decodes populate's index blocks and follows trailer links.
-func children(blk []byte) []block.Ref {
+func children(out []block.Ref, blk []byte) []block.Ref {
 	if block.DecodeHeader(blk).Type != block.TypeIndex {
-		return TrailerChildren(blk)
+		return AppendTrailerChildren(out, blk)
 	}
 	body := block.Body(blk)
-	var out []block.Ref
 	for o := 0; o+24 <= len(body); o += 24 {
 		var a uint64
 		for i := range 8 {
