@@ -533,14 +533,20 @@ func (r *Replica) viewMessage(nonce u128.U128) *Message {
 		CheckpointOp: r.checkpoint.Op}, Body: body}
 }
 
-// onGetView answers with this replica's `view`. A backup whose log_view is
-// durable in its view answers too: only the primary's view installs a log,
-// but a replica whose checkpoint open stalls (noteOpenStalled) needs only a
-// newer durable checkpoint, and any peer's is committed state; waiting for
-// the primary's deadlocked a cluster whose view change needed the stalled
-// replica's vote (seed 12 --clock-faults).
+// onGetView answers with this replica's `view`. A backup answers too, in
+// normal status or in a view change: only the primary's view installs a log
+// (every receiver drops a backup's but for what it names besides), while a
+// replica whose checkpoint open stalls (noteOpenStalled) needs only a newer
+// checkpoint, and any peer's is committed state, and a reformatted one only
+// views (learnView). Waiting for the primary's deadlocked a cluster whose
+// view change needed the stalled replica's vote (seed 12 --clock-faults),
+// and waiting for a backup in normal status deadlocked one whose other
+// replicas were all in that view change (seeds 1239 and 1939
+// --clock-faults). The primary of a view being changed to has no log to
+// send until it installs one.
 func (r *Replica) onGetView(m *Message) {
-	if r.status != StatusNormal || m.Header.View > r.view || (!r.isPrimary() && r.sb.durable.LogView != r.view) {
+	answers := r.status == StatusNormal || (r.status == StatusViewChange && !r.isPrimary())
+	if !answers || m.Header.View > r.view {
 		r.Drops.Stale++
 		return
 	}

@@ -58,6 +58,11 @@ func TestViewsCatchPromisesBeforeDurable(t *testing.T) {
 	wantErr(t, v.Sent(2, &commit, 5, 4), "replica 2 sent commit 2 in view 5 before its log_view 5 was durable (durable log_view 4)")
 	start := vsr.Header{Command: vsr.CommandView, View: 5}
 	wantErr(t, v.Sent(2, &start, 5, 4), "replica 2 sent view 5 (as its primary) before its log_view 5 was durable (durable log_view 4)")
+	// A backup's view (view 5's primary is 2) installs no log: it answers a
+	// get_view with its checkpoint and view alone.
+	if err := v.Sent(1, &start, 5, 4); err != nil {
+		t.Fatalf("a backup's view in a view change: %v", err)
+	}
 	for _, h := range []*vsr.Header{&ok, &commit, &start} {
 		if err := v.Sent(2, h, 5, 5); err != nil {
 			t.Fatalf("%v after log_view durable: %v", h.Command, err)
