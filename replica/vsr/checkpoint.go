@@ -386,6 +386,17 @@ func (r *Replica) readReplies(then func()) {
 // will never execute, and whose slots may already hold later ops).
 func (r *Replica) executedFloor() uint64 { return max(r.commitMin, r.checkpoint.Op) }
 
+// forgetBehindCheckpoint keeps, of the headers at or below the open
+// checkpoint, only those its header chains down to (journal.forgetBehind):
+// appendServed vouches for every header at or below commit_min as executed.
+func (r *Replica) forgetBehindCheckpoint() {
+	if cp := r.checkpoint; cp.Op > 0 {
+		if n := r.journal.forgetBehind(cp.Op, cp.HeaderChecksum); n > 0 {
+			r.logf("checkpoint op %d: forgot %d headers behind it not chained to its header", cp.Op, n)
+		}
+	}
+}
+
 // checkpointID names this replica's durable checkpoint to peers.
 func (r *Replica) checkpointID() u128.U128 { return r.cpID }
 

@@ -142,6 +142,41 @@ func (j *journal) removeHeader(op uint64) {
 	}
 }
 
+// forgetBehind drops every header at or below checkpoint op cp that is not
+// hash-chained down from the checkpoint's own header (sum). A replica that
+// synced over ops (cp] never executed them: its slots there may still hold
+// a leftover of a view that was truncated, which "behind commit_min" would
+// otherwise vouch for as executed when served to a laggard (seed 8860050).
+// The same holds after a restart from any later checkpoint while such a
+// leftover's slot has not been reused. A canonical header below a gap in the
+// chain goes too: it cannot be told from a leftover, and a peer that needs
+// it can repair from others or sync. This is no rollback of the log (every
+// op here is behind the checkpoint), so the drop is not reported. It returns
+// how many headers went.
+func (j *journal) forgetBehind(cp uint64, sum u128.U128) (forgot int) {
+	lo := cp + 1
+	for op, want := cp, sum; ; op-- {
+		h, ok := j.header(op)
+		if !ok || h.Checksum != want {
+			break
+		}
+		lo, want = op, h.Parent
+		if op == 0 {
+			break
+		}
+	}
+	for i := range j.slots {
+		if s := &j.slots[i]; s.has && s.header.Op <= cp && s.header.Op < lo {
+			j.chain.cut(s.header.Op)
+			j.bumpVersion()
+			s.has = false
+			s.header = Header{}
+			forgot++
+		}
+	}
+	return forgot
+}
+
 // prepare returns the prepare for the header at op, if held.
 func (j *journal) prepare(op uint64) *Message {
 	s := j.slotFor(op)

@@ -253,6 +253,7 @@ func (r *Replica) openJournal(ring []byte, prepares [][]byte) {
 		}
 		r.journal.setHeader(vh)
 	}
+	r.forgetBehindCheckpoint()
 	var head uint64
 	for s := uint64(0); s < slots; s++ {
 		if sl := &r.journal.slots[s]; sl.has {

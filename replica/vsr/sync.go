@@ -94,6 +94,7 @@ func (r *Replica) syncDurable() {
 
 func (r *Replica) syncOpened() {
 	r.sync = syncState{lastCommit: r.commitMin}
+	r.forgetBehindCheckpoint()
 	r.logf("state sync: at checkpoint %d", r.commitMin)
 	r.requestReplies()
 	r.repair()

@@ -58,7 +58,7 @@ func TestVerifiedFromMatchesNaiveWalk(t *testing.T) {
 		j.setHeader(&root)
 		steps := rapid.IntRange(1, 200).Draw(t, "steps")
 		for i := 0; i < steps; i++ {
-			switch rapid.IntRange(0, 6).Draw(t, "action") {
+			switch rapid.IntRange(0, 7).Draw(t, "action") {
 			case 0, 1:
 				// The common case: a prepare chained to the head extends it.
 				if head+1 < verifyOpLimit {
@@ -88,6 +88,11 @@ func TestVerifiedFromMatchesNaiveWalk(t *testing.T) {
 				// Ask twice with nothing changed in between: the cached
 				// answer must be the same one.
 				j.verifiedFrom(head)
+			case 7:
+				// As a checkpoint's open does: what is behind it must chain
+				// down from its header.
+				cp := rapid.Uint64Range(0, verifyOpLimit-1).Draw(t, "checkpoint")
+				forgetBehindChecked(t, j, cp, testSum(cp, rapid.IntRange(0, verifyForks-1).Draw(t, "fork")))
 			}
 			if got, want := j.verifiedFrom(head), naiveVerifiedFrom(j, head); got != want {
 				t.Fatalf("step %d: head %d: verifiedFrom %d, naive walk %d", i, head, got, want)
@@ -116,5 +121,72 @@ func TestVerifiedFromExtendsInConstantTime(t *testing.T) {
 	}
 	if j.chain.lo != 0 || j.chain.hi != ops {
 		t.Fatalf("segment [%d, %d], want [0, %d]", j.chain.lo, j.chain.hi, ops)
+	}
+}
+
+// forgetBehindChecked runs forgetBehind and checks what it leaves: every
+// header at or below cp chains down from sum, and every header it took was
+// either above a break in that chain or not on it.
+func forgetBehindChecked(t interface{ Fatalf(string, ...any) }, j *journal, cp uint64, sum u128.U128) {
+	before := make(map[uint64]Header)
+	for i := range j.slots {
+		if s := &j.slots[i]; s.has {
+			before[s.header.Op] = s.header
+		}
+	}
+	forgot := j.forgetBehind(cp, sum)
+	chained := make(map[uint64]bool)
+	for op, want := cp, sum; ; op-- {
+		h, ok := before[op]
+		if !ok || h.Checksum != want {
+			break
+		}
+		chained[op], want = true, h.Parent
+		if op == 0 {
+			break
+		}
+	}
+	gone := 0
+	for op, h := range before {
+		_, kept := j.header(op)
+		switch {
+		case op > cp && !kept:
+			t.Fatalf("checkpoint %d: forgot op %d, above it", cp, op)
+		case op <= cp && chained[op] && !kept:
+			t.Fatalf("checkpoint %d: forgot op %d (%v), chained to the checkpoint's header", cp, op, h.Checksum)
+		case op <= cp && !chained[op] && kept:
+			t.Fatalf("checkpoint %d: kept op %d (%v), not chained to the checkpoint's header", cp, op, h.Checksum)
+		case !kept:
+			gone++
+		}
+	}
+	if gone != forgot {
+		t.Fatalf("checkpoint %d: forgot %d headers, reported %d", cp, gone, forgot)
+	}
+}
+
+// A replica that synced over a truncated leftover keeps it no longer: the
+// leftover at op 5 (fork 1) is not what checkpoint 6's header chains down
+// to, and it and everything below it go, while the canonical ops above the
+// checkpoint stay (seed 8860050: the leftover was served as executed).
+func TestForgetBehindDropsSyncedOverLeftover(t *testing.T) {
+	j := newJournal(Config{Config: storage.Config{JournalSlotCount: verifySlots, SectorSize: 4096}}, nil, nil)
+	for op := uint64(0); op <= 9; op++ {
+		h := testHeader(op, 0, 0)
+		if op == 5 {
+			h = testHeader(op, 1, 0)
+		}
+		j.setHeader(&h)
+	}
+	forgetBehindChecked(t, j, 6, testSum(6, 0))
+	for op := uint64(0); op <= 5; op++ {
+		if _, ok := j.header(op); ok {
+			t.Fatalf("op %d kept", op)
+		}
+	}
+	for op := uint64(6); op <= 9; op++ {
+		if _, ok := j.header(op); !ok {
+			t.Fatalf("op %d forgotten", op)
+		}
 	}
 }
