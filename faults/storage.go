@@ -24,6 +24,7 @@ const (
 	misdirectWriteCalm, misdirectStorm    = 1e-4, 2e-2
 	misdirectReadCalm, misdirectReadStorm = 1e-4, 2e-2
 	superblockCalm, superblockStorm       = 1e-3, 1e-1
+	crashHeadCalm, crashHeadStorm         = 5e-2, 8e-1 // per crash
 	crossZoneMin, crossZoneMax            = 0.1, 0.5
 	storageOffShare                       = 0.25
 	// gridOffShare: seeds that keep the grid zone fault-free.
@@ -39,12 +40,13 @@ const (
 	ClassMisdirectedRead  = "misdirected_read"
 	ClassTorn             = "torn"
 	ClassSuperblock       = "superblock"
+	ClassCrashHead        = "crash_head"
 	ClassGrid             = "grid" // a zone, not a class: faults in the grid zone
 	ClassReformat         = "reformat"
 )
 
 // StorageClasses lists every name --storage-faults-off takes.
-var StorageClasses = []string{ClassLatent, ClassBitRot, ClassWrite, ClassMisdirectedWrite, ClassMisdirectedRead, ClassTorn, ClassSuperblock, ClassGrid, ClassReformat}
+var StorageClasses = []string{ClassLatent, ClassBitRot, ClassWrite, ClassMisdirectedWrite, ClassMisdirectedRead, ClassTorn, ClassSuperblock, ClassCrashHead, ClassGrid, ClassReformat}
 
 // StorageFaults is one seed's storage fault plan.
 type StorageFaults struct {
@@ -57,7 +59,9 @@ type StorageFaults struct {
 // misdirected read, superblock, one Float64 (off if < storageOffShare),
 // then if on one log-uniform draw (sim/draw); then one Float64 for cross-zone
 // misdirects (off if < 0.5) and if on a PPM draw; one Float64 for torn-within
-// (off if < storageOffShare); one Float64 for the grid zone. Classes named in
+// (off if < storageOffShare); one Float64 for the grid zone; then crash
+// head as the classes above (drawn last, so adding it moved no earlier
+// draw: a seed with it off runs as before it existed). Classes named in
 // off are drawn as usual, then zeroed, so the other classes keep their rates.
 func DrawStorage(seed uint64, off []string) (StorageFaults, error) {
 	for _, c := range off {
@@ -86,6 +90,7 @@ func DrawStorage(seed uint64, off []string) (StorageFaults, error) {
 	}
 	f.TearWithin = rng.Float64() >= storageOffShare
 	s.Grid = rng.Float64() >= gridOffShare
+	f.CrashHead = rate(crashHeadCalm, crashHeadStorm)
 	for _, c := range off {
 		switch c {
 		case ClassLatent:
@@ -102,6 +107,8 @@ func DrawStorage(seed uint64, off []string) (StorageFaults, error) {
 			f.TearWithin = false
 		case ClassSuperblock:
 			f.Superblock = 0
+		case ClassCrashHead:
+			f.CrashHead = 0
 		case ClassGrid:
 			s.Grid = false
 		}
@@ -120,6 +127,7 @@ func DescribeStorage(s StorageFaults) map[string]any {
 		"storage_misdirect_cross_zone":        f.MisdirectCrossZone,
 		"storage_misdirect_read_probability":  f.MisdirectRead,
 		"storage_superblock_probability":      f.Superblock,
+		"storage_crash_head_probability":      f.CrashHead,
 		"storage_tear_within":                 f.TearWithin,
 		"storage_grid_faults":                 s.Grid,
 	}

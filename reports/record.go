@@ -212,6 +212,7 @@ type StorageFaults struct {
 	MisdirectedRead  uint64 `json:"misdirected_read"`
 	Torn             uint64 `json:"torn"`
 	Superblock       uint64 `json:"superblock"`
+	CrashHead        uint64 `json:"crash_head"`
 	Reformats        uint64 `json:"reformats"`
 }
 

@@ -93,6 +93,7 @@ func coverageOf(r *Record) []Tally {
 	add("storage_faults.misdirected_read", sf.MisdirectedRead)
 	add("storage_faults.torn", sf.Torn)
 	add("storage_faults.superblock", sf.Superblock)
+	add("storage_faults.crash_head", sf.CrashHead)
 	add("storage_faults.reformats", sf.Reformats)
 	rp := Repairs{}
 	if r.Repairs != nil {

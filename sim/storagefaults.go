@@ -27,6 +27,9 @@ func (c *Cluster) newStorageFaults() error {
 	if err != nil {
 		return err
 	}
+	if !c.cfg.StorageCrashHead {
+		plan.Disk.CrashHead = 0
+	}
 	c.sfaults = storageFaults{on: true, plan: plan}
 	rng := rand.New(rand.NewPCG(c.opts.Seed, faults.StorageStream+1))
 	l := c.vcfg.Layout()
@@ -78,6 +81,7 @@ func (c *Cluster) storageFaultsRecord() *reports.StorageFaults {
 		rec.MisdirectedRead += s.MisdirectedRead
 		rec.Torn += s.Torn
 		rec.Superblock += s.Superblock
+		rec.CrashHead += s.CrashHead
 	}
 	rec.Reformats = c.reformat.done
 	return rec

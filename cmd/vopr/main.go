@@ -60,6 +60,7 @@ type flags struct {
 	storageFaults    bool
 	storageFaultsOff []string
 	storageGrid      bool
+	storageCrashHead bool
 	log              string
 	json             bool
 	report           string
@@ -107,6 +108,7 @@ Exit codes: 0 pass, 1 usage error, 127 crash, 128 liveness failure,
 	fl.StringSliceVar(&f.storageFaultsOff, "storage-faults-off", nil, "with --storage-faults, keep these classes off: "+strings.Join(faults.StorageClasses, ", "))
 	// Grid faults were opt-in until a stalled commit could give way to state
 	// sync; the flag stays so that older reproduce commands still run.
+	fl.BoolVar(&f.storageCrashHead, "storage-faults-crash-head", false, "with --storage-faults, also corrupt both copies of the newest WAL slot at a crash on the seeds that draw it (crash_head; opt-in while the recovery bugs it finds are open)")
 	fl.BoolVar(&f.storageGrid, "storage-faults-grid", true, "no effect: grid faults are part of --storage-faults (--storage-faults-off grid keeps them off)")
 	_ = fl.MarkHidden("storage-faults-grid")
 	fl.StringVar(&f.log, "log", "info", "log level: error, info or debug")
@@ -156,7 +158,7 @@ func runSeed(f flags, stdout, stderr io.Writer) (int, error) {
 	}
 	opts := faults.Draw(seed, faults.Limits{RequestsMax: f.requestsMax})
 	cfg := sim.Config{Lite: f.lite, TicksMax: f.ticksMax, TicksMaxRequests: f.ticksMaxRequests, TicksMaxConvergence: f.ticksMaxConv, ClockFaults: f.clockFaults,
-		StorageFaults: f.storageFaults, StorageFaultsOff: f.storageFaultsOff}
+		StorageFaults: f.storageFaults, StorageFaultsOff: f.storageFaultsOff, StorageCrashHead: f.storageCrashHead}
 	if slots := f.journalSlots; slots > 0 {
 		cfg.Mutate = func(c *vsr.Config) { c.JournalSlotCount = slots }
 	}
@@ -275,8 +277,8 @@ func verdict(w io.Writer, rec reports.Record, f flags, elapsed time.Duration) {
 	fmt.Fprintf(w, "messages: %d sent, %d delivered, %d dropped, %d duplicated; trace %s\n",
 		rec.Messages.Sent, rec.Messages.Delivered, rec.Messages.Dropped, rec.Messages.Duplicated, rec.TraceHash)
 	if s := rec.StorageFaults; s != nil {
-		fmt.Fprintf(w, "storage faults: %d latent, %d bit rot, %d write, %d misdirected writes, %d misdirected reads, %d torn, %d superblock\n",
-			s.Latent, s.BitRot, s.Write, s.MisdirectedWrite, s.MisdirectedRead, s.Torn, s.Superblock)
+		fmt.Fprintf(w, "storage faults: %d latent, %d bit rot, %d write, %d misdirected writes, %d misdirected reads, %d torn, %d superblock, %d crash head\n",
+			s.Latent, s.BitRot, s.Write, s.MisdirectedWrite, s.MisdirectedRead, s.Torn, s.Superblock, s.CrashHead)
 		if s.Reformats > 0 {
 			fmt.Fprintf(w, "reformats: %d\n", s.Reformats)
 		}

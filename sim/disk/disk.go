@@ -283,6 +283,7 @@ func (d *Disk) Crash() {
 		d.pendingWrites[i] = nil
 	}
 	d.pendingWrites = d.pendingWrites[:0]
+	d.crashHead()
 	d.pendingReads = 0
 	// A misdirected read is gone with the process that made it.
 	d.fs.sbMisread = false

@@ -33,6 +33,15 @@ type Faults struct {
 	// corrupt, lands on another copy's place, or is lost (the copy stays
 	// stale), one of the three alike.
 	Superblock float64
+	// CrashHead: per crash, the WAL slot of the newest prepare the disk
+	// completed is left corrupt on both copies, its prepare and its
+	// header-ring entry: a power loss corrupting the sectors written last,
+	// which the disk had reported durable. Where the atlas lets this replica
+	// be faulty there, so peers keep the op. Every other fault keeps a slot
+	// one copy short of lost (otherCopyDamaged), so without this class a
+	// replica almost never opens with its newest acknowledged op unreadable,
+	// the case recovering_head exists for.
+	CrashHead float64
 	// TearWithin: a write torn at a crash lands partly, in whole tear units
 	// from its start, the rest keeping its old bytes, instead of landing
 	// whole but for one sector of random bytes.
@@ -41,12 +50,17 @@ type Faults struct {
 
 // FaultStats counts the faults injected, by class.
 type FaultStats struct {
-	Latent, BitRot, Write, MisdirectedWrite, MisdirectedRead, Torn, Superblock uint64
+	Latent, BitRot, Write, MisdirectedWrite, MisdirectedRead, Torn, Superblock, CrashHead uint64
 }
 
 // tearUnit is the granularity a write tears at: the 512-byte physical
 // sector of a disk that presents 4 KiB logical sectors.
 const tearUnit = 512
+
+// walEntrySize is one header-ring entry, a vsr header (vsr.HeaderSize; the
+// disk knows no protocol, TestWALEntrySize ties the two): CrashHead damages
+// one entry of a ring sector, not the whole sector.
+const walEntrySize = 256
 
 // superblockFaultKinds: corrupt, misdirected onto another copy, lost.
 const superblockFaultKinds = 3
@@ -66,15 +80,21 @@ type faultState struct {
 	rng     *rand.Rand // faults' own stream: turning them on moves no other draw
 	replica int
 	atlas   *Atlas
-	faulty  map[sectorKey]struct{}
+	// faulty: sectors that read corrupted, with the bit flipped plus one
+	// (0: a bit drawn from the sector's place and contents, flip).
+	faulty  map[sectorKey]uint32
 	overlay map[sectorKey][]byte
 	torn    map[sectorKey]struct{} // superblock sectors torn at a crash, until rewritten
 	// sbMisread: a superblock read of this process was misdirected (see
 	// Atlas on the superblock's budget).
 	sbMisread bool
 	extent    [io.ZoneCount]uint64 // highest offset ever written, per zone
-	stats     FaultStats
-	sbCopies  uint64 // superblock copy size (the atlas's superblock chunk)
+	// lastPrepare is the offset of the newest completed WAL prepare write
+	// (hasLastPrepare), for CrashHead.
+	lastPrepare    uint64
+	hasLastPrepare bool
+	stats          FaultStats
+	sbCopies       uint64 // superblock copy size (the atlas's superblock chunk)
 }
 
 // SetAtlas places this disk as replica in the cluster's atlas, with the
@@ -89,7 +109,7 @@ func (d *Disk) FaultStats() FaultStats { return d.fs.stats }
 
 func (fs *faultState) init() {
 	if fs.faulty == nil {
-		fs.faulty = map[sectorKey]struct{}{}
+		fs.faulty = map[sectorKey]uint32{}
 		fs.overlay = map[sectorKey][]byte{}
 		fs.torn = map[sectorKey]struct{}{}
 	}
@@ -196,8 +216,8 @@ func (d *Disk) view(z io.Zone, offset uint64, buf []byte) {
 		if ov, ok := fs.overlay[k]; ok {
 			copy(sec, ov)
 		}
-		if _, ok := fs.faulty[k]; ok {
-			d.corrupt(k, sec)
+		if bit, ok := fs.faulty[k]; ok {
+			d.corrupt(k, sec, bit)
 		}
 	}
 }
@@ -221,8 +241,12 @@ func flip(k sectorKey, sec []byte) {
 // where the disk holds damage (seed 8850072 --storage-faults: a replica
 // read its torn prepare as whole and acknowledged it). Real damage does not
 // undo itself, so such a read sees a second bit flipped.
-func (d *Disk) corrupt(k sectorKey, sec []byte) {
-	flip(k, sec)
+func (d *Disk) corrupt(k sectorKey, sec []byte, bit uint32) {
+	if bit == 0 {
+		flip(k, sec)
+	} else {
+		sec[(bit-1)/8] ^= 1 << ((bit - 1) % 8)
+	}
 	if intact, ok := d.unharmed[k]; ok && bytes.Equal(sec, intact) {
 		sec[len(sec)-1] ^= 0x80
 	}
@@ -230,7 +254,60 @@ func (d *Disk) corrupt(k sectorKey, sec []byte) {
 
 // markFaulty makes one sector faulty.
 func (d *Disk) markFaulty(z io.Zone, offset uint64) {
-	d.fs.faulty[sectorKey{z, offset / d.sectorSize}] = struct{}{}
+	d.fs.faulty[sectorKey{z, offset / d.sectorSize}] = 0
+}
+
+// markFaultyAt makes the sector holding offset faulty with the bit at offset
+// flipped: damage to one known place of the sector (a header's checksum).
+func (d *Disk) markFaultyAt(z io.Zone, offset uint64) {
+	d.fs.faulty[sectorKey{z, offset / d.sectorSize}] = uint32(offset%d.sectorSize)*8 + 1
+}
+
+// crashHead applies CrashHead at a crash: both copies of the newest
+// prepare's slot corrupt, their checksums flipped so the damage always
+// shows (a bit drawn anywhere in the sector could fall past a small
+// prepare's end).
+func (d *Disk) crashHead() {
+	fs := &d.fs
+	f := d.opts.Faults
+	if f == nil || fs.rng == nil || f.CrashHead == 0 || !fs.hasLastPrepare || fs.atlas == nil {
+		return
+	}
+	if fs.rng.Float64() >= f.CrashHead {
+		return
+	}
+	prepares, ring := fs.atlas.chunk[io.ZoneWALPrepares], fs.atlas.chunk[io.ZoneWALHeaders]
+	if prepares == 0 || ring == 0 {
+		return
+	}
+	perSector := ring / walEntrySize
+	slotSize := prepares / perSector
+	slot := fs.lastPrepare / slotSize
+	at, entry := slot*slotSize, slot*walEntrySize
+	if !fs.atlas.EligibleRange(fs.replica, io.ZoneWALPrepares, at, d.sectorSize) ||
+		!fs.atlas.EligibleRange(fs.replica, io.ZoneWALHeaders, entry, walEntrySize) {
+		return
+	}
+	// A misdirection on either copy would pair silent old bytes with the
+	// damage (otherCopyDamaged).
+	ps, rs := sectorKey{io.ZoneWALPrepares, at / d.sectorSize}, sectorKey{io.ZoneWALHeaders, entry / d.sectorSize}
+	if _, ok := fs.overlay[ps]; ok {
+		return
+	}
+	if _, ok := fs.overlay[rs]; ok {
+		return
+	}
+	if _, ok := fs.faulty[rs]; ok {
+		// One flip per sector is all the model keeps: an earlier fault
+		// there stands.
+		return
+	}
+	if _, ok := fs.faulty[ps]; ok {
+		return
+	}
+	d.markFaultyAt(io.ZoneWALPrepares, at)
+	d.markFaultyAt(io.ZoneWALHeaders, entry)
+	fs.stats.CrashHead++
 }
 
 // rewritten clears what faults left on [offset, offset+length) of zone: the
@@ -292,6 +369,9 @@ func (d *Disk) writeFaults(o *op) {
 	f := d.opts.Faults
 	n := uint64(len(o.data))
 	d.fs.extent[o.zone] = max(d.fs.extent[o.zone], o.offset+n)
+	if o.zone == io.ZoneWALPrepares {
+		d.fs.lastPrepare, d.fs.hasLastPrepare = o.offset, true
+	}
 	except := ^uint64(0)
 	if o.zone == io.ZoneSuperblock {
 		except = d.sbCopyOf(o.offset)

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"viewstamp/replica/io"
+	"viewstamp/replica/vsr"
 	"viewstamp/sim/sched"
 )
 
@@ -490,4 +491,75 @@ func TestDiffersSeesDamageAtRest(t *testing.T) {
 	if d.Differs(io.ZoneGrid, 0, 2*sector) {
 		t.Fatal("a sector that reads as written differs")
 	}
+}
+
+// A crash with CrashHead damages both copies of the newest prepare's slot
+// and nothing else: its prepare's first byte and its header-ring entry's
+// first byte read flipped, the ring's other entries and older prepares
+// intact, and the disk's durable contents (the checkers' view) unchanged.
+func TestCrashHeadDamagesBothCopiesOfTheNewestSlot(t *testing.T) {
+	d, s := crashHeadDisk(Faults{CrashHead: 1})
+	ring := fill(2*sector, 3)
+	writeNow(t, d, s, io.ZoneWALHeaders, 0, ring)
+	writeNow(t, d, s, io.ZoneWALPrepares, 2*4096, fill(4096, 4))
+	writeNow(t, d, s, io.ZoneWALPrepares, 3*4096, fill(4096, 5))
+	d.Crash()
+	if d.FaultStats().CrashHead != 1 {
+		t.Fatalf("crash head faults %d, want 1", d.FaultStats().CrashHead)
+	}
+	got := readNow(t, d, s, io.ZoneWALHeaders, 0, 2*sector)
+	for i := range got {
+		want := ring[i]
+		if i == 3*walEntrySize {
+			want ^= 1
+		}
+		if got[i] != want {
+			t.Fatalf("ring byte %d reads %#x, want %#x", i, got[i], want)
+		}
+	}
+	if p := readNow(t, d, s, io.ZoneWALPrepares, 3*4096, 4096); p[0] != fill(1, 5)[0]^1 || !bytes.Equal(p[1:], fill(4096, 5)[1:]) {
+		t.Fatal("the newest prepare does not read with its first bit flipped")
+	}
+	if p := readNow(t, d, s, io.ZoneWALPrepares, 2*4096, 4096); !bytes.Equal(p, fill(4096, 4)) {
+		t.Fatal("an older prepare was damaged")
+	}
+	peek := make([]byte, 2*sector)
+	d.Peek(io.ZoneWALHeaders, 0, peek)
+	if !bytes.Equal(peek, ring) {
+		t.Fatal("the durable ring changed")
+	}
+}
+
+// CrashHead never pairs with a misdirection: a prepare whose write was lost
+// (its slot reads old bytes) takes no crash damage.
+func TestCrashHeadSparesAMisdirectedSlot(t *testing.T) {
+	d, s := crashHeadDisk(Faults{})
+	writeNow(t, d, s, io.ZoneWALHeaders, 0, fill(2*sector, 3))
+	d.opts.Faults.MisdirectWrite = 1
+	writeNow(t, d, s, io.ZoneWALPrepares, 3*4096, fill(4096, 5))
+	if d.FaultStats().MisdirectedWrite != 1 {
+		t.Fatal("the prepare write was not misdirected")
+	}
+	d.opts.Faults.MisdirectWrite, d.opts.Faults.CrashHead = 0, 1
+	d.Crash()
+	if d.FaultStats().CrashHead != 0 {
+		t.Fatal("a misdirected slot took crash damage")
+	}
+}
+
+// walEntrySize is the protocol's header size: CrashHead must hit exactly
+// one slot's ring entry.
+func TestWALEntrySize(t *testing.T) {
+	if walEntrySize != vsr.HeaderSize {
+		t.Fatalf("walEntrySize %d, vsr.HeaderSize %d", walEntrySize, vsr.HeaderSize)
+	}
+}
+
+// crashHeadDisk is hostile with WAL chunks of the layout's proportions: a
+// ring sector of two entries beside two 4 KiB prepare slots.
+func crashHeadDisk(f Faults) (*Disk, *sched.Scheduler) {
+	d, s := hostile(f)
+	chunks := AtlasChunks{io.ZoneWALHeaders: sector, io.ZoneWALPrepares: 2 * 4096, io.ZoneClientReplies: 4096, io.ZoneGrid: 4096}
+	d.SetAtlas(0, everywhere(chunks), 4096, rand.New(rand.NewPCG(1, 2)))
+	return d, s
 }

@@ -154,7 +154,7 @@ func (d *Disk) Differs(zone io.Zone, offset, length uint64) bool {
 	for s := offset / d.sectorSize; s*d.sectorSize < offset+length; s++ {
 		k := sectorKey{zone, s}
 		ov, overlaid := fs.overlay[k]
-		_, faulty := fs.faulty[k]
+		bit, faulty := fs.faulty[k]
 		intact, torn := d.unharmed[k]
 		if !overlaid && !faulty && !torn {
 			continue
@@ -168,7 +168,7 @@ func (d *Disk) Differs(zone io.Zone, offset, length uint64) bool {
 			copy(seen, ov)
 		}
 		if faulty {
-			d.corrupt(k, seen)
+			d.corrupt(k, seen, bit)
 		}
 		if !bytes.Equal(seen, durable) {
 			return true
