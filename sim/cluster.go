@@ -61,11 +61,6 @@ type Config struct {
 	// zone whole).
 	StorageFaults    bool
 	StorageFaultsOff []string
-	// StorageCrashHead turns on the crash_head class (disk.Faults.CrashHead),
-	// opt-in while the recovery bugs it finds are open (seeds/ entries with
-	// --storage-faults-crash-head): off, the class draws nothing at a crash,
-	// so every seed runs as before the class existed.
-	StorageCrashHead bool
 }
 
 // DefaultTicksMax is the safety phase's tick limit when Config leaves it

@@ -27,9 +27,6 @@ func (c *Cluster) newStorageFaults() error {
 	if err != nil {
 		return err
 	}
-	if !c.cfg.StorageCrashHead {
-		plan.Disk.CrashHead = 0
-	}
 	c.sfaults = storageFaults{on: true, plan: plan}
 	rng := rand.New(rand.NewPCG(c.opts.Seed, faults.StorageStream+1))
 	l := c.vcfg.Layout()

@@ -60,7 +60,6 @@ type flags struct {
 	storageFaults    bool
 	storageFaultsOff []string
 	storageGrid      bool
-	storageCrashHead bool
 	log              string
 	json             bool
 	report           string
@@ -108,7 +107,6 @@ Exit codes: 0 pass, 1 usage error, 127 crash, 128 liveness failure,
 	fl.StringSliceVar(&f.storageFaultsOff, "storage-faults-off", nil, "with --storage-faults, keep these classes off: "+strings.Join(faults.StorageClasses, ", "))
 	// Grid faults were opt-in until a stalled commit could give way to state
 	// sync; the flag stays so that older reproduce commands still run.
-	fl.BoolVar(&f.storageCrashHead, "storage-faults-crash-head", false, "with --storage-faults, also corrupt both copies of the newest WAL slot at a crash on the seeds that draw it (crash_head; opt-in while the recovery bugs it finds are open)")
 	fl.BoolVar(&f.storageGrid, "storage-faults-grid", true, "no effect: grid faults are part of --storage-faults (--storage-faults-off grid keeps them off)")
 	_ = fl.MarkHidden("storage-faults-grid")
 	fl.StringVar(&f.log, "log", "info", "log level: error, info or debug")
@@ -158,7 +156,7 @@ func runSeed(f flags, stdout, stderr io.Writer) (int, error) {
 	}
 	opts := faults.Draw(seed, faults.Limits{RequestsMax: f.requestsMax})
 	cfg := sim.Config{Lite: f.lite, TicksMax: f.ticksMax, TicksMaxRequests: f.ticksMaxRequests, TicksMaxConvergence: f.ticksMaxConv, ClockFaults: f.clockFaults,
-		StorageFaults: f.storageFaults, StorageFaultsOff: f.storageFaultsOff, StorageCrashHead: f.storageCrashHead}
+		StorageFaults: f.storageFaults, StorageFaultsOff: f.storageFaultsOff}
 	if slots := f.journalSlots; slots > 0 {
 		cfg.Mutate = func(c *vsr.Config) { c.JournalSlotCount = slots }
 	}

@@ -92,7 +92,6 @@ Exit codes: 0 every seed passed, 129 / 128 / 127 the worst failure seen
 	fl.BoolVar(&f.child.clockFaults, "clock-faults", true, "passed to every seed; on by default, so swarms run faulty clocks (--clock-faults=false: one perfect clock)")
 	fl.BoolVar(&f.child.storageFaults, "storage-faults", false, "passed to every seed")
 	fl.StringSliceVar(&f.child.storageFaultsOff, "storage-faults-off", nil, "passed to every seed")
-	fl.BoolVar(&f.child.storageCrashHead, "storage-faults-crash-head", false, "passed to every seed")
 	fl.BoolVar(&f.child.storageGrid, "storage-faults-grid", true, "no effect: grid faults are part of --storage-faults")
 	_ = fl.MarkHidden("storage-faults-grid")
 	fl.StringVar(&f.child.bug, "plant-bug", "", "passed to every seed")
@@ -159,9 +158,6 @@ func (f flags) runFlags() []string {
 	}
 	if len(f.storageFaultsOff) > 0 {
 		out = append(out, "--storage-faults-off", strings.Join(f.storageFaultsOff, ","))
-	}
-	if f.storageCrashHead {
-		out = append(out, "--storage-faults-crash-head")
 	}
 	for _, kv := range []struct {
 		name string

@@ -130,6 +130,10 @@ type Replica struct {
 	// syncOp is the superblock's SyncOp: the checkpoint this replica
 	// synced to, until one of its own replaces it.
 	syncOp uint64
+	// ringRepairView is a view installed from a `view` whose header-ring
+	// repair waits for the superblock to name it (repairRingDurable); 0:
+	// none pending.
+	ringRepairView uint32
 	// checkpointSessions is the client table the last checkpoint this
 	// replica wrote holds, encoded, for checkers (CheckpointReplies).
 	checkpointSessions []byte

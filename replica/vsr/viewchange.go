@@ -153,6 +153,9 @@ func (r *Replica) onSuperblockDurable() {
 	case r.ckpt.started && d.Checkpoint.Op == r.ckpt.op:
 		r.checkpointDurable()
 	}
+	if r.status != StatusRecovering {
+		r.repairRingDurable()
+	}
 	if d.View != r.view || r.status == StatusRecovering {
 		return
 	}
@@ -711,6 +714,27 @@ func (r *Replica) onView(m *Message) {
 	r.tViewChangeSend.stop()
 	r.tNormal.startAfter(r.failedViews, r.rng)
 	r.stageSuperblock()
-	r.journal.repairRing(r.cluster, r.op)
+	r.ringRepairView = h.View
+	r.repairRingDurable()
 	r.repair()
+}
+
+// repairRingDurable rewrites the header-ring entries open found damaged
+// (journal.repairRing) once the superblock names the log view installed
+// since: not before. Until then a restart reopens the older log view, whose
+// head may be below an op one of those slots held and this replica
+// acknowledged; the damage is what makes that open uncertain of its head,
+// and a faulty marker written for the newer log would read as hiding
+// nothing (seed 8820056 --storage-faults --storage-faults-crash-head: a
+// replica settled in recovering_head marked the slot of its lost op 23,
+// crashed before its superblock named the view, and reopened certain at
+// head 22). Markers are for ops up to the durable view headers' head, which
+// every later open finds at least.
+func (r *Replica) repairRingDurable() {
+	d := &r.sb.durable
+	if r.ringRepairView == 0 || d.LogView < r.ringRepairView || len(d.ViewHeaders) == 0 {
+		return
+	}
+	r.ringRepairView = 0
+	r.journal.repairRing(r.cluster, min(r.op, d.ViewHeaders[0].Op))
 }
