@@ -134,7 +134,7 @@ func (c *Cluster) checkStatus(replica uint8, status vsr.Status, view uint32) {
 	r := c.replicas[replica]
 	if k := c.checks; r != nil && k.reopening[replica] && status != vsr.StatusRecovering {
 		k.reopening[replica] = false
-		if err := k.nacks.Reopened(int(replica), r.Op(), r.CommitMin(), status == vsr.StatusRecoveringHead); err != nil {
+		if err := k.nacks.Reopened(int(replica), r.Op(), r.CommitMin(), r.LogView(), status == vsr.StatusRecoveringHead); err != nil {
 			c.failCheck("nacks", err)
 		}
 	}

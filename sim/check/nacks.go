@@ -168,23 +168,28 @@ func (n *Nacks) JoinView(replica int, view, logView uint32, head, commit, owed u
 }
 
 // Reopened judges the status a restarted replica's WAL open chose, with its
-// log's head op and what it knows committed (its checkpoint, at open): one
-// that did not wait in recovering_head must hold every prepare its data
-// file acknowledged above both (and no newer view's log dropped). A
+// log's head op, what it knows committed (its checkpoint, at open) and its
+// durable log view: one that did not wait in recovering_head must hold
+// every prepare its data file acknowledged above both, but for those a
+// newer view's log dropped: reported dropped, or acknowledged in a view
+// before its log view, whose log, installed whole, ends below them (seed
+// 8870577 --storage-faults: a replica whose lost op 36 of view 36 was
+// never in its journal again installed view 41's log, head 35, so had no
+// header to report dropped). A
 // committed op is never nacked, and a checkpoint past the head (a sync)
 // holds what the WAL no longer does (seed 9600006 at 20,000 requests). A
 // prepare_ok is sent only once both WAL copies of the op are durable, so an
 // acknowledged op above the head means the open lost it to storage faults
 // and trusted a head it could not vouch for: its votes could now nack that
 // op, by omission, in any view change it joins.
-func (n *Nacks) Reopened(replica int, head, commit uint64, recoveringHead bool) error {
+func (n *Nacks) Reopened(replica int, head, commit uint64, logView uint32, recoveringHead bool) error {
 	if recoveringHead {
 		return nil
 	}
 	n.grow(replica)
 	for op := max(head, commit) + 1; op <= n.ackedMax; op++ {
 		for _, a := range n.acked[op] {
-			if a.replica == replica && a.file == n.file[replica] && a.staleDrop == 0 {
+			if a.replica == replica && a.file == n.file[replica] && a.staleDrop == 0 && a.view >= logView {
 				return fmt.Errorf("replica %d reopened at head op %d and took part in consensus, but its data file had sent prepare_ok for op %d (checksum %v, view %d): its open lost an acknowledged op and did not wait in recovering_head",
 					replica, head, op, a.checksum, a.view)
 			}

@@ -193,23 +193,26 @@ func TestNacksCatchReopenBelowAnAcknowledgement(t *testing.T) {
 	k.Acked(1, 6, u128.U128{Lo: 6}, 3)
 	k.Acked(2, 6, u128.U128{Lo: 6}, 3)
 	k.Acked(0, 6, u128.U128{Lo: 6}, 3)
-	if err := k.Reopened(1, 6, 0, false); err != nil {
+	if err := k.Reopened(1, 6, 0, 3, false); err != nil {
 		t.Fatalf("reopened holding its acknowledgement: %v", err)
 	}
-	if err := k.Reopened(1, 5, 0, true); err != nil {
+	if err := k.Reopened(1, 5, 0, 3, true); err != nil {
 		t.Fatalf("reopened below it in recovering_head: %v", err)
 	}
 	k.Dropped(2, 6, u128.U128{Lo: 6}, 4)
-	if err := k.Reopened(2, 5, 0, false); err != nil {
+	if err := k.Reopened(2, 5, 0, 3, false); err != nil {
 		t.Fatalf("an acknowledgement view 4's log dropped: %v", err)
 	}
 	k.Wiped(0)
-	if err := k.Reopened(0, 0, 0, false); err != nil {
+	if err := k.Reopened(0, 0, 0, 3, false); err != nil {
 		t.Fatalf("a wiped file's acknowledgement: %v", err)
 	}
-	if err := k.Reopened(1, 5, 6, false); err != nil {
+	if err := k.Reopened(1, 5, 6, 3, false); err != nil {
 		t.Fatalf("an acknowledgement its checkpoint covers: %v", err)
 	}
-	wantErr(t, k.Reopened(1, 5, 0, false),
+	if err := k.Reopened(1, 5, 0, 4, false); err != nil {
+		t.Fatalf("an acknowledgement of view 3 above the head of view 4's log, its log view: %v", err)
+	}
+	wantErr(t, k.Reopened(1, 5, 0, 3, false),
 		"replica 1 reopened at head op 5 and took part in consensus, but its data file had sent prepare_ok for op 6 (checksum 00000000000000000000000000000006, view 3)")
 }
