@@ -7,6 +7,7 @@ import (
 	"runtime/debug"
 	"slices"
 	"strconv"
+	"strings"
 
 	"viewstamp/faults"
 	rio "viewstamp/replica/io"
@@ -62,8 +63,14 @@ func (c *Cluster) Run() {
 			c.livenessAt = c.sched.Tick() - c.livenessAt
 			return
 		} else if c.sched.Tick() >= deadline {
-			if n := c.coreMissingBlocks(); n > 0 {
-				c.livenessExcused = fmt.Sprintf("no convergence after %d ticks (%s): %d blocks a core replica waits for are intact only outside the core", c.cfg.TicksMaxConvergence, reason, n)
+			excuse := ""
+			if why, ok := c.coreMissingQuorum(); ok {
+				excuse = why
+			} else if n := c.coreMissingBlocks(); n > 0 {
+				excuse = fmt.Sprintf("%d blocks a core replica waits for are intact only outside the core", n)
+			}
+			if excuse != "" {
+				c.livenessExcused = fmt.Sprintf("no convergence after %d ticks (%s): %s", c.cfg.TicksMaxConvergence, reason, excuse)
 				c.log("liveness: excused: %s", c.livenessExcused)
 				c.livenessAt = c.sched.Tick() - c.livenessAt
 				return
@@ -339,6 +346,60 @@ func (c *Cluster) growCore() {
 			return
 		}
 	}
+}
+
+// coreMissingQuorum reports, once the liveness phase has run out of time,
+// that the core cannot change view: fewer of its replicas may vote than a
+// view-change quorum, the rest waiting in recovering_head (or settling a
+// reformat), and no core replica is a normal primary that could settle
+// them. growCore has by then added every replica it could. A replica whose
+// head is uncertain must not vote, as it may have forgotten an op it
+// acknowledged, and only a view started by others settles it; when the
+// others are too few, nothing can (seed 1798 --clock-faults: in a
+// 3-replica cluster, replicas 0 and 1 crash with a torn header-ring sector
+// between the superblock naming their log view and the ring repair that
+// follows it, so each reopen finds slot 7 hiding what may be an op of that
+// view). The run is excused, as TigerBeetle's VOPR excuses a core whose
+// replicas cannot view-change (its issue 1376: recovering_head replicas do
+// not vote).
+func (c *Cluster) coreMissingQuorum() (string, bool) {
+	var states []coreReplica
+	for i, r := range c.replicas {
+		if c.core[i] && r != nil && !c.down[i] {
+			states = append(states, coreReplica{index: i, recoveringHead: r.RecoveringHead(), reformatting: r.Reformatting(),
+				normalPrimary: r.Status() == vsr.StatusNormal && r.Primary()})
+		}
+	}
+	return cannotViewChange(int(vsr.QuorumsFor(uint8(len(c.replicas))).ViewChange), states)
+}
+
+// coreReplica is what coreMissingQuorum needs of one up core replica.
+type coreReplica struct {
+	index                                       int
+	recoveringHead, reformatting, normalPrimary bool
+}
+
+// cannotViewChange is coreMissingQuorum's decision over the up core
+// replicas: the reason, and true, if those that may vote are fewer than q,
+// at least one waits in recovering_head, and none is a normal primary.
+func cannotViewChange(q int, core []coreReplica) (string, bool) {
+	voters := 0
+	var waiting []string
+	for _, s := range core {
+		if s.normalPrimary {
+			return "", false
+		}
+		switch {
+		case s.recoveringHead:
+			waiting = append(waiting, fmt.Sprint(s.index))
+		case !s.reformatting:
+			voters++
+		}
+	}
+	if voters >= q || len(waiting) == 0 {
+		return "", false
+	}
+	return fmt.Sprintf("core replicas cannot change view: %d may vote of a quorum of %d, replicas %s wait in recovering_head", voters, q, strings.Join(waiting, ", ")), true
 }
 
 // coreMissingBlocks counts, once the liveness phase has run out of time,

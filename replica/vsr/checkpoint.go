@@ -80,7 +80,7 @@ func (r *Replica) prepareMax() uint64 { return r.schedule().PrepareMax(r.checkpo
 func (r *Replica) ackMax() uint64 {
 	s := r.schedule()
 	cp := r.checkpointOp()
-	if r.syncOp != 0 && r.syncOp == cp && (r.syncing() || r.opening) {
+	if r.fetchingSynced() {
 		if durable, ok := s.DurableAt(cp); ok && r.commitMax < durable {
 			return durable - 1
 		}

@@ -169,7 +169,14 @@ func (j *journal) forgetBehind(cp uint64, sum u128.U128) (forgot int) {
 		if s := &j.slots[i]; s.has && s.header.Op <= cp && s.header.Op < lo {
 			j.chain.cut(s.header.Op)
 			j.bumpVersion()
-			s.has = false
+			// A slot faulty for the op forgotten is faulty for nothing
+			// this replica still needs: left faulty without a header, it
+			// would read as hiding an unknown op, and its later ops would
+			// never be nacked (seed 8872164 --clock-faults
+			// --storage-faults: a primary's torn write of op 68, beside a
+			// ring entry of op 4, left a view change unable to truncate
+			// ops that no replica held).
+			s.has, s.faulty = false, false
 			s.header = Header{}
 			forgot++
 		}
@@ -192,9 +199,17 @@ func (j *journal) present(op uint64) bool {
 	return s.has && s.header.Op == op && s.durable == s.header.Checksum
 }
 
-// nackable reports whether this replica can promise it never acknowledged
-// a prepare at op other than what it now holds durably.
-func (j *journal) faulty(op uint64) bool { return j.slotFor(op).faulty }
+// faulty reports whether op's slot may hide a prepare at op that this
+// replica acknowledged and can no longer read: the slot is faulty for op,
+// or for an op it cannot name. A slot faulty for another op it names is
+// not: its header-ring entry, written after each acknowledged prepare,
+// says the slot last held that op, so a later op there was never
+// acknowledged, and an earlier one was committed before the slot was
+// reused (prepareMax).
+func (j *journal) faulty(op uint64) bool {
+	s := j.slotFor(op)
+	return s.faulty && (!s.has || s.header.Op == op)
+}
 
 // findPrepare returns a held prepare with the given op and checksum, if any.
 func (j *journal) findPrepare(op uint64, sum u128.U128) *Message {

@@ -130,6 +130,10 @@ type Replica struct {
 	// syncOp is the superblock's SyncOp: the checkpoint this replica
 	// synced to, until one of its own replaces it.
 	syncOp uint64
+	// peerHeld is the checkpoint each peer last pinged as held whole
+	// (holdsCheckpoint): state sync's evidence of durability when no
+	// commit shows it (syncable).
+	peerHeld [ReplicasMax]heldCheckpoint
 	// ringRepairView is a view installed from a `view` whose header-ring
 	// repair waits for the superblock to name it (repairRingDurable); 0:
 	// none pending.
@@ -446,6 +450,13 @@ func (r *Replica) receive(m *Message, b []byte) {
 			r.onGetBlocks(m)
 			return
 		}
+		if h.Command == CommandPing && h.Replica < r.cfg.ReplicaCount {
+			// Pings are syncable's evidence, noted while opening too: the
+			// open may end in a view that wants a sync.
+			r.notePing(h)
+			r.Drops.Stale++
+			return
+		}
 		if h.Command == CommandView && r.opening {
 			// Opening a checkpoint whose blocks no peer may hold any
 			// more: a primary's newer checkpoint replaces it.
@@ -465,6 +476,7 @@ func (r *Replica) receive(m *Message, b []byte) {
 	}
 	switch h.Command {
 	case CommandPing:
+		r.notePing(h)
 		r.send(h.Replica, &Message{Header: Header{Command: CommandPong, Timestamp: h.Timestamp, Timestamp2: uint64(r.time.Realtime())}})
 	case CommandPong:
 		r.onPong(h)
@@ -542,12 +554,24 @@ func (r *Replica) sendRaw(to uint8, b []byte) {
 	}
 }
 
+// notePing records the checkpoint a peer's ping names as held whole.
+func (r *Replica) notePing(h *Header) {
+	r.peerHeld[h.Replica] = heldCheckpoint{op: h.CheckpointOp, id: h.CheckpointID}
+}
+
 func (r *Replica) sendPings() {
 	// The body lists the one release this replica runs.
 	body := make([]byte, pingBodySize)
 	binary.LittleEndian.PutUint32(body, r.cfg.Release)
+	// The checkpoint a ping names is the one this replica holds whole:
+	// none (op 0) while the blocks of one it synced to are still being
+	// fetched.
+	var held heldCheckpoint
+	if r.holdsCheckpoint() {
+		held = heldCheckpoint{op: r.checkpoint.Op, id: r.checkpointID()}
+	}
 	r.broadcast(&Message{Header: Header{Command: CommandPing, Timestamp: r.time.Monotonic(),
-		CheckpointOp: r.checkpoint.Op, CheckpointID: r.checkpointID(), ReleaseCount: 1}, Body: body})
+		CheckpointOp: held.op, CheckpointID: held.id, ReleaseCount: 1}, Body: body})
 }
 
 // fromCurrentPrimary reports whether m is from the primary of our view and

@@ -66,9 +66,9 @@ func (r *Replica) noteProgress() {
 	r.sync.stuck++
 }
 
-// wantSync reports whether a checkpoint at op, durable at a peer, should be
-// synced to: two or more checkpoints ahead of ours (its WAL cannot hold what
-// we lack), or one ahead while repair has made no progress.
+// wantSync reports whether a checkpoint at op, durable (syncable), should
+// be synced to: two or more checkpoints ahead of ours (its WAL cannot hold
+// what we lack), or one ahead while repair has made no progress.
 func (r *Replica) wantSync(op uint64) bool {
 	if r.syncing() || r.ckpt.started || r.committing != nil || r.status != StatusNormal || r.isPrimary() || op <= r.commitMin {
 		return false
@@ -76,6 +76,58 @@ func (r *Replica) wantSync(op uint64) bool {
 	s := r.schedule()
 	next := s.Next(r.checkpointOp())
 	return op > next || (op == next && r.sync.stuck >= syncStuckRepairs)
+}
+
+// syncable reports whether checkpoint cs, named by a peer whose commit_max
+// is commit, is durable: a replication quorum holds it, so that every block
+// it references keeps an intact copy whatever faults take (the fault model
+// of sim/disk.Atlas: at most a replication quorum less one replica faulty
+// per block). Only such a checkpoint is synced to, as in TigerBeetle. One
+// that a minority wrote ahead of the rest may lose a block to a fault
+// before anyone fetched it; the rest can still rebuild it by executing the
+// ops up to it from their WALs, but not once they adopted it in their
+// superblocks (seed 8872218 --clock-faults --storage-faults: replica 4
+// synced at commit_max 127 to checkpoint 119, durable at 128, which only
+// replica 5 had written and whose block 130 replica 5 then lost; reopened,
+// replica 4 waited for the block forever).
+//
+// Durability shows in two ways. A commit_max past DurableAt: a replication
+// quorum acknowledged past the checkpoint's trigger, which replicas without
+// it never do (ackMax). Or a replication quorum of peers pinging it as held
+// whole: an idle cluster commits nothing more to show it, and its laggard,
+// a checkpoint behind and stuck, must still sync (seed 118: commit 67 and
+// the laggard's ops gone from every WAL, DurableAt(59) 68).
+func (r *Replica) syncable(cs storage.CheckpointState, commit uint64) bool {
+	if durable, ok := r.schedule().DurableAt(cs.Op); ok && commit >= durable {
+		return true
+	}
+	want := heldCheckpoint{op: cs.Op, id: cs.CheckpointID()}
+	held := 0
+	for i := range r.cfg.ReplicaCount {
+		if i != r.index && r.peerHeld[i] == want {
+			held++
+		}
+	}
+	return held >= int(r.q.Replication)
+}
+
+// heldCheckpoint is a checkpoint as a ping names it.
+type heldCheckpoint struct {
+	op uint64
+	id u128.U128
+}
+
+// holdsCheckpoint reports whether every block of this replica's checkpoint
+// is on its disk: it wrote the checkpoint itself, or it synced to it and
+// the open that fetches every block has finished.
+func (r *Replica) holdsCheckpoint() bool {
+	return !r.fetchingSynced()
+}
+
+// fetchingSynced reports whether this replica runs from a checkpoint it
+// synced to whose blocks it may not all have yet.
+func (r *Replica) fetchingSynced() bool {
+	return r.syncOp != 0 && r.syncOp == r.checkpointOp() && (r.syncing() || r.opening)
 }
 
 // startSync adopts cs, the durable checkpoint of the primary of our view.
@@ -416,7 +468,7 @@ func (r *Replica) onViewWhileStalled(m *Message) bool {
 		return false
 	}
 	cs, ok := r.viewCheckpoint(m)
-	if !ok || cs.Op <= r.checkpointOp() {
+	if !ok || cs.Op <= r.checkpointOp() || !r.syncable(cs, m.Header.Commit) {
 		return false
 	}
 	r.cancelCommit()

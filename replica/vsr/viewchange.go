@@ -635,7 +635,9 @@ func (r *Replica) onView(m *Message) {
 		return
 	}
 	if r.opening && r.openStalled >= syncStuckRepairs {
-		// Any peer's durable checkpoint will do (onGetView).
+		// Any newer checkpoint a peer names will do, syncable or not:
+		// this open cannot finish, and a retarget is its one way out
+		// (onGetView).
 		if cs, ok := r.viewCheckpoint(m); ok && cs.Op > r.checkpoint.Op {
 			r.retarget(cs)
 		}
@@ -652,7 +654,7 @@ func (r *Replica) onView(m *Message) {
 		return
 	}
 	if h.View == r.view && r.status == StatusNormal && r.logView == r.view {
-		if r.wantSync(cs.Op) {
+		if r.wantSync(cs.Op) && r.syncable(cs, h.Commit) {
 			r.startSync(cs)
 		}
 		return
