@@ -164,6 +164,20 @@ func (r *Replica) MissingBlocks(fn func(ref block.Ref)) {
 	}
 }
 
+// StartViewWaits calls fn for each op whose prepare this replica, a new
+// primary that installed its view change's canonical log, waits for before
+// it starts the view (tryStartView), with the checksum it wants.
+func (r *Replica) StartViewWaits(fn func(op uint64, checksum u128.U128)) {
+	if r.status != StatusViewChange || !r.logInstall {
+		return
+	}
+	for op := r.commitMax + 1; op <= r.op; op++ {
+		if h, ok := r.journal.header(op); ok && (!r.journal.present(op) || r.journal.prepare(op) == nil) {
+			fn(op, h.Checksum)
+		}
+	}
+}
+
 // BlockReferenced reports whether the current checkpoint references the
 // block at address: acquired and not released since.
 func (r *Replica) BlockReferenced(address uint64) bool {
