@@ -199,17 +199,13 @@ func (j *journal) present(op uint64) bool {
 	return s.has && s.header.Op == op && s.durable == s.header.Checksum
 }
 
-// faulty reports whether op's slot may hide a prepare at op that this
-// replica acknowledged and can no longer read: the slot is faulty for op,
-// or for an op it cannot name. A slot faulty for another op it names is
-// not: its header-ring entry, written after each acknowledged prepare,
-// says the slot last held that op, so a later op there was never
-// acknowledged, and an earlier one was committed before the slot was
-// reused (prepareMax).
-func (j *journal) faulty(op uint64) bool {
-	s := j.slotFor(op)
-	return s.faulty && (!s.has || s.header.Op == op)
-}
+// faulty reports whether op's slot may hide a prepare that this replica
+// acknowledged and can no longer read, so that it must not nack op. Any op
+// of the slot counts, as in TigerBeetle: a slot faulty for another op it
+// names could be let nack op (a header-ring entry is written before each
+// acknowledgement, so it names the last op acknowledged there), but no
+// seed has yet needed that, and a nack is a promise a view change builds on.
+func (j *journal) faulty(op uint64) bool { return j.slotFor(op).faulty }
 
 // findPrepare returns a held prepare with the given op and checksum, if any.
 func (j *journal) findPrepare(op uint64, sum u128.U128) *Message {
