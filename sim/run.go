@@ -329,7 +329,25 @@ func (c *Cluster) startLiveness() {
 // replica could never change view). Waiting in recovering_head is the safe
 // answer to such a head, so the core must grow around it, as it does for a
 // replica settling a reformat. Replicas join in the order they were drawn.
+//
+// It also grows the core when a core replica waits to state-sync to a
+// checkpoint it has no evidence of as durable (syncable: a replication
+// quorum of peers pinging it as held whole, or a commit past its
+// durability point), fewer than a replication quorum of the other core
+// replicas holding it: an idle cluster commits nothing more to show it,
+// and the lagging replica cannot help commit until it syncs, so the
+// evidence must come from holders the phase keeps down (seed 8890188
+// --clock-faults --storage-faults: replica 0 at checkpoint 139 restarted
+// into a core of 0, 2 and 4, while checkpoint 199 was held by 2, 3 and 4).
 func (c *Cluster) growCore() {
+	if !c.coreMayVote() || c.coreAwaitsSyncEvidence() {
+		c.addToCore()
+	}
+}
+
+// coreMayVote reports whether the core's replicas that may vote (not in
+// recovering_head, not settling a reformat) make a view-change quorum.
+func (c *Cluster) coreMayVote() bool {
 	q := int(vsr.QuorumsFor(uint8(len(c.replicas))).ViewChange)
 	voters := 0
 	for i, r := range c.replicas {
@@ -337,13 +355,44 @@ func (c *Cluster) growCore() {
 			voters++
 		}
 	}
-	if voters >= q {
-		return
+	return voters >= q
+}
+
+// coreAwaitsSyncEvidence reports whether a core replica waits to sync to a
+// checkpoint that fewer than a replication quorum of the other core
+// replicas hold whole.
+func (c *Cluster) coreAwaitsSyncEvidence() bool {
+	q := int(vsr.QuorumsFor(uint8(len(c.replicas))).Replication)
+	for i, r := range c.replicas {
+		if !c.core[i] || r == nil || c.down[i] {
+			continue
+		}
+		want := r.SyncAwaitsDurable()
+		if want == 0 {
+			continue
+		}
+		held := 0
+		for j, p := range c.replicas {
+			if j != i && c.core[j] && p != nil && !c.down[j] {
+				if op, ok := p.HeldCheckpoint(); ok && op == want {
+					held++
+				}
+			}
+		}
+		if held < q {
+			return true
+		}
 	}
+	return false
+}
+
+// addToCore adds the next replica in the order they were drawn, restarting
+// it if it is down.
+func (c *Cluster) addToCore() {
 	for _, i := range c.corePerm {
 		if !c.core[i] {
 			c.core[i] = true
-			c.log("liveness: replica %d joins the core (too few core replicas may vote)", i)
+			c.log("liveness: replica %d joins the core (too few core replicas may vote, or hold a checkpoint one waits to sync to)", i)
 			if c.down[i] {
 				c.restart(i)
 			}

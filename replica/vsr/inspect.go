@@ -164,6 +164,22 @@ func (r *Replica) MissingBlocks(fn func(ref block.Ref)) {
 	}
 }
 
+// SyncAwaitsDurable returns the newest checkpoint, newer than this
+// replica's, that it wanted to state-sync to but found no evidence of as
+// durable (syncable), or 0.
+func (r *Replica) SyncAwaitsDurable() uint64 {
+	if r.sync.undurable <= r.checkpointOp() {
+		return 0
+	}
+	return r.sync.undurable
+}
+
+// HeldCheckpoint returns the checkpoint whose blocks are all on this
+// replica's disk, as its pings name it (holdsCheckpoint).
+func (r *Replica) HeldCheckpoint() (op uint64, ok bool) {
+	return r.checkpoint.Op, r.holdsCheckpoint()
+}
+
 // StartViewWaits calls fn for each op whose prepare this replica, a new
 // primary that installed its view change's canonical log, waits for before
 // it starts the view (tryStartView), with the checksum it wants.

@@ -53,6 +53,10 @@ type syncState struct {
 	// commitStalled counts repair rounds the committing op has waited on
 	// missing blocks (noteCommitStalled).
 	commitStalled int
+	// undurable is the newest checkpoint this replica wanted to sync to but
+	// had no evidence of as durable (syncable); 0: none. For the
+	// simulator's liveness core (SyncAwaitsDurable).
+	undurable uint64
 }
 
 func (r *Replica) syncing() bool { return r.sync.target.Op != 0 }
@@ -111,6 +115,16 @@ func (r *Replica) syncable(cs storage.CheckpointState, commit uint64) bool {
 	return held >= int(r.q.Replication)
 }
 
+// syncableOrNoted is syncable, noting a checkpoint refused for want of
+// evidence (syncState.undurable).
+func (r *Replica) syncableOrNoted(cs storage.CheckpointState, commit uint64) bool {
+	if r.syncable(cs, commit) {
+		return true
+	}
+	r.sync.undurable = max(r.sync.undurable, cs.Op)
+	return false
+}
+
 // heldCheckpoint is a checkpoint as a ping names it.
 type heldCheckpoint struct {
 	op uint64
@@ -134,6 +148,7 @@ func (r *Replica) fetchingSynced() bool {
 func (r *Replica) startSync(cs storage.CheckpointState) {
 	r.logf("state sync: from checkpoint %d (commit %d) to checkpoint %d", r.checkpointOp(), r.commitMin, cs.Op)
 	r.sync.target = cs
+	r.sync.undurable = 0
 	r.ckpt = checkpointing{}
 	r.stageSuperblock()
 }
@@ -468,7 +483,7 @@ func (r *Replica) onViewWhileStalled(m *Message) bool {
 		return false
 	}
 	cs, ok := r.viewCheckpoint(m)
-	if !ok || cs.Op <= r.checkpointOp() || !r.syncable(cs, m.Header.Commit) {
+	if !ok || cs.Op <= r.checkpointOp() || !r.syncableOrNoted(cs, m.Header.Commit) {
 		return false
 	}
 	r.cancelCommit()

@@ -654,7 +654,7 @@ func (r *Replica) onView(m *Message) {
 		return
 	}
 	if h.View == r.view && r.status == StatusNormal && r.logView == r.view {
-		if r.wantSync(cs.Op) && r.syncable(cs, h.Commit) {
+		if r.wantSync(cs.Op) && r.syncableOrNoted(cs, h.Commit) {
 			r.startSync(cs)
 		}
 		return
