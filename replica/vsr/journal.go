@@ -53,9 +53,15 @@ type slot struct {
 	inflight *Message  // the prepare being written: its header goes to the ring once it lands
 	durable  u128.U128 // checksum of the prepare known durable in this slot
 	faulty   bool      // the slot held an acknowledged prepare that can no longer be read
-	writing  u128.U128 // checksum of the prepare being written
-	queued   *Message  // written once the in-flight write completes
-	ringDone bool      // the header ring write for `writing` is under way
+	// faultyFor, for a faulty slot, is the op its damage is known to be
+	// confined to: its header-ring entry, read intact at open, names that
+	// op, and a prepare is acknowledged only once its entry is durable, so
+	// no later op of the slot was acknowledged. 0: unknown, the damage may
+	// hide any op of the slot.
+	faultyFor uint64
+	writing   u128.U128 // checksum of the prepare being written
+	queued    *Message  // written once the in-flight write completes
+	ringDone  bool      // the header ring write for `writing` is under way
 }
 
 type sectorWrite struct {
@@ -169,14 +175,22 @@ func (j *journal) forgetBehind(cp uint64, sum u128.U128) (forgot int) {
 		if s := &j.slots[i]; s.has && s.header.Op <= cp && s.header.Op < lo {
 			j.chain.cut(s.header.Op)
 			j.bumpVersion()
-			// A slot faulty for the op forgotten is faulty for nothing
-			// this replica still needs: left faulty without a header, it
-			// would read as hiding an unknown op, and its later ops would
-			// never be nacked (seed 8872164 --clock-faults
-			// --storage-faults: a primary's torn write of op 68, beside a
-			// ring entry of op 4, left a view change unable to truncate
-			// ops that no replica held).
-			s.has, s.faulty = false, false
+			// A slot faulty only for the op forgotten is faulty for
+			// nothing this replica still needs: left faulty without a
+			// header, it would read as hiding an unknown op, and its later
+			// ops would never be nacked (seed 8872164 --clock-faults
+			// --storage-faults: a primary's torn write of op 68, beside an
+			// intact ring entry of op 4, left a view change unable to
+			// truncate ops that no replica held). A slot whose damage is
+			// not known to be that op's stays faulty: a header installed
+			// there since (from the superblock's view headers) says nothing
+			// of what the damage hides (seed 8874197: both copies of op
+			// 134's slot lost at a crash, op 102's header installed over
+			// them and forgotten, and op 134, acknowledged, then nacked).
+			if s.faulty && s.faultyFor == s.header.Op {
+				s.faulty, s.faultyFor = false, 0
+			}
+			s.has = false
 			s.header = Header{}
 			forgot++
 		}
@@ -415,7 +429,7 @@ func (j *journal) sectorWritten(k uint64) {
 		}
 		s.writing = u128.Zero
 		s.durable = w.sum
-		s.faulty = false
+		s.faulty, s.faultyFor = false, 0
 		op := s.header.Op
 		if q := s.queued; q != nil {
 			s.queued = nil

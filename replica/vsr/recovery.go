@@ -231,7 +231,7 @@ func (r *Replica) openJournal(ring []byte, prepares [][]byte) {
 		// only what this data file holds durably is known.
 		for s := uint64(0); s < slots; s++ {
 			if sl := &r.journal.slots[s]; !sl.has || sl.durable != sl.header.Checksum {
-				sl.faulty = true
+				sl.faulty, sl.faultyFor = true, 0
 			}
 		}
 	}
@@ -450,7 +450,7 @@ func (r *Replica) classifySlots(ring []byte, prepares [][]byte) (ringCorrupt []b
 			}
 		}
 		useH := func() {
-			sl.faulty, sl.has, sl.header = true, true, hs[s]
+			sl.faulty, sl.has, sl.header, sl.faultyFor = true, true, hs[s], hs[s].Op
 			r.Repairs.WALFaulty++
 		}
 		switch h, p := hState[s], pState[s]; {

@@ -190,3 +190,36 @@ func TestForgetBehindDropsSyncedOverLeftover(t *testing.T) {
 		}
 	}
 }
+
+// Forgetting a faulty slot's header behind the checkpoint clears the fault
+// only when the damage is known to be that op's (an intact ring entry named
+// it at open): a header installed over damage of unknown extent leaves the
+// slot faulty, so the op the damage may hide is never nacked (seed 8874197).
+func TestForgetBehindKeepsUnknownDamage(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		faultyFor uint64
+		faulty    bool
+	}{
+		{"damage of the op forgotten", 5, false},
+		{"damage of unknown extent", 0, true},
+	} {
+		j := newJournal(Config{Config: storage.Config{JournalSlotCount: verifySlots, SectorSize: 4096}}, nil, nil)
+		for op := uint64(0); op <= 9; op++ {
+			h := testHeader(op, 0, 0)
+			if op == 5 {
+				h = testHeader(op, 1, 0) // a leftover checkpoint 6 does not chain to
+			}
+			j.setHeader(&h)
+		}
+		s := j.slotFor(5)
+		s.faulty, s.faultyFor = true, tc.faultyFor
+		j.forgetBehind(6, testSum(6, 0))
+		if s.has {
+			t.Fatalf("%s: op 5 kept", tc.name)
+		}
+		if got := j.faulty(5 + verifySlots); got != tc.faulty {
+			t.Errorf("%s: slot faulty %v after the forget, want %v", tc.name, got, tc.faulty)
+		}
+	}
+}
