@@ -8,7 +8,7 @@ import (
 // TestCannotViewChange feeds the liveness excuse cores that can change view
 // (it must not excuse them) and one that cannot.
 func TestCannotViewChange(t *testing.T) {
-	rh := func(i int) coreReplica { return coreReplica{index: i, recoveringHead: true} }
+	rh := func(i int) coreReplica { return coreReplica{index: i, recoveringHead: true, walDamaged: true} }
 	voter := func(i int) coreReplica { return coreReplica{index: i} }
 	cases := []struct {
 		name string
@@ -22,6 +22,8 @@ func TestCannotViewChange(t *testing.T) {
 		{"a normal primary can settle them", 2, []coreReplica{rh(0), rh(1), {index: 2, normalPrimary: true}}, false},
 		{"too few voters, none in recovering_head", 2, []coreReplica{{index: 0, reformatting: true}, voter(1)}, false},
 		{"reformatting and recovering_head", 3, []coreReplica{{index: 0, reformatting: true}, rh(1), voter(2), voter(3)}, true},
+		{"a reformatted replica in recovering_head", 2, []coreReplica{{index: 0, recoveringHead: true, reformatting: true}, rh(1), voter(2)}, true},
+		{"recovering_head over an intact WAL", 2, []coreReplica{{index: 0, recoveringHead: true}, rh(1), voter(2)}, false},
 	}
 	for _, tc := range cases {
 		why, got := cannotViewChange(tc.q, tc.core)

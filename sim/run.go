@@ -420,7 +420,8 @@ func (c *Cluster) coreMissingQuorum() (string, bool) {
 	for i, r := range c.replicas {
 		if c.core[i] && r != nil && !c.down[i] {
 			states = append(states, coreReplica{index: i, recoveringHead: r.RecoveringHead(), reformatting: r.Reformatting(),
-				normalPrimary: r.Status() == vsr.StatusNormal && r.Primary()})
+				normalPrimary: r.Status() == vsr.StatusNormal && r.Primary(),
+				walDamaged:    r.RecoveringHead() && walDamaged(c.vcfg.Layout(), c.disks[i])})
 		}
 	}
 	return cannotViewChange(int(vsr.QuorumsFor(uint8(len(c.replicas))).ViewChange), states)
@@ -430,16 +431,22 @@ func (c *Cluster) coreMissingQuorum() (string, bool) {
 type coreReplica struct {
 	index                                       int
 	recoveringHead, reformatting, normalPrimary bool
+	// walDamaged: the replica's WAL has a slot a read finds damaged (or a
+	// faulty marker), the only thing besides a reformat that may make its
+	// head uncertain.
+	walDamaged bool
 }
 
 // cannotViewChange is coreMissingQuorum's decision over the up core
 // replicas: the reason, and true, if those that may vote are fewer than q,
 // at least one waits in recovering_head, and none is a normal primary.
+// A replica in recovering_head with neither a damaged WAL nor a reformat
+// to explain it has no business there, and nothing is excused.
 func cannotViewChange(q int, core []coreReplica) (string, bool) {
 	voters := 0
 	var waiting []string
 	for _, s := range core {
-		if s.normalPrimary {
+		if s.normalPrimary || (s.recoveringHead && !s.reformatting && !s.walDamaged) {
 			return "", false
 		}
 		switch {
@@ -516,6 +523,40 @@ func (c *Cluster) coreMissingPrepare() (string, bool) {
 	}
 	w := waits[0]
 	return fmt.Sprintf("the prepare of op %d, which a new primary waits for, is intact on no core replica, and fewer than a nack quorum (%d) may nack it", w.op, q), true
+}
+
+// walDamaged reports whether any slot of the WAL on disk d reads damaged:
+// a header-ring entry or a written prepare that does not decode or differs
+// from what was last written, or a faulty marker (damage found at an
+// earlier open).
+func walDamaged(l storage.Layout, d *disk.Disk) bool {
+	var buf [vsr.HeaderSize]byte
+	for slot := range l.JournalSlotCount {
+		var h vsr.Header
+		at := slot * vsr.HeaderSize
+		d.Peek(rio.ZoneWALHeaders, at, buf[:])
+		if !allZero(buf[:]) && (vsr.DecodeHeader(buf[:], &h) != nil || vsr.IsFaultyMarker(&h)) || d.Differs(rio.ZoneWALHeaders, at, vsr.HeaderSize) {
+			return true
+		}
+		at = l.WALPrepareOffset(slot)
+		d.Peek(rio.ZoneWALPrepares, at, buf[:])
+		if allZero(buf[:]) {
+			continue
+		}
+		if vsr.DecodeHeader(buf[:], &h) != nil || d.Differs(rio.ZoneWALPrepares, at, l.SectorCeil(uint64(h.Size))) {
+			return true
+		}
+	}
+	return false
+}
+
+func allZero(b []byte) bool {
+	for _, x := range b {
+		if x != 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // walState is what a replica's WAL says of one prepare, judged from its
