@@ -535,12 +535,12 @@ func walDamaged(l storage.Layout, d *disk.Disk) bool {
 		var h vsr.Header
 		at := slot * vsr.HeaderSize
 		d.Peek(rio.ZoneWALHeaders, at, buf[:])
-		if !allZero(buf[:]) && (vsr.DecodeHeader(buf[:], &h) != nil || vsr.IsFaultyMarker(&h)) || d.Differs(rio.ZoneWALHeaders, at, vsr.HeaderSize) {
+		if buf != ([vsr.HeaderSize]byte{}) && (vsr.DecodeHeader(buf[:], &h) != nil || vsr.IsFaultyMarker(&h)) || d.Differs(rio.ZoneWALHeaders, at, vsr.HeaderSize) {
 			return true
 		}
 		at = l.WALPrepareOffset(slot)
 		d.Peek(rio.ZoneWALPrepares, at, buf[:])
-		if allZero(buf[:]) {
+		if buf == ([vsr.HeaderSize]byte{}) {
 			continue
 		}
 		if vsr.DecodeHeader(buf[:], &h) != nil || d.Differs(rio.ZoneWALPrepares, at, l.SectorCeil(uint64(h.Size))) {
@@ -548,15 +548,6 @@ func walDamaged(l storage.Layout, d *disk.Disk) bool {
 		}
 	}
 	return false
-}
-
-func allZero(b []byte) bool {
-	for _, x := range b {
-		if x != 0 {
-			return false
-		}
-	}
-	return true
 }
 
 // walState is what a replica's WAL says of one prepare, judged from its
