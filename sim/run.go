@@ -465,8 +465,8 @@ func cannotViewChange(q int, core []coreReplica) (string, bool) {
 // coreMissingPrepare reports, once the liveness phase has run out of
 // time, that a new primary of the core waits to start its view for the
 // prepare of an op of the canonical log that no core replica can serve and
-// too few can nack: every copy is damaged where the replica meant to store
-// that very prepare, or was wiped by a reformat. Such an op was never
+// too few can nack: each other copy may hide it (walCopy), or was wiped by
+// a reformat. Such an op was never
 // committed (the atlas keeps a committed op's copy intact on one replica
 // that acknowledged it), but no replica can prove it: a damaged copy may
 // hide an acknowledgement, so it is never nacked (seed 8872382
@@ -477,9 +477,9 @@ func cannotViewChange(q int, core []coreReplica) (string, bool) {
 // TigerBeetle's VOPR excuses an uncommitted op missing on a nack quorum.
 // The judgement is by ground truth, not by what the replicas believe: a
 // core replica holding the prepare intact should have served it, and a
-// slot whose intended contents are another op's (a copy the replica only
-// thinks it lost) counts as a nack the protocol should have cast, so a
-// replica that wrongly withholds a nack is not excused.
+// slot whose readable contents prove the prepare never durable there
+// counts as a nack the protocol should have cast, so a replica that
+// wrongly withholds a nack is not excused.
 func (c *Cluster) coreMissingPrepare() (string, bool) {
 	type wait struct {
 		op  uint64
@@ -498,14 +498,11 @@ func (c *Cluster) coreMissingPrepare() (string, bool) {
 	for _, w := range waits {
 		nackers := 0
 		for j, r := range c.replicas {
-			if !c.core[j] || r == nil || c.down[j] {
-				continue
-			}
-			if r.Reformatting() {
+			if !c.core[j] || r == nil || c.down[j] || r.Reformatting() {
 				continue
 			}
 			if head, owed := r.ReformatOwed(); owed && w.op <= head {
-				continue
+				continue // its lost data file may have acknowledged it
 			}
 			switch walCopy(c.vcfg.Layout(), c.disks[j], w.op, w.sum) {
 			case walIntact:
@@ -526,28 +523,40 @@ func (c *Cluster) coreMissingPrepare() (string, bool) {
 }
 
 // walDamaged reports whether any slot of the WAL on disk d reads damaged:
-// a header-ring entry or a written prepare that does not decode or differs
-// from what was last written, or a faulty marker (damage found at an
+// a header-ring entry (zeros included) or a written prepare that does not
+// read back intact (readWALHeader), or a faulty marker (damage found at an
 // earlier open).
 func walDamaged(l storage.Layout, d *disk.Disk) bool {
-	var buf [vsr.HeaderSize]byte
 	for slot := range l.JournalSlotCount {
-		var h vsr.Header
-		at := slot * vsr.HeaderSize
-		d.Peek(rio.ZoneWALHeaders, at, buf[:])
-		if buf != ([vsr.HeaderSize]byte{}) && (vsr.DecodeHeader(buf[:], &h) != nil || vsr.IsFaultyMarker(&h)) || d.Differs(rio.ZoneWALHeaders, at, vsr.HeaderSize) {
+		ring, ok, written := readWALHeader(l, d, rio.ZoneWALHeaders, slot)
+		if written && (!ok || vsr.IsFaultyMarker(&ring)) || !written && d.Differs(rio.ZoneWALHeaders, slot*vsr.HeaderSize, vsr.HeaderSize) {
 			return true
 		}
-		at = l.WALPrepareOffset(slot)
-		d.Peek(rio.ZoneWALPrepares, at, buf[:])
-		if buf == ([vsr.HeaderSize]byte{}) {
-			continue
-		}
-		if vsr.DecodeHeader(buf[:], &h) != nil || d.Differs(rio.ZoneWALPrepares, at, l.SectorCeil(uint64(h.Size))) {
+		if _, ok, written := readWALHeader(l, d, rio.ZoneWALPrepares, slot); written && !ok {
 			return true
 		}
 	}
 	return false
+}
+
+// readWALHeader reads the header of slot's header-ring entry or prepare on
+// disk d as a read would find it: ok if it decodes and the bytes it covers
+// (the entry, or the prepare's sectors) are as last written; written
+// unless a read finds only zeros, as in never-written places.
+func readWALHeader(l storage.Layout, d *disk.Disk, z rio.Zone, slot uint64) (h vsr.Header, ok, written bool) {
+	at, span := slot*vsr.HeaderSize, func(*vsr.Header) uint64 { return vsr.HeaderSize }
+	if z == rio.ZoneWALPrepares {
+		at, span = l.WALPrepareOffset(slot), func(h *vsr.Header) uint64 { return l.SectorCeil(uint64(h.Size)) }
+	}
+	var buf [vsr.HeaderSize]byte
+	d.Peek(z, at, buf[:])
+	if buf == ([vsr.HeaderSize]byte{}) {
+		return h, false, false
+	}
+	if vsr.DecodeHeader(buf[:], &h) != nil {
+		return h, false, true
+	}
+	return h, !d.Differs(z, at, span(&h)), true
 }
 
 // walState is what a replica's WAL says of one prepare, judged from its
@@ -565,28 +574,19 @@ const (
 	walIntact
 )
 
-// walCopy judges a replica's WAL slot, on disk d, for the prepare of op with checksum
-// sum. The replica acknowledges a prepare only once it and its header-ring
+// walCopy judges a replica's WAL slot, on disk d, for the prepare of op
+// with checksum sum. The replica acknowledges a prepare only once it and its header-ring
 // entry are both durable, so a readable entry naming another op (not a
 // faulty marker covering op) proves the prepare never was; an entry naming
 // it, a marker covering it, or an unreadable entry beside an unreadable
 // prepare may hide it.
 func walCopy(l storage.Layout, d *disk.Disk, op uint64, sum u128.U128) walState {
 	slot := op % l.JournalSlotCount
-	read := func(z rio.Zone, at uint64, whole func(*vsr.Header) uint64) (vsr.Header, bool) {
-		var buf [vsr.HeaderSize]byte
-		var h vsr.Header
-		d.Peek(z, at, buf[:])
-		if vsr.DecodeHeader(buf[:], &h) != nil {
-			return h, false
-		}
-		return h, !d.Differs(z, at, whole(&h))
-	}
-	prep, prepOK := read(rio.ZoneWALPrepares, l.WALPrepareOffset(slot), func(h *vsr.Header) uint64 { return l.SectorCeil(uint64(h.Size)) })
+	prep, prepOK, _ := readWALHeader(l, d, rio.ZoneWALPrepares, slot)
 	if prepOK && prep.Op == op && prep.Checksum == sum {
 		return walIntact
 	}
-	ring, ringOK := read(rio.ZoneWALHeaders, slot*vsr.HeaderSize, func(*vsr.Header) uint64 { return vsr.HeaderSize })
+	ring, ringOK, _ := readWALHeader(l, d, rio.ZoneWALHeaders, slot)
 	switch {
 	case ringOK && ring.Op == op && ring.Checksum == sum:
 		return walCannotNack

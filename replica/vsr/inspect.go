@@ -175,9 +175,9 @@ func (r *Replica) SyncAwaitsDurable() uint64 {
 }
 
 // HeldCheckpoint returns the checkpoint whose blocks are all on this
-// replica's disk, as its pings name it (holdsCheckpoint).
+// replica's disk, as its pings name it (fetchingSynced).
 func (r *Replica) HeldCheckpoint() (op uint64, ok bool) {
-	return r.checkpoint.Op, r.holdsCheckpoint()
+	return r.checkpoint.Op, !r.fetchingSynced()
 }
 
 // StartViewWaits calls fn for each op whose prepare this replica, a new

@@ -131,7 +131,7 @@ type Replica struct {
 	// synced to, until one of its own replaces it.
 	syncOp uint64
 	// peerHeld is the checkpoint each peer last pinged as held whole
-	// (holdsCheckpoint): state sync's evidence of durability when no
+	// (not fetchingSynced): state sync's evidence of durability when no
 	// commit shows it (syncable).
 	peerHeld [ReplicasMax]heldCheckpoint
 	// ringRepairView is a view installed from a `view` whose header-ring
@@ -567,7 +567,7 @@ func (r *Replica) sendPings() {
 	// none (op 0) while the blocks of one it synced to are still being
 	// fetched.
 	var held heldCheckpoint
-	if r.holdsCheckpoint() {
+	if !r.fetchingSynced() {
 		held = heldCheckpoint{op: r.checkpoint.Op, id: r.checkpointID()}
 	}
 	r.broadcast(&Message{Header: Header{Command: CommandPing, Timestamp: r.time.Monotonic(),

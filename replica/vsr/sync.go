@@ -131,15 +131,10 @@ type heldCheckpoint struct {
 	id u128.U128
 }
 
-// holdsCheckpoint reports whether every block of this replica's checkpoint
-// is on its disk: it wrote the checkpoint itself, or it synced to it and
-// the open that fetches every block has finished.
-func (r *Replica) holdsCheckpoint() bool {
-	return !r.fetchingSynced()
-}
-
 // fetchingSynced reports whether this replica runs from a checkpoint it
-// synced to whose blocks it may not all have yet.
+// synced to whose blocks it may not all have yet. Otherwise it holds its
+// checkpoint whole: it wrote the checkpoint itself, or the open that
+// fetches every block of the one it synced to has finished.
 func (r *Replica) fetchingSynced() bool {
 	return r.syncOp != 0 && r.syncOp == r.checkpointOp() && (r.syncing() || r.opening)
 }
