@@ -73,6 +73,16 @@ const (
 	stragglerFactorMax = 20
 )
 
+// Late replays (packet.Options.LateReplayProbability): lateReplayOff of
+// seeds have none; the rest replay up to lateReplayPPMMax of delivered
+// packets once more, seconds to a minute later. A few percent is plenty:
+// what they test is the one stale copy that lands after a restart or a view
+// change, and every late copy is a message a replica must handle.
+const (
+	lateReplayOff    = 0.5
+	lateReplayPPMMax = 50_000
+)
+
 // Limits callers may override from the command line.
 type Limits struct {
 	RequestsMax int // 0: drawn
@@ -221,6 +231,11 @@ func Draw(seed uint64, lim Limits) Options {
 			o.Stragglers[i] = st
 		}
 	}
+
+	// Drawn last, so adding them moved no earlier draw.
+	if !off(lateReplayOff) {
+		n.LateReplayProbability = ppm(0, lateReplayPPMMax)
+	}
 	return o
 }
 
@@ -270,37 +285,38 @@ func MaxDown(replicas int) int {
 func Describe(o Options) map[string]any {
 	n, s, p, w := o.Network, o.Storage, o.Process, o.Workload
 	return map[string]any{
-		"replica_count":               o.ReplicaCount,
-		"client_count":                o.ClientCount,
-		"requests_max":                o.RequestsMax,
-		"realtime_epoch_ns":           o.RealtimeEpochNs,
-		"one_way_delay_min_ms":        n.OneWayDelayMinNs / ms,
-		"one_way_delay_mean_ms":       n.OneWayDelayMeanNs / ms,
-		"packet_loss_probability":     n.LossProbability,
-		"packet_replay_probability":   n.ReplayProbability,
-		"path_capacity":               n.PathCapacity,
-		"path_clog_probability":       n.ClogProbability,
-		"path_clog_duration_mean_ms":  n.ClogDurationMeanNs / ms,
-		"partition_mode":              n.PartitionMode.String(),
-		"partition_symmetric":         n.PartitionSymmetric,
-		"partition_probability":       n.PartitionProbability,
-		"unpartition_probability":     n.UnpartitionProbability,
-		"partition_stability_ticks":   n.PartitionStabilityTicks,
-		"unpartition_stability_ticks": n.UnpartitionStabilityTicks,
-		"read_latency_min_ms":         s.ReadLatencyMinNs / ms,
-		"read_latency_mean_ms":        s.ReadLatencyMeanNs / ms,
-		"write_latency_min_ms":        s.WriteLatencyMinNs / ms,
-		"write_latency_mean_ms":       s.WriteLatencyMeanNs / ms,
-		"crash_fault_probability":     s.CrashFaultProbability,
-		"crash_probability":           p.CrashProbability,
-		"restart_probability":         p.RestartProbability,
-		"pause_probability":           p.PauseProbability,
-		"unpause_probability":         p.UnpauseProbability,
-		"process_stability_ticks":     p.StabilityTicks,
-		"replicas_down_max":           p.MaxDown,
-		"process_faults":              string(p.Weather),
-		"corrupt_probability":         n.CorruptProbability,
-		"request_probability":         w.RequestProbability,
-		"stragglers":                  describeStragglers(o.Stragglers),
+		"replica_count":                  o.ReplicaCount,
+		"client_count":                   o.ClientCount,
+		"requests_max":                   o.RequestsMax,
+		"realtime_epoch_ns":              o.RealtimeEpochNs,
+		"one_way_delay_min_ms":           n.OneWayDelayMinNs / ms,
+		"one_way_delay_mean_ms":          n.OneWayDelayMeanNs / ms,
+		"packet_loss_probability":        n.LossProbability,
+		"packet_replay_probability":      n.ReplayProbability,
+		"packet_replay_late_probability": n.LateReplayProbability,
+		"path_capacity":                  n.PathCapacity,
+		"path_clog_probability":          n.ClogProbability,
+		"path_clog_duration_mean_ms":     n.ClogDurationMeanNs / ms,
+		"partition_mode":                 n.PartitionMode.String(),
+		"partition_symmetric":            n.PartitionSymmetric,
+		"partition_probability":          n.PartitionProbability,
+		"unpartition_probability":        n.UnpartitionProbability,
+		"partition_stability_ticks":      n.PartitionStabilityTicks,
+		"unpartition_stability_ticks":    n.UnpartitionStabilityTicks,
+		"read_latency_min_ms":            s.ReadLatencyMinNs / ms,
+		"read_latency_mean_ms":           s.ReadLatencyMeanNs / ms,
+		"write_latency_min_ms":           s.WriteLatencyMinNs / ms,
+		"write_latency_mean_ms":          s.WriteLatencyMeanNs / ms,
+		"crash_fault_probability":        s.CrashFaultProbability,
+		"crash_probability":              p.CrashProbability,
+		"restart_probability":            p.RestartProbability,
+		"pause_probability":              p.PauseProbability,
+		"unpause_probability":            p.UnpauseProbability,
+		"process_stability_ticks":        p.StabilityTicks,
+		"replicas_down_max":              p.MaxDown,
+		"process_faults":                 string(p.Weather),
+		"corrupt_probability":            n.CorruptProbability,
+		"request_probability":            w.RequestProbability,
+		"stragglers":                     describeStragglers(o.Stragglers),
 	}
 }

@@ -43,8 +43,11 @@ type Messages struct {
 	Delivered  uint64 `json:"delivered"`
 	Dropped    uint64 `json:"dropped"`
 	Duplicated uint64 `json:"duplicated"`
-	Corrupted  uint64 `json:"corrupted"`
-	Rejected   uint64 `json:"rejected"`
+	// LateReplayed counts the duplicates delivered seconds to a minute
+	// late (packet.LateReplayDelayMinNs), included in Duplicated.
+	LateReplayed uint64 `json:"late_replayed,omitempty"`
+	Corrupted    uint64 `json:"corrupted"`
+	Rejected     uint64 `json:"rejected"`
 }
 
 // Evictions counts the sessions evicted in a run, by reason name

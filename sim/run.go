@@ -703,6 +703,7 @@ func (c *Cluster) Record() reports.Record {
 		Workload:          c.auditor.Counts(),
 	}
 	rec.Messages.Corrupted, rec.Messages.Rejected = st.Corrupted, c.rejected
+	rec.Messages.LateReplayed = st.LateReplays
 	if c.liveness && c.failure == nil {
 		rec.LivenessTicks = c.livenessAt
 	}

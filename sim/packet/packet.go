@@ -8,6 +8,13 @@
 //   - loss: decided when a packet is submitted;
 //   - replay: when a packet is delivered, one more copy may be scheduled with a
 //     fresh delay (a duplicate is never replayed again, so this is bounded);
+//   - late replay: when a packet is delivered, one more copy may be scheduled
+//     seconds to a minute later (LateReplayDelayMinNs..LateReplayDelayMaxNs),
+//     outside its path's capacity. The network VSR assumes may delay and
+//     duplicate a message without bound, and only a copy that outlives a
+//     crash, a restart or a view change tests the guards against stale
+//     messages (a `view` that must echo this boot's nonce, a stale view's
+//     prepare_ok): ordinary delays end within a second, before any of those;
 //   - path capacity: at most PathCapacity packets in flight per directed path;
 //     submitting one more drops a random in-flight packet of that path;
 //   - clogs: a directed path clogs for an exponential duration. Nothing is
@@ -120,6 +127,12 @@ const (
 	CorruptFlipsMax = 4
 	// spliceSources is how many recently submitted packets splices draw on.
 	spliceSources = 8
+	// LateReplayDelayMinNs and LateReplayDelayMaxNs bound a late copy's
+	// delay (uniform between): past a crash and restart (a replica stays
+	// down for hundreds of ticks) and a view change's timeouts, within a
+	// run's safety phase.
+	LateReplayDelayMinNs = 1_000_000_000
+	LateReplayDelayMaxNs = 60_000_000_000
 )
 
 // PartitionModes lists every mode, in order, for seed-driven choice.
@@ -136,6 +149,12 @@ type Options struct {
 	// ReplayProbability: a delivered packet is delivered once more later,
 	// with a fresh delay (0..1). Duplicates are not replayed.
 	ReplayProbability float64
+	// LateReplayProbability: a delivered packet is delivered once more
+	// much later, LateReplayDelayMinNs to LateReplayDelayMaxNs after
+	// (0..1); the copy does not count against PathCapacity, which bounds
+	// what a path carries now, not what it carried a minute ago.
+	// Duplicates are not replayed.
+	LateReplayProbability float64
 	// PathCapacity bounds packets in flight per directed path; 0 = unbounded.
 	PathCapacity int
 	// ClogProbability: per directed path per tick, an unclogged path clogs.
@@ -170,6 +189,7 @@ func (o Options) Validate() error {
 	}{
 		{"LossProbability", o.LossProbability},
 		{"ReplayProbability", o.ReplayProbability},
+		{"LateReplayProbability", o.LateReplayProbability},
 		{"ClogProbability", o.ClogProbability},
 		{"PartitionProbability", o.PartitionProbability},
 		{"UnpartitionProbability", o.UnpartitionProbability},
@@ -197,8 +217,10 @@ func (o Options) Validate() error {
 // delivered packets that arrived corrupted, CorruptedBy the same per kind.
 type Stats struct {
 	Sent, Delivered, Dropped, Duplicated, Partitions, Clogs uint64
-	Corrupted                                               uint64
-	CorruptedBy                                             [Corruptions]uint64
+	// LateReplays counts the late copies among Duplicated.
+	LateReplays uint64
+	Corrupted   uint64
+	CorruptedBy [Corruptions]uint64
 }
 
 // Deliver receives a packet. It runs inside a scheduler event and may call
@@ -488,7 +510,9 @@ func (p *packet) arrive() {
 			n.s.At(u, p.fire) // held until the clog ends
 			return
 		}
-		n.untrack(p)
+		if p.slot >= 0 { // a late copy is not on its path's list
+			n.untrack(p)
+		}
 		if n.Partitioned(from, to) {
 			n.stats.Dropped++
 			n.release(p)
@@ -503,10 +527,18 @@ func (p *packet) arrive() {
 	n.stats.Delivered++
 	self := p.self
 	replay := !self && !p.dup && n.chance(n.opts.ReplayProbability)
+	late := !self && !p.dup && n.chance(n.opts.LateReplayProbability)
 	n.release(p)
 	if replay {
 		n.stats.Duplicated++
 		n.enqueue(from, to, data, true)
+	}
+	if late {
+		n.stats.Duplicated++
+		n.stats.LateReplays++
+		q := n.alloc(from, to, data)
+		q.dup = true
+		n.s.At(n.s.Now()+LateReplayDelayMinNs+n.rng.Uint64N(LateReplayDelayMaxNs-LateReplayDelayMinNs+1), q.fire)
 	}
 	corrupted := !self && n.chance(n.opts.CorruptProbability)
 	if corrupted {
@@ -719,6 +751,7 @@ func (n *Network) Heal(delayNs uint64) {
 	n.fixed = delayNs
 	n.opts.LossProbability = 0
 	n.opts.ReplayProbability = 0
+	n.opts.LateReplayProbability = 0
 	n.opts.PathCapacity = 0
 	n.opts.ClogProbability = 0
 	n.opts.PartitionProbability = 0

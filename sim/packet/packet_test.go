@@ -206,6 +206,70 @@ func TestReplayDuplicatesOnce(t *testing.T) {
 	}
 }
 
+// A late copy lands seconds to a minute after the original and never takes
+// a place in its path's capacity: with a capacity of one and the originals
+// sent one at a time, every original still arrives.
+func TestLateReplayOutsideCapacity(t *testing.T) {
+	opts := Options{OneWayDelayMinNs: 1_000_000, OneWayDelayMeanNs: 10_000_000, LateReplayProbability: 1, PathCapacity: 1}
+	h := newHarness(t, opts, 7, 2, 2)
+	const sends = 50
+	for range sends {
+		h.send(0, 1)
+		h.run(10) // the original lands long before the next is sent
+	}
+	h.drain()
+	st := h.n.Stats()
+	if st.Duplicated != sends || st.LateReplays != sends || st.Dropped != 0 || st.Delivered != 2*sends {
+		t.Fatalf("stats %+v, want %d late copies, all delivered", st, sends)
+	}
+	first := map[uint64]uint64{}
+	for _, d := range h.got {
+		at, seen := first[d.id]
+		if !seen {
+			first[d.id] = d.at
+			continue
+		}
+		if late := d.at - at; late < LateReplayDelayMinNs || late > LateReplayDelayMaxNs {
+			t.Fatalf("packet %d copied %d ns after it arrived, want %d..%d", d.id, late, LateReplayDelayMinNs, LateReplayDelayMaxNs)
+		}
+	}
+	if len(first) != sends {
+		t.Fatalf("%d distinct packets delivered, want %d", len(first), sends)
+	}
+}
+
+// A late copy outlives its receiver's crash and restart: what a stale
+// message to a previous boot looks like.
+func TestLateReplayOutlivesARestart(t *testing.T) {
+	opts := Options{OneWayDelayMinNs: 1_000_000, OneWayDelayMeanNs: 1_000_000, LateReplayProbability: 1}
+	h := newHarness(t, opts, 9, 2, 2)
+	for range 10 {
+		h.send(0, 1)
+	}
+	h.run(1) // the originals land (1 ms each)
+	h.n.SetNodeUp(1, false)
+	h.run(50) // down for 0.5 s, less than any late copy's delay
+	h.n.SetNodeUp(1, true)
+	h.drain()
+	if st := h.n.Stats(); st.Delivered != 20 || st.Dropped != 0 || st.LateReplays != 10 {
+		t.Fatalf("stats %+v, want each of 10 packets delivered before the crash and again after the restart", st)
+	}
+}
+
+// Heal stops late replays: a packet submitted after it is delivered once.
+func TestHealStopsLateReplays(t *testing.T) {
+	opts := Options{OneWayDelayMinNs: 1_000_000, OneWayDelayMeanNs: 10_000_000, LateReplayProbability: 1}
+	h := newHarness(t, opts, 8, 2, 2)
+	h.n.Heal(5_000_000)
+	for range 20 {
+		h.send(0, 1)
+	}
+	h.drain()
+	if st := h.n.Stats(); st.LateReplays != 0 || st.Delivered != 20 {
+		t.Fatalf("stats %+v after Heal, want 20 delivered and no late copies", st)
+	}
+}
+
 func (h *harness) gotPath(id uint64) [2]int {
 	for _, d := range h.got {
 		if d.id == id {
