@@ -117,6 +117,7 @@ Exit codes: 0 pass, 1 usage error, 127 crash, 128 liveness failure,
 	fl.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of the run to this file (go tool pprof)")
 	fl.StringVar(&f.memProfile, "memprofile", "", "write a heap profile taken as the safety phase ends, the cluster still alive, to this file (go tool pprof)")
 	cmd.AddCommand(newSwarmCmd(stdout, stderr, code))
+	cmd.AddCommand(newDrawCmd(stdout, stderr, code))
 	return cmd
 }
 
