@@ -105,6 +105,11 @@ func (r *Replica) syncable(cs storage.CheckpointState, commit uint64) bool {
 	if durable, ok := r.schedule().DurableAt(cs.Op); ok && commit >= durable {
 		return true
 	}
+	return r.peersHolding(cs) >= int(r.q.Replication)
+}
+
+// peersHolding counts the peers whose latest ping names cs as held whole.
+func (r *Replica) peersHolding(cs storage.CheckpointState) int {
 	want := heldCheckpoint{op: cs.Op, id: cs.CheckpointID()}
 	held := 0
 	for i := range r.cfg.ReplicaCount {
@@ -112,8 +117,21 @@ func (r *Replica) syncable(cs storage.CheckpointState, commit uint64) bool {
 			held++
 		}
 	}
-	return held >= int(r.q.Replication)
+	return held
 }
+
+// viewSyncHoldersMin is how many peers must ping a checkpoint held whole
+// before a replica that cannot hold a view's log syncs to it without proof
+// of durability (onView). That replica must sync to take part in the view
+// at all, and the primary names only its own newest checkpoint, which a
+// quorum may not have written yet while the one before it is durable (seeds
+// 8872537 and 8874670: five replicas, the newest checkpoint on two of them,
+// the view's log past what the other three may prepare). Refusing it stalls
+// the view; taking it from its only holder loses a block to one fault there
+// (seed 9500463). Two holders survive any one fault. The full answer is to
+// sync to the newest durable checkpoint, the one before, whose blocks the
+// primary still holds until the newer one is durable; not built yet.
+const viewSyncHoldersMin = 2
 
 // syncableOrNoted is syncable, noting a checkpoint refused for want of
 // evidence (syncState.undurable).

@@ -666,11 +666,12 @@ func (r *Replica) onView(m *Message) {
 		// That checkpoint may even be behind our commit_min (we executed
 		// past it but could not yet checkpoint ourselves): the ops after it
 		// are executed again, from the WAL, once the view is installed.
-		// Only a durable one, as on every path to a sync: a new primary
-		// may be the one replica that wrote its checkpoint, and a fault
-		// there then takes the only copy of a block (seed 9500463: the
-		// primary reformatted, its checkpoint's block 364 intact nowhere).
-		if cs.Op > r.checkpointOp() && !r.syncing() && !r.ckpt.started && r.committing == nil && r.syncableOrNoted(cs, h.Commit) {
+		// Never from its only holder: a new primary may be the one replica
+		// that wrote its checkpoint, and a fault there then takes the only
+		// copy of a block (seed 9500463: the primary reformatted, its
+		// checkpoint's block 364 intact nowhere). See viewSyncHoldersMin.
+		if cs.Op > r.checkpointOp() && !r.syncing() && !r.ckpt.started && r.committing == nil &&
+			(r.peersHolding(cs) >= viewSyncHoldersMin || r.syncableOrNoted(cs, h.Commit)) {
 			r.startSync(cs)
 		}
 		r.Drops.Stale++
